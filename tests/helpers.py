@@ -1,0 +1,85 @@
+"""Small hooks and helpers used by several tests."""
+
+from __future__ import annotations
+
+from yolo_hooks import Hook
+
+
+class Recorder(Hook):
+    """Records (event, epoch, is_final_eval) for every trainer event, and the object type for the others."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.events: list[tuple] = []
+        self.snapshots = []
+        self.outcomes = []
+
+    def _rec(self, name, obj):
+        self.events.append((name, getattr(obj, "epoch", None)))
+
+    def on_pretrain_routine_start(self, t):
+        self._rec("on_pretrain_routine_start", t)
+
+    def on_pretrain_routine_end(self, t):
+        self._rec("on_pretrain_routine_end", t)
+
+    def on_train_start(self, t):
+        self._rec("on_train_start", t)
+
+    def on_train_epoch_start(self, t):
+        self._rec("on_train_epoch_start", t)
+
+    def on_train_epoch_end(self, t):
+        self._rec("on_train_epoch_end", t)
+
+    def on_model_save(self, t):
+        self._rec("on_model_save", t)
+
+    def on_fit_epoch_end(self, t):
+        self._rec("on_fit_epoch_end", t)
+        self.snapshots.append(self.snapshot(t))
+
+    def on_train_end(self, t):
+        self._rec("on_train_end", t)
+
+    def teardown(self, t):
+        self._rec("teardown", t)
+        self.outcomes.append(self.outcome(t))
+
+    def on_val_start(self, v):
+        self.events.append(("on_val_start", type(v).__name__))
+
+    def on_val_end(self, v):
+        self.events.append(("on_val_end", type(v).__name__))
+
+    def on_predict_start(self, p):
+        self.events.append(("on_predict_start", type(p).__name__))
+
+    def on_predict_end(self, p):
+        self.events.append(("on_predict_end", type(p).__name__))
+
+    def on_export_start(self, e):
+        self.events.append(("on_export_start", type(e).__name__))
+
+    def on_export_end(self, e):
+        self.events.append(("on_export_end", type(e).__name__))
+
+
+class Raiser(Hook):
+    """Raises ``error`` in ``event`` (from epoch ``at_epoch`` on) and counts how often it was called."""
+
+    def __init__(self, event: str = "on_train_batch_end", error: BaseException | None = None, at_epoch: int = 0, **kw):
+        super().__init__(**kw)
+        self.event, self.error, self.at_epoch, self.calls = event, error or RuntimeError("boom"), at_epoch, 0
+
+    def on_train_batch_end(self, trainer):
+        self._maybe_raise("on_train_batch_end", trainer)
+
+    def on_fit_epoch_end(self, trainer):
+        self._maybe_raise("on_fit_epoch_end", trainer)
+
+    def _maybe_raise(self, event, trainer):
+        if event == self.event:
+            self.calls += 1
+            if trainer.epoch >= self.at_epoch:
+                raise self.error

@@ -1,0 +1,108 @@
+"""``yolo-hooks``: Ultralytics' ``key=value`` command line, with hooks.
+
+Usage:
+    yolo-hooks train model=yolo11n.yaml data=datasets/coco8.yaml epochs=3 imgsz=320 hooks=hooks.yaml
+    yolo-hooks val model=runs/detect/train/weights/best.pt data=datasets/coco8.yaml hooks=hooks.yaml
+    yolo-hooks predict model=best.pt source=datasets/coco8/images/val hooks=hooks.yaml
+    yolo-hooks export model=best.pt format=torchscript hooks=hooks.yaml
+    yolo-hooks check hooks.yaml          # validate a config, print the resolved hooks (secrets redacted)
+    yolo-hooks outbox [replay] [dir=runs] # list / resend undelivered notifications
+    yolo-hooks notify-test hooks.yaml    # one test message to each configured destination
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Callable
+
+MODES = ("train", "val", "predict", "export")
+
+# commands that live with the feature they belong to: name -> "module:function(argv) -> exit code"
+EXTRA_COMMANDS: dict[str, str] = {
+    "outbox": "yolo_hooks.notify.cli:outbox_command",
+    "notify-test": "yolo_hooks.notify.cli:notify_test_command",
+}
+
+
+def parse_pairs(args: list[str]) -> dict:
+    """``["epochs=3", "imgsz=320"]`` -> ``{"epochs": 3, "imgsz": 320}`` with Ultralytics' own value parsing."""
+    from ultralytics.cfg import smart_value
+
+    out = {}
+    for arg in args:
+        if "=" not in arg:
+            raise SystemExit(f"yolo-hooks: expected key=value, got {arg!r}")
+        key, value = arg.split("=", 1)
+        out[key.strip()] = smart_value(value.strip())
+    return out
+
+
+def run_mode(mode: str, args: list[str]) -> int:
+    """``yolo-hooks <mode> model=... hooks=hooks.yaml ...``: load the model, attach hooks, run the mode."""
+    from ultralytics import YOLO
+
+    from .core import ConfigError, attach
+
+    overrides = parse_pairs(args)
+    model_path = overrides.pop("model", "yolo11n.yaml" if mode == "train" else None)
+    if model_path is None:
+        raise SystemExit(f"yolo-hooks {mode}: model=... is required")
+    hooks = overrides.pop("hooks", None)
+    model = YOLO(str(model_path))
+    try:
+        if hooks:
+            attach(model, str(hooks))
+    except ConfigError as e:
+        print(f"yolo-hooks: {e}", file=sys.stderr)
+        return 2
+    getattr(model, mode)(**overrides)
+    return 0
+
+
+def check_command(args: list[str]) -> int:
+    """Validate a hooks.yaml and print each resolved hook with its options, secrets redacted."""
+    from .core import ConfigError
+    from .core.config import build_hooks, load_config, option_sets
+    from .core.redact import redact_mapping
+
+    if len(args) != 1:
+        print("usage: yolo-hooks check hooks.yaml", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args[0])
+        hooks = build_hooks(config)
+        pairs = option_sets(config)
+    except ConfigError as e:
+        print(f"yolo-hooks: {e}", file=sys.stderr)
+        return 2
+    print(f"{args[0]}: {len(hooks)} hook(s) OK")
+    for hook, (name, options) in zip(hooks, pairs):
+        described = getattr(hook, "describe", None)
+        shown = described() if callable(described) else options
+        print(f"  {name}: {json.dumps(redact_mapping(shown), default=str)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``yolo-hooks`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command in MODES:
+        return run_mode(command, rest)
+    if command == "check":
+        return check_command(rest)
+    if command in EXTRA_COMMANDS:
+        module, func = EXTRA_COMMANDS[command].split(":")
+        handler: Callable[[list[str]], int] = getattr(importlib.import_module(module), func)
+        return handler(rest)
+    print(f"yolo-hooks: unknown command {command!r}; commands: {', '.join([*MODES, 'check', *EXTRA_COMMANDS])}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

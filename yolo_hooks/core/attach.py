@@ -1,0 +1,110 @@
+"""``attach(model, ...)``: register hooks (objects, a YAML file or a dict) on an Ultralytics model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import build_hooks, load_config
+from .errors import ConfigError
+from .events import check_event
+from .hook import GuardedCallback, Hook
+from .tracker import RunTracker
+
+
+def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = None) -> list[Hook]:
+    """Register hooks on ``model`` (a ``YOLO`` model, or any object with ``add_callback`` and ``callbacks``).
+
+    Everything is validated before anything is registered: a bad config, an unknown hook or option, or a
+    misspelled event method raises :class:`ConfigError` here, before training starts.
+
+    Args:
+        model: the ``ultralytics.YOLO`` model (or trainer / validator / predictor).
+        *items: hook objects, paths to ``hooks.yaml`` files, or config dicts.
+        strict: when given, overrides every hook's ``strict`` (True re-raises hook errors; for tests and debugging).
+
+    Returns:
+        The attached hooks, in order.
+
+    Examples:
+        >>> from ultralytics import YOLO
+        >>> import yolo_hooks
+        >>> model = YOLO("yolo11n.yaml")
+        >>> hooks = yolo_hooks.attach(model, "hooks.yaml")  # doctest: +SKIP
+    """
+    if not (hasattr(model, "add_callback") and hasattr(model, "callbacks")):
+        raise ConfigError(f"attach: expected an Ultralytics model (YOLO(...)) or trainer, got {type(model).__name__}")
+    hooks: list[Hook] = []
+    for item in items:
+        if isinstance(item, Hook):
+            hooks.append(item)
+        elif isinstance(item, (str, Path, dict)):
+            hooks.extend(build_hooks(load_config(item)))
+        elif callable(item):
+            raise ConfigError(
+                "attach: plain functions need an event name; use model.add_callback('on_fit_epoch_end', fn) "
+                "or yolo_hooks.on('on_fit_epoch_end', fn)"
+            )
+        else:
+            raise ConfigError(f"attach: expected a Hook, a hooks.yaml path or a config dict, got {type(item).__name__}")
+    plan = [(hook, hook.handlers()) for hook in hooks]  # validates every event name before registering any
+    tracker = _tracker_of(model)
+    for hook, handlers in plan:
+        if strict is not None:
+            hook.strict = strict
+        hook.bind(tracker.bus)
+        for event in handlers:
+            model.add_callback(event, GuardedCallback(hook, event))
+    return hooks
+
+
+def attached(model: Any) -> list[Hook]:
+    """The hooks attached to ``model`` through :func:`attach`, in order."""
+    tracker = _find_tracker(model)
+    return [] if tracker is None else [h for h in tracker.bus.hooks if h is not tracker]
+
+
+def _find_tracker(model: Any) -> RunTracker | None:
+    for callback in model.callbacks.get("on_train_epoch_end", []):
+        if isinstance(callback, GuardedCallback) and isinstance(callback.hook, RunTracker):
+            return callback.hook
+    return None
+
+
+def _tracker_of(model: Any) -> RunTracker:
+    """The model's RunTracker, registered on first use so that it runs before every later hook."""
+    tracker = _find_tracker(model)
+    if tracker is None:
+        tracker = RunTracker()
+        tracker.bind(tracker.bus)
+        for event in tracker.handlers():
+            model.add_callback(event, GuardedCallback(tracker, event))
+    return tracker
+
+
+class FunctionHook(Hook):
+    """One plain function on one event, with the core's error isolation and event-name check.
+
+    Examples:
+        >>> yolo_hooks.attach(model, yolo_hooks.on("on_fit_epoch_end", lambda trainer: print(trainer.fitness)))
+        ... # doctest: +SKIP
+    """
+
+    def __init__(self, event: str, func: Callable[[Any], Any], *, strict: bool = False):
+        super().__init__(strict=strict, name=getattr(func, "__name__", "function"))
+        self.event, self.func = event, func
+
+    def handlers(self) -> dict[str, Callable]:
+        check_event(self.name, self.event)
+        return {self.event: self.func}
+
+    def __getattr__(self, item: str):
+        # GuardedCallback looks the handler up by event name at call time.
+        if item != "__dict__" and item == self.__dict__.get("event"):
+            return self.__dict__["func"]
+        raise AttributeError(item)
+
+
+def on(event: str, func: Callable[[Any], Any], *, strict: bool = False) -> FunctionHook:
+    """Wrap a plain function for ``attach`` so it gets event-name checking and error isolation."""
+    return FunctionHook(event, func, strict=strict)

@@ -1,0 +1,130 @@
+"""hooks.yaml (or a dict) -> hook objects, with ``${ENV_VAR}`` substitution and early, clear errors.
+
+A config's top-level keys are hook config names; each maps to that hook's options, ``true`` for defaults, or
+(for hooks that allow it, like ``notify``) a list of option sets::
+
+    fitness_report: {csv: true, plot: true}
+    early_stop: {patience: 5, min_delta: 0.001}
+    notify:
+      - {format: slack, url: "${SLACK_WEBHOOK_URL}"}
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# config name -> "module:Class"; imported only when a config uses it
+REGISTRY: dict[str, str] = {
+    "fitness_report": "yolo_hooks.fitness_report:FitnessReport",
+    "val_loss_alert": "yolo_hooks.val_loss_alert:ValLossAlert",
+    "early_stop": "yolo_hooks.early_stop:EarlyStop",
+    "lr_on_plateau": "yolo_hooks.lr_on_plateau:ReduceLROnPlateau",
+    "notify": "yolo_hooks.notify:Notify",
+    "best_mirror": "yolo_hooks.best_mirror:BestMirror",
+}
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_config(source: str | Path | dict) -> dict[str, Any]:
+    """Read a hooks.yaml path or take a dict; ``${VAR}`` / ``${VAR:-default}`` are replaced from the environment.
+
+    Raises:
+        ConfigError: the file is missing or not a mapping, or a referenced variable is unset (named, not shown).
+    """
+    if isinstance(source, dict):
+        raw = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"hooks config file not found: {path}")
+        import yaml
+
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"hooks config {path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"hooks config must be a mapping of hook names to options, got {type(raw).__name__}")
+    return substitute_env(raw)
+
+
+def substitute_env(value: Any, where: str = "") -> Any:
+    """Replace ``${VAR}`` references in every string of ``value`` (recursively)."""
+    if isinstance(value, dict):
+        return {k: substitute_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def replace(match: re.Match) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable ${{{name}}} is not set")
+
+        return ENV_REF.sub(replace, value)
+    return value
+
+
+def hook_class(name: str) -> type:
+    """The hook class registered under config name ``name``."""
+    if name not in REGISTRY:
+        import difflib
+
+        close = difflib.get_close_matches(name, REGISTRY, n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        raise ConfigError(f"unknown hook `{name}`{hint}; available: {', '.join(REGISTRY)}")
+    module, cls = REGISTRY[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"hook `{name}` is not available in this installation: {e}") from None
+
+
+def option_names(cls: type) -> list[str]:
+    """Keyword options a hook class accepts."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(hook name, options)`` pairs in config order, checked for shape and unknown keys."""
+    pairs = []
+    for name, value in config.items():
+        cls = hook_class(str(name))
+        if value is None or value is False:
+            continue  # `early_stop: false` switches a hook off
+        if value is True:
+            value = {}
+        entries = value if isinstance(value, list) else [value]
+        if isinstance(value, list) and not cls.allow_multiple:
+            raise ConfigError(f"{name}: takes one set of options (a mapping), not a list")
+        allowed = option_names(cls)
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise ConfigError.bad_value(name, name, entry, "a mapping of options, true, or false")
+            for key in entry:
+                if key not in allowed:
+                    raise ConfigError.unknown_key(name, str(key), allowed)
+            pairs.append((str(name), dict(entry)))
+    return pairs
+
+
+def build_hooks(config: dict[str, Any], strict: bool | None = None) -> list:
+    """Construct every hook of ``config``; each validates its options and raises :class:`ConfigError`."""
+    hooks = []
+    for name, options in option_sets(config):
+        if strict is not None:
+            options.setdefault("strict", strict)
+        hooks.append(hook_class(name)(**options))
+    return hooks

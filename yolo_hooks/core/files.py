@@ -1,0 +1,55 @@
+"""Small, careful file writes: atomic replace for state and summaries, flushed appends for per-epoch records."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, data: Any) -> None:
+    """``atomic_write_text`` of ``data`` as indented JSON."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=True) + "\n")
+
+
+def append_line(path: str | Path, line: str, fsync: bool = False) -> None:
+    """Append one line with a single ``write`` call on an ``O_APPEND`` descriptor, then flush (optionally fsync).
+
+    One ``write`` of a line on ``O_APPEND`` is not interleaved with other appenders' lines.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    """JSON content of ``path``, or ``default`` when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default

@@ -1,0 +1,199 @@
+"""The hook base class: Ultralytics event names as methods, isolated errors, picklable state.
+
+Examples:
+    >>> from yolo_hooks import Hook, attach
+    >>> class PrintBest(Hook):
+    ...     config_name = "print_best"
+    ...     def on_fit_epoch_end(self, trainer):
+    ...         snap = self.snapshot(trainer)
+    ...         if snap.is_best:
+    ...             self.log(f"new best {snap.fitness:.4f} at epoch {snap.epoch}")
+    >>> attach(model, PrintBest())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from ultralytics.utils import LOGGER, colorstr
+
+from .bus import SEVERITIES, Bus, Published
+from .events import RESERVED_METHODS, check_event, known_events
+from .files import atomic_write_json, read_json
+from .redact import scrub
+from .run import EpochSnapshot, RunOutcome, is_main_process, run_state, take_outcome, take_snapshot
+
+LOG_REPEATS_AT = (10, 100, 1000, 10000)  # a repeated identical failure is reported again only at these counts
+
+
+class Hook:
+    """Base class of every yolo_hooks hook.
+
+    Define methods named after Ultralytics events (``on_fit_epoch_end(self, trainer)``, ``on_val_end(self,
+    validator)``, ``teardown(self, trainer)`` ...); :func:`yolo_hooks.attach` registers exactly those. An exception
+    in one of them is logged once with its traceback, counted in ``error_counts`` and never reaches Ultralytics,
+    unless ``strict=True``.
+
+    Threads, files, sessions and locks must be created lazily and named in ``_transient`` so that the hook pickles
+    at any moment (Ultralytics sends callbacks to DDP workers with cloudpickle).
+    """
+
+    config_name: ClassVar[str | None] = None  # top-level key in hooks.yaml
+    allow_multiple: ClassVar[bool] = False  # may hooks.yaml give a list of option sets?
+    _transient: ClassVar[tuple[str, ...]] = ()  # attributes dropped from pickled state
+
+    def __init__(self, *, strict: bool = False, name: str | None = None):
+        self.strict = bool(strict)
+        self.name = name or self.config_name or type(self).__name__
+        self.error_counts: dict[str, int] = {}
+        self._bus: Bus | None = None
+
+    # --- registration -------------------------------------------------------------------------------------------
+    def handlers(self) -> dict[str, Callable]:
+        """Event name -> bound method for every Ultralytics event this hook handles.
+
+        Raises:
+            ConfigError: a method looks like an event (``on_*``) but is not one Ultralytics fires.
+        """
+        events = known_events()
+        found = {}
+        for attr in dir(type(self)):
+            if attr in RESERVED_METHODS or not callable(getattr(type(self), attr, None)):
+                continue
+            if attr in events:
+                found[attr] = getattr(self, attr)
+            elif attr.startswith("on_"):
+                check_event(self.name, attr)
+        return found
+
+    def bind(self, bus: Bus) -> None:
+        """Join the bus shared by the hooks of one model."""
+        self._bus = bus
+        bus.subscribe(self)
+
+    # --- helpers for subclasses ---------------------------------------------------------------------------------
+    @property
+    def is_main_process(self) -> bool:
+        """True on rank -1/0: the only process that writes files, sends messages or copies checkpoints."""
+        return is_main_process()
+
+    def snapshot(self, trainer) -> EpochSnapshot:
+        """This epoch's :class:`EpochSnapshot` (read from the trainer once, shared by all hooks)."""
+        return take_snapshot(trainer)
+
+    def outcome(self, trainer) -> RunOutcome:
+        """How the run ended (meaningful in ``teardown``): finished, stopped_early, interrupted or crashed."""
+        state = run_state(trainer)
+        if state.outcome is None:
+            state.outcome = take_outcome(trainer)
+        return state.outcome
+
+    def secrets(self) -> list[str]:
+        """Strings this hook must never print (webhook URLs, tokens); used to scrub its errors and logs."""
+        return []
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Log through Ultralytics' LOGGER with a coloured ``name:`` prefix, secrets scrubbed."""
+        colour = {"info": "blue", "warning": "yellow", "error": "red", "critical": "red"}.get(level, "blue")
+        text = f"{colorstr(colour, 'bold', self.name + ':')} {scrub(message, self.secrets())}"
+        (LOGGER.warning if level == "warning" else LOGGER.error if level in {"error", "critical"} else LOGGER.info)(
+            text
+        )
+
+    def publish(self, kind: str, message: str, severity: str = "info", **data: Any) -> Published:
+        """Tell the other hooks of this model (and notifiers) that ``kind`` happened; returns the record."""
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        event = Published(kind=kind, source=self.name, severity=severity, message=message, data=data)
+        if self._bus is not None:
+            self._bus.publish(event)
+        return event
+
+    # --- resume -------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready state that must survive ``resume=True`` (override; empty means nothing to keep)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (read unknown or missing keys leniently)."""
+
+    def state_path(self, trainer) -> Path:
+        """Where this hook's state lives: next to last.pt, in the run's weights folder."""
+        return Path(trainer.save_dir) / "weights" / f"{self.name}.state.json"
+
+    def save_state(self, trainer, epoch: int) -> None:
+        """Write :meth:`state_dict` atomically, tagged with the 1-based epoch it describes (rank 0 only)."""
+        state = self.state_dict()
+        if state and self.is_main_process:
+            atomic_write_json(self.state_path(trainer), {"epoch": epoch, "state": state})
+
+    def restore_state(self, trainer) -> int | None:
+        """On ``resume=True`` load the saved state; returns the epoch it describes, or None when nothing was read."""
+        saved = read_json(self.state_path(trainer))
+        if not isinstance(saved, dict) or "state" not in saved:
+            return None
+        self.load_state_dict(saved["state"])
+        return saved.get("epoch")
+
+    # --- isolation ----------------------------------------------------------------------------------------------
+    def _call_guarded(self, method: str, *args: Any) -> Any:
+        """Call ``self.<method>(*args)``; an ``Exception`` is logged once and counted instead of escaping."""
+        try:
+            return getattr(self, method)(*args)
+        except Exception as e:
+            self._record_error(method, e)
+            if self.strict:
+                raise
+            return None
+
+    def _record_error(self, event: str, error: Exception) -> None:
+        message = scrub(f"{type(error).__name__}: {error}", self.secrets())
+        key = f"{event}: {message}"
+        count = self.error_counts[key] = self.error_counts.get(key, 0) + 1
+        if count == 1:
+            trace = scrub("".join(traceback.format_exception(error)), self.secrets())
+            LOGGER.warning(
+                f"{colorstr('yellow', 'bold', 'yolo_hooks:')} {self.name}.{event} failed, training continues: "
+                f"{message}\n{trace}"
+            )
+        elif count in LOG_REPEATS_AT:
+            LOGGER.warning(f"{colorstr('yellow', 'bold', 'yolo_hooks:')} {self.name}.{event} failed {count} times: {message}")
+
+    @property
+    def error_total(self) -> int:
+        """How many exceptions this hook's handlers raised (and the core swallowed) so far."""
+        return sum(self.error_counts.values())
+
+    # --- pickling -----------------------------------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for attr in self._transient:
+            if attr in state:
+                state[attr] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class GuardedCallback:
+    """What actually gets registered with Ultralytics: calls ``hook.<event>(obj)`` with errors isolated.
+
+    A small class instead of a closure so that it pickles plainly and shows up readably in ``model.callbacks``.
+    """
+
+    def __init__(self, hook: Hook, event: str):
+        self.hook = hook
+        self.event = event
+        self.__name__ = f"{type(hook).__name__}.{event}"
+
+    def __call__(self, obj: Any) -> Any:
+        return self.hook._call_guarded(self.event, obj)
+
+    def __repr__(self) -> str:
+        return f"<yolo_hooks {self.__name__}>"

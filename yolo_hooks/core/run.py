@@ -1,0 +1,209 @@
+"""What a hook needs to know about the run: rank, the per-epoch snapshot, and how the run ended.
+
+The trainer is read once per epoch into a frozen :class:`EpochSnapshot` of plain floats, so hooks never poke
+trainer internals (tensors, numpy scalars, optional attributes) each in their own way.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_ATTR = "_yolo_hooks_run"  # where a trainer carries its RunState (trainers are never pickled)
+
+
+def rank() -> int:
+    """This process' global rank: -1 without DDP, 0..N-1 in DDP workers (read at call time, not import time)."""
+    return int(os.environ.get("RANK", -1))
+
+
+def is_main_process() -> bool:
+    """True on the process that does once-per-run side effects (messages, files, copies)."""
+    return rank() in {-1, 0}
+
+
+def to_float(value: Any) -> float | None:
+    """A tensor, numpy scalar or number as a plain float; None stays None."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def finite(value: float | None) -> bool:
+    """True for a real, finite number."""
+    return value is not None and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class EpochSnapshot:
+    """One training epoch (or the final evaluation of best.pt) as plain data.
+
+    ``epoch`` is 1-based like Ultralytics' console and ``results.csv``. The extra ``on_fit_epoch_end`` that
+    Ultralytics fires after validating best.pt has ``is_final_eval=True``, the number of the last training epoch,
+    and no validation losses.
+
+    Examples:
+        >>> def on_fit_epoch_end(self, trainer):
+        ...     snap = self.snapshot(trainer)
+        ...     if not snap.is_final_eval and snap.is_best:
+        ...         print(f"new best {snap.fitness:.4f} at epoch {snap.epoch}/{snap.epochs}")
+    """
+
+    epoch: int
+    epochs: int
+    is_final_eval: bool
+    fitness: float | None
+    best_fitness: float | None
+    best_epoch: int | None
+    is_best: bool
+    metrics: dict[str, float]
+    val_losses: dict[str, float]
+    train_losses: dict[str, float]
+    lr: dict[str, float]
+    epoch_time: float | None
+    elapsed: float
+    start_epoch: int
+    stop: bool
+    task: str
+    save_dir: Path
+    best_path: Path
+    last_path: Path
+    time: float = field(default_factory=time.time)
+
+    @property
+    def val_loss_total(self) -> float | None:
+        """Sum of the validation losses, or None when there are none (final evaluation, ``val=False``)."""
+        return sum(self.val_losses.values()) if self.val_losses else None
+
+    @property
+    def train_loss_total(self) -> float | None:
+        """Sum of the training losses."""
+        return sum(self.train_losses.values()) if self.train_losses else None
+
+    def values(self) -> dict[str, float | None]:
+        """Every monitored number by its Ultralytics key, plus ``fitness``, ``val/loss`` and ``train/loss``."""
+        out: dict[str, float | None] = {**self.train_losses, **self.metrics, **self.val_losses, **self.lr}
+        out["fitness"] = self.fitness
+        out["val/loss"] = self.val_loss_total
+        out["train/loss"] = self.train_loss_total
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the snapshot."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        for k in ("save_dir", "best_path", "last_path"):
+            d[k] = str(d[k])
+        return d
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a training run ended, as seen from ``teardown`` (Ultralytics calls it in ``train()``'s ``finally``).
+
+    ``status`` is ``finished``, ``stopped_early``, ``interrupted`` (KeyboardInterrupt / SystemExit) or ``crashed``.
+    """
+
+    status: str
+    exc_type: str | None = None
+    message: str | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when training ended without an exception."""
+        return self.status in {"finished", "stopped_early"}
+
+
+@dataclass
+class RunState:
+    """Per-trainer bookkeeping shared by every hook of the run (lives on the trainer, never pickled)."""
+
+    last_train_epoch: int | None = None
+    train_start: float = field(default_factory=time.time)
+    snapshot_key: tuple | None = None
+    snapshot: EpochSnapshot | None = None
+    outcome: RunOutcome | None = None
+
+
+def run_state(trainer) -> RunState:
+    """The trainer's RunState, created on first use."""
+    state = trainer.__dict__.get(STATE_ATTR)
+    if state is None:
+        state = RunState()
+        trainer.__dict__[STATE_ATTR] = state
+    return state
+
+
+def _floats(mapping: dict | None, prefix: str | None = None, exclude: str | None = None) -> dict[str, float]:
+    out = {}
+    for key, value in (mapping or {}).items():
+        if (prefix and not key.startswith(prefix)) or (exclude and key.startswith(exclude)):
+            continue
+        number = to_float(value)
+        if number is not None:
+            out[key] = number
+    return out
+
+
+def take_snapshot(trainer) -> EpochSnapshot:
+    """Read ``trainer`` once for this epoch; later calls in the same event return the cached snapshot."""
+    state = run_state(trainer)
+    # on_train_epoch_end fires for every training epoch; the final evaluation of best.pt fires only on_fit_epoch_end.
+    is_final = state.last_train_epoch is not None and trainer.epoch != state.last_train_epoch
+    key = (id(trainer), trainer.epoch, is_final, to_float(trainer.fitness))
+    if state.snapshot_key == key and state.snapshot is not None:
+        return state.snapshot
+    metrics_all = trainer.metrics or {}
+    fitness = to_float(trainer.fitness)
+    best = to_float(trainer.best_fitness)
+    stopper = getattr(trainer, "stopper", None)
+    best_epoch = getattr(stopper, "best_epoch", None) if stopper is not None else None
+    train_losses = _floats(trainer.label_loss_items(trainer.tloss)) if trainer.tloss is not None else {}
+    snap = EpochSnapshot(
+        epoch=trainer.epoch + (0 if is_final else 1),
+        epochs=int(trainer.epochs),
+        is_final_eval=is_final,
+        fitness=fitness,
+        best_fitness=best,
+        best_epoch=int(best_epoch) if best_epoch is not None and best is not None else None,
+        is_best=(not is_final) and fitness is not None and best is not None and fitness == best,
+        metrics=_floats(metrics_all, exclude="val/"),
+        val_losses={} if is_final else _floats(metrics_all, prefix="val/"),
+        train_losses=train_losses,
+        lr=_floats(getattr(trainer, "lr", None)),
+        epoch_time=to_float(getattr(trainer, "epoch_time", None)),
+        elapsed=time.time() - getattr(trainer, "train_time_start", state.train_start),
+        start_epoch=int(getattr(trainer, "start_epoch", 0)),
+        stop=bool(getattr(trainer, "stop", False)),
+        task=str(getattr(trainer.args, "task", "detect")),
+        save_dir=Path(trainer.save_dir),
+        best_path=Path(getattr(trainer, "best", Path(trainer.save_dir) / "weights" / "best.pt")),
+        last_path=Path(getattr(trainer, "last", Path(trainer.save_dir) / "weights" / "last.pt")),
+    )
+    state.snapshot_key, state.snapshot = key, snap
+    return snap
+
+
+def take_outcome(trainer) -> RunOutcome:
+    """How the run ended; call it from ``teardown`` (the exception being propagated is still in ``sys.exc_info``)."""
+    exc_type, exc, _ = sys.exc_info()
+    epoch = getattr(trainer, "epoch", None)
+    epochs = getattr(trainer, "epochs", None)
+    epoch1 = epoch + 1 if isinstance(epoch, int) else None
+    if exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+        return RunOutcome("interrupted", exc_type.__name__, str(exc), epoch1, epochs)
+    if exc_type is not None:
+        return RunOutcome("crashed", exc_type.__name__, str(exc), epoch1, epochs)
+    early = bool(getattr(trainer, "stop", False)) and epoch1 is not None and epochs is not None and epoch1 < epochs
+    return RunOutcome("stopped_early" if early else "finished", None, None, epoch1, epochs)
