@@ -61,3 +61,39 @@ def trained_weights(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("weights")
     model = train(tmp, epochs=1)
     return Path(model.trainer.best)
+
+
+class _InterruptAt:
+    """Raises KeyboardInterrupt at the start of 0-based epoch ``epoch`` (as a Ctrl-C or a preemption would)."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def __call__(self, trainer):
+        if trainer.epoch == self.epoch:
+            raise KeyboardInterrupt(f"interrupted at epoch {self.epoch}")
+
+
+def train_interrupted_then_resumed(tmp_path: Path, make_hooks, *, epochs: int, interrupt_at: int, device: str = "cpu", **overrides):
+    """Train with ``make_hooks()`` attached, interrupt at the start of 0-based epoch ``interrupt_at`` (so epochs
+    ``1..interrupt_at`` are complete in last.pt), then resume from last.pt with a *fresh* ``make_hooks()`` as a user
+    would in a new process. Returns ``(first_hooks, resumed_hooks, resumed_model)``.
+    """
+    from ultralytics import YOLO
+
+    import yolo_hooks
+
+    first_hooks = make_hooks()
+    model = YOLO("yolo11n.yaml")
+    yolo_hooks.attach(model, *first_hooks)
+    model.add_callback("on_train_epoch_start", _InterruptAt(interrupt_at))
+    try:
+        train(tmp_path, model=model, device=device, epochs=epochs, **overrides)
+    except KeyboardInterrupt:
+        pass
+    last = tmp_path / "run" / "weights" / "last.pt"
+    resumed_hooks = make_hooks()
+    resumed = YOLO(last)
+    yolo_hooks.attach(resumed, *resumed_hooks)
+    resumed.train(resume=True)
+    return first_hooks, resumed_hooks, resumed
