@@ -8,6 +8,7 @@ Usage:
     yolo-hooks check hooks.yaml          # validate a config, print the resolved hooks (secrets redacted)
     yolo-hooks outbox [replay] [dir=runs] # list / resend undelivered notifications
     yolo-hooks notify-test hooks.yaml    # one test message to each configured destination
+    yolo-hooks receive [port=8080]       # a local webhook receiver that prints what it gets (for trying configs)
 """
 
 from __future__ import annotations
@@ -85,6 +86,23 @@ def check_command(args: list[str]) -> int:
     return 0
 
 
+def receive_command(args: list[str]) -> int:
+    """Run a loopback webhook receiver that prints every message, until Ctrl-C."""
+    import time
+
+    from .receiver import WebhookReceiver
+
+    options = parse_pairs(args)
+    receiver = WebhookReceiver(port=int(options.get("port", 8080)), echo=print).start()
+    print(f"yolo-hooks: receiving on {receiver.url} (use it as `url:` of a `format: json` destination); Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        receiver.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``yolo-hooks`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -96,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_mode(command, rest)
     if command == "check":
         return check_command(rest)
+    if command == "receive":
+        return receive_command(rest)
     if command in EXTRA_COMMANDS:
         module, func = EXTRA_COMMANDS[command].split(":")
         handler: Callable[[list[str]], int] = getattr(importlib.import_module(module), func)
         return handler(rest)
-    print(f"yolo-hooks: unknown command {command!r}; commands: {', '.join([*MODES, 'check', *EXTRA_COMMANDS])}")
+    print(f"yolo-hooks: unknown command {command!r}; commands: {', '.join([*MODES, 'check', 'receive', *EXTRA_COMMANDS])}")
     return 2
 
 
