@@ -1,0 +1,108 @@
+"""Shared benchmark helpers: offline env, tiny coco8 trainings, per-event timing, machine description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
+
+ROOT = Path(__file__).resolve().parents[1]
+COCO8 = ROOT / "datasets" / "coco8.yaml"
+sys.path.insert(0, str(ROOT))
+
+TRAIN_ARGS = dict(imgsz=160, batch=4, workers=0, plots=False, amp=False, seed=0, deterministic=True, verbose=False,
+                  device="cpu", exist_ok=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+class TimedCallback:
+    """Wraps a registered callback and records how long the training thread spent in it."""
+
+    def __init__(self, inner: Callable, sink: dict[str, list[float]], label: str):
+        self.inner, self.sink, self.label = inner, sink, label
+
+    def __call__(self, obj: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return self.inner(obj)
+        finally:
+            self.sink.setdefault(self.label, []).append(time.perf_counter() - start)
+
+
+def time_hooks(model) -> dict[str, list[float]]:
+    """Wrap every yolo_hooks callback registered on ``model``; returns the dict the timings land in."""
+    from yolo_hooks.core.hook import GuardedCallback
+
+    sink: dict[str, list[float]] = {}
+    for event, callbacks in model.callbacks.items():
+        model.callbacks[event] = [
+            TimedCallback(cb, sink, f"{cb.hook.name}.{event}") if isinstance(cb, GuardedCallback) else cb
+            for cb in callbacks
+        ]
+    return sink
+
+
+def train_once(project: Path, name: str, epochs: int, hooks: list | dict | None = None, seed: int = 0,
+               prepare: Callable | None = None) -> dict[str, Any]:
+    """One coco8 training; returns wall time of ``model.train``, summed epoch times and per-event hook timings."""
+    from ultralytics import YOLO
+
+    import yolo_hooks
+
+    model = YOLO("yolo11n.yaml")
+    if hooks:
+        yolo_hooks.attach(model, *(hooks if isinstance(hooks, list) else [hooks]))
+    sink = time_hooks(model)
+    epoch_times: list[float] = []
+    model.add_callback("on_fit_epoch_end", lambda t: epoch_times.append(t.epoch_time) if t.epoch_time else None)
+    if prepare:
+        prepare(model)
+    start = time.perf_counter()
+    model.train(data=str(COCO8), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "seed": seed})
+    wall = time.perf_counter() - start
+    return {"wall": wall, "epochs": sum(epoch_times[:epochs]), "events": sink, "save_dir": model.trainer.save_dir}
+
+
+def alternating_pairs(run_a: Callable[[int], dict], run_b: Callable[[int], dict], pairs: int) -> dict[str, Any]:
+    """Alternate A/B (then B/A) runs to cancel drift; median of per-pair ratios B/A for wall and epoch time."""
+    wall, epochs = [], []
+    for i in range(pairs):
+        first, second = (run_a, run_b) if i % 2 == 0 else (run_b, run_a)
+        r1, r2 = first(i), second(i)
+        a, b = (r1, r2) if i % 2 == 0 else (r2, r1)
+        wall.append(b["wall"] / a["wall"])
+        epochs.append(b["epochs"] / a["epochs"])
+    return {"wall_ratio": statistics.median(wall), "epoch_ratio": statistics.median(epochs), "pairs": pairs,
+            "wall_ratios": wall, "epoch_ratios": epochs}
+
+
+def machine() -> str:
+    """One line describing where the figures were taken."""
+    import torch
+    import ultralytics
+
+    cpu = platform.processor() or "cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, torch {torch.__version__}, ultralytics {ultralytics.__version__}, CPU training")
