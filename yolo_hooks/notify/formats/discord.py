@@ -1,0 +1,81 @@
+"""``discord``: a Discord webhook message with one embed.
+
+Payload: ``{"content": "", "embeds": [{"title", "description", "color", "fields": [...], "footer", "timestamp"}],
+"allowed_mentions": {"parse": []}}`` (no ``@everyone`` ping from a run name). Limits enforced (Discord embed
+limits): title 256, description 4096, at most 25 fields, field name 256, value 1024, footer 2048, and 6000
+characters over all of them; lengths are counted in UTF-16 units, which is never less than what Discord counts.
+Replies: 204 (or 200) delivered; 429 with ``Retry-After`` and JSON ``retry_after`` seconds; 400 with a JSON
+``message`` and ``code`` is permanent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Mapping
+
+from ..message import Message
+from .base import DeliveryResult, HttpRequest, http_check, json_request, reply_json
+from .render import DISCORD, render, truncate, utf16_len
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+MAX_FIELDS = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+TOTAL_LIMIT = 6000
+MIN_DESCRIPTION = 500  # fields never squeeze the text out entirely
+COLORS = {"info": 0x2E86DE, "warning": 0xF39C12, "critical": 0xE74C3C}
+EMPTY = "\u200b"  # Discord rejects empty field names and values
+
+
+def payload(message: Message, username: str | None = None) -> dict:
+    """The webhook payload of ``message`` (with ``username`` overriding the webhook's name when given)."""
+    title = truncate(message.title or message.event, TITLE_LIMIT, utf16_len)
+    footer = truncate(" · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v), 200, utf16_len)
+    used = utf16_len(title) + utf16_len(footer)
+    fields = []
+    for key, value in list(message.fields.items())[:MAX_FIELDS]:
+        name = truncate(key, FIELD_NAME_LIMIT, utf16_len) or EMPTY
+        text = render([(value, None)], DISCORD, FIELD_VALUE_LIMIT, utf16_len) or EMPTY
+        size = utf16_len(name) + utf16_len(text)
+        if used + size > TOTAL_LIMIT - MIN_DESCRIPTION:
+            break
+        fields.append({"name": name, "value": text, "inline": len(text) <= 40})
+        used += size
+    embed = {"title": title, "color": COLORS.get(message.severity, COLORS["info"])}
+    if message.text:
+        budget = min(DESCRIPTION_LIMIT, TOTAL_LIMIT - used)
+        embed["description"] = render([(message.text.strip(), None)], DISCORD, budget, utf16_len)
+    if fields:
+        embed["fields"] = fields
+    if footer:
+        embed["footer"] = {"text": footer}
+    embed["timestamp"] = datetime.fromtimestamp(message.time, tz=timezone.utc).isoformat()
+    body = {"embeds": [embed], "allowed_mentions": {"parse": []}}
+    if username:
+        body["username"] = truncate(str(username), 80)
+    return body
+
+
+def build(message: Message, options: Mapping) -> HttpRequest:
+    """POST the embed to the webhook ``url``."""
+    return json_request(str(options["url"]), payload(message, options.get("username")))
+
+
+def _describe(body: bytes) -> str | None:
+    reply = reply_json(body)
+    if isinstance(reply, dict) and "message" in reply:
+        return f"{reply['message']}" + (f" (code {reply['code']})" if reply.get("code") else "")
+    return None
+
+
+def _retry_after(body: bytes) -> float | None:
+    reply = reply_json(body)
+    value = reply.get("retry_after") if isinstance(reply, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
+    """204/200 delivered; 429 waits for the longer of ``Retry-After`` and the body's ``retry_after``."""
+    return http_check(status, headers, body, describe=_describe, retry_after_from_body=_retry_after)

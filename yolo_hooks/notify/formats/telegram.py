@@ -1,0 +1,72 @@
+"""``telegram``: the Telegram Bot API ``sendMessage``, text in MarkdownV2.
+
+Request: ``POST {api_url}/bot{bot_token}/sendMessage`` with ``{"chat_id", "text", "parse_mode": "MarkdownV2",
+"link_preview_options": {"is_disabled": true}}``. Every reserved character (``_*[]()~`>#+-=|{}.!`` and ``\\``) is
+escaped. Limit enforced: ``text`` is 1-4096 characters after entity parsing; the escaped text itself is kept
+within 4096 UTF-16 units, so the parsed text is always shorter, and truncation keeps whole escape sequences and
+closes a cut ``*bold*`` (never a dangling backslash or an unclosed entity, which Telegram rejects with 400
+"can't parse entities").
+
+Replies: ``{"ok": true, ...}``; 429 ``{"ok": false, "parameters": {"retry_after": N}}``; 400 / 401 / 403 (bad
+chat, bad token, bot blocked) are permanent. The token is part of the URL: never log the URL.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from ..message import Message
+from .base import DeliveryResult, HttpRequest, http_check, json_request, reply_json
+from .render import TELEGRAM, message_spans, render, utf16_len
+
+TEXT_LIMIT = 4096
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+def text(message: Message) -> str:
+    """The MarkdownV2 text of ``message`` within 4096 UTF-16 units."""
+    spans = message_spans(message)
+    context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+    if context and message.run.get("name", "") not in message.title:
+        spans += [("\n", None), (context, None)]
+    return render(spans, TELEGRAM, TEXT_LIMIT, utf16_len).rstrip() or "\\."
+
+
+def api_url(options: Mapping) -> str:
+    """``{api_url}/bot{bot_token}/sendMessage``."""
+    base = str(options.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    return f"{base}/bot{options['bot_token']}/sendMessage"
+
+
+def build(message: Message, options: Mapping) -> HttpRequest:
+    """POST ``sendMessage`` for ``options["chat_id"]``."""
+    chat_id = options["chat_id"]
+    payload = {
+        "chat_id": int(chat_id) if isinstance(chat_id, str) and chat_id.lstrip("-").isdigit() else chat_id,
+        "text": text(message),
+        "parse_mode": "MarkdownV2",
+        "link_preview_options": {"is_disabled": True},
+    }
+    return json_request(api_url(options), payload)
+
+
+def _describe(body: bytes) -> str | None:
+    reply = reply_json(body)
+    return str(reply["description"]) if isinstance(reply, dict) and reply.get("description") else None
+
+
+def _retry_after(body: bytes) -> float | None:
+    reply = reply_json(body)
+    parameters = reply.get("parameters") if isinstance(reply, dict) else None
+    value = parameters.get("retry_after") if isinstance(parameters, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
+    """``ok: true`` delivered; 429 waits ``parameters.retry_after`` seconds; 4xx permanent."""
+    verdict = http_check(status, headers, body, describe=_describe, retry_after_from_body=_retry_after)
+    if verdict.ok:
+        reply = reply_json(body)
+        if isinstance(reply, dict) and reply.get("ok") is False:
+            return DeliveryResult(ok=False, retry=False, error=f"telegram: {_describe(body) or 'not ok'}")
+    return verdict

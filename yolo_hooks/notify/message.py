@@ -1,0 +1,141 @@
+"""One text model for every notification service.
+
+A :class:`Message` is what the notifier decided to say (an event, a severity, a short title, a few lines of text,
+ordered key/value facts and the run it is about). Each service module in :mod:`yolo_hooks.notify.formats` turns it
+into that service's payload; none of them needs anything but the message and its own options.
+
+Examples:
+    >>> m = Message(event="new_best", severity="info", title="New best — train7", text="Fitness rose.",
+    ...             fields={"Epoch": "3/10", "Fitness": "0.5123"}, run={"name": "train7"})
+    >>> Message.from_dict(m.as_dict()) == m
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass, field, fields as dataclass_fields
+from pathlib import PurePath
+from typing import Any, Mapping
+
+EVENTS = (
+    "train_start",
+    "epoch",
+    "new_best",
+    "alert",
+    "alert_recovered",
+    "early_stop",
+    "lr_reduced",
+    "mirror_done",
+    "mirror_failed",
+    "train_end",
+    "crash",
+    "interrupt",
+    "val_report",
+    "predict_report",
+    "export_report",
+    "test",
+)
+SEVERITIES = ("info", "warning", "critical")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+# One symbol per severity so a glance at a phone's lock screen tells good news from bad.
+SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` made safe for strict JSON: non-finite floats become ``"nan"`` / ``"inf"`` / ``"-inf"``.
+
+    A diverging loss is exactly when an alert fires, and ``json.dumps(float("nan"))`` gives ``NaN``, which is not
+    JSON: receivers would reject the very message that matters. Tuples and sets become lists, paths and unknown
+    objects strings, numpy / torch scalars plain numbers.
+
+    Examples:
+        >>> json_ready({"loss": float("nan"), "epochs": (1, 2)})
+        {'loss': 'nan', 'epochs': [1, 2]}
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    item = getattr(value, "item", None)  # numpy / torch scalars
+    if callable(item):
+        try:
+            return json_ready(item())
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    return str(value)
+
+
+def _strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
+    return {str(k): "" if v is None else str(v) for k, v in (mapping or {}).items()}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification, independent of where it is sent.
+
+    Attributes:
+        event: what happened (one of :data:`EVENTS`, e.g. ``new_best``).
+        severity: ``info``, ``warning`` or ``critical``.
+        title: one short line, e.g. ``"✅ Training finished — train7"``.
+        text: plain text, a few lines at most.
+        fields: ordered facts shown as key/value, e.g. ``{"Epoch": "3/10"}`` (values are kept as strings).
+        run: the run it is about: name, save_dir, model, data, device, host (strings).
+        data: raw JSON-ready details (the ``json`` format sends them as they are).
+        id: unique id, sent as the idempotency key so receivers can drop duplicates.
+        time: creation time (UNIX seconds).
+    """
+
+    event: str
+    severity: str
+    title: str
+    text: str = ""
+    fields: dict[str, str] = field(default_factory=dict)
+    run: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    time: float = field(default_factory=time.time)
+
+    def __post_init__(self):
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"Message severity must be one of {', '.join(SEVERITIES)}, got {self.severity!r}")
+        # Normalise once so every format can rely on str values and JSON-safe data.
+        object.__setattr__(self, "title", str(self.title))
+        object.__setattr__(self, "text", "" if self.text is None else str(self.text))
+        object.__setattr__(self, "fields", _strings(self.fields))
+        object.__setattr__(self, "run", _strings(self.run))
+        object.__setattr__(self, "data", json_ready(dict(self.data or {})))
+        object.__setattr__(self, "time", float(self.time))
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the outbox line); :meth:`from_dict` is the inverse."""
+        return {
+            "id": self.id,
+            "event": self.event,
+            "severity": self.severity,
+            "title": self.title,
+            "text": self.text,
+            "fields": dict(self.fields),
+            "run": dict(self.run),
+            "data": json_ready(self.data),
+            "time": self.time,
+        }
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Message:
+        """Rebuild a message from :meth:`as_dict` output; unknown keys (a newer writer) are ignored."""
+        known = {f.name for f in dataclass_fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known})
+
+    @property
+    def run_name(self) -> str:
+        """The run's name, or ``""``."""
+        return self.run.get("name", "")
