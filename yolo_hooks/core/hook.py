@@ -102,10 +102,14 @@ class Hook:
             text
         )
 
-    def publish(self, kind: str, message: str, severity: str = "info", **data: Any) -> Published:
-        """Tell the other hooks of this model (and notifiers) that ``kind`` happened; returns the record."""
+    def publish(self, kind: str, message: str, severity: str = "info", /, **data: Any) -> Published:
+        """Tell the other hooks of this model (and notifiers) that ``kind`` happened; returns the record.
+
+        The message is scrubbed of this hook's secrets; ``data`` may use any key (``kind`` included).
+        """
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        message = scrub(message, self.secrets())
         event = Published(kind=kind, source=self.name, severity=severity, message=message, data=data)
         if self._bus is not None:
             self._bus.publish(event)

@@ -161,7 +161,8 @@ def take_snapshot(trainer) -> EpochSnapshot:
     state = run_state(trainer)
     # on_train_epoch_end fires for every training epoch; the final evaluation of best.pt fires only on_fit_epoch_end.
     is_final = state.last_train_epoch is not None and trainer.epoch != state.last_train_epoch
-    key = (id(trainer), trainer.epoch, is_final, to_float(trainer.fitness))
+    # epoch_time changes between on_model_save and on_fit_epoch_end of the same epoch: part of the key
+    key = (id(trainer), trainer.epoch, is_final, to_float(trainer.fitness), to_float(getattr(trainer, "epoch_time", None)))
     if state.snapshot_key == key and state.snapshot is not None:
         return state.snapshot
     metrics_all = trainer.metrics or {}
