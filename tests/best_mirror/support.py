@@ -1,0 +1,87 @@
+"""Destinations and folders for the best_mirror tests: real files, real servers, deliberately slow or broken."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from yolo_hooks.mirror.destinations import LocalDestination
+
+
+class SlowDestination(LocalDestination):
+    """A real local folder whose writes are throttled (``seconds_per_chunk`` per MiB written)."""
+
+    def __init__(self, root, seconds_per_chunk: float = 0.05):
+        super().__init__(root)
+        self.seconds_per_chunk = seconds_per_chunk
+
+    def _write_chunks(self, chunks, name):
+        def slow():
+            for chunk in chunks:
+                time.sleep(self.seconds_per_chunk)
+                yield chunk
+
+        super()._write_chunks(slow(), name)
+
+
+class FlakyDestination(LocalDestination):
+    """Fails the first ``failures`` writes with ``error`` (like a full disk that gets cleaned up)."""
+
+    def __init__(self, root, failures: int, error: OSError):
+        super().__init__(root)
+        self.failures, self.error, self.calls = failures, error, 0
+
+    def _write_chunks(self, chunks, name):
+        self.calls += 1
+        if self.calls <= self.failures:
+            with self._open_write(name) as out:  # a half-written temporary, as a real ENOSPC leaves
+                out.write(b"partial")
+            raise self.error
+        super()._write_chunks(chunks, name)
+
+
+class CorruptingDestination(LocalDestination):
+    """Flips one byte of everything it stores: verification must catch it."""
+
+    def _write_chunks(self, chunks, name):
+        data = bytearray(b"".join(chunks))
+        data[len(data) // 2] ^= 0xFF
+        super()._write_chunks(iter([bytes(data)]), name)
+
+
+def _writable(path: Path) -> bool:
+    try:
+        (path / ".probe").write_bytes(b"x")
+    except OSError:
+        return False
+    (path / ".probe").unlink()
+    return True
+
+
+@contextlib.contextmanager
+def read_only_dir(path: Path):
+    """A folder nobody can write to: chmod for normal users, ``chattr +i`` for root (which chmod does not stop)."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o555)
+    immutable = False
+    if _writable(path) and shutil.which("chattr"):
+        immutable = subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0
+    try:
+        if _writable(path):
+            pytest.skip("cannot make a read-only folder here (root without chattr)")
+        yield path
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=False)
+        os.chmod(path, 0o755)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files left in a destination folder (there must be none)."""
+    return sorted(p.name for p in folder.rglob(".*tmp-*")) if folder.exists() else []

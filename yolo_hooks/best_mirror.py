@@ -1,0 +1,328 @@
+"""BestMirror: every new best.pt copied, verified, to one or more other places, without slowing training.
+
+On the training thread the hook only records the identity of the checkpoint Ultralytics just wrote (one
+``stat``) and queues it; a snapshot thread copies it into ``save_dir/.mirror_staging/`` and checks it did not
+change meanwhile (Ultralytics rewrites best.pt in place, so a hard link would not be a snapshot); one
+background thread per destination uploads it through a temporary name, verifies size and sha256 read back from
+the destination, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
+waiting in the queue (latest wins); the final best.pt (rewritten by Ultralytics after training, optimizer
+stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``.
+
+Examples:
+    >>> from ultralytics import YOLO
+    >>> import yolo_hooks
+    >>> from yolo_hooks.best_mirror import BestMirror
+    >>> model = YOLO("yolo11n.yaml")
+    >>> yolo_hooks.attach(model, BestMirror(to=["/mnt/backup/exp1", "s3://my-bucket/exp1"], keep=3))  # doctest: +SKIP
+    >>> model.train(data="coco8.yaml", epochs=10)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .core import Hook
+from .core.errors import ConfigError
+from .core.validate import check_bool, check_number, check_str
+from .mirror.destinations import Destination, make_destination
+from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
+from .mirror.queue import Job, MirrorWorker
+from .mirror.sidecar import run_info
+from .mirror.staging import StagedFile, Superseded, identity
+from .mirror.upload import Result, Upload, Uploader
+
+STAGING = ".mirror_staging"
+
+
+@dataclass
+class _Request:
+    """A file to snapshot and then upload everywhere (what the training thread queues)."""
+
+    kind: str
+    source: Path
+    identity: tuple | None
+    staging: Path
+    targets: list[str]
+    versioned: str | None
+    sidecar: str | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class BestMirror(Hook):
+    """Mirror best.pt (and optionally last.pt and exported models) to folders or fsspec URLs, verified.
+
+    Args:
+        to: one destination or a list: a folder (``/mnt/backup/exp1``), an fsspec URL (``s3://bucket/exp1``,
+            ``gs://``, ``az://``, ``sftp://``, ``memory://``; needs ``pip install "yolo-hooks[cloud]"``), or
+            ``{"url": ..., "storage_options": {...}}`` for fsspec options such as ``endpoint_url``.
+        keep: versioned copies (named by ``name_template``) kept per destination besides ``best.pt``; 0 writes
+            only ``best.pt``; None keeps all. Only copies written by this run (or the run it resumes) are deleted.
+        name_template: name of each versioned copy: ``{epoch}``, ``{fitness}`` and metrics such as ``{mAP50_95}``,
+            ``{mAP50}``, ``{precision}``, ``{recall}``, ``{val_box_loss}`` (see :mod:`yolo_hooks.mirror.naming`).
+        last_every: also mirror ``last.pt`` (+ ``last.json``) every N epochs; 0 never.
+        exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
+        flush_timeout: seconds the end of training (and each export) waits for uploads before reporting what is
+            missing.
+        retries: extra attempts after a failed upload, with back-off ``retry_delay * 2**n`` (at most 60 s).
+        retry_delay: first back-off delay in seconds.
+
+    Published events: ``mirror_done`` (info) per verified copy and ``mirror_failed`` (critical) when a copy
+    could not be made after all retries or was still missing at the end of the run.
+    """
+
+    config_name = "best_mirror"
+    _transient = ("_workers", "_snapshotter", "_outbox", "_export_start")
+
+    def __init__(
+        self,
+        *,
+        to: Any,
+        keep: int | None = 3,
+        name_template: str = DEFAULT_TEMPLATE,
+        last_every: int = 0,
+        exports: bool | list[str] = False,
+        flush_timeout: float = 300.0,
+        retries: int = 3,
+        retry_delay: float = 2.0,
+        strict: bool = False,
+        name: str | None = None,
+    ):
+        super().__init__(strict=strict, name=name)
+        hook = self.config_name
+        items = to if isinstance(to, (list, tuple)) else [to]
+        if not items:
+            raise ConfigError.bad_value(hook, "to", to, "a destination or a non-empty list of destinations")
+        self.destinations: list[Destination] = [make_destination(hook, item) for item in items]
+        shown = [d.display for d in self.destinations]
+        if len(set(map(repr, self.destinations))) != len(self.destinations):
+            raise ConfigError(f"{hook}: `to` lists the same destination twice: {', '.join(shown)}")
+        self.keep = check_number(hook, "keep", keep, minimum=0, integer=True, allow_none=True)
+        self.name_template = check_template(hook, name_template)
+        self.last_every = check_number(hook, "last_every", last_every, minimum=0, integer=True)
+        self.exports = _check_exports(hook, exports)
+        self.flush_timeout = float(check_number(hook, "flush_timeout", flush_timeout, minimum=0))
+        self.retries = check_number(hook, "retries", retries, minimum=0, maximum=100, integer=True)
+        self.retry_delay = float(check_number(hook, "retry_delay", retry_delay, minimum=0))
+        self.results: list[Result] = []  # every outcome reported so far, oldest first
+        self.save_times: list[float] = []  # seconds the training thread spent in on_model_save
+        self._best_info: dict[str, Any] | None = None  # the last best handed to the workers
+        self._saved_versions: dict[str, list[str]] = {}  # from load_state_dict, until the uploaders exist
+        self._workers: list[MirrorWorker] | None = None
+        self._snapshotter: MirrorWorker | None = None
+        self._outbox: collections.deque[Result] | None = None
+        self._export_start: float | None = None
+
+    # --- Ultralytics events -------------------------------------------------------------------------------------
+    def on_model_save(self, trainer):
+        """Ultralytics just wrote last.pt (and best.pt when this epoch's fitness is the best): snapshot and queue."""
+        if not self.is_main_process:
+            return
+        started = time.perf_counter()
+        snap = self.snapshot(trainer)
+        # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
+        wrote_best = snap.is_best or (snap.fitness is None and snap.best_fitness is None)
+        info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics}
+        if wrote_best and snap.best_path.is_file():
+            versioned = self._versioned_name(snap) if self.keep != 0 else None
+            targets = [n for n in (versioned, "best.pt") if n]
+            self._best_info = {**info, **run_info(trainer, str(snap.best_path))}
+            self._submit("best", "best", snap.best_path, snap.save_dir, targets, versioned, "best.json", self._best_info)
+        if self.last_every and snap.epoch % self.last_every == 0 and snap.last_path.is_file():
+            last_info = {**info, **run_info(trainer, str(snap.last_path))}
+            self._submit("last", "last", snap.last_path, snap.save_dir, ["last.pt"], None, "last.json", last_info)
+        self.save_times.append(time.perf_counter() - started)
+
+    def on_fit_epoch_end(self, trainer):
+        """Publish what the workers finished since the last epoch (on the training thread, in order)."""
+        self._report()
+
+    def on_train_end(self, trainer):
+        """Queue the final best.pt, rewritten by Ultralytics after training (optimizer stripped)."""
+        if not self.is_main_process:
+            return
+        snap = self.snapshot(trainer)
+        if not snap.best_path.is_file():
+            self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
+            return
+        base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
+        info = {**base, **run_info(trainer, str(snap.best_path)), "final": True}
+        self._submit("best", "final", snap.best_path, snap.save_dir, ["best.pt"], None, "best.json", info)
+
+    def teardown(self, trainer):
+        """Wait up to ``flush_timeout`` for the uploads (also after a crash), then say clearly what is missing."""
+        if self.is_main_process:
+            self._finish(Path(trainer.save_dir) / STAGING)
+
+    def on_export_start(self, exporter):
+        """Remember when the export began, to recognise its output files."""
+        self._export_start = time.time()
+
+    def on_export_end(self, exporter):
+        """Mirror the exported file(s) when ``exports`` asks for this format, and wait for them."""
+        fmt = str(getattr(exporter.args, "format", "")).lower()
+        if not self.exports or not self.is_main_process or (self.exports is not True and fmt not in self.exports):
+            return
+        source = Path(exporter.file)
+        outputs = _export_outputs(source, self._export_start or 0.0)
+        if not outputs:
+            self.log(f"found no {fmt} export of {source.name} to mirror", "warning")
+            return
+        info = {"format": fmt, **run_info(exporter, str(source))}
+        staging = source.parent / STAGING
+        for output in outputs:
+            self._submit(f"export:{output.name}", "export", output, staging.parent, [output.name], None, None,
+                         {**info, "source": str(output)})
+        self._finish(staging)
+
+    # --- resume -------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The versioned copies kept per destination, so ``keep`` goes on counting after ``resume=True``."""
+        if self._workers is None:
+            return {"versions": dict(self._saved_versions)} if self._saved_versions else {}
+        return {"versions": {self._key(i): w._process.versions_now() for i, w in enumerate(self._workers)}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (unknown keys ignored)."""
+        versions = state.get("versions") or {}
+        self._saved_versions = {k: list(v) for k, v in versions.items() if isinstance(v, list)}
+        for i, worker in enumerate(self._workers or []):
+            worker._process.versions = list(self._saved_versions.get(self._key(i), []))
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+    def secrets(self) -> list[str]:
+        """Full fsspec URLs and secret storage options: logged only redacted."""
+        return [s for d in self.destinations for s in d.secrets()]
+
+    def _key(self, index: int) -> str:
+        return f"{index}:{self.destinations[index].display}"
+
+    def _ensure_workers(self) -> list[MirrorWorker]:
+        if self._workers is None:
+            self._outbox = collections.deque()
+            self._workers = []
+            for i, dest in enumerate(self.destinations):
+                uploader = Uploader(dest, keep=self.keep, retries=self.retries, retry_delay=self.retry_delay,
+                                    report=self._outbox.append, log=self.log)
+                uploader.versions = list(self._saved_versions.get(self._key(i), []))
+                self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=_skip))
+            self._snapshotter = MirrorWorker(f"{self.name}-snapshot", self._stage, on_skip=lambda job: None)
+        return self._workers
+
+    def _versioned_name(self, snap) -> str:
+        try:
+            return render(self.name_template, snap.epoch, snap.fitness, snap.values())
+        except (KeyError, ValueError) as e:  # a metric this task does not have (e.g. {mAP50_M} on detect)
+            fallback = render(DEFAULT_TEMPLATE, snap.epoch, snap.fitness, {})
+            self.log(f"name_template {self.name_template!r} cannot be filled ({e!r}); using {fallback}", "warning")
+            return fallback
+
+    def _submit(self, slot, kind, source: Path, save_dir: Path, targets, versioned, sidecar, info) -> None:
+        """Training thread: one ``stat`` and a queue entry; the copy happens on the snapshot thread."""
+        self._ensure_workers()
+        ident = None if source.is_dir() else identity(source)
+        request = _Request(kind, source, ident, Path(save_dir) / STAGING, list(targets), versioned, sidecar, info)
+        self._snapshotter.submit(Job(slot, kind, request))
+
+    def _stage(self, job: Job) -> None:
+        """Snapshot thread: copy the file privately, then hand it to every destination's worker."""
+        request: _Request = job.payload
+        workers = self._workers or []
+        try:
+            staged = StagedFile.take(request.source, request.staging, refs=len(workers), expected=request.identity)
+        except Superseded as e:  # a newer version was written meanwhile and has its own job
+            self.log(f"skipped {request.kind} of epoch {request.info.get('epoch')}: {e}")
+            return
+        except OSError as e:
+            for worker in workers:
+                self._outbox.append(_missing(request, worker, f"could not snapshot {request.source}: {e}"))
+            return
+        for worker in workers:
+            upload = Upload(request.kind, staged, request.targets, request.versioned, request.sidecar, request.info)
+            worker.submit(Job(job.slot, request.kind, upload))
+
+    def _report(self) -> None:
+        """Log and publish every result the workers produced (called on the training / export thread)."""
+        while self._outbox:
+            result = self._outbox.popleft()
+            self.results.append(result)
+            what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
+            data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
+            if result.ok:
+                self.log(f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified "
+                         f"sha256 {result.sha256[:12]}... in {result.seconds:.1f}s")
+                data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
+                self.publish("mirror_done", f"{what} mirrored to {result.destination}", "info", **data)
+            else:
+                self.log(f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): "
+                         f"{result.error}", "error")
+                data.update(error=result.error)
+                self.publish("mirror_failed", f"could not mirror {what} to {result.destination}: {result.error}",
+                             "critical", **data)
+
+    def _finish(self, staging: Path) -> None:
+        """Wait for every destination (one shared deadline), then report results and whatever is still missing."""
+        workers = self._workers or []
+        deadline = time.monotonic() + self.flush_timeout
+        for worker in [self._snapshotter, *workers] if workers else []:  # snapshots first: they feed the workers
+            worker.flush(max(0.0, deadline - time.monotonic()))
+        self._report()
+        late = f"still not uploaded after flush_timeout={self.flush_timeout:g}s"
+        if workers:
+            for job in self._snapshotter.queue.drain():
+                for worker in workers:
+                    self._outbox.append(_missing(job.payload, worker, late))
+        for worker in workers:
+            for job in worker.queue.pending():
+                self._outbox.append(_missing(job.payload, worker, late))
+            for job in worker.queue.drain():  # never started: nothing will upload them now
+                job.payload.staged.release()
+        self._report()
+        if staging.is_dir() and not any(staging.iterdir()):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _missing(item: _Request | Upload, worker: MirrorWorker, why: str) -> Result:
+    """A failed :class:`Result` for something that will not reach ``worker``'s destination."""
+    source = item.source if isinstance(item, _Request) else item.staged.source
+    return Result(
+        ok=False, kind=item.kind, destination=worker._process.destination.display, file=item.targets[-1],
+        epoch=item.info.get("epoch"), fitness=item.info.get("fitness"), error=f"{why}; the local file is {source}",
+    )
+
+
+def _skip(job: Job) -> None:
+    """A waiting job replaced by a newer one for the same slot: its snapshot is no longer needed here."""
+    job.payload.staged.release()
+
+
+def _check_exports(hook: str, exports: Any) -> bool | tuple[str, ...]:
+    if isinstance(exports, bool):
+        return check_bool(hook, "exports", exports)
+    if isinstance(exports, str):
+        exports = [exports]
+    if not isinstance(exports, (list, tuple)) or not exports:
+        raise ConfigError.bad_value(hook, "exports", exports, "true, false, or a list of export formats")
+    from ultralytics.engine.exporter import export_formats
+
+    formats = [f for f in export_formats()["Argument"] if f != "-"]
+    for fmt in exports:
+        check_str(hook, "exports", fmt)
+        if fmt.lower() not in formats:
+            raise ConfigError.bad_value(hook, "exports", fmt, "export formats among " + ", ".join(formats))
+    return tuple(f.lower() for f in exports)
+
+
+def _export_outputs(source: Path, since: float) -> list[Path]:
+    """Files/folders next to ``source`` named after it and written since the export began (its output)."""
+    out = []
+    for entry in source.parent.iterdir():
+        if entry == source or not entry.name.startswith(source.stem) or entry.name.startswith("."):
+            continue
+        if entry.stat().st_mtime >= since - 1.0:
+            out.append(entry)
+    return sorted(out)

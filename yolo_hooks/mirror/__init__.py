@@ -1,0 +1,27 @@
+"""The parts of :class:`yolo_hooks.best_mirror.BestMirror`, one concern per module.
+
+destinations.py  local folder / fsspec URL: temp name, verify (size + sha256), rename; list and delete
+staging.py       the snapshot of a checkpoint taken on the training thread (reflink or fast copy)
+queue.py         latest-wins queue and the background thread of one destination
+upload.py        one job at one destination: copies, sidecar, ``keep`` pruning, retries with back-off
+naming.py        the versioned-copy name template and its fields
+sidecar.py       best.json / last.json
+"""
+
+from .destinations import Destination, FileCheck, FsspecDestination, LocalDestination, MirrorError, make_destination
+from .queue import Job, LatestWinsQueue, MirrorWorker
+from .upload import Result, Upload
+
+__all__ = [
+    "Destination",
+    "FileCheck",
+    "FsspecDestination",
+    "Job",
+    "LatestWinsQueue",
+    "LocalDestination",
+    "MirrorError",
+    "MirrorWorker",
+    "Result",
+    "Upload",
+    "make_destination",
+]

@@ -1,0 +1,353 @@
+"""Where mirrored files go: a local (or mounted) directory, or any fsspec URL, behind one small interface.
+
+Every write goes to a temporary name in the destination, is read back and checked (size and sha256) against the
+source, and only then is renamed into place, so a reader never sees a half-written ``best.pt``:
+
+* local directory: ``os.replace`` of a temporary file in the same directory (atomic on POSIX and Windows);
+* fsspec: write ``.<name>.tmp-<id>``, verify it, then ``fs.mv`` to the final key. On object stores (S3, GCS,
+  Azure) ``mv`` is a server-side copy plus delete; the final object appears in one piece because a PUT/COPY of
+  one object is atomic there. The final key's size is checked again after the move.
+
+Credentials come from the backend's usual sources (environment, profiles, instance metadata); pass extra fsspec
+options per destination as ``{"url": "s3://bucket/run", "storage_options": {"endpoint_url": ...}}``.
+
+Examples:
+    >>> dest = LocalDestination("/tmp/backup")  # doctest: +SKIP
+    >>> dest.put_file(Path("runs/detect/train/weights/best.pt"), "best.pt")  # doctest: +SKIP
+    FileCheck(size=5468922, sha256='...')
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+from ..core.redact import redact_url
+
+CHUNK = 1 << 20  # 1 MiB: large enough for throughput, small enough to keep memory flat for multi-GB files
+TMP_MARK = ".tmp-"
+
+
+class MirrorError(Exception):
+    """A copy that could not be made or did not verify (the message never contains credentials)."""
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What a verified copy is: its size in bytes and its sha256 hex digest."""
+
+    size: int
+    sha256: str
+
+
+def file_check(path: Path) -> FileCheck:
+    """Size and sha256 of a local file, read in chunks."""
+    return stream_check(path.open("rb"))
+
+
+def stream_check(stream: BinaryIO) -> FileCheck:
+    """Size and sha256 of everything left in ``stream`` (which is closed afterwards)."""
+    digest, size = hashlib.sha256(), 0
+    with stream:
+        for chunk in iter(lambda: stream.read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return FileCheck(size, digest.hexdigest())
+
+
+def temp_name(name: str) -> str:
+    """A hidden, unique temporary name next to ``name`` (recognisable, so leftovers can be cleaned up)."""
+    folder, _, base = name.rpartition("/")
+    return f"{folder + '/' if folder else ''}.{base}{TMP_MARK}{uuid.uuid4().hex[:12]}"
+
+
+class Destination:
+    """One place to mirror to. Subclasses implement the five primitive operations; the rest is shared.
+
+    Attributes:
+        display: how the destination appears in logs and published events (fsspec URLs are redacted).
+    """
+
+    display: str = "?"
+
+    # --- primitives ---------------------------------------------------------------------------------------------
+    def _open_write(self, name: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def _open_read(self, name: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def _rename(self, src: str, dst: str) -> None:
+        raise NotImplementedError
+
+    def _size(self, name: str) -> int | None:
+        raise NotImplementedError
+
+    def delete(self, name: str) -> None:
+        """Remove ``name`` if it exists."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Make sure the destination can be written (create its folder where that is safe); called before each job."""
+
+    def secrets(self) -> list[str]:
+        """Strings of this destination that must never be logged (full URLs, keys in storage options)."""
+        return []
+
+    # --- shared logic -------------------------------------------------------------------------------------------
+    def _write_chunks(self, chunks: Iterator[bytes], name: str) -> None:
+        with self._open_write(name) as out:
+            for chunk in chunks:
+                out.write(chunk)
+
+    def put_file(self, source: Path, name: str, expected: FileCheck | None = None) -> FileCheck:
+        """Copy local ``source`` to ``name`` through a verified temporary; returns the verified check.
+
+        Raises:
+            MirrorError: the copy read back differs from the source (size or sha256).
+            OSError: the destination failed (missing, read-only, full, network); the temporary is removed.
+        """
+        expected = expected or file_check(source)
+
+        def chunks() -> Iterator[bytes]:
+            with source.open("rb") as f:
+                yield from iter(lambda: f.read(CHUNK), b"")
+
+        return self._put(chunks(), name, expected)
+
+    def put_bytes(self, data: bytes, name: str) -> FileCheck:
+        """Write ``data`` to ``name`` through a verified temporary (sidecars)."""
+        expected = FileCheck(len(data), hashlib.sha256(data).hexdigest())
+        return self._put(iter([data]), name, expected)
+
+    def _put(self, chunks: Iterator[bytes], name: str, expected: FileCheck) -> FileCheck:
+        self.prepare()
+        tmp = temp_name(name)
+        try:
+            self._write_chunks(chunks, tmp)
+            got = stream_check(self._open_read(tmp))  # read back from the destination, not from our buffer
+            if got != expected:
+                raise MirrorError(
+                    f"verification failed for {name}: wrote {got.size} bytes sha256 {got.sha256[:12]}, "
+                    f"source has {expected.size} bytes sha256 {expected.sha256[:12]}"
+                )
+            self._rename(tmp, name)
+        except BaseException:
+            self._discard(tmp)
+            raise
+        size = self._size(name)
+        if size != expected.size:
+            raise MirrorError(f"{name} has {size} bytes after the rename, expected {expected.size}")
+        return expected
+
+    def read_check(self, name: str) -> FileCheck:
+        """Size and sha256 of ``name`` as stored in the destination."""
+        return stream_check(self._open_read(name))
+
+    def exists(self, name: str) -> bool:
+        """True when ``name`` is present."""
+        return self._size(name) is not None
+
+    def _discard(self, tmp: str) -> None:
+        try:
+            self.delete(tmp)
+        except Exception:  # the original error matters more; a leftover temp is hidden and recognisable
+            pass
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.display})"
+
+
+class LocalDestination(Destination):
+    """A local or mounted directory. Its last path component is created when missing, never its parents: a
+    missing parent usually means an unmounted share, and writing to the bare mount point would only look safe.
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+        self.display = str(self.root)
+
+    def prepare(self) -> None:
+        if self.root.is_dir():
+            return
+        if not self.root.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "destination's parent folder is missing (not mounted?)", str(self.root.parent))
+        self.root.mkdir(exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        return self.root / name
+
+    def _open_write(self, name: str) -> BinaryIO:
+        path = self._path(name)
+        if path.parent != self.root:  # a file of an exported folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return _SyncedFile(path)
+
+    def _open_read(self, name: str) -> BinaryIO:
+        return self._path(name).open("rb")
+
+    def _rename(self, src: str, dst: str) -> None:
+        os.replace(self._path(src), self._path(dst))
+        _fsync_dir(self.root)  # make the rename itself durable, not only the bytes
+
+    def _size(self, name: str) -> int | None:
+        try:
+            return self._path(name).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+
+class _SyncedFile:
+    """A file opened for writing that is flushed and fsync'ed before close (the copy must survive a power cut)."""
+
+    def __init__(self, path: Path):
+        self._f = path.open("wb")
+
+    def write(self, data: bytes) -> int:
+        return self._f.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        try:
+            if exc_type is None:
+                self._f.flush()
+                os.fsync(self._f.fileno())
+        finally:
+            self._f.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # not supported (e.g. Windows); the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class FsspecDestination(Destination):
+    """Any fsspec URL (``s3://``, ``gs://``, ``az://``, ``sftp://``, ``memory://`` ...); needs the ``cloud`` extra.
+
+    The filesystem object is created lazily (on the worker thread) so that the hook stays picklable.
+    """
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        self.url = url.rstrip("/")
+        self.storage_options = dict(storage_options or {})
+        self.display = redact_url(self.url)
+        self._fs = None
+        self._root = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_fs": None}
+
+    @property
+    def fs(self):
+        if self._fs is None:
+            from fsspec.core import url_to_fs
+
+            self._fs, self._root = url_to_fs(self.url, **self.storage_options)
+            self._root = self._root.rstrip("/")
+        return self._fs
+
+    def _path(self, name: str) -> str:
+        self.fs  # resolves self._root
+        return f"{self._root}/{name}" if self._root else name
+
+    def prepare(self) -> None:
+        fs = self.fs
+        if self._root and not fs.exists(self._root):
+            try:
+                fs.makedirs(self._root, exist_ok=True)  # a no-op "folder" on object stores
+            except (FileExistsError, NotImplementedError):
+                pass
+
+    def _open_write(self, name: str) -> BinaryIO:
+        return self.fs.open(self._path(name), "wb")
+
+    def _open_read(self, name: str) -> BinaryIO:
+        self.fs.invalidate_cache()
+        return self.fs.open(self._path(name), "rb")
+
+    def _rename(self, src: str, dst: str) -> None:
+        self.fs.mv(self._path(src), self._path(dst))
+
+    def _size(self, name: str) -> int | None:
+        self.fs.invalidate_cache()
+        try:
+            return int(self.fs.info(self._path(name))["size"])
+        except FileNotFoundError:
+            return None
+
+    def delete(self, name: str) -> None:
+        try:
+            self.fs.rm(self._path(name))
+        except FileNotFoundError:
+            pass
+
+    def secrets(self) -> list[str]:
+        values = [self.url]
+        for key, value in self.storage_options.items():
+            if isinstance(value, str) and any(w in key.lower() for w in ("key", "secret", "token", "password", "cred")):
+                values.append(value)
+        return values
+
+
+FSSPEC_HINT = 'fsspec URLs need the cloud extra: pip install "yolo-hooks[cloud]"'
+DEST_KEYS = ("url", "storage_options")
+
+
+def make_destination(hook: str, value: Any) -> Destination:
+    """A :class:`Destination` from a config value: a path, a URL, ``{url, storage_options}``, or a Destination.
+
+    Raises:
+        ConfigError: wrong shape, unknown key, or an fsspec URL without fsspec installed (with the pip line).
+    """
+    from ..core.errors import ConfigError
+
+    if isinstance(value, Destination):
+        return value
+    options: dict[str, Any] = {}
+    if isinstance(value, dict):
+        for key in value:
+            if key not in DEST_KEYS:
+                raise ConfigError.unknown_key(hook, f"to.{key}", [f"to.{k}" for k in DEST_KEYS])
+        options = value.get("storage_options") or {}
+        if not isinstance(options, dict):
+            raise ConfigError.bad_value(hook, "to.storage_options", options, "a mapping of fsspec options")
+        value = value.get("url")
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError.bad_value(
+            hook, "to", value, "a folder, an fsspec URL, or {url: ..., storage_options: {...}} (or a list of them)"
+        )
+    value = value.strip()
+    if "://" not in value or value.startswith("file://"):
+        if options:
+            raise ConfigError.bad_value(hook, "to.storage_options", options, "used only with fsspec URLs")
+        return LocalDestination(value.removeprefix("file://"))
+    try:
+        import fsspec
+    except ImportError:
+        raise ConfigError(f"{hook}: `to` {redact_url(value)} needs fsspec; {FSSPEC_HINT}") from None
+    protocol = value.split("://", 1)[0]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as e:
+        raise ConfigError(f"{hook}: `to` {redact_url(value)}: no fsspec backend for {protocol}:// ({e})") from None
+    return FsspecDestination(value, options)

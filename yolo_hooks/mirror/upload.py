@@ -1,0 +1,150 @@
+"""What the background worker does with one job for one destination: copy, verify, sidecar, prune, retry.
+
+Runs only on the destination's worker thread. Every outcome (done or failed) is handed to ``report`` as a
+:class:`Result`; the hook publishes it later on the training thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .destinations import Destination
+from .naming import prune
+from .queue import Job
+from .sidecar import encode, sidecar
+from .staging import StagedFile
+
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class Upload:
+    """The payload of a :class:`Job`: a staged snapshot and the names it gets in the destination.
+
+    Attributes:
+        kind: best | final | last | export.
+        staged: the private snapshot (released by the worker when done).
+        targets: names for the file, in order (a versioned copy first, then ``best.pt``); ignored for folders.
+        versioned: which of ``targets`` is a versioned copy counted by ``keep``.
+        sidecar: ``best.json`` / ``last.json``, or None.
+        info: epoch, fitness, metrics and run facts for the sidecar and the published event.
+    """
+
+    kind: str
+    staged: StagedFile
+    targets: list[str]
+    versioned: str | None = None
+    sidecar: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Upload({self.kind}, {self.targets}, epoch={self.info.get('epoch')})"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one job at one destination."""
+
+    ok: bool
+    kind: str
+    destination: str
+    file: str
+    epoch: int | None
+    fitness: float | None
+    sha256: str | None = None
+    size: int | None = None
+    error: str | None = None
+    attempts: int = 1
+    seconds: float = 0.0
+
+
+class Uploader:
+    """Processes the jobs of one destination: verified copies, the sidecar, ``keep`` pruning, retries with back-off.
+
+    Args:
+        destination: where to write.
+        keep: versioned copies to keep (None: all).
+        retries: extra attempts after the first failure; delays ``retry_delay * 2**n``, at most 60 s.
+        report: receives every :class:`Result`.
+    """
+
+    def __init__(self, destination: Destination, *, keep: int | None, retries: int, retry_delay: float,
+                 report: Callable[[Result], None], log: Callable[[str, str], None]):
+        self.destination = destination
+        self.keep = keep
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.report = report
+        self.log = log
+        self.versions: list[str] = []  # versioned copies this run wrote here, oldest first (for `keep`)
+        self._lock = threading.Lock()
+
+    def __call__(self, job: Job) -> None:
+        upload: Upload = job.payload
+        start, attempts, error = time.monotonic(), 0, None
+        try:
+            while attempts <= self.retries:
+                attempts += 1
+                try:
+                    check = self._attempt(upload)
+                except Exception as e:  # disk full, read-only, missing, network, verification: all retried
+                    error = f"{type(e).__name__}: {e}"
+                    if attempts <= self.retries:
+                        time.sleep(min(self.retry_delay * 2 ** (attempts - 1), MAX_BACKOFF))
+                    continue
+                self.report(self._result(upload, True, attempts, start, sha256=check.sha256, size=check.size))
+                return
+            self.report(self._result(upload, False, attempts, start, error=error))
+        finally:
+            upload.staged.release()
+
+    def _result(self, upload: Upload, ok: bool, attempts: int, start: float, **kw: Any) -> Result:
+        return Result(
+            ok=ok,
+            kind=upload.kind,
+            destination=self.destination.display,
+            file=upload.targets[-1] if upload.targets else upload.staged.source.name,
+            epoch=upload.info.get("epoch"),
+            fitness=upload.info.get("fitness"),
+            attempts=attempts,
+            seconds=time.monotonic() - start,
+            **kw,
+        )
+
+    def _attempt(self, upload: Upload):
+        staged = upload.staged
+        if staged.path.is_dir():  # an exported folder (saved_model, openvino...): every file, each verified
+            for path, name in staged.files():
+                self.destination.put_file(path, name)
+            return _folder_check(staged)
+        check = staged.check
+        for name in upload.targets:
+            self.destination.put_file(staged.path, name, check)
+        if upload.versioned:
+            with self._lock:
+                self.versions.append(upload.versioned)
+                self.versions, obsolete = prune(self.versions, self.keep)
+            for name in obsolete:
+                try:
+                    self.destination.delete(name)
+                except Exception as e:  # the new copy is safe; an old one left behind is only untidy
+                    self.log(f"could not delete old copy {name} at {self.destination.display}: {e}", "warning")
+        if upload.sidecar:
+            doc = sidecar(upload.targets[-1], upload.kind, check, upload.info, self.versions_now())
+            self.destination.put_bytes(encode(doc), upload.sidecar)
+        return check
+
+    def versions_now(self) -> list[str]:
+        """The versioned copies kept here (a copy, for state_dict on another thread)."""
+        with self._lock:
+            return list(self.versions)
+
+
+def _folder_check(staged: StagedFile):
+    from .destinations import FileCheck
+
+    files = staged.files()
+    return FileCheck(sum(p.stat().st_size for p, _ in files), "")
