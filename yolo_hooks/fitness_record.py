@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
-from ultralytics.utils import colorstr
+from .core.colour import paint
 
 from .core.files import atomic_write_text
 
@@ -105,21 +105,6 @@ def build_final_record(snap, fitness: float | None) -> dict[str, Any]:
 
 
 # --- the console line ---------------------------------------------------------------------------------------------
-def colour_enabled(stream=None) -> bool:
-    """Colour only on a terminal, and never when ``NO_COLOR`` is set to anything non-empty (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    import sys
-
-    stream = stream or sys.stdout
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def paint(text: str, colour: bool, *styles: str) -> str:
-    """``text`` in ANSI colour via Ultralytics' ``colorstr`` when ``colour`` is on, else unchanged."""
-    return colorstr(*styles, text) if colour else text
-
-
 def short_name(key: str, drop_suffix: bool) -> str:
     """``metrics/precision(B)`` -> ``P`` (or ``P(B)`` when several suffixes are shown side by side)."""
     name = key.split("/", 1)[-1]

@@ -27,6 +27,7 @@ import os
 
 from .core.files import append_line, atomic_write_json
 from .core.run import take_outcome, to_float
+from .core.colour import colour_enabled
 from .core.validate import check_bool, check_str
 from .fitness_record import (
     CSV_NAME,
@@ -36,7 +37,6 @@ from .fitness_record import (
     build_final_record,
     build_record,
     build_summary,
-    colour_enabled,
     csv_header,
     csv_line,
     format_line,
@@ -154,7 +154,7 @@ class FitnessReport(ModeReports):
         )
         if self._columns is None:
             self._fresh = {CSV_NAME}
-        self.say(f"resuming {self._out / CSV_NAME} after epoch {start_epoch} ({len(self.records)} epoch records kept)")
+        self.log(f"resuming {self._out / CSV_NAME} after epoch {start_epoch} ({len(self.records)} epoch records kept)")
 
     def on_fit_epoch_end(self, trainer):
         """Record, print and append this epoch (or the final evaluation of best.pt)."""
@@ -175,7 +175,7 @@ class FitnessReport(ModeReports):
         self.records.append(record)
         if self.console:
             colour = colour_enabled()
-            self.say(format_line(record, colour), colour=colour)
+            self.log(format_line(record, colour), colour=colour)
         if self.csv:
             if self._columns is None:
                 self._columns = list(record)  # the metric keys are known from the first epoch on
@@ -222,7 +222,7 @@ class FitnessReport(ModeReports):
         self.summary = summary
         level = "info" if getattr(outcome, "ok", True) else "warning"  # a crash or Ctrl-C summary stands out
         for line in format_summary(summary).splitlines():
-            self.say(line, level)
+            self.log(line, level)
         self.publish("fitness_summary", format_summary(summary).splitlines()[0], **summary)
         self._active = False
 
@@ -260,7 +260,7 @@ class FitnessReport(ModeReports):
             self.write_errors.append(f"{what}: {type(e).__name__}: {e}")
             self._failed.update(outputs or (what,))
             if first:
-                self.say(
+                self.log(
                     f"cannot write {what} in {self._out} ({type(e).__name__}: {e}); report files that cannot be "
                     f"written are skipped for the rest of this run (see write_errors), the console report and "
                     f"training continue",

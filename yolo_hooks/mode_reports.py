@@ -35,12 +35,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ultralytics.utils import LOGGER
-
 from .core.hook import Hook
 from .core.run import to_float
 from .core.validate import check_bool
-from .fitness_record import colour_enabled, format_duration, paint, short_name
+from .fitness_record import format_duration, short_name
 
 PERCENTILES = (50, 90, 99)
 
@@ -231,15 +229,8 @@ class ModeReports(Hook):
         self._tallies: dict[int, PredictTally] = {}
         self._export_started: dict[int, tuple[float, dict]] = {}
 
-    def say(self, text: str, level: str = "info", colour: bool | None = None) -> None:
-        """Log through Ultralytics' LOGGER with a ``name:`` prefix, coloured only on a terminal without NO_COLOR."""
-        colour = colour_enabled() if colour is None else colour
-        styles = {"info": ("blue", "bold"), "warning": ("yellow", "bold"), "error": ("red", "bold")}[level]
-        line = f"{paint(self.name + ':', colour, *styles)} {text}"
-        {"info": LOGGER.info, "warning": LOGGER.warning, "error": LOGGER.error}[level](line)
-
     def _emit(self, kind: str, text: str, report: dict[str, Any]) -> None:
-        self.say(text)
+        self.log(text)
         self.publish(kind, text, **report)
 
     # val

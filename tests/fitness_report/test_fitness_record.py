@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from yolo_hooks import ConfigError, build_hooks
+from yolo_hooks.core.colour import colour_enabled
 from yolo_hooks.core.run import EpochSnapshot, RunOutcome
 from yolo_hooks.fitness_record import (
     build_record,
     build_summary,
-    colour_enabled,
     csv_header,
     csv_line,
     eta_seconds,

@@ -9,8 +9,12 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half."""
+def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half.
+
+    ``fsync=False`` still survives a killed process (the page cache is the kernel's), not a power cut; per-epoch
+    state on the training thread uses it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -18,16 +22,17 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_json(path: str | Path, data: Any) -> None:
-    """``atomic_write_text`` of ``data`` as indented JSON."""
-    atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=True) + "\n")
+def atomic_write_json(path: str | Path, data: Any, fsync: bool = True) -> None:
+    """``atomic_write_text`` of ``data`` as indented JSON (NaN/Infinity kept, so state round-trips exactly)."""
+    atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=True) + "\n", fsync=fsync)
 
 
 def append_line(path: str | Path, line: str, fsync: bool = False) -> None:

@@ -17,8 +17,9 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from ultralytics.utils import LOGGER, colorstr
+from ultralytics.utils import LOGGER
 
+from .colour import colour_enabled, paint
 from .bus import SEVERITIES, Bus, Published
 from .events import RESERVED_METHODS, check_event, known_events
 from .files import atomic_write_json, read_json
@@ -94,13 +95,12 @@ class Hook:
         """Strings this hook must never print (webhook URLs, tokens); used to scrub its errors and logs."""
         return []
 
-    def log(self, message: str, level: str = "info") -> None:
-        """Log through Ultralytics' LOGGER with a coloured ``name:`` prefix, secrets scrubbed."""
-        colour = {"info": "blue", "warning": "yellow", "error": "red", "critical": "red"}.get(level, "blue")
-        text = f"{colorstr(colour, 'bold', self.name + ':')} {scrub(message, self.secrets())}"
-        (LOGGER.warning if level == "warning" else LOGGER.error if level in {"error", "critical"} else LOGGER.info)(
-            text
-        )
+    def log(self, message: str, level: str = "info", colour: bool | None = None) -> None:
+        """Log through Ultralytics' LOGGER with a ``name:`` prefix (coloured on a terminal), secrets scrubbed."""
+        colour = colour_enabled() if colour is None else colour
+        styles = {"warning": ("yellow", "bold"), "error": ("red", "bold"), "critical": ("red", "bold")}
+        text = f"{paint(self.name + ':', colour, *styles.get(level, ('blue', 'bold')))} {scrub(message, self.secrets())}"
+        {"warning": LOGGER.warning, "error": LOGGER.error, "critical": LOGGER.error}.get(level, LOGGER.info)(text)
 
     def publish(self, kind: str, message: str, severity: str = "info", /, **data: Any) -> Published:
         """Tell the other hooks of this model (and notifiers) that ``kind`` happened; returns the record.
@@ -131,7 +131,7 @@ class Hook:
         """Write :meth:`state_dict` atomically, tagged with the 1-based epoch it describes (rank 0 only)."""
         state = self.state_dict()
         if state and self.is_main_process:
-            atomic_write_json(self.state_path(trainer), {"epoch": epoch, "state": state})
+            atomic_write_json(self.state_path(trainer), {"epoch": epoch, "state": state}, fsync=False)
 
     def restore_state(self, trainer) -> int | None:
         """On ``resume=True`` load the saved state; returns the epoch it describes, or None when nothing was read."""
@@ -156,14 +156,15 @@ class Hook:
         message = scrub(f"{type(error).__name__}: {error}", self.secrets())
         key = f"{event}: {message}"
         count = self.error_counts[key] = self.error_counts.get(key, 0) + 1
+        prefix = paint("yolo_hooks:", colour_enabled(), "yellow", "bold")
         if count == 1:
             trace = scrub("".join(traceback.format_exception(error)), self.secrets())
             LOGGER.warning(
-                f"{colorstr('yellow', 'bold', 'yolo_hooks:')} {self.name}.{event} failed, training continues: "
+                f"{prefix} {self.name}.{event} failed, training continues: "
                 f"{message}\n{trace}"
             )
         elif count in LOG_REPEATS_AT:
-            LOGGER.warning(f"{colorstr('yellow', 'bold', 'yolo_hooks:')} {self.name}.{event} failed {count} times: {message}")
+            LOGGER.warning(f"{prefix} {self.name}.{event} failed {count} times: {message}")
 
     @property
     def error_total(self) -> int:
