@@ -1,0 +1,133 @@
+"""``yolo-hooks outbox [replay]`` and ``yolo-hooks notify-test``.
+
+Usage:
+    yolo-hooks outbox [dir=runs]                          # list undelivered messages (a folder or one file)
+    yolo-hooks outbox replay hooks=hooks.yaml [dir=runs]  # resend them; delivered lines are removed
+    yolo-hooks notify-test hooks.yaml                     # one test message to each destination
+
+Replay reads the URLs and tokens from hooks.yaml (and its ``${ENV_VAR}`` references), never from the outbox,
+which holds no secret. Exit codes: 0 all good, 1 something is still undelivered / failed, 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from . import outbox
+from .events import probe_message
+
+
+def _pairs(argv: list[str], positional: tuple[str, ...] = ()) -> dict[str, str]:
+    """``key=value`` arguments; bare words fill ``positional`` names in order."""
+    out, names = {}, list(positional)
+    for arg in argv:
+        if "=" in arg:
+            key, value = arg.split("=", 1)
+            out[key.strip()] = value.strip()
+        elif names:
+            out[names.pop(0)] = arg
+        else:
+            raise ValueError(f"unexpected argument {arg!r}")
+    return out
+
+
+def _destinations(hooks_path: str) -> list:
+    """The Notify hooks of ``hooks_path``, named as ``attach`` names them (``notify_json``, ``notify_json_2``...)."""
+    from ..core.bus import Bus
+    from ..core.config import build_hooks, load_config
+    from .hook import Notify
+
+    bus = Bus()
+    hooks = [h for h in build_hooks(load_config(hooks_path)) if isinstance(h, Notify)]
+    for hook in hooks:
+        hook.bind(bus)
+    return hooks
+
+
+def outbox_command(argv: list[str]) -> int:
+    """``yolo-hooks outbox [dir=...]`` lists; ``yolo-hooks outbox replay hooks=hooks.yaml [dir=...]`` resends."""
+    from ..core.errors import ConfigError
+
+    replay = bool(argv) and argv[0] == "replay"
+    try:
+        args = _pairs(argv[1:] if replay else argv, ("dir",))
+        retries = int(args.get("retries", 2))
+    except ValueError as e:
+        print(f"yolo-hooks outbox: {e}\n{__doc__}", file=sys.stderr)
+        return 2
+    files = outbox.find(args.get("dir", "."))
+    if not files:
+        print(f"no outbox under {Path(args.get('dir', '.')).resolve()}: nothing undelivered")
+        return 0
+    if not replay:
+        total = 0
+        for path in files:
+            records, bad = outbox.read(path)
+            total += len(records)
+            unreadable = f", {len(bad)} unreadable line(s)" if bad else ""
+            print(f"{path}: {len(records)} undelivered message(s){unreadable}")
+            for line in outbox.summarize(records):
+                print(f"  {line}")
+        if total:
+            print("resend with: yolo-hooks outbox replay hooks=<your hooks.yaml> dir=...")
+        return 0
+    if "hooks" not in args:
+        print("yolo-hooks outbox replay: hooks=hooks.yaml is required (the outbox holds no URL or token)",
+              file=sys.stderr)
+        return 2
+    try:
+        deliveries = [hook.delivery for hook in _destinations(args["hooks"])]
+    except ConfigError as e:
+        print(f"yolo-hooks: {e}", file=sys.stderr)
+        return 2
+    left = 0
+    for path in files:
+        report = outbox.replay(path, deliveries, retries=retries)
+        left += report.remaining
+        extra = f", {report.duplicates} duplicate(s) dropped" if report.duplicates else ""
+        extra += f", {report.unmatched} for a destination not in {args['hooks']}" if report.unmatched else ""
+        print(f"{path}: {report.delivered} delivered, {report.remaining} still undelivered{extra}")
+        for line in report.failed:
+            print(f"  failed: {line}")
+    return 1 if left else 0
+
+
+def notify_test_command(argv: list[str]) -> int:
+    """``yolo-hooks notify-test hooks.yaml``: send one test message to each destination, print each result."""
+    from ..core.errors import ConfigError
+
+    try:
+        args = _pairs(argv, ("hooks",))
+        retries = int(args.get("retries", 1))
+    except ValueError as e:
+        print(f"yolo-hooks notify-test: {e}\n{__doc__}", file=sys.stderr)
+        return 2
+    if "hooks" not in args:
+        print("usage: yolo-hooks notify-test hooks.yaml", file=sys.stderr)
+        return 2
+    try:
+        hooks = _destinations(args["hooks"])
+    except ConfigError as e:
+        print(f"yolo-hooks: {e}", file=sys.stderr)
+        return 2
+    if not hooks:
+        print(f"{args['hooks']}: no notify destination configured", file=sys.stderr)
+        return 2
+    failed = 0
+    for hook in hooks:
+        delivery = hook.delivery
+        dest = delivery.destination
+        start = time.perf_counter()
+        result = delivery.send(probe_message(dest.name), retries=retries, report=False)
+        took = time.perf_counter() - start
+        if result.ok:
+            print(f"{dest.name} ({dest.format} → {dest.target}): OK in {took:.2f} s")
+        else:
+            failed += 1
+            how = "rejected" if result.permanent else f"failed after {result.attempts} attempt(s)"
+            print(f"{dest.name} ({dest.format} → {dest.target}): {how}: {result.error}")
+        delivery.close()
+    print(f"{len(hooks) - failed}/{len(hooks)} destination(s) OK")
+    return 1 if failed else 0

@@ -1,0 +1,364 @@
+"""Background delivery to one destination: connection reuse, timeout, retries, Retry-After, rate limit, outbox.
+
+The training thread only calls :meth:`Delivery.submit` (a deque append). One daemon worker per destination
+builds the request (:mod:`yolo_hooks.notify.formats`), sends it over a reused ``requests.Session`` and reads the
+verdict from the format's ``check_response``:
+
+- delivered: done;
+- transient (connection refused, timeout, 429, 5xx, the service's own "rate limited" reply): retried up to
+  ``retries`` times after ``Retry-After`` when the service gave one, else after an exponential back-off with full
+  jitter (``uniform(0, min(max_backoff, backoff * 2**n))``) so that many runs do not retry in lock-step;
+- permanent (a 4xx that retrying cannot fix: revoked webhook, bad payload): not retried, logged once.
+
+A message that failed for good goes to the outbox at once; at the end of the run :meth:`Delivery.flush` waits at
+most ``flush_timeout`` seconds, then interrupts back-off sleeps and writes everything still queued or in flight to
+the outbox, where ``yolo-hooks outbox replay`` picks it up. Delivery is at least once: a message whose slow reply
+arrives after it was written to the outbox is sent again on replay, with the same id for the receiver to dedup.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import hashlib
+import random
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from ..core.redact import redact_url
+from ..core.worker import BackgroundWorker
+from . import outbox as outbox_file
+from .formats import DeliveryResult, build_request, check_response
+from .message import Message
+
+# Documented per-destination limits, used when `rate_limit` is not given (messages per minute).
+FORMAT_RATE_LIMITS = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
+RETRY_AFTER_CAP = 3600.0  # a service asking for more than an hour is down; the end-of-run flush ends the wait anyway
+
+
+@dataclass(frozen=True)
+class Destination:
+    """The non-secret identity of a destination, as written to the outbox and printed by the CLI.
+
+    Attributes:
+        name: the hook's name (``notify_slack`` unless the config names it).
+        format: ``json``, ``slack``...
+        target: where it goes with secrets hidden (``https://hooks.slack.com/***``, ``telegram chat 1234``).
+        key: a fingerprint of format and target (a hash, not reversible) to match outbox lines on replay.
+    """
+
+    name: str
+    format: str
+    target: str
+    key: str
+
+    @classmethod
+    def of(cls, name: str, fmt: str, options: Mapping[str, Any]) -> Destination:
+        """The identity of ``fmt`` with ``options`` (secrets hashed or redacted)."""
+        if fmt == "telegram":
+            raw, target = f"{options.get('chat_id')}", f"telegram chat {options.get('chat_id')}"
+        elif fmt == "email":
+            to = options.get("to") or []
+            raw = ",".join([to] if isinstance(to, str) else to)
+            target = f"smtp://{options.get('smtp_host')} to {raw}"
+        else:
+            raw = str(options.get("url") or "")
+            target = redact_url(raw)
+        key = hashlib.sha256(f"{fmt}\0{raw}".encode()).hexdigest()[:16]
+        return cls(name=name, format=fmt, target=target, key=key)
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-ready."""
+        return {"name": self.name, "format": self.format, "target": self.target, "key": self.key}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The end of one message's delivery: delivered, or why not."""
+
+    ok: bool
+    attempts: int
+    error: str | None = None
+    permanent: bool = False  # rejected by the service: retrying cannot help
+    aborted: bool = False  # the end-of-run flush ran out of time
+
+
+class _Job:
+    """One queued message (a callable for the worker that the flush can still read the message from)."""
+
+    __slots__ = ("delivery", "message")
+
+    def __init__(self, delivery: Delivery, message: Message):
+        self.delivery, self.message = delivery, message
+
+    def __call__(self) -> None:
+        self.delivery._run_job(self.message)
+
+
+class Delivery:
+    """Sends messages to one destination on a background thread; what cannot be delivered goes to the outbox.
+
+    Args:
+        destination: who this is (written to the outbox with each undelivered message).
+        options: format options, secrets included (``url``, ``secret``, ``bot_token``, SMTP settings...).
+        timeout: seconds for one HTTP request (connect and read) or SMTP session.
+        retries: retries after the first attempt for transient failures.
+        backoff, max_backoff: back-off base and cap in seconds (full jitter).
+        rate_limit: at most this many messages per ``rate_window`` seconds (``None``: the service's documented
+            per-minute limit, if it has one).
+        rate_window: the rate limit's sliding window in seconds (a minute).
+        flush_timeout: seconds the end-of-run flush (and the interpreter-exit flush) waits.
+        outbox: the JSONL file for undelivered messages.
+        log: ``log(text, level)`` (the hook's, which scrubs secrets).
+        secrets: strings scrubbed from outbox lines.
+
+    Examples:
+        >>> d = Delivery(Destination.of("hook", "json", {"url": url}), {"url": url}, outbox="o.jsonl")  # doctest: +SKIP
+        >>> d.submit(message); d.flush(10)  # doctest: +SKIP
+        0
+    """
+
+    def __init__(
+        self,
+        destination: Destination,
+        options: Mapping[str, Any],
+        *,
+        timeout: float = 10,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60,
+        rate_limit: float | None = None,
+        rate_window: float = 60.0,
+        flush_timeout: float = 10,
+        outbox: str | Path = outbox_file.FALLBACK_OUTBOX,
+        log: Callable[[str, str], None] | None = None,
+        secrets: tuple[str, ...] = (),
+    ):
+        self.destination = destination
+        self.options = dict(options)
+        self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
+        self.rate_limit = FORMAT_RATE_LIMITS.get(destination.format) if rate_limit is None else rate_limit
+        self.rate_window = rate_window
+        self.flush_timeout = flush_timeout
+        self.outbox = Path(outbox)
+        self.secrets = tuple(secrets)
+        self._log = log or (lambda text, level: None)
+        self.delivered = 0  # messages delivered
+        self.outboxed = 0  # messages written to the outbox
+        self._worker: BackgroundWorker | None = None
+        self._session = None
+        self._abort = threading.Event()  # set by a flush that ran out of time: back-off sleeps end at once
+        self._lock = threading.Lock()
+        self._handed_over: set[str] = set()  # ids already in the outbox: their job stops retrying
+        self._current: Message | None = None
+        self._sent_at: collections.deque[float] = collections.deque()  # attempt times in the last minute
+        self._logged: set[str] = set()
+        self._failing = False
+
+    # --- the training thread ----------------------------------------------------------------------------------
+    def submit(self, message: Message) -> None:
+        """Queue ``message`` for the worker (a few microseconds; starts the thread on first use)."""
+        if self._worker is None:
+            self._worker = BackgroundWorker(f"notify-{self.destination.name}")
+            atexit.register(_flush_at_exit, weakref.ref(self))
+        self._worker.submit(_Job(self, message))
+
+    def pending(self) -> int:
+        """Messages queued or being sent."""
+        return 0 if self._worker is None else self._worker.pending()
+
+    def flush(self, timeout: float | None = None, reason: str = "undelivered at end of run") -> int:
+        """Wait up to ``timeout`` seconds (default ``flush_timeout``) for the queue to empty; write the rest to the
+        outbox. Returns how many messages went to the outbox.
+        """
+        if self._worker is None:
+            return 0
+        if self._worker.flush(self.flush_timeout if timeout is None else timeout):
+            return 0
+        aborted = self._abort
+        aborted.set()  # the message in back-off stops waiting; the one in a slow request is written now anyway
+        messages = [job.message for job in self._worker.drain() if isinstance(job, _Job)]
+        current = self._current
+        if current is not None and all(m.id != current.id for m in messages):
+            messages.insert(0, current)
+        self._abort = threading.Event()  # messages submitted later (a val after training) are delivered normally
+        return self._hand_over(messages, reason)
+
+    # --- the worker thread ------------------------------------------------------------------------------------
+    def _run_job(self, message: Message) -> None:
+        abort = self._abort
+        self._current = message
+        try:
+            result = self.send(message, abort)
+        finally:
+            self._current = None
+        if result.ok:
+            return
+        if result.aborted:
+            reason = "undelivered at end of run"
+        elif result.permanent:
+            reason = f"rejected: {result.error}"
+        else:
+            reason = f"unreachable after {result.attempts} attempts: {result.error}"
+        self._hand_over([message], reason, attempts=result.attempts)
+
+    def send(
+        self, message: Message, abort: threading.Event | None = None, retries: int | None = None, report: bool = True
+    ) -> Attempt:
+        """Deliver ``message`` now, on the calling thread, with retries; the worker, replay and notify-test use it.
+
+        ``report=False``: do not log failures (the caller prints the result itself, as the CLI commands do).
+        """
+        abort = abort or threading.Event()
+        retries = self.retries if retries is None else retries
+        attempts, error = 0, None
+        while True:
+            if message.id in self._handed_over or not self._wait_for_rate_limit(abort):
+                return Attempt(False, attempts, error, aborted=True)
+            attempts += 1
+            result = self._attempt(message)
+            if result.ok:
+                self.delivered += 1
+                if self._failing:
+                    self._failing = False
+                    self._log(f"delivering again to {self.destination.target}", "info")
+                return Attempt(True, attempts)
+            error = result.error or "failed"
+            if not result.retry:
+                if report:
+                    self._log_once(
+                        f"rejected:{error}",
+                        f"{self.destination.target} rejected a {message.event} message: {error}. Not retried "
+                        f"(retrying cannot fix this: check the URL / token / chat settings); the message is kept in "
+                        f"the outbox.",
+                        "error",
+                    )
+                return Attempt(False, attempts, error, permanent=True)
+            if attempts > retries:
+                self._failing = True
+                if report:
+                    self._log_once(
+                        f"unreachable:{error}",
+                        f"could not deliver to {self.destination.target} after {attempts} attempts ({error}); "
+                        f"undelivered messages are kept in the outbox for `yolo-hooks outbox replay`",
+                        "warning",
+                    )
+                return Attempt(False, attempts, error)
+            if abort.wait(self._delay(attempts, result.retry_after)):
+                return Attempt(False, attempts, error, aborted=True)
+
+    def _delay(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds before the next attempt: the service's own wait, or exponential back-off with full jitter."""
+        if retry_after is not None:
+            return min(max(0.0, retry_after), RETRY_AFTER_CAP)
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempts - 1)))
+
+    def _wait_for_rate_limit(self, abort: threading.Event) -> bool:
+        """Sliding window: at most ``rate_limit`` attempts in any ``rate_window`` s. False when the flush aborted."""
+        if not self.rate_limit:
+            return True
+        while True:
+            now = time.monotonic()
+            while self._sent_at and self._sent_at[0] <= now - self.rate_window:
+                self._sent_at.popleft()
+            if len(self._sent_at) < self.rate_limit:
+                self._sent_at.append(now)
+                return True
+            if abort.wait(self._sent_at[0] + self.rate_window - now):
+                return False
+
+    def _attempt(self, message: Message) -> DeliveryResult:
+        """One try: build the request, send it, classify the reply (or the exception) into a DeliveryResult."""
+        fmt = self.destination.format
+        if fmt == "email":
+            from .formats import email
+
+            try:
+                email.send_email(email.build_email(message, self.options), self.options, self.timeout)
+            except Exception as e:  # the classifier decides: 4xx SMTP transient, 5xx permanent, network transient
+                return email.classify_smtp_error(e)
+            return DeliveryResult(ok=True)
+        try:
+            request = build_request(fmt, message, self.options)
+        except Exception as e:  # a payload we cannot build will not build better later
+            return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()  # one connection pool per destination, reused for every message
+        try:
+            reply = self._session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                json=request.json if request.body is None else None,
+                headers=request.headers,
+                timeout=(self.timeout, self.timeout),
+            )
+        except requests.RequestException as e:
+            return DeliveryResult(ok=False, retry=True, error=describe_error(e, self.timeout))
+        return check_response(fmt, reply.status_code, reply.headers, reply.content)
+
+    # --- outbox -----------------------------------------------------------------------------------------------
+    def _hand_over(self, messages: list[Message], reason: str, attempts: int | None = None) -> int:
+        """Write ``messages`` to the outbox once each (the flush and the worker may both give up on one)."""
+        with self._lock:
+            fresh = [m for m in messages if m.id not in self._handed_over]
+            self._handed_over.update(m.id for m in fresh)
+        if not fresh:
+            return 0
+        records = [outbox_file.make_record(m, self.destination, reason, attempts) for m in fresh]
+        try:
+            outbox_file.append(self.outbox, records, self.secrets)
+        except OSError as e:
+            self._log(f"could not write {len(fresh)} message(s) to the outbox {self.outbox}: {e}; they are lost",
+                      "error")
+            return 0
+        self.outboxed += len(fresh)
+        return len(fresh)
+
+    def _log_once(self, key: str, text: str, level: str) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            self._log(text, level)
+
+    def close(self) -> None:
+        """Let the worker thread exit and close the connection pool (the object stays usable)."""
+        if self._worker is not None:
+            self._worker.close()
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def describe_error(error: Exception, timeout: float) -> str:
+    """A short reason for a ``requests`` exception, without the URL (which carries the webhook token)."""
+    import requests
+
+    text = str(error)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return f"connect timed out after {timeout:g} s"
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"no reply within {timeout:g} s"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS error (certificate verification failed?)"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        if "refused" in text.lower():
+            return "connection refused"
+        if "RemoteDisconnected" in text or "aborted" in text.lower() or "reset" in text.lower():
+            return "connection closed by the server without a reply"
+        if "resolve" in text.lower() or "Name or service" in text:
+            return "host name not found"
+        return "connection failed"
+    return type(error).__name__
+
+
+def _flush_at_exit(ref: weakref.ref) -> None:
+    """At interpreter exit, give queued messages ``flush_timeout`` seconds, then keep the rest in the outbox."""
+    delivery = ref()
+    if delivery is not None and delivery.pending():
+        delivery.flush(reason="undelivered at interpreter exit")

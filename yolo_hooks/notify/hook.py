@@ -1,0 +1,396 @@
+"""The ``Notify`` hook: one destination (Slack, Discord, Teams, WeCom, DingTalk, Feishu, Telegram, e-mail, JSON).
+
+Examples:
+    >>> import yolo_hooks
+    >>> from yolo_hooks.notify import Notify
+    >>> yolo_hooks.attach(model, Notify(format="slack", url=os.environ["SLACK_WEBHOOK_URL"],
+    ...                                 events=["train_end", "crash", "alert"]))  # doctest: +SKIP
+
+or in hooks.yaml, one list entry per destination::
+
+    notify:
+      - {format: slack, url: "${SLACK_WEBHOOK_URL}", events: [train_end, crash, alert]}
+      - {format: telegram, bot_token: "${TG_TOKEN}", chat_id: "-100123", min_severity: warning}
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..core.bus import Bus, Published
+from ..core.errors import ConfigError
+from ..core.hook import Hook
+from ..core.redact import redact_mapping
+from ..core.validate import check_choice, check_number, check_str
+from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
+from .events import (
+    BUS_EVENTS,
+    DEFAULT_EVENTS,
+    EVENTS,
+    crash_message,
+    epoch_message,
+    new_best_message,
+    published_message,
+    run_info,
+    severity_at_least,
+    train_end_message,
+    train_start_message,
+)
+from .formats import FORMATS, OPTIONAL, REQUIRED
+from .message import SEVERITIES, Message
+from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
+
+HOOK = "notify"
+REPORT_EVENTS = ("val_report", "predict_report", "export_report")
+FORMAT_OPTIONS = ("url", "secret", "bot_token", "chat_id", "api_url", "smtp_host", "smtp_port", "security",
+                  "username", "password", "sender", "to", "ca_file")  # fmt: skip
+ENV_HINT = {"url": "${WEBHOOK_URL}", "bot_token": "${TELEGRAM_BOT_TOKEN}", "password": "${SMTP_PASSWORD}"}
+
+
+class Notify(Hook):
+    """Sends training news to one destination without ever blocking or failing training.
+
+    Args:
+        format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram`` or
+            ``email``.
+        url: webhook URL (every format but telegram and email); put it in the environment: ``${SLACK_WEBHOOK_URL}``.
+        events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``).
+        min_severity: drop messages below ``info`` / ``warning`` / ``critical``.
+        progress_every: a progress message every N epochs (adds ``epoch`` to the default events).
+        progress_minutes: a progress message at most every M minutes (with ``progress_every``: whichever first).
+        timeout: seconds per request. retries: retries of a transient failure. backoff, max_backoff: seconds.
+        rate_limit: messages per minute (default: the service's documented limit, e.g. 20 for WeCom/DingTalk).
+        flush_timeout: seconds the end of a run waits for queued messages before writing them to the outbox.
+        outbox: outbox file (default ``<run folder>/notify_outbox.jsonl``).
+        secret: signing secret (json: Standard Webhooks HMAC; dingtalk, feishu: their signature schemes).
+        bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, username, password, sender, to, ca_file:
+            e-mail (``username`` is the display name for discord).
+        strict: re-raise errors (tests). name: destination name in logs and the outbox (default ``notify_<format>``).
+    """
+
+    config_name = HOOK
+    allow_multiple = True
+    _transient = ("_delivery",)
+
+    def __init__(
+        self,
+        *,
+        format: str,  # noqa: A002 (the config key users write)
+        url: str | None = None,
+        events: list[str] | str | None = None,
+        min_severity: str = "info",
+        progress_every: int | None = None,
+        progress_minutes: float | None = None,
+        timeout: float = 10,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60,
+        rate_limit: float | None = None,
+        flush_timeout: float = 10,
+        outbox: str | None = None,
+        secret: str | None = None,
+        bot_token: str | None = None,
+        chat_id: str | int | None = None,
+        api_url: str | None = None,
+        smtp_host: str | None = None,
+        smtp_port: int | None = None,
+        security: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        sender: str | None = None,
+        to: str | list[str] | None = None,
+        ca_file: str | None = None,
+        strict: bool = False,
+        name: str | None = None,
+    ):
+        self.format = check_choice(HOOK, "format", format, FORMATS)
+        super().__init__(strict=strict, name=name or f"notify_{self.format}")
+        self._named = name is not None
+        given = dict(url=url, secret=secret, bot_token=bot_token, chat_id=chat_id, api_url=api_url,
+                     smtp_host=smtp_host, smtp_port=smtp_port, security=security, username=username,
+                     password=password, sender=sender, to=to, ca_file=ca_file)
+        self._options = _check_format_options(self.format, {k: v for k, v in given.items() if v is not None})
+        self.min_severity = check_choice(HOOK, "min_severity", min_severity, SEVERITIES)
+        self.progress_every = check_number(HOOK, "progress_every", progress_every, minimum=1, integer=True,
+                                           allow_none=True)
+        self.progress_minutes = check_number(HOOK, "progress_minutes", progress_minutes, minimum=0,
+                                             exclusive_minimum=True, allow_none=True)
+        self.events = _check_events(events, progress=bool(progress_every or progress_minutes))
+        self.timeout = check_number(HOOK, "timeout", timeout, minimum=0, exclusive_minimum=True)
+        self.retries = check_number(HOOK, "retries", retries, minimum=0, integer=True)
+        self.backoff = check_number(HOOK, "backoff", backoff, minimum=0)
+        self.max_backoff = check_number(HOOK, "max_backoff", max_backoff, minimum=0)
+        self.rate_limit = check_number(HOOK, "rate_limit", rate_limit, minimum=0, exclusive_minimum=True,
+                                       allow_none=True)
+        self.flush_timeout = check_number(HOOK, "flush_timeout", flush_timeout, minimum=0)
+        self.outbox = check_str(HOOK, "outbox", outbox, allow_none=True)
+        self._delivery: Delivery | None = None
+        self._run: dict[str, str] = {}
+        self._outbox_dir: Path | None = None
+        self._outboxed_reported = 0
+        self._reset_run()
+
+    # --- identity, secrets, config check ------------------------------------------------------------------------
+    @property
+    def destination(self) -> Destination:
+        """Non-secret identity: name, format, redacted target and a key hashed from format and URL."""
+        return Destination.of(self.name, self.format, self._options)
+
+    def secrets(self) -> list[str]:
+        """URL (and its path and query, which carry the token), signing secret, bot token, SMTP password."""
+        out = [str(self._options.get(k)) for k in ("url", "secret", "bot_token", "password") if self._options.get(k)]
+        for key in ("url", "api_url"):
+            if self._options.get(key):
+                parts = urlsplit(str(self._options[key]))
+                out += [p for p in (parts.path, parts.query) if len(p) >= 8]
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What ``yolo-hooks check`` prints: the resolved options with secrets redacted."""
+        shown = {"name": self.name, "format": self.format, **self._options, "events": list(self.events),
+                 "min_severity": self.min_severity, "progress_every": self.progress_every,
+                 "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
+                 "rate_limit": self.rate_limit or FORMAT_RATE_LIMITS.get(self.format),
+                 "flush_timeout": self.flush_timeout,
+                 "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
+        return redact_mapping({k: v for k, v in shown.items() if v is not None})
+
+    def bind(self, bus: Bus) -> None:
+        """Join the bus; a second unnamed destination of the same format becomes ``notify_<format>_2``."""
+        if not self._named:
+            taken = {h.name for h in bus.hooks if h is not self}
+            base, i = self.name, 2
+            while self.name in taken:
+                self.name, i = f"{base}_{i}", i + 1
+            if self._delivery is not None:
+                self._delivery.destination = self.destination
+        super().bind(bus)
+
+    # --- delivery -----------------------------------------------------------------------------------------------
+    @property
+    def delivery(self) -> Delivery:
+        """The background delivery (created on first use, so that the hook pickles for DDP before and after)."""
+        if self._delivery is None:
+            self._delivery = Delivery(
+                self.destination, self._options, timeout=self.timeout, retries=self.retries, backoff=self.backoff,
+                max_backoff=self.max_backoff, rate_limit=self.rate_limit, flush_timeout=self.flush_timeout,
+                outbox=self.outbox_path, log=self.log, secrets=tuple(self.secrets()),
+            )  # fmt: skip
+        return self._delivery
+
+    @property
+    def outbox_path(self) -> Path:
+        """``outbox`` if given, else ``notify_outbox.jsonl`` in the run (or val / predict) folder, else the cwd."""
+        if self.outbox:
+            return Path(self.outbox).expanduser().resolve()
+        if self._outbox_dir is not None:
+            return self._outbox_dir / OUTBOX_NAME
+        return Path.cwd() / FALLBACK_OUTBOX
+
+    def wants(self, event: str, severity: str = "info") -> bool:
+        """Would this destination send ``event`` at ``severity`` (and is this the process that sends)?"""
+        return event in self.events and severity_at_least(severity, self.min_severity) and self.is_main_process
+
+    def send(self, message: Message) -> bool:
+        """Hand ``message`` to the background delivery if this destination wants it; never blocks."""
+        if not self.wants(message.event, message.severity):
+            return False
+        self.delivery.submit(message)
+        return True
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait at most ``timeout`` (default ``flush_timeout``) seconds; the rest goes to the outbox.
+
+        Returns:
+            How many messages this flush wrote to the outbox.
+        """
+        if self._delivery is None:
+            return 0
+        delivery = self._delivery
+        before = delivery.outboxed
+        delivery.flush(self.flush_timeout if timeout is None else timeout)
+        if delivery.outboxed > self._outboxed_reported:  # written now, or failed for good during the run
+            self._outboxed_reported = delivery.outboxed
+            self.log(f"{delivery.delivered} message(s) delivered, {delivery.outboxed} kept in {delivery.outbox}; "
+                     f"resend with: yolo-hooks outbox replay hooks=<your hooks.yaml> dir={delivery.outbox.parent}",
+                     "warning")
+        return delivery.outboxed - before
+
+    def _set_run(self, obj: Any) -> None:
+        self._run = run_info(obj)
+        save_dir = getattr(obj, "save_dir", None)
+        if save_dir:
+            self._outbox_dir = Path(save_dir).resolve()
+        if self._delivery is not None:
+            self._delivery.outbox = self.outbox_path
+
+    def _reset_run(self) -> None:
+        self._training = False
+        self._ended = False
+        self._start_time: float | None = None
+        self._best_sent: float | None = None
+        self._last_progress_time = time.time()
+        self._final = None
+        self._summary: dict | None = None
+
+    # --- training -----------------------------------------------------------------------------------------------
+    def on_pretrain_routine_start(self, trainer):
+        """A new run: forget the previous one (state of a resumed run is loaded after this, at train start)."""
+        self._reset_run()
+        self._training = True
+        self._set_run(trainer)
+
+    def on_train_start(self, trainer):
+        """Model, data, device, epochs."""
+        self._set_run(trainer)
+        self._start_time = time.time()
+        self._last_progress_time = time.time()
+        if self.wants("train_start"):
+            self.send(train_start_message(trainer, self._run))
+
+    def on_fit_epoch_end(self, trainer):
+        """A new best fitness, and progress every ``progress_every`` epochs / ``progress_minutes`` minutes."""
+        snap = self.snapshot(trainer)
+        if snap.is_final_eval:
+            self._final = snap  # metrics of best.pt, for the train_end message
+            return
+        self._final = snap
+        fitness, previous = snap.fitness, self._best_sent
+        # A random-init model sits at fitness 0.0 for a while and Ultralytics calls each of those epochs "best".
+        if snap.is_best and fitness is not None and (fitness > previous if previous is not None else fitness != 0):
+            self._best_sent = fitness
+            self.save_state(trainer, snap.epoch)  # only when it changes: a resumed run does not announce it again
+            if self.wants("new_best"):
+                self.send(new_best_message(snap, previous, self._run))
+        if self.wants("epoch") and self._progress_due(snap.epoch):
+            self._last_progress_time = time.time()
+            self.send(epoch_message(snap, self._run))
+
+    def _progress_due(self, epoch: int) -> bool:
+        """Every ``progress_every``-th epoch (stateless, so a resume keeps the rhythm) or ``progress_minutes``."""
+        if not (self.progress_every or self.progress_minutes):
+            return True  # `epoch` listed in events without a cadence: every epoch
+        by_epochs = bool(self.progress_every) and epoch % self.progress_every == 0
+        by_time = bool(self.progress_minutes) and time.time() - self._last_progress_time >= self.progress_minutes * 60
+        return by_epochs or by_time
+
+    def teardown(self, trainer):
+        """Train end (with the fitness summary), crash or interrupt — exactly once — then flush to the outbox."""
+        if not self.is_main_process:
+            return
+        if not self._ended:
+            self._ended = True
+            if not self._run:
+                self._set_run(trainer)  # crashed during set-up, before on_train_start
+            outcome = self.outcome(trainer)
+            elapsed = time.time() - self._start_time if self._start_time else None
+            if outcome.ok:
+                self.send(train_end_message(outcome, self._final, self._summary, self._run, elapsed))
+            else:
+                self.send(crash_message(outcome, self._run, elapsed))
+        self._training = False
+        self.flush()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best fitness already announced (so that a resumed run does not announce it again)."""
+        return {"best_sent": self._best_sent}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (a missing key keeps its default)."""
+        best = state.get("best_sent")
+        self._best_sent = float(best) if isinstance(best, (int, float)) else None
+
+    # --- other hooks' news --------------------------------------------------------------------------------------
+    def on_published(self, event: Published):
+        """Alerts, early stops, LR reductions, mirror results; the fitness summary is kept for train_end."""
+        if event.kind == "fitness_summary":
+            self._summary = dict(event.data)
+            return
+        if event.kind in BUS_EVENTS and self.wants(event.kind, event.severity):
+            self.send(published_message(event, self._run))
+        if event.kind in REPORT_EVENTS and not self._training:
+            self.flush()  # a report is the end of a val / predict / export job
+
+    # --- val / predict / export on their own ----------------------------------------------------------------------
+    # (the final validation of best.pt runs a validator without a trainer: `_training` tells it from a standalone one)
+    def on_val_start(self, validator):
+        """A standalone validation: its folder holds the outbox."""
+        if not (self._training or getattr(validator, "training", False)):
+            self._set_run(validator)
+
+    def on_val_end(self, validator):
+        """End of a standalone validation: flush (bounded by ``flush_timeout``)."""
+        if not (self._training or getattr(validator, "training", False)):
+            self.flush()
+
+    def on_predict_start(self, predictor):
+        """A prediction job: its folder holds the outbox."""
+        self._set_run(predictor)
+
+    def on_predict_end(self, predictor):
+        """End of prediction: flush."""
+        self.flush()
+
+    def on_export_start(self, exporter):
+        """An export job (no run folder: the outbox is ``outbox`` or ``./yolo_hooks_outbox.jsonl``)."""
+        self._set_run(exporter)
+
+    def on_export_end(self, exporter):
+        """End of export: flush."""
+        self.flush()
+
+
+def _check_format_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Every option the format needs is there, none it does not read is, URLs are http(s), e-mail recipients ok."""
+    allowed = set(REQUIRED[fmt]) | set(OPTIONAL.get(fmt, ()))
+    for key in REQUIRED[fmt]:
+        if options.get(key) in (None, "", []):
+            hint = f" (e.g. {key}: \"{ENV_HINT[key]}\")" if key in ENV_HINT else ""
+            raise ConfigError(f"{HOOK}: format `{fmt}` needs `{key}`{hint}")
+    for key in options:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(f"{HOOK}: format `{fmt}` does not use `{key}`; its options are: {known}")
+    for key in ("url", "api_url"):
+        if key in options:
+            check_str(HOOK, key, options[key])
+            parts = urlsplit(options[key])
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigError.bad_value(HOOK, key, options[key], "an http:// or https:// URL")
+    for key in ("secret", "bot_token", "smtp_host", "username", "password", "sender"):
+        if key in options:
+            check_str(HOOK, key, options[key])
+    chat_id = options.get("chat_id")
+    if chat_id is not None and (isinstance(chat_id, bool) or not isinstance(chat_id, (str, int)) or chat_id == ""):
+        raise ConfigError.bad_value(HOOK, "chat_id", options["chat_id"], "a chat id (number or @channelname)")
+    if "smtp_port" in options:
+        check_number(HOOK, "smtp_port", options["smtp_port"], minimum=1, maximum=65535, integer=True)
+    if "security" in options:
+        check_choice(HOOK, "security", options["security"], ("starttls", "ssl", "none"))
+    if "to" in options:
+        to = [options["to"]] if isinstance(options["to"], str) else options["to"]
+        if not isinstance(to, list) or not to or not all(isinstance(t, str) and "@" in t for t in to):
+            raise ConfigError.bad_value(HOOK, "to", options["to"], "an e-mail address or a list of them")
+        options["to"] = to
+    return options
+
+
+def _check_events(events: list[str] | str | None, progress: bool) -> tuple[str, ...]:
+    """The chosen event names (``all`` for every one); unknown names are a ConfigError with the closest spelling."""
+    if events is None:
+        return DEFAULT_EVENTS + (("epoch",) if progress else ())
+    if events == "all":
+        return EVENTS
+    chosen = [events] if isinstance(events, str) else events
+    if not isinstance(chosen, (list, tuple)) or not chosen:
+        raise ConfigError.bad_value(HOOK, "events", events, f"a list of events from: {', '.join(EVENTS)}")
+    for event in chosen:
+        if event not in EVENTS:
+            close = difflib.get_close_matches(str(event), EVENTS, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            raise ConfigError(f"{HOOK}: unknown event `{event}`{hint}; events are: all, {', '.join(EVENTS)}")
+    return tuple(dict.fromkeys(chosen))
