@@ -57,6 +57,9 @@ def outbox_command(argv: list[str]) -> int:
     except ValueError as e:
         print(f"yolo-hooks outbox: {e}\n{__doc__}", file=sys.stderr)
         return 2
+    recovered = outbox.recover(args.get("dir", "."))  # messages a killed run left in flight
+    if recovered:
+        print(f"{recovered} message(s) left in flight by a killed run were moved to the outbox")
     files = outbox.find(args.get("dir", "."))
     if not files:
         print(f"no outbox under {Path(args.get('dir', '.')).resolve()}: nothing undelivered")

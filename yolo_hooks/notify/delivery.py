@@ -158,14 +158,46 @@ class Delivery:
         self._sent_at: collections.deque[float] = collections.deque()  # attempt times in the last minute
         self._logged: set[str] = set()
         self._failing = False
+        self._journals: dict[str, Path] = {}  # message id -> its journal, until the message is settled
+        self._checked: set[Path] = set()  # journals already looked at for a killed run's leftovers
 
     # --- the training thread ----------------------------------------------------------------------------------
     def submit(self, message: Message) -> None:
-        """Queue ``message`` for the worker (a few microseconds; starts the thread on first use)."""
+        """Journal ``message`` and queue it for the worker (microseconds; starts the thread on first use)."""
         if self._worker is None:
             self._worker = BackgroundWorker(f"notify-{self.destination.name}")
             atexit.register(_flush_at_exit, weakref.ref(self))
+        journal = outbox_file.journal_path(self.outbox, self.destination)
+        if journal not in self._checked:  # a killed earlier run (resume reuses its folder) may have left one
+            self._checked.add(journal)
+            with self._lock:
+                ours = journal in self._journals.values()
+            if not ours and journal.exists():
+                moved = outbox_file.recover(journal)
+                if moved:
+                    self._log(f"{moved} message(s) left in flight by a killed run were moved to {self.outbox}",
+                              "warning")
+        try:  # write-ahead: a SIGKILL before delivery leaves it here, and the next start moves it to the outbox
+            record = outbox_file.make_record(message, self.destination, outbox_file.KILLED)
+            outbox_file.journal_queued(journal, self.outbox, record, self.secrets)
+            with self._lock:
+                self._journals[message.id] = journal
+        except OSError as e:
+            self._log_once("journal", f"cannot write the notification journal {journal}: {e}", "warning")
         self._worker.submit(_Job(self, message))
+
+    def _settled(self, messages: list[Message]) -> None:
+        """Delivered or in the outbox: strike them from their journal; drop journals with nothing pending."""
+        with self._lock:
+            journals = [(m.id, self._journals.pop(m.id)) for m in messages if m.id in self._journals]
+            open_journals = set(self._journals.values())
+        for message_id, journal in journals:
+            try:
+                outbox_file.journal_done(journal, message_id)
+            except OSError:
+                pass  # the message is settled; at worst the next start re-queues it to the outbox (at least once)
+        for journal in {j for _, j in journals} - open_journals:
+            journal.unlink(missing_ok=True)
 
     def pending(self) -> int:
         """Messages queued or being sent."""
@@ -197,6 +229,7 @@ class Delivery:
         finally:
             self._current = None
         if result.ok:
+            self._settled([message])
             return
         if result.aborted:
             reason = "undelivered at end of run"
@@ -315,9 +348,10 @@ class Delivery:
         try:
             outbox_file.append(self.outbox, records, self.secrets)
         except OSError as e:
-            self._log(f"could not write {len(fresh)} message(s) to the outbox {self.outbox}: {e}; they are lost",
-                      "error")
+            self._log(f"could not write {len(fresh)} message(s) to the outbox {self.outbox}: {e}; they stay in "
+                      f"the journal next to it and are recovered at the next start or `yolo-hooks outbox`", "error")
             return 0
+        self._settled(fresh)
         self.outboxed += len(fresh)
         return len(fresh)
 

@@ -1,0 +1,80 @@
+"""A SIGKILLed process loses no message: the write-ahead journal hands what was in flight to the outbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from yolo_hooks.notify import outbox
+from yolo_hooks.notify.delivery import Delivery, Destination
+from yolo_hooks.receiver import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SENDER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from yolo_hooks.notify.delivery import Delivery, Destination
+    from yolo_hooks.notify.message import Message
+    url, box = {url!r}, {box!r}
+    delivery = Delivery(Destination.of("notify_json", "json", {{"url": url}}), {{"url": url}}, outbox=box, timeout=60)
+    for i in range(3):
+        delivery.submit(Message(event="alert", severity="warning", title=f"alert {{i}}", id=f"msg-{{i}}"))
+    print("submitted", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+def test_messages_in_flight_when_the_process_is_killed_reach_the_outbox_and_replay(tmp_path):
+    box = tmp_path / "notify_outbox.jsonl"
+    with WebhookReceiver() as receiver:
+        receiver.set_mode("slow", delay=30)  # the first message hangs in its request; two wait in the queue
+        script = SENDER.format(root=str(ROOT), url=receiver.url, box=str(box))
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "submitted"
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+        assert not box.exists()  # nothing was settled before the kill...
+        assert outbox.recover(tmp_path) == 3  # ...but the journal knew all three
+        records, bad = outbox.read(box)
+        assert sorted(r["id"] for r in records) == ["msg-0", "msg-1", "msg-2"] and bad == []
+        assert all("killed" in r["reason"] for r in records)
+        assert list(tmp_path.glob(outbox.JOURNAL_GLOB)) == []
+
+        receiver.set_mode("ok")
+        delivery = Delivery(Destination.of("notify_json", "json", {"url": receiver.url}), {"url": receiver.url},
+                            outbox=box)
+        report = outbox.replay(box, [delivery])
+        assert report.remaining == 0
+        assert {"msg-0", "msg-1", "msg-2"} <= receiver.unique_ids()
+
+
+def test_a_finished_run_leaves_no_journal(tmp_path):
+    with WebhookReceiver() as receiver:
+        url = receiver.url
+        delivery = Delivery(Destination.of("notify_json", "json", {"url": url}), {"url": url},
+                            outbox=tmp_path / "notify_outbox.jsonl")
+        from yolo_hooks.notify.message import Message
+
+        delivery.submit(Message(event="train_end", severity="info", title="done"))
+        assert delivery.flush(10) == 0
+    assert list(tmp_path.glob(outbox.JOURNAL_GLOB)) == [] and not (tmp_path / "notify_outbox.jsonl").exists()
+
+
+def test_recover_leaves_the_journal_of_a_running_process_alone(tmp_path):
+    destination = Destination.of("notify_json", "json", {"url": "http://127.0.0.1:9/x"})
+    journal = outbox.journal_path(tmp_path / "notify_outbox.jsonl", destination)
+    from yolo_hooks.notify.message import Message
+
+    record = outbox.make_record(Message(event="alert", severity="info", title="t"), destination, outbox.KILLED)
+    outbox.journal_queued(journal, tmp_path / "notify_outbox.jsonl", record)  # this (live) process wrote it
+    assert outbox.recover(tmp_path) == 0 and journal.exists()
