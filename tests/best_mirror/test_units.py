@@ -290,3 +290,27 @@ def test_hook_pickles_before_and_after_work(tmp_path, source):
     hook._ensure_workers()
     clone = pickle.loads(pickle.dumps(hook))
     assert clone._workers is None and [d.display for d in clone.destinations] == [str(tmp_path / "p"), "memory://pickle/***"]
+
+
+def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_copy(tmp_path):
+    import subprocess
+    import sys
+
+    from yolo_hooks.mirror.destinations import TMP_MARK, LocalDestination, _HOST
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    dest_dir = tmp_path / "dest"
+    dest_dir.mkdir()
+    abandoned = dest_dir / f".best.pt{TMP_MARK}{_HOST}-{dead_pid}-0123456789ab"
+    running = dest_dir / f".best.pt{TMP_MARK}{_HOST}-1-0123456789ab"  # pid 1 is alive: someone is writing it
+    foreign = dest_dir / f".best.pt{TMP_MARK}otherhost-{dead_pid}-0123456789ab"  # another machine's: not ours
+    for path in (abandoned, running, foreign):
+        path.write_bytes(b"half a checkpoint")
+    source = tmp_path / "best.pt"
+    source.write_bytes(b"weights" * 1000)
+
+    LocalDestination(dest_dir).put_file(source, "best.pt")
+
+    assert not abandoned.exists() and running.exists() and foreign.exists()
+    assert (dest_dir / "best.pt").read_bytes() == source.read_bytes()

@@ -123,6 +123,9 @@ class Hook:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (read unknown or missing keys leniently)."""
 
+    # Optional: ``catch_up(self, trainer, epoch, values)`` takes one completed epoch that the saved state missed
+    # (``values`` as in EpochSnapshot.values(), read back from results.csv and last.pt); see RunTracker.
+
     def state_path(self, trainer) -> Path:
         """Where this hook's state lives: next to last.pt, in the run's weights folder."""
         return Path(trainer.save_dir) / "weights" / f"{self.name}.state.json"

@@ -208,3 +208,39 @@ def take_outcome(trainer) -> RunOutcome:
         return RunOutcome("crashed", exc_type.__name__, str(exc), epoch1, epochs)
     early = bool(getattr(trainer, "stop", False)) and epoch1 is not None and epochs is not None and epoch1 < epochs
     return RunOutcome("stopped_early" if early else "finished", None, None, epoch1, epochs)
+
+
+def recorded_epoch_values(trainer, epoch: int) -> dict[str, float] | None:
+    """What the run recorded for completed 1-based ``epoch``: its ``results.csv`` row plus ``fitness`` from last.pt.
+
+    On ``resume=True`` a hook's state can be one epoch behind last.pt (the process died after Ultralytics wrote
+    last.pt and before the hook saved its state); this lets the hook catch up on that epoch. Keys and totals are
+    those of :meth:`EpochSnapshot.values`. None when the epoch is not on disk.
+    """
+    import csv
+
+    values: dict[str, float | None] | None = None
+    try:
+        with open(Path(trainer.save_dir) / "results.csv", newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                row = {k.strip(): v for k, v in row.items() if k}
+                if int(float(row.get("epoch", -1))) == epoch:  # the last row for the epoch wins
+                    values = {k: to_float(v) for k, v in row.items() if k not in {"epoch", "time"}}
+    except (OSError, ValueError):
+        return None
+    if values is None:
+        return None
+    values["fitness"] = None
+    try:
+        import torch
+
+        ckpt = torch.load(Path(trainer.last), map_location="cpu", weights_only=False)
+        if ckpt.get("epoch", -2) + 1 == epoch:
+            values["fitness"] = to_float((ckpt.get("train_metrics") or {}).get("fitness"))
+    except Exception:  # no last.pt, or unreadable: fitness stays unknown
+        pass
+    val = [v for k, v in values.items() if k.startswith("val/") and v is not None]
+    train = [v for k, v in values.items() if k.startswith("train/") and v is not None]
+    values["val/loss"] = sum(val) if val else None
+    values["train/loss"] = sum(train) if train else None
+    return values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .bus import Bus
 from .hook import Hook
-from .run import run_state
+from .run import recorded_epoch_values, run_state
 
 
 class RunTracker(Hook):
@@ -18,15 +18,31 @@ class RunTracker(Hook):
         self.bus = Bus()
 
     def on_train_start(self, trainer):
-        """On ``resume=True``, give every hook its saved state back before the first resumed epoch."""
+        """On ``resume=True``, give every hook its saved state back before the first resumed epoch.
+
+        A state saved one epoch before last.pt (the process died between Ultralytics writing last.pt and the hook
+        saving its state) is brought up to date through the hook's ``catch_up(trainer, epoch, values)`` with what
+        the run recorded for the missing epoch (:func:`recorded_epoch_values`).
+        """
         if not getattr(trainer.args, "resume", False):
             return
+        completed = int(getattr(trainer, "start_epoch", 0))  # epochs in last.pt; 1-based number of the last one
+        recorded: dict[int, dict | None] = {}
         for hook in self.bus.hooks:
             if hook is self:
                 continue
             epoch = hook._call_guarded("restore_state", trainer)
-            if epoch is not None:
-                self.log(f"resumed {hook.name} state saved at epoch {epoch}")
+            if epoch is None:
+                continue
+            self.log(f"resumed {hook.name} state saved at epoch {epoch}")
+            for missed in range(int(epoch) + 1, completed + 1):
+                if missed not in recorded:
+                    recorded[missed] = recorded_epoch_values(trainer, missed)
+                if callable(getattr(hook, "catch_up", None)) and recorded[missed] is not None:
+                    hook._call_guarded("catch_up", trainer, missed, recorded[missed])
+                    self.log(f"{hook.name} caught up on epoch {missed} from results.csv and last.pt")
+                else:
+                    self.log(f"{hook.name} state is behind last.pt: epoch {missed} is not in it", "warning")
 
     def on_train_epoch_end(self, trainer):
         """Only training epochs fire this; the final evaluation of best.pt fires ``on_fit_epoch_end`` alone."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,9 +62,33 @@ def stream_check(stream: BinaryIO) -> FileCheck:
 
 
 def temp_name(name: str) -> str:
-    """A hidden, unique temporary name next to ``name`` (recognisable, so leftovers can be cleaned up)."""
+    """A hidden, unique temporary name next to ``name``: ``.<name>.tmp-<host>-<pid>-<random>``.
+
+    Host and pid say who writes it, so that a later process can remove what a killed one left half-written.
+    """
     folder, _, base = name.rpartition("/")
-    return f"{folder + '/' if folder else ''}.{base}{TMP_MARK}{uuid.uuid4().hex[:12]}"
+    return f"{folder + '/' if folder else ''}.{base}{TMP_MARK}{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+_HOST = socket.gethostname().replace("-", "_") or "host"
+
+
+def abandoned(tmp: str) -> bool:
+    """True for a temporary written by a process of this host that no longer exists (killed mid-copy)."""
+    try:
+        host, pid, _ = tmp.rsplit(TMP_MARK, 1)[1].rsplit("-", 2)
+        pid = int(pid)
+    except ValueError:
+        return False
+    if host != _HOST or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class Destination:
@@ -94,6 +119,19 @@ class Destination:
 
     def prepare(self) -> None:
         """Make sure the destination can be written (create its folder where that is safe); called before each job."""
+
+    def _list(self) -> list[str]:
+        """Names directly in the destination (for cleaning up abandoned temporaries)."""
+        return []
+
+    def clean_abandoned(self) -> list[str]:
+        """Delete temporaries that a killed process of this host left half-written; returns their names."""
+        removed = []
+        for name in self._list():
+            if TMP_MARK in name and abandoned(name):
+                self._discard(name)
+                removed.append(name)
+        return removed
 
     def secrets(self) -> list[str]:
         """Strings of this destination that must never be logged (full URLs, keys in storage options)."""
@@ -127,6 +165,9 @@ class Destination:
 
     def _put(self, chunks: Iterator[bytes], name: str, expected: FileCheck) -> FileCheck:
         self.prepare()
+        if getattr(self, "_cleaned_in", None) != os.getpid():  # once per process: a killed earlier run's leftovers
+            self._cleaned_in = os.getpid()
+            self.clean_abandoned()
         tmp = temp_name(name)
         try:
             self._write_chunks(chunks, tmp)
@@ -181,6 +222,9 @@ class LocalDestination(Destination):
 
     def _path(self, name: str) -> Path:
         return self.root / name
+
+    def _list(self) -> list[str]:
+        return sorted(os.listdir(self.root)) if self.root.is_dir() else []
 
     def _open_write(self, name: str) -> BinaryIO:
         path = self._path(name)
@@ -275,6 +319,12 @@ class FsspecDestination(Destination):
                 fs.makedirs(self._root, exist_ok=True)  # a no-op "folder" on object stores
             except (FileExistsError, NotImplementedError):
                 pass
+
+    def _list(self) -> list[str]:
+        try:
+            return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self._root or "", detail=False))
+        except (FileNotFoundError, NotImplementedError):
+            return []
 
     def _open_write(self, name: str) -> BinaryIO:
         return self.fs.open(self._path(name), "wb")
