@@ -178,14 +178,31 @@ class EarlyStop(MonitorHook):
         snap = self.snapshot(trainer)
         if snap.is_final_eval:
             return
-        value = self.monitored_value(snap)
-        decision = self.evaluate(snap.epoch, value)
+        self._epoch_done(trainer, snap.epoch, snap.epochs, snap.values())
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+        """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
+        ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
+
+        It goes through the same decision as a live epoch. Should that decision be to stop, the stop is reported
+        for ``epoch`` and ``trainer.stop`` is set at once; Ultralytics still runs one batch (and a validation) of
+        the next epoch before it can break, so the resumed run ends one partial epoch later than an uninterrupted
+        one would have.
+        """
+        if not self.is_main_process or self.stopped_epoch is not None:
+            return
+        self._epoch_done(trainer, epoch, int(trainer.epochs), values)
+
+    def _epoch_done(self, trainer, epoch: int, epochs: int, values) -> None:
+        """One completed epoch, live or caught up: decide, stop and report if needed, save the state."""
+        value = self.monitored_value(values)
+        decision = self.evaluate(epoch, value)
         if self.verbose:
-            self.log(f"epoch {snap.epoch}: {decision.message}")
-        if decision.should_stop and snap.epoch < snap.epochs:  # at the last epoch there is nothing left to stop
+            self.log(f"epoch {epoch}: {decision.message}")
+        if decision.should_stop and epoch < epochs:  # at the last epoch there is nothing left to stop
             trainer.stop = True
-            self._report(trainer, snap.epoch, snap.epochs, value, decision)
-        self.save_state(trainer, snap.epoch)
+            self._report(trainer, epoch, epochs, value, decision)
+        self.save_state(trainer, epoch)
 
     def on_train_end(self, trainer):
         """Leave early_stop.json for runs that were not stopped by this hook too, so tools can always read it."""

@@ -26,7 +26,7 @@ from typing import Any
 import os
 
 from .core.files import append_line, atomic_write_json
-from .core.run import take_outcome, to_float
+from .core.run import recorded_epoch_values, take_outcome, to_float
 from .core.colour import colour_enabled
 from .core.validate import check_bool, check_str
 from .fitness_record import (
@@ -46,6 +46,7 @@ from .fitness_record import (
     read_csv_header,
     read_csv_records,
     read_jsonl,
+    recorded_snapshot,
     rewrite_files,
     write_fresh,
 )
@@ -136,14 +137,34 @@ class FitnessReport(ModeReports):
         self._out = save_dir / self.dir if self.dir else save_dir  # an absolute `dir` replaces save_dir
         start_epoch = int(getattr(trainer, "start_epoch", 0) or 0)
         if getattr(trainer.args, "resume", False) and start_epoch > 0:
-            self._resume(start_epoch)
+            self._resume(trainer, start_epoch)
         else:
             self._fresh = {CSV_NAME, JSONL_NAME}
 
-    def _resume(self, start_epoch: int) -> None:
+    def _resume(self, trainer, start_epoch: int) -> None:
+        """Keep the records of the epochs in last.pt, rebuild those the files lack, rewrite both files once.
+
+        The process may have died after Ultralytics wrote last.pt and before this hook appended the epoch: such
+        an epoch is rebuilt from results.csv and last.pt (:func:`recorded_snapshot`) through the same record
+        builder as a live one.
+        """
         self._resumed_from = start_epoch
         kept = read_jsonl(self._out / JSONL_NAME) or read_csv_records(self._out / CSV_NAME)
         self.records = keep_for_resume(kept, start_epoch)
+        rebuilt = []
+        for epoch in range((self.records[-1]["epoch"] if self.records else 0) + 1, start_epoch + 1):
+            values = recorded_epoch_values(trainer, epoch)
+            if values is None:
+                self.log(f"epoch {epoch} is in neither {self._out / JSONL_NAME} nor results.csv: left out", "warning")
+                continue
+            previous = self.records[-1] if self.records else {}
+            snap = recorded_snapshot(trainer, epoch, values, (previous.get("best_fitness"), previous.get("best_epoch")))
+            # total_time = the killed process' offset + its elapsed time: the offset of the record before when it
+            # is from the same process, else (the epoch was its process' first: epoch_time == elapsed) its total
+            total_before, elapsed_before = previous.get("total_time") or 0.0, previous.get("elapsed") or 0.0
+            same_process = snap.epoch_time is not None and snap.epoch_time < snap.elapsed
+            self._add_record(snap, time_offset=total_before - (elapsed_before if same_process else 0.0))
+            rebuilt.append(epoch)
         header = read_csv_header(self._out / CSV_NAME)
         self._columns = header or (list(self.records[0]) if self.records else None)
         if self.records:
@@ -154,7 +175,9 @@ class FitnessReport(ModeReports):
         )
         if self._columns is None:
             self._fresh = {CSV_NAME}
-        self.log(f"resuming {self._out / CSV_NAME} after epoch {start_epoch} ({len(self.records)} epoch records kept)")
+        caught_up = f", epoch {', '.join(map(str, rebuilt))} rebuilt from results.csv and last.pt" if rebuilt else ""
+        self.log(f"resuming {self._out / CSV_NAME} after epoch {start_epoch} "
+                 f"({len(self.records) - len(rebuilt)} epoch records kept{caught_up})")
 
     def on_fit_epoch_end(self, trainer):
         """Record, print and append this epoch (or the final evaluation of best.pt)."""
@@ -169,13 +192,7 @@ class FitnessReport(ModeReports):
             if self.jsonl:
                 self._append(JSONL_NAME, json_line(self.final_record))
             return
-        previous = self.records[-1] if self.records else None
-        times = [r.get("epoch_time") for r in self.records] + [snap.epoch_time]
-        record = build_record(snap, previous, times, self._time_offset)
-        self.records.append(record)
-        if self.console:
-            colour = colour_enabled()
-            self.log(format_line(record, colour), colour=colour)
+        record = self._add_record(snap, self._time_offset)
         if self.csv:
             if self._columns is None:
                 self._columns = list(record)  # the metric keys are known from the first epoch on
@@ -183,6 +200,17 @@ class FitnessReport(ModeReports):
             self._append(CSV_NAME, csv_line(self._columns, record), header=header)
         if self.jsonl:
             self._append(JSONL_NAME, json_line(record))
+
+    def _add_record(self, snap, time_offset: float) -> dict[str, Any]:
+        """Build, keep and print the record of one training epoch (live, or rebuilt on resume)."""
+        previous = self.records[-1] if self.records else None
+        times = [r.get("epoch_time") for r in self.records] + [snap.epoch_time]
+        record = build_record(snap, previous, times, time_offset)
+        self.records.append(record)
+        if self.console:
+            colour = colour_enabled()
+            self.log(format_line(record, colour), colour=colour)
+        return record
 
     def on_train_end(self, trainer):
         """Normal end (rank 0): summarise now, while the trainer is complete."""

@@ -137,33 +137,48 @@ class ReduceLROnPlateau(MonitorHook):
         new_lrs = None
         try:
             if self.is_main_process and not trainer.stop:  # a run that ends after this epoch has nothing to reduce
-                new_lrs = self._decide(snap)
+                new_lrs = self._decide(snap.epoch, snap.values())
         finally:  # a collective: rank 0 must reach it even if deciding failed, or every other rank would hang
             new_lrs = from_rank0(new_lrs)
+        self._epoch_done(trainer, snap.epoch, new_lrs)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+        """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
+        ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
+
+        A reduction that epoch would have made is made now and put in the optimizer and scheduler before the
+        first resumed batch. Every rank reads the same recorded numbers, so each decides for itself: no collective
+        before training has started.
+        """
+        new_lrs = None if trainer.stop else self._decide(epoch, values)
+        self._epoch_done(trainer, epoch, new_lrs)
+
+    def _epoch_done(self, trainer, epoch: int, new_lrs: list[float] | None) -> None:
+        """One completed epoch, live or caught up: adopt and apply a reduction, report it, save the state."""
         if new_lrs is not None:
             self.lrs = list(new_lrs)  # other ranks learn the new rates only through the broadcast
             self._apply(trainer, new_lrs)
             if self.is_main_process:
-                self._report(snap)
-        self.save_state(trainer, snap.epoch)
+                self._report(epoch)
+        self.save_state(trainer, epoch)
 
-    def _decide(self, snap) -> list[float] | None:
-        value = self.monitored_value(snap)
-        new_lrs = self.observe(snap.epoch, value)
+    def _decide(self, epoch: int, values) -> list[float] | None:
+        value = self.monitored_value(values)
+        new_lrs = self.observe(epoch, value)
         if self.verbose and value is not None:
             t = self.tracker
-            self.log(f"epoch {snap.epoch}: {self.monitor}={value:.6g}, {self.describe_best(t)}, "
+            self.log(f"epoch {epoch}: {self.monitor}={value:.6g}, {self.describe_best(t)}, "
                      f"wait {t.wait_count}/{self.patience}, cooldown {self.cooldown_counter}")
         return new_lrs
 
-    def _report(self, snap) -> None:
+    def _report(self, epoch: int) -> None:
         last = self.reductions[-1]
         old_lrs, new_lrs = last["old_lrs"], last["new_lrs"]
         message = (f"{self.monitor} has not improved for {epochs_text(self.patience)} "
                    f"({self.describe_best(self.tracker)}): "
-                   f"base lr {self._fmt(old_lrs)} -> {self._fmt(new_lrs)} from epoch {snap.epoch + 1}")
+                   f"base lr {self._fmt(old_lrs)} -> {self._fmt(new_lrs)} from epoch {epoch + 1}")
         self.log(message)
-        self.publish("lr_reduced", message, "info", epoch=snap.epoch, old_lr=old_lrs[0], new_lr=new_lrs[0],
+        self.publish("lr_reduced", message, "info", epoch=epoch, old_lr=old_lrs[0], new_lr=new_lrs[0],
                      old_lrs=old_lrs, new_lrs=new_lrs, monitor=self.monitor, best_value=last["best_value"],
                      wait_count=last["wait_count"])
 

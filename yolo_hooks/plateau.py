@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Mapping
 
 from .core.errors import ConfigError
 from .core.hook import Hook
@@ -125,14 +125,17 @@ class MonitorHook(Hook):
             raise ConfigError.bad_value(hook, "patience", value, allowed)
         return value
 
-    def monitored_value(self, snap: EpochSnapshot) -> float | None:
-        """This epoch's value of ``monitor``, or None when it was not measured.
+    def monitored_value(self, epoch: EpochSnapshot | Mapping[str, float | None]) -> float | None:
+        """The value of ``monitor`` in ``epoch``, or None when it was not measured.
 
+        ``epoch`` is this epoch's snapshot, or the ``values`` of an epoch recorded on disk (what the core hands
+        to ``catch_up``): the same keys as :meth:`EpochSnapshot.values`, so both go through this one rule.
         A key the run does not have is logged once, as an error listing the keys it does have; the hook then does
         nothing (it never stops or crashes training because of its own misconfiguration). When validation was
-        skipped this epoch (``val=False``), metrics and validation losses are stale and count as not measured.
+        skipped this epoch (``val=False``: no fitness), metrics and validation losses are stale and count as not
+        measured.
         """
-        values = snap.values()
+        values = epoch.values() if isinstance(epoch, EpochSnapshot) else epoch
         if self.monitor not in values:
             if not self._missing_reported:
                 self._missing_reported = True
@@ -143,7 +146,7 @@ class MonitorHook(Hook):
                     "error",
                 )
             return None
-        if snap.fitness is None and not self.monitor.startswith(ALWAYS_FRESH):
+        if values.get("fitness") is None and not self.monitor.startswith(ALWAYS_FRESH):
             return None
         return values[self.monitor]
 

@@ -39,7 +39,9 @@ from .alert_rules import (
 from .core.errors import ConfigError
 from .core.files import append_line
 from .core.hook import Hook
+from .core.run import EpochSnapshot
 from .core.validate import check_amount, check_bool, check_choice, check_number
+from .fitness_record import recorded_snapshot
 
 ALERTS_FILE = "alerts.jsonl"
 
@@ -139,6 +141,26 @@ class ValLossAlert(Hook):
         snap = self.snapshot(trainer)
         if snap.is_final_eval or not self.is_main_process:  # rank 0 decides; Ultralytics broadcasts its stop flag
             return
+        self._epoch_done(trainer, snap)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+        """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
+        ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
+
+        The epoch goes through the rules like a live one. The process may have died after appending some of this
+        epoch's records to alerts.jsonl and before saving the state: a record already in the file is neither
+        written nor published again; the others are, as usual. A line the process was killed in the middle of is
+        cut off first (it is this epoch's record, written again whole), so the next append starts on its own line.
+        """
+        if not self.is_main_process:
+            return
+        path = Path(trainer.save_dir) / ALERTS_FILE
+        _drop_torn_line(path)
+        written = {_identity(r) for r in _read_records(path) if r.get("epoch") == epoch}
+        self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values), already_written=written)
+
+    def _epoch_done(self, trainer, snap: EpochSnapshot, already_written: set[tuple] | None = None) -> None:
+        """One completed epoch, live or caught up: rules, records, stop, state."""
         # With val=False, epochs that skip validation still carry the placeholder zeros Ultralytics puts in
         # trainer.metrics on the first batch: they are not losses, and a best of 0 would make every rise infinite.
         val = snap.val_losses if any(v != 0 for v in snap.val_losses.values()) else {}
@@ -147,8 +169,13 @@ class ValLossAlert(Hook):
             self._report_unused_names(val, snap.task)
         observation = Observation(epoch=snap.epoch, val=val, train=snap.train_losses, fitness=snap.fitness)
         self._state, records = evaluate(self.rules, self._state, observation)
+        path = snap.save_dir / ALERTS_FILE
         for record in records:
-            self._emit(record, snap.save_dir / ALERTS_FILE)
+            if already_written and _identity(record.as_dict()) in already_written:
+                self.records.append(record)
+                self.log(f"{record.kind} of epoch {record.epoch} ({record.rule} on {record.loss}) is already in {path}")
+            else:
+                self._emit(record, path)
         stoppers = [r for r in records if r.stops]
         if stoppers:
             trainer.stop = True
@@ -208,6 +235,39 @@ class ValLossAlert(Hook):
                 f"{', '.join(unused)} not produced by this {task} run (it has {', '.join(sorted(produced))}); ignored",
                 "warning",
             )
+
+
+def _identity(record: dict[str, Any]) -> tuple:
+    """What makes an alerts.jsonl record the same record: kind, rule, loss, epoch."""
+    return record.get("kind"), record.get("rule"), record.get("loss"), record.get("epoch")
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a last line that has no newline (the process died writing it) off ``path``."""
+    try:
+        with open(path, "r+b") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                f.truncate(data.rfind(b"\n") + 1)
+    except FileNotFoundError:
+        pass
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of alerts.jsonl; a missing file is empty, a torn last line (killed mid-write) is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 # --- option parsing (plain functions: option value in, validated value or ConfigError out) --------------------------

@@ -26,6 +26,7 @@ from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_mapping
 from ..core.validate import check_choice, check_number, check_str
+from ..fitness_record import recorded_snapshot
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
     BUS_EVENTS,
@@ -258,14 +259,30 @@ class Notify(Hook):
         if snap.is_final_eval:
             self._final = snap  # metrics of best.pt, for the train_end message
             return
+        self._epoch_done(trainer, snap)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+        """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
+        ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
+
+        The state is saved before an epoch's messages are sent, so the process died before sending them: a new
+        best (and a due progress message) of that epoch is sent now, once, as the uninterrupted run would have.
+        """
+        self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values))
+
+    def _epoch_done(self, trainer, snap) -> None:
+        """One completed epoch, live or caught up: decide, save the state, then send."""
         self._final = snap
         fitness, previous = snap.fitness, self._best_sent
         # A random-init model sits at fitness 0.0 for a while and Ultralytics calls each of those epochs "best".
-        if snap.is_best and fitness is not None and (fitness > previous if previous is not None else fitness != 0):
+        new_best = snap.is_best and fitness is not None and (
+            fitness > previous if previous is not None else fitness != 0
+        )
+        if new_best:
             self._best_sent = fitness
-            self.save_state(trainer, snap.epoch)  # only when it changes: a resumed run does not announce it again
-            if self.wants("new_best"):
-                self.send(new_best_message(snap, previous, self._run))
+        self.save_state(trainer, snap.epoch)  # before sending: a resumed run never announces the same best twice
+        if new_best and self.wants("new_best"):
+            self.send(new_best_message(snap, previous, self._run))
         if self.wants("epoch") and self._progress_due(snap.epoch):
             self._last_progress_time = time.time()
             self.send(epoch_message(snap, self._run))
