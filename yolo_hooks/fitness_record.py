@@ -15,15 +15,12 @@ import csv
 import io
 import json
 import math
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 from .core.colour import paint
-from .core.run import EpochSnapshot, to_float
-
 from .core.files import atomic_write_text
 
 CSV_NAME, JSONL_NAME, SUMMARY_NAME, PLOT_NAME = "fitness.csv", "fitness.jsonl", "fitness_summary.json", "fitness.png"
@@ -94,75 +91,6 @@ def build_record(snap, previous: dict | None, epoch_times: list[float], time_off
     rec["total_time"] = time_offset + snap.elapsed
     rec["eta"] = eta_seconds(epoch_times, snap.epoch, snap.epochs)
     return {k: _clean(v) for k, v in rec.items()}
-
-
-def recorded_times(save_dir: Path) -> dict[int, float]:
-    """results.csv's ``time`` by epoch (the last row of an epoch wins): seconds from the training start of the
-    process that ran the epoch to just before it wrote last.pt. Empty when the file cannot be read."""
-    times: dict[int, float] = {}
-    try:
-        with open(Path(save_dir) / "results.csv", newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                row = {k.strip(): v for k, v in row.items() if k}
-                try:
-                    times[int(float(row["epoch"]))] = float(row["time"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-    except OSError:
-        pass
-    return times
-
-
-def recorded_snapshot(trainer, epoch: int, values: dict[str, float | None],
-                      best: tuple[float | None, int | None] = (None, None)) -> EpochSnapshot:
-    """The :class:`EpochSnapshot` of completed ``epoch`` rebuilt from what the run recorded (``values`` of
-    :func:`~yolo_hooks.core.run.recorded_epoch_values`), for a hook catching up on an epoch it missed.
-
-    Best fitness and best epoch: the trainer's own for the epoch in last.pt (restored from it on resume), else
-    ``best`` (what the caller knows from the epoch before). Times are estimates from results.csv's ``time``
-    column, which Ultralytics takes just before writing last.pt: ``elapsed`` is the epoch's ``time``;
-    ``epoch_time`` the difference to the row before when that one is smaller (same process), else the whole
-    ``time`` (the epoch was its process' first). Off by about one checkpoint save; and wrong when a resumed
-    process' first epoch outlasted the whole training of the process before it. ``time`` is the rebuild's.
-    None of it (nor ``elapsed`` 0.0) when results.csv has no time for the epoch.
-    """
-    def only(prefix: str, total: str) -> dict[str, float]:
-        parts = {k: v for k, v in values.items() if k.startswith(prefix) and k != total and v is not None}
-        return parts or ({total: values[total]} if values.get(total) is not None else {})
-
-    best_fitness, best_epoch = best
-    if epoch == int(getattr(trainer, "start_epoch", 0) or 0):  # last.pt holds this epoch's best bookkeeping
-        best_fitness = to_float(getattr(trainer, "best_fitness", None))
-        stopper_epoch = getattr(getattr(trainer, "stopper", None), "best_epoch", None)
-        best_epoch = int(stopper_epoch) if stopper_epoch is not None and best_fitness is not None else None
-    times = recorded_times(trainer.save_dir)
-    elapsed, before = times.get(epoch), times.get(epoch - 1)
-    epoch_time = elapsed
-    if elapsed is not None and before is not None and before < elapsed:  # the row before is of the same process
-        epoch_time = elapsed - before
-    fitness = values.get("fitness")
-    save_dir = Path(trainer.save_dir)
-    return EpochSnapshot(
-        epoch=epoch,
-        epochs=int(trainer.epochs),
-        is_final_eval=False,
-        fitness=fitness,
-        best_fitness=best_fitness,
-        best_epoch=best_epoch,
-        is_best=fitness is not None and fitness == best_fitness,
-        metrics={k: v for k, v in values.items() if k.startswith("metrics/") and v is not None},
-        val_losses=only("val/", "val/loss"),
-        train_losses=only("train/", "train/loss"),
-        lr={k: v for k, v in values.items() if k.startswith("lr/") and v is not None},
-        epoch_time=epoch_time,
-        elapsed=elapsed or 0.0,
-        start_epoch=int(getattr(trainer, "start_epoch", 0) or 0),
-        stop=False,
-        task=str(getattr(trainer.args, "task", "detect")),
-        save_dir=save_dir,
-        best_path=Path(getattr(trainer, "best", save_dir / "weights" / "best.pt")),
-        last_path=Path(getattr(trainer, "last", save_dir / "weights" / "last.pt")),
-    )
 
 
 def build_final_record(snap, fitness: float | None) -> dict[str, Any]:

@@ -20,14 +20,13 @@ Or in hooks.yaml: ``fitness_report: {csv: true, plot: true, predict: false}``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-import os
-
-from .core.files import append_line, atomic_write_json
-from .core.run import recorded_epoch_values, take_outcome, to_float
 from .core.colour import colour_enabled
+from .core.files import append_line, atomic_write_json
+from .core.run import recorded_epoch_values, recorded_snapshot, take_outcome, to_float
 from .core.validate import check_bool, check_str
 from .fitness_record import (
     CSV_NAME,
@@ -46,7 +45,6 @@ from .fitness_record import (
     read_csv_header,
     read_csv_records,
     read_jsonl,
-    recorded_snapshot,
     rewrite_files,
     write_fresh,
 )

@@ -15,8 +15,7 @@ import pytest
 import torch
 
 from tests.fitness_report.helpers import read_jsonl, read_rows
-from yolo_hooks.core.run import EpochSnapshot
-from yolo_hooks.fitness_record import recorded_snapshot
+from yolo_hooks.core.run import EpochSnapshot, recorded_snapshot
 from yolo_hooks.fitness_report import FitnessReport
 
 EPOCHS = 6

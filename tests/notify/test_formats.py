@@ -12,8 +12,7 @@ import urllib.parse
 import pytest
 import requests
 
-from yolo_hooks.notify.formats import FORMATS, HTTP_FORMATS, REQUIRED, build_request, check_response
-from yolo_hooks.notify.formats import telegram
+from yolo_hooks.notify.formats import FORMATS, HTTP_FORMATS, REQUIRED, build_request, check_response, telegram
 from yolo_hooks.notify.formats.render import (
     TELEGRAM,
     escape_markdown_v2,

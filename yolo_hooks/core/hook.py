@@ -19,8 +19,8 @@ from typing import Any, Callable, ClassVar
 
 from ultralytics.utils import LOGGER
 
-from .colour import colour_enabled, paint
 from .bus import SEVERITIES, Bus, Published
+from .colour import colour_enabled, paint
 from .events import RESERVED_METHODS, check_event, known_events
 from .files import atomic_write_json, read_json
 from .redact import scrub

@@ -25,8 +25,8 @@ from ..core.bus import Bus, Published
 from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_mapping
+from ..core.run import recorded_snapshot
 from ..core.validate import check_choice, check_number, check_str
-from ..fitness_record import recorded_snapshot
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
     BUS_EVENTS,

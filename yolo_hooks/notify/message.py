@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from dataclasses import dataclass, field, fields as dataclass_fields
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import PurePath
 from typing import Any, Mapping
 
