@@ -18,26 +18,11 @@ from typing import Any, Mapping
 
 from ..core.bus import Published
 from ..core.run import EpochSnapshot, RunOutcome
+from .message import EVENTS as MESSAGE_EVENTS
 from .message import SEVERITY_RANK, Message
 
 # Events a destination can choose (``test`` is only sent by ``yolo-hooks notify-test``).
-EVENTS = (
-    "train_start",
-    "epoch",
-    "new_best",
-    "alert",
-    "alert_recovered",
-    "early_stop",
-    "lr_reduced",
-    "mirror_done",
-    "mirror_failed",
-    "train_end",
-    "crash",
-    "interrupt",
-    "val_report",
-    "predict_report",
-    "export_report",
-)
+EVENTS = tuple(e for e in MESSAGE_EVENTS if e != "test")
 # Without `events:` a destination gets everything but the chatty ones: per-epoch progress is switched on by
 # `progress_every` / `progress_minutes`, and a mirrored best.pt is news only when it fails.
 DEFAULT_EVENTS = tuple(e for e in EVENTS if e not in {"epoch", "mirror_done"})

@@ -21,6 +21,8 @@ from dataclasses import fields as dataclass_fields
 from pathlib import PurePath
 from typing import Any, Mapping
 
+from ..core.bus import SEVERITIES  # one list of severities for the bus and the messages
+
 EVENTS = (
     "train_start",
     "epoch",
@@ -39,7 +41,6 @@ EVENTS = (
     "export_report",
     "test",
 )
-SEVERITIES = ("info", "warning", "critical")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 # One symbol per severity so a glance at a phone's lock screen tells good news from bad.
 SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
