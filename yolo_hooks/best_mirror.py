@@ -1,12 +1,13 @@
 """BestMirror: every new best.pt copied, verified, to one or more other places, without slowing training.
 
 On the training thread the hook only records the identity of the checkpoint Ultralytics just wrote (one
-``stat``) and queues it; a snapshot thread copies it into ``save_dir/.mirror_staging/`` and checks it did not
-change meanwhile (Ultralytics rewrites best.pt in place, so a hard link would not be a snapshot); one
-background thread per destination uploads it through a temporary name, verifies size and sha256 read back from
+``stat``) and queues it for one background thread per destination (started at ``on_train_start``, at the lowest
+CPU priority on Linux). The first of them ready for that version copies it into ``save_dir/.mirror_staging/``,
+hashing while copying, and checks it did not change meanwhile (Ultralytics rewrites best.pt in place, so a hard
+link would not be a snapshot); each uploads it through a temporary name, verifies size and sha256 read back from
 the destination, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
-waiting in the queue (latest wins); the final best.pt (rewritten by Ultralytics after training, optimizer
-stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``.
+waiting in the queue (latest wins), before it was even copied; the final best.pt (rewritten by Ultralytics after
+training, optimizer stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``.
 
 Examples:
     >>> from ultralytics import YOLO
@@ -22,7 +23,6 @@ from __future__ import annotations
 import collections
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,24 +33,13 @@ from .mirror.destinations import Destination, make_destination
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
 from .mirror.queue import Job, MirrorWorker
 from .mirror.sidecar import run_info
-from .mirror.staging import StagedFile, Superseded, identity
+from .mirror.staging import StagedFile, Superseded, file_identity
 from .mirror.upload import Result, Upload, Uploader
 
 STAGING = ".mirror_staging"
-
-
-@dataclass
-class _Request:
-    """A file to snapshot and then upload everywhere (what the training thread queues)."""
-
-    kind: str
-    source: Path
-    identity: tuple | None
-    staging: Path
-    targets: list[str]
-    versioned: str | None
-    sidecar: str | None
-    info: dict[str, Any] = field(default_factory=dict)
+# Nice value of the background threads on Linux (19: lowest). Copying and hashing 26 MB checkpoints then only
+# uses CPU the training leaves idle, instead of stealing a core from torch's intra-op threads.
+BACKGROUND_NICE = 19
 
 
 class BestMirror(Hook):
@@ -118,8 +107,18 @@ class BestMirror(Hook):
         self._export_start: float | None = None
 
     # --- Ultralytics events -------------------------------------------------------------------------------------
+    def on_train_start(self, trainer):
+        """Start the background threads now, so that ``on_model_save`` never pays for a thread start."""
+        if self.is_main_process:
+            for worker in [*self._ensure_workers(), self._snapshotter]:
+                worker.start()
+
     def on_model_save(self, trainer):
-        """Ultralytics just wrote last.pt (and best.pt when this epoch's fitness is the best): snapshot and queue."""
+        """Ultralytics just wrote last.pt (and best.pt when this epoch's fitness is the best): record and queue.
+
+        This runs on the training thread: one ``stat`` per file and a queue entry; no copy, no hashing, no I/O
+        beyond that (the jobs are queued at the end, so the woken threads do not compete with this method).
+        """
         if not self.is_main_process:
             return
         started = time.perf_counter()
@@ -127,14 +126,18 @@ class BestMirror(Hook):
         # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
         wrote_best = snap.is_best or (snap.fitness is None and snap.best_fitness is None)
         info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics}
-        if wrote_best and snap.best_path.is_file():
+        jobs = []
+        if wrote_best and (ident := file_identity(snap.best_path)) is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
             self._best_info = {**info, **run_info(trainer, str(snap.best_path))}
-            self._submit("best", "best", snap.best_path, snap.save_dir, targets, versioned, "best.json", self._best_info)
-        if self.last_every and snap.epoch % self.last_every == 0 and snap.last_path.is_file():
+            jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
+                               self._best_info)
+        if self.last_every and snap.epoch % self.last_every == 0 and (ident := file_identity(snap.last_path)):
             last_info = {**info, **run_info(trainer, str(snap.last_path))}
-            self._submit("last", "last", snap.last_path, snap.save_dir, ["last.pt"], None, "last.json", last_info)
+            jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
+                               last_info)
+        self._submit(jobs)
         self.save_times.append(time.perf_counter() - started)
 
     def on_fit_epoch_end(self, trainer):
@@ -151,7 +154,8 @@ class BestMirror(Hook):
             return
         base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
         info = {**base, **run_info(trainer, str(snap.best_path)), "final": True}
-        self._submit("best", "final", snap.best_path, snap.save_dir, ["best.pt"], None, "best.json", info)
+        ident = file_identity(snap.best_path)
+        self._submit(self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json", info))
 
     def teardown(self, trainer):
         """Wait up to ``flush_timeout`` for the uploads (also after a crash), then say clearly what is missing."""
@@ -175,8 +179,8 @@ class BestMirror(Hook):
         info = {"format": fmt, **run_info(exporter, str(source))}
         staging = source.parent / STAGING
         for output in outputs:
-            self._submit(f"export:{output.name}", "export", output, staging.parent, [output.name], None, None,
-                         {**info, "source": str(output)})
+            self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,
+                                    [output.name], None, None, {**info, "source": str(output)}))
         self._finish(staging)
 
     # --- resume -------------------------------------------------------------------------------------------------
@@ -209,8 +213,10 @@ class BestMirror(Hook):
                 uploader = Uploader(dest, keep=self.keep, retries=self.retries, retry_delay=self.retry_delay,
                                     report=self._outbox.append, log=self.log)
                 uploader.versions = list(self._saved_versions.get(self._key(i), []))
-                self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=_skip))
-            self._snapshotter = MirrorWorker(f"{self.name}-snapshot", self._stage, on_skip=lambda job: None)
+                self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=self._skip, nice=BACKGROUND_NICE))
+            # Normal priority: the snapshot races with Ultralytics' next rewrite of the file (next epoch, or the
+            # optimizer strip); a starved snapshot would be superseded every time.
+            self._snapshotter = MirrorWorker(f"{self.name}-snapshot", _stage, on_skip=lambda job: None)
         return self._workers
 
     def _versioned_name(self, snap) -> str:
@@ -221,29 +227,27 @@ class BestMirror(Hook):
             self.log(f"name_template {self.name_template!r} cannot be filled ({e!r}); using {fallback}", "warning")
             return fallback
 
-    def _submit(self, slot, kind, source: Path, save_dir: Path, targets, versioned, sidecar, info) -> None:
-        """Training thread: one ``stat`` and a queue entry; the copy happens on the snapshot thread."""
-        self._ensure_workers()
-        ident = None if source.is_dir() else identity(source)
-        request = _Request(kind, source, ident, Path(save_dir) / STAGING, list(targets), versioned, sidecar, info)
-        self._snapshotter.submit(Job(slot, kind, request))
+    def _jobs(self, slot, kind, source: Path, ident, save_dir: Path, targets, versioned, sidecar, info) -> list:
+        """The snapshot job and one upload job per destination, all sharing one snapshot of ``source`` (``ident``).
 
-    def _stage(self, job: Job) -> None:
-        """Snapshot thread: copy the file privately, then hand it to every destination's worker."""
-        request: _Request = job.payload
-        workers = self._workers or []
-        try:
-            staged = StagedFile.take(request.source, request.staging, refs=len(workers), expected=request.identity)
-        except Superseded as e:  # a newer version was written meanwhile and has its own job
-            self.log(f"skipped {request.kind} of epoch {request.info.get('epoch')}: {e}")
-            return
-        except OSError as e:
-            for worker in workers:
-                self._outbox.append(_missing(request, worker, f"could not snapshot {request.source}: {e}"))
-            return
-        for worker in workers:
-            upload = Upload(request.kind, staged, request.targets, request.versioned, request.sidecar, request.info)
-            worker.submit(Job(job.slot, request.kind, upload))
+        The snapshot thread copies (and hashes) the file at once, at normal priority, before Ultralytics rewrites
+        it; the destination threads, at the lowest priority, upload it whenever the CPU is free. Each destination
+        queue is latest-wins; the snapshot is not copied at all when every destination dropped it first.
+        """
+        workers = self._ensure_workers()
+        staged = StagedFile(source, Path(save_dir) / STAGING, refs=len(workers), expected=ident)
+        jobs = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info))) for w in workers]
+        return [*jobs, (self._snapshotter, Job(slot, kind, staged))]
+
+    def _submit(self, jobs: list) -> None:
+        """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the destinations' threads)."""
+        # the snapshot thread (normal priority) starts copying at once: wake it last, when this thread is done
+        for worker, job in sorted(jobs, key=lambda wj: wj[0] is self._snapshotter):
+            worker.submit(job)
+
+    def _skip(self, job: Job) -> None:
+        """A waiting upload replaced by a newer one (training thread): its snapshot is released off this thread."""
+        self._snapshotter.submit(Job(f"release:{id(job)}", "release", job.payload.staged))
 
     def _report(self) -> None:
         """Log and publish every result the workers produced (called on the training / export thread)."""
@@ -268,36 +272,46 @@ class BestMirror(Hook):
         """Wait for every destination (one shared deadline), then report results and whatever is still missing."""
         workers = self._workers or []
         deadline = time.monotonic() + self.flush_timeout
-        for worker in [self._snapshotter, *workers] if workers else []:  # snapshots first: they feed the workers
+        for worker in workers:
             worker.flush(max(0.0, deadline - time.monotonic()))
+        if self._snapshotter is not None:
+            self._snapshotter.flush(max(0.0, deadline - time.monotonic()))
+            for job in self._snapshotter.queue.drain():
+                if job.kind == "release":
+                    job.payload.release()
+            self._snapshotter.close()
         self._report()
         late = f"still not uploaded after flush_timeout={self.flush_timeout:g}s"
-        if workers:
-            for job in self._snapshotter.queue.drain():
-                for worker in workers:
-                    self._outbox.append(_missing(job.payload, worker, late))
         for worker in workers:
             for job in worker.queue.pending():
                 self._outbox.append(_missing(job.payload, worker, late))
             for job in worker.queue.drain():  # never started: nothing will upload them now
                 job.payload.staged.release()
+            worker.close()  # the thread ends when idle; an export (or the next training) starts a new one
         self._report()
         if staging.is_dir() and not any(staging.iterdir()):
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _missing(item: _Request | Upload, worker: MirrorWorker, why: str) -> Result:
+def _missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
     """A failed :class:`Result` for something that will not reach ``worker``'s destination."""
-    source = item.source if isinstance(item, _Request) else item.staged.source
+    source = item.staged.source
     return Result(
         ok=False, kind=item.kind, destination=worker._process.destination.display, file=item.targets[-1],
         epoch=item.info.get("epoch"), fitness=item.info.get("fitness"), error=f"{why}; the local file is {source}",
     )
 
 
-def _skip(job: Job) -> None:
-    """A waiting job replaced by a newer one for the same slot: its snapshot is no longer needed here."""
-    job.payload.staged.release()
+def _stage(job: Job) -> None:
+    """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), or
+    release the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds)."""
+    if job.kind == "release":
+        job.payload.release()
+        return
+    try:
+        job.payload.materialize()
+    except (Superseded, OSError):
+        pass
 
 
 def _check_exports(hook: str, exports: Any) -> bool | tuple[str, ...]:

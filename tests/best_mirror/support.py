@@ -15,16 +15,19 @@ from yolo_hooks.mirror.destinations import LocalDestination
 
 
 class SlowDestination(LocalDestination):
-    """A real local folder whose writes are throttled (``seconds_per_chunk`` per MiB written)."""
+    """A real local folder whose writes are throttled to ``seconds_per_mib`` per MiB written.
 
-    def __init__(self, root, seconds_per_chunk: float = 0.05):
+    The throttle sleeps (no busy wait, the GIL is released), like a slow network share would block in ``write``.
+    """
+
+    def __init__(self, root, seconds_per_mib: float = 0.05):
         super().__init__(root)
-        self.seconds_per_chunk = seconds_per_chunk
+        self.seconds_per_mib = seconds_per_mib
 
     def _write_chunks(self, chunks, name):
         def slow():
             for chunk in chunks:
-                time.sleep(self.seconds_per_chunk)
+                time.sleep(self.seconds_per_mib * len(chunk) / (1 << 20))
                 yield chunk
 
         super()._write_chunks(slow(), name)

@@ -71,7 +71,7 @@ def run(request, tmp_path_factory, s3_server):
             "read_only": BestMirror(to=ro, name="mirror_ro", **fast),
             "deleted": BestMirror(to=str(tmp / "deleted" / "backup"), name="mirror_deleted", **fast),
             "unmounted": BestMirror(to=str(tmp / "share" / "backup"), name="mirror_unmounted", **fast),
-            "slow": BestMirror(to=SlowDestination(tmp / "slow", seconds_per_chunk=0.1), name="mirror_slow", **fast),
+            "slow": BestMirror(to=SlowDestination(tmp / "slow", seconds_per_mib=0.1), name="mirror_slow", **fast),
         }
         from ultralytics import YOLO
 

@@ -296,7 +296,7 @@ def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_co
     import subprocess
     import sys
 
-    from yolo_hooks.mirror.destinations import TMP_MARK, LocalDestination, _HOST
+    from yolo_hooks.mirror.destinations import _HOST, TMP_MARK, LocalDestination
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
@@ -314,3 +314,66 @@ def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_co
 
     assert not abandoned.exists() and running.exists() and foreign.exists()
     assert (dest_dir / "best.pt").read_bytes() == source.read_bytes()
+
+
+# --- work saved: no copy nobody needs, one upload per version ------------------------------------------------------
+def test_snapshot_is_not_copied_when_every_destination_dropped_it(tmp_path, source):
+    staged = StagedFile(source, tmp_path / "staging", refs=2, expected=identity(source))
+    staged.release()
+    staged.release()  # both destinations got a newer best first (latest wins)
+    with pytest.raises(Superseded, match="no destination needs"):
+        staged.materialize()
+    assert not (tmp_path / "staging").exists()
+
+
+def test_snapshot_hashes_while_copying_and_is_shared(tmp_path, source):
+    staged = StagedFile(source, tmp_path / "staging", refs=2, expected=identity(source))
+    path = staged.materialize()
+    assert staged.materialize() == path and len(list((tmp_path / "staging").iterdir())) == 1  # copied once
+    assert staged.check.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    staged.release()
+    assert path.exists()
+    staged.release()
+    assert not path.exists()
+
+
+class _CountingDestination(LocalDestination):
+    def __init__(self, root):
+        super().__init__(root)
+        self.written = 0
+
+    def _write_chunks(self, chunks, name):
+        def counted():
+            for chunk in chunks:
+                self.written += len(chunk)
+                yield chunk
+
+        super()._write_chunks(counted(), name)
+
+
+def test_versioned_copy_and_best_pt_are_written_once(tmp_path, source):
+    dest = _CountingDestination(tmp_path / "once")
+    Uploader(dest, keep=3, retries=0, retry_delay=0, report=lambda r: None, log=lambda *a: None)(
+        _upload(tmp_path, source, 1, "best-epoch001.pt")
+    )
+    size = source.stat().st_size
+    versioned, best = tmp_path / "once" / "best-epoch001.pt", tmp_path / "once" / "best.pt"
+    assert dest.written < 2 * size  # the checkpoint once, plus the small sidecar
+    assert best.read_bytes() == source.read_bytes() and versioned.stat().st_ino == best.stat().st_ino
+    assert leftovers(tmp_path / "once") == []
+
+
+def test_memory_filesystem_second_name_is_a_verified_copy(source):
+    dest = FsspecDestination("memory://unit-tests/copy")
+    check = dest.put_file(source, "best-epoch001.pt")
+    assert dest.put_copy("best-epoch001.pt", "best.pt", check)
+    assert dest.read_check("best.pt") == check
+
+
+def test_final_replacing_a_waiting_best_keeps_its_versioned_name(tmp_path, source):
+    q = LatestWinsQueue()
+    staged = StagedFile(source, tmp_path / "staging", refs=2)
+    q.put(Job("best", "best", Upload("best", staged, ["best-epoch009.pt", "best.pt"], "best-epoch009.pt", "best.json")))
+    final = Upload("final", staged, ["best.pt"], None, "best.json")
+    q.put(Job("best", "final", final))
+    assert final.targets == ["best-epoch009.pt", "best.pt"] and final.versioned == "best-epoch009.pt"

@@ -1,7 +1,7 @@
 """The parts of :class:`yolo_hooks.best_mirror.BestMirror`, one concern per module.
 
 destinations.py  local folder / fsspec URL: temp name, verify (size + sha256), rename; list and delete
-staging.py       the snapshot of a checkpoint taken on the training thread (reflink or fast copy)
+staging.py       the private snapshot of a checkpoint (reflink or sendfile), shared by every destination
 queue.py         latest-wins queue and the background thread of one destination
 upload.py        one job at one destination: copies, sidecar, ``keep`` pruning, retries with back-off
 naming.py        the versioned-copy name template and its fields

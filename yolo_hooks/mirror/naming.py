@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from typing import Any
@@ -31,6 +32,7 @@ _METRIC_KEYS = (
 LOSS_PREFIXES = ("val_", "train_", "lr_")
 
 
+@functools.lru_cache(maxsize=1024)  # called for every metric on every new best, on the training thread
 def field_name(key: str) -> str:
     """The template name of an Ultralytics metric key (see the module docstring)."""
     key = key.removeprefix("metrics/")

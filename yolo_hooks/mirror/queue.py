@@ -17,6 +17,8 @@ Examples:
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,6 +49,8 @@ class LatestWinsQueue:
         """Queue ``job``; returns the waiting job of the same slot that it replaced, if any."""
         with self._cond:
             old = self._waiting.pop(job.slot, None)
+            if old is not None and hasattr(job.payload, "absorb"):  # before any worker can take the new job
+                job.payload.absorb(old.payload)
             self._waiting[job.slot] = job  # re-inserted at the end: order of arrival
             self._cond.notify_all()
         return old
@@ -99,43 +103,82 @@ class LatestWinsQueue:
 class MirrorWorker:
     """A daemon thread that feeds the jobs of one :class:`LatestWinsQueue` to ``process``, one at a time.
 
-    Started lazily on the first :meth:`submit` so that the owning hook pickles (DDP); a daemon, so that a
-    forgotten flush never keeps the process alive. ``on_skip`` gets every job replaced by a newer one.
+    Started by :meth:`start` (the hook does it at ``on_train_start``, so that ``on_model_save`` never pays for a
+    thread start) or lazily by the first :meth:`submit`; it waits for jobs until :meth:`close`. Created lazily by
+    the hook so that it pickles (DDP); a daemon, so that a forgotten flush never keeps the process alive.
+    ``on_skip`` gets every job replaced by a newer one.
+
+    Args:
+        nice: on Linux, the thread's own nice value (19: lowest CPU priority), so that copying and hashing yield
+            the cores to the training; None leaves it alone. Per-thread on Linux only; ignored elsewhere.
     """
 
-    def __init__(self, name: str, process: Callable[[Job], None], on_skip: Callable[[Job], None]):
+    def __init__(self, name: str, process: Callable[[Job], None], on_skip: Callable[[Job], None],
+                 nice: int | None = None):
         self.name = name
         self.queue = LatestWinsQueue()
+        self.nice = nice
+        self.cpu_seconds = 0.0  # CPU time this worker's thread spent on jobs (benchmarks, diagnostics)
         self._process = process
         self._on_skip = on_skip
         self._thread: threading.Thread | None = None
+        self._closing = False
         self._lock = threading.Lock()
 
-    def submit(self, job: Job) -> Job | None:
+    def start(self) -> None:
+        """Start the thread now, if it is not running (idempotent)."""
+        with self._lock:
+            self._closing = False
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=f"yolo_hooks-mirror-{self.name}", daemon=True)
+                self._thread.start()
+
+    def submit(self, job: Job, start: bool = True) -> Job | None:
         """Queue ``job`` (microseconds); returns the waiting job it replaced (already handed to ``on_skip``)."""
         replaced = self.queue.put(job)
         if replaced is not None:
             self._on_skip(replaced)
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name=f"yolo_hooks-mirror-{self.name}", daemon=True)
-                self._thread.start()
+        thread = self._thread
+        if start and (self._closing or thread is None or not thread.is_alive()):
+            self.start()
         return replaced
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for every queued job; True when all finished."""
         return self.queue.flush(timeout)
 
+    def close(self) -> None:
+        """Let the thread end once the queue is empty (a later :meth:`submit` starts a new one)."""
+        with self._lock:
+            self._closing = True
+        with self.queue._cond:
+            self.queue._cond.notify_all()
+
     def _run(self) -> None:
+        _lower_priority(self.nice)
         while True:
-            job = self.queue.take(timeout=30.0)
+            job = self.queue.take(timeout=5.0)
             if job is None:
-                with self._lock:  # idle: let the thread end; the next submit starts a new one
-                    if not self.queue.pending():
+                with self._lock:
+                    if self._closing and not self.queue.pending():
                         self._thread = None
                         return
                 continue
+            started = time.thread_time()
             try:
                 self._process(job)
             finally:
+                self.cpu_seconds += time.thread_time() - started
                 self.queue.done(job)
+
+
+def _lower_priority(nice: int | None) -> None:
+    """Give the calling thread nice value ``nice`` (Linux: nice values are per thread; elsewhere a no-op)."""
+    if nice is None or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (OSError, AttributeError):
+        pass

@@ -8,6 +8,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 from datetime import datetime, timezone
@@ -18,19 +19,23 @@ from .destinations import FileCheck
 
 def run_info(trainer_or_exporter: Any, source: str) -> dict[str, Any]:
     """What every sidecar says about where a file came from (computed on the training thread, cheaply)."""
-    from ultralytics import __version__ as ultralytics_version
-
-    from .. import __version__
-
     save_dir = getattr(trainer_or_exporter, "save_dir", None)
     return {
         "source": source,
         "run": None if save_dir is None else str(getattr(save_dir, "name", save_dir)),
         "save_dir": None if save_dir is None else str(save_dir),
-        "host": socket.gethostname(),
-        "ultralytics_version": ultralytics_version,
-        "yolo_hooks_version": __version__,
+        **_process_info(),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def _process_info() -> dict[str, str]:
+    """Host and versions: the same for the whole process, so looked up once (no syscall per new best)."""
+    from ultralytics import __version__ as ultralytics_version
+
+    from .. import __version__
+
+    return {"host": socket.gethostname(), "ultralytics_version": ultralytics_version, "yolo_hooks_version": __version__}
 
 
 def sidecar(name: str, kind: str, check: FileCheck, info: dict[str, Any], versions: list[str]) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """Private snapshots of a checkpoint, so an upload never reads a file that Ultralytics is rewriting.
 
 A hard link is not a snapshot here: Ultralytics rewrites ``best.pt`` in place (``write_bytes`` truncates and
-writes the same inode), so a link would change under the upload. The copy itself is made *off* the training
-thread (a 26 MB training checkpoint of yolo11n takes 20-200 ms to copy on a busy machine): the training thread
-only records the file's identity (inode, size, mtime in ns) right after Ultralytics wrote it; the snapshot thread
-copies it (reflink when the filesystem can, else ``shutil.copyfile``) and checks the identity before and after
-the copy. If the file changed in between (the next best, or the final optimizer strip, was already written), the
-snapshot is dropped as *superseded*, never uploaded torn; the newer version has its own job.
+writes the same inode), so a link would change under the upload. The training thread only records the file's
+identity (inode, size, mtime in ns: one ``stat``) right after Ultralytics wrote it; the snapshot thread copies it
+at once (:meth:`StagedFile.materialize`; at once, because the next epoch or the optimizer strip rewrites it), unless
+every destination already dropped that version for a newer one. The copy is a reflink where the filesystem can,
+else ``sendfile`` (no GIL held meanwhile); the identity is checked before and after. If the file changed in between
+(the next best, or the final optimizer strip, was already written), the snapshot is dropped as *superseded*, never
+uploaded torn; the newer version has its own job. It is hashed once, by the first upload that needs it (a version
+replaced before any upload started is never hashed), in one ``sha256`` call over a memory map.
 
 One staged file may feed several destinations; it is deleted when the last of them is done with it.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import threading
 import uuid
 from pathlib import Path
@@ -34,6 +37,15 @@ def identity(path: Path) -> tuple[int, int, int]:
     return st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def file_identity(path: Path) -> tuple[int, int, int] | None:
+    """:func:`identity` of a regular file, or None when ``path`` is missing or not a file (still one ``stat``)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
 def reflink(src: Path, dst: Path) -> bool:
     """Clone ``src`` to ``dst`` copy-on-write when the filesystem supports it; False (and no ``dst``) otherwise."""
     try:
@@ -49,75 +61,131 @@ def reflink(src: Path, dst: Path) -> bool:
         return False
 
 
-def snapshot_copy(src: Path, dst: Path) -> str:
-    """Copy ``src`` to ``dst`` as fast as the filesystem allows; returns the method used (reflink|copy|tree)."""
+def snapshot_copy(src: Path, dst: Path) -> tuple[str, FileCheck | None]:
+    """Copy ``src`` to ``dst`` as cheaply as the filesystem allows: ``(method, check or None)``.
+
+    The method is reflink|copy|tree; the check is computed afterwards, in one GIL-free call (see ``check``).
+    """
     if src.is_dir():
         shutil.copytree(src, dst)
-        return "tree"
+        return "tree", None
     if reflink(src, dst):
-        return "reflink"
-    shutil.copyfile(src, dst)
-    return "copy"
+        return "reflink", None
+    shutil.copyfile(src, dst)  # sendfile on Linux: the GIL is released for the whole copy
+    return "copy", None
 
 
 class StagedFile:
-    """A private copy of a source file in the staging folder, shared by every destination's job.
+    """A private copy of one version of a source file, made on first use and shared by every destination's job.
 
-    ``check`` (size + sha256) is computed lazily, on the first worker that needs it, never on the training thread.
+    Args:
+        source: the file (or exported folder) to snapshot.
+        staging_dir: where the copy goes (``save_dir/.mirror_staging``).
+        refs: how many destinations will use it; the last :meth:`release` deletes the copy.
+        expected: the :func:`identity` recorded when the version was queued (None: take whatever is there).
     """
 
-    def __init__(self, source: Path, path: Path, method: str, refs: int):
+    def __init__(self, source: Path, staging_dir: Path, refs: int, expected: tuple | None = None):
         self.source = source
-        self.path = path
-        self.method = method
+        self.staging_dir = staging_dir
+        self.expected = expected
+        self.path: Path | None = None
+        self.method: str | None = None
         self._refs = refs
         self._check: FileCheck | None = None
-        self._lock = threading.Lock()
+        self._failure: BaseException | None = None
+        self._lock = threading.Lock()  # refs and state only, never held during I/O: release() runs on the training thread
+        self._copy_lock = threading.Lock()  # one copy (or hash) at a time
 
     @classmethod
     def take(cls, source: Path, staging_dir: Path, refs: int, expected: tuple | None = None) -> StagedFile:
-        """Snapshot ``source`` into ``staging_dir`` for ``refs`` consumers.
+        """Snapshot ``source`` into ``staging_dir`` now, for ``refs`` consumers.
 
         Raises:
             Superseded: ``source`` no longer has (or changed away from) the ``expected`` identity.
         """
-        if expected is not None and not source.is_dir() and identity(source) != expected:
+        staged = cls(source, staging_dir, refs, expected)
+        staged.materialize()
+        return staged
+
+    def materialize(self) -> Path:
+        """The staged copy, made now if no destination made it yet (thread-safe; the copy is made once).
+
+        Raises:
+            Superseded: the source was rewritten before or while it was copied (a newer version is queued).
+            OSError: the source could not be read or the staging folder not written.
+        """
+        with self._copy_lock:
+            with self._lock:
+                if self.path is not None:
+                    return self.path
+                if self._failure is not None:
+                    raise self._failure
+                if self._refs <= 0:
+                    raise Superseded(f"{self.source.name}: no destination needs this version any more")
+            try:
+                path, method, check = self._copy()  # hashed later by the first upload: a replaced version never is
+            except (Superseded, OSError) as e:
+                with self._lock:
+                    self._failure = e
+                raise
+            with self._lock:
+                if self._refs > 0:
+                    self.path, self.method, self._check = path, method, check
+                    return path
+            _remove(path)  # every consumer let go while it was being copied
+            raise Superseded(f"{self.source.name}: no destination needs this version any more")
+
+    def _copy(self) -> tuple[Path, str, FileCheck | None]:
+        source, expected = self.source, self.expected
+        if expected is not None and file_identity(source) != expected:
             raise Superseded(f"{source.name} was rewritten before it could be copied")
-        staging_dir.mkdir(parents=True, exist_ok=True)
-        path = staging_dir / f"{uuid.uuid4().hex[:8]}-{source.name}"
-        method = snapshot_copy(source, path)
-        if expected is not None and not source.is_dir() and identity(source) != expected:
-            path.unlink(missing_ok=True)
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
+        path = self.staging_dir / f"{uuid.uuid4().hex[:8]}-{source.name}"
+        try:
+            method, check = snapshot_copy(source, path)
+        except BaseException:
+            _remove(path)
+            raise
+        if expected is not None and file_identity(source) != expected:
+            _remove(path)
             raise Superseded(f"{source.name} was rewritten while it was being copied")
-        return cls(source, path, method, refs)
+        return path, method, check
 
     @property
     def check(self) -> FileCheck:
-        with self._lock:
+        """Size and sha256 of the staged copy, computed once by the first destination thread that needs it."""
+        path = self.materialize()
+        with self._copy_lock:
             if self._check is None:
-                self._check = file_check(self.path)
+                self._check = file_check(path)
             return self._check
 
     def files(self) -> list[tuple[Path, str]]:
         """``(local path, relative name)`` of every file: one for a file, all files of an exported folder."""
-        if self.path.is_file():
-            return [(self.path, self.source.name)]
-        return [(p, f"{self.source.name}/{p.relative_to(self.path).as_posix()}") for p in sorted(self.path.rglob("*")) if p.is_file()]
+        path = self.materialize()
+        if path.is_file():
+            return [(path, self.source.name)]
+        return [(p, f"{self.source.name}/{p.relative_to(path).as_posix()}") for p in sorted(path.rglob("*")) if p.is_file()]
 
     def release(self) -> None:
-        """One consumer is done; the last one deletes the staged copy."""
+        """One consumer is done (or skipped it); the last one deletes the staged copy, if one was made."""
         with self._lock:
             self._refs -= 1
-            last = self._refs <= 0
-        if last:
-            if self.path.is_dir():
-                shutil.rmtree(self.path, ignore_errors=True)
-            else:
-                self.path.unlink(missing_ok=True)
+            path = self.path if self._refs <= 0 else None
+        if path is not None:
+            _remove(path)
             try:
-                os.rmdir(self.path.parent)  # only when empty
+                os.rmdir(path.parent)  # only when empty
             except OSError:
                 pass
 
     def __repr__(self) -> str:
         return f"StagedFile({self.source.name})"
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from .destinations import Destination
 from .naming import prune
 from .queue import Job
 from .sidecar import encode, sidecar
-from .staging import StagedFile
+from .staging import StagedFile, Superseded
 
 MAX_BACKOFF = 60.0
 
@@ -39,6 +39,13 @@ class Upload:
     versioned: str | None = None
     sidecar: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+    def absorb(self, replaced: Upload) -> None:
+        """Take over the versioned name of the waiting best this final replaces (the last epoch's best.pt, rewritten
+        by the optimizer strip before it could be uploaded): that version is then kept, stripped, under its name."""
+        if self.kind == "final" and replaced.versioned and not self.versioned:
+            self.versioned = replaced.versioned
+            self.targets = [replaced.versioned, *self.targets]
 
     def __repr__(self) -> str:
         return f"Upload({self.kind}, {self.targets}, epoch={self.info.get('epoch')})"
@@ -80,12 +87,28 @@ class Uploader:
         self.report = report
         self.log = log
         self.versions: list[str] = []  # versioned copies this run wrote here, oldest first (for `keep`)
+        self._lost: Upload | None = None  # a best whose file was rewritten before it could be copied
         self._lock = threading.Lock()
 
     def __call__(self, job: Job) -> None:
         upload: Upload = job.payload
         start, attempts, error = time.monotonic(), 0, None
         try:
+            try:
+                upload.staged.materialize()  # the first destination to get here copies; the others share it
+            except Superseded as e:  # a newer version was written meanwhile and has its own job
+                self.log(f"skipped {upload.kind} of epoch {upload.info.get('epoch')} for {self.destination.display}: {e}", "info")
+                if upload.kind == "best":  # the newer one may be the final strip: it then takes this one's name
+                    self._lost = upload
+                return
+            except OSError as e:  # the source itself is gone or unreadable: retrying will not bring it back
+                self.report(self._result(upload, False, 1, start, error=f"could not snapshot {upload.staged.source}: {e}"))
+                return
+            if upload.kind == "best":
+                self._lost = None  # a newer best gets its own name
+            elif upload.kind == "final" and self._lost is not None:
+                upload.absorb(self._lost)
+                self._lost = None
             while attempts <= self.retries:
                 attempts += 1
                 try:
@@ -121,8 +144,11 @@ class Uploader:
                 self.destination.put_file(path, name)
             return _folder_check(staged)
         check = staged.check
-        for name in upload.targets:
-            self.destination.put_file(staged.path, name, check)
+        first, *others = upload.targets
+        self.destination.put_file(staged.path, first, check)
+        for name in others:  # the same bytes under another name: no second upload where the backend can copy
+            if not self.destination.put_copy(first, name, check):
+                self.destination.put_file(staged.path, name, check)
         if upload.versioned:
             with self._lock:
                 self.versions.append(upload.versioned)
