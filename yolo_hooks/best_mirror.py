@@ -101,6 +101,7 @@ class BestMirror(Hook):
         self.save_times: list[float] = []  # seconds the training thread spent in on_model_save
         self._best_info: dict[str, Any] | None = None  # the last best handed to the workers
         self._saved_versions: dict[str, list[str]] = {}  # from load_state_dict, until the uploaders exist
+        self._state_saved: dict[str, Any] = {}  # what save_state last wrote (it is written only when it changes)
         self._workers: list[MirrorWorker] | None = None
         self._snapshotter: MirrorWorker | None = None
         self._outbox: collections.deque[Result] | None = None
@@ -141,8 +142,11 @@ class BestMirror(Hook):
         self.save_times.append(time.perf_counter() - started)
 
     def on_fit_epoch_end(self, trainer):
-        """Publish what the workers finished since the last epoch (on the training thread, in order)."""
+        """Publish what the workers finished since the last epoch (on the training thread, in order); keep the
+        list of versioned copies for ``resume=True`` when it changed."""
         self._report()
+        if self.is_main_process and not self.snapshot(trainer).is_final_eval:
+            self._save_versions(trainer, self.snapshot(trainer).epoch)
 
     def on_train_end(self, trainer):
         """Queue the final best.pt, rewritten by Ultralytics after training (optimizer stripped)."""
@@ -161,6 +165,7 @@ class BestMirror(Hook):
         """Wait up to ``flush_timeout`` for the uploads (also after a crash), then say clearly what is missing."""
         if self.is_main_process:
             self._finish(Path(trainer.save_dir) / STAGING)
+            self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
 
     def on_export_start(self, exporter):
         """Remember when the export began, to recognise its output files."""
@@ -196,6 +201,16 @@ class BestMirror(Hook):
         self._saved_versions = {k: list(v) for k, v in versions.items() if isinstance(v, list)}
         for i, worker in enumerate(self._workers or []):
             worker._process.versions = list(self._saved_versions.get(self._key(i), []))
+
+    def _save_versions(self, trainer, epoch: int) -> None:
+        state = self.state_dict()
+        if state and state != self._state_saved:
+            self._state_saved = state
+            self.save_state(trainer, epoch)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+        """Nothing to catch up: the state is the list of copies made, not a per-epoch count (it is saved only
+        when it changes, so it is often older than last.pt)."""
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def secrets(self) -> list[str]:
