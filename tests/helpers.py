@@ -83,3 +83,9 @@ class Raiser(Hook):
             self.calls += 1
             if trainer.epoch >= self.at_epoch:
                 raise self.error
+
+
+def flush_state(hook) -> None:
+    """Wait until the state files the hook saved are on disk (the bus writes them on a background thread)."""
+    if hook._bus is not None:
+        hook._bus.flush_writes()

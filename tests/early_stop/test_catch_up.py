@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.helpers import flush_state
 from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.early_stop import EarlyStop
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
@@ -49,6 +50,7 @@ def run(make_hook, sequence, save_dir: Path, kill_after: int | None = None):
     hook.on_train_start(trainer)
     for index, snap in enumerate(snaps):
         if kill_after is not None and snap.epoch == kill_after:
+            flush_state(hook)
             behind = json.loads(hook.state_path(trainer).read_text())
             assert behind["epoch"] == kill_after - 1
             group = trainer.optimizer.param_groups[0]  # what last.pt holds: the optimizer as it was at epoch k
@@ -104,6 +106,7 @@ def test_a_stop_decided_for_the_missed_epoch_stops_the_resumed_run_at_once(tmp_p
     assert resumed_stop == 4 and trainer.stop is True
     report = json.loads((tmp_path / "killed" / "early_stop.json").read_text())
     assert (report["stopped"], report["reason"], report["epoch"], report["wait_count"]) == (True, "patience", 4, 3)
+    flush_state(resumed)
     assert json.loads(resumed.state_path(trainer).read_text())["epoch"] == 4
 
 
@@ -154,4 +157,5 @@ def test_lr_catch_up_alone_puts_the_reduced_rate_in_place(tmp_path):
     assert group["initial_lr"] == trainer.scheduler.base_lrs[0] == pytest.approx(0.001)
     assert group["lr"] == pytest.approx(0.001)
     assert [(r["epoch"], r["new_lrs"]) for r in resumed.reductions] == [(2, [pytest.approx(0.001)])]
+    flush_state(resumed)
     assert json.loads(resumed.state_path(trainer).read_text())["epoch"] == 2

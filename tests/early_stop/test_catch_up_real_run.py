@@ -37,6 +37,7 @@ class KeepStateOfEpoch(Hook):
 
     def on_fit_epoch_end(self, trainer):
         if self.snapshot(trainer).epoch == self.epoch:
+            self._bus.flush_writes()  # state files are written by the bus' background writer
             self.folder.mkdir()
             for state in (trainer.save_dir / "weights").glob("*.state.json"):
                 shutil.copy(state, self.folder / state.name)

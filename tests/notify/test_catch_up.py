@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.helpers import flush_state
 from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.notify import Notify
 
@@ -50,6 +51,7 @@ def run(fitness, save_dir: Path, kill_after: int | None = None) -> list[tuple]:
     hook.snapshot = lambda t: snaps[t.epoch]
     for index, snap in enumerate(snaps):
         if snap.epoch == kill_after:
+            flush_state(hook)
             assert json.loads(hook.state_path(trainer).read_text())["epoch"] == kill_after - 1
             hook = make_hook(sent)
             hook.snapshot = lambda t: snaps[t.epoch]

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.helpers import flush_state
 from yolo_hooks import Hook
 from yolo_hooks.core.bus import Bus
 from yolo_hooks.core.run import EpochSnapshot
@@ -70,10 +71,12 @@ def run(save_dir: Path, kill_after: int | None = None, appended: str = "none"):
     published = []
     for index, snap in enumerate(snaps):
         if snap.epoch == kill_after:
+            flush_state(hook)
             state_before = hook.state_path(trainer).read_text()
             if appended != "none":  # the killed process got through _emit for (some of) this epoch
                 trainer.epoch = index
                 hook.on_fit_epoch_end(trainer)
+                flush_state(hook)
                 hook.state_path(trainer).write_text(state_before)  # ... but not through save_state
                 if appended == "some":
                     lines = (save_dir / ALERTS_FILE).read_text().splitlines(keepends=True)

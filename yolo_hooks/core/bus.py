@@ -42,11 +42,33 @@ class Published:
 
 
 class Bus:
-    """Delivers published events to the hooks attached to the same model."""
+    """Delivers published events to the hooks attached to the same model, and writes their state files.
+
+    State files are written on one background thread (``writer``), in order: an ``os.replace`` on the training
+    thread can wait milliseconds behind another thread's fsync of a checkpoint. A write lost to a SIGKILL leaves
+    the state one epoch behind last.pt, which the core's resume catch-up handles.
+    """
 
     def __init__(self):
         self.hooks: list = []
         self.history: list[Published] = []  # bounded; lets tests and late subscribers see what happened
+        self._writer = None
+
+    @property
+    def writer(self):
+        """The background thread that writes state files (started on first use, never pickled)."""
+        if self._writer is None:
+            from .worker import BackgroundWorker
+
+            self._writer = BackgroundWorker("state")
+        return self._writer
+
+    def flush_writes(self, timeout: float = 30.0) -> bool:
+        """Wait for pending state writes; True when none is left."""
+        return self._writer is None or self._writer.flush(timeout)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_writer": None}
 
     def subscribe(self, hook) -> None:
         """Add a hook (once)."""

@@ -13,6 +13,7 @@ Examples:
 
 from __future__ import annotations
 
+import json
 import traceback
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -22,7 +23,7 @@ from ultralytics.utils import LOGGER
 from .bus import SEVERITIES, Bus, Published
 from .colour import colour_enabled, paint
 from .events import RESERVED_METHODS, check_event, known_events
-from .files import atomic_write_json, read_json
+from .files import atomic_write_text, read_json
 from .redact import scrub
 from .run import EpochSnapshot, RunOutcome, is_main_process, run_state, take_outcome, take_snapshot
 
@@ -131,13 +132,23 @@ class Hook:
         return Path(trainer.save_dir) / "weights" / f"{self.name}.state.json"
 
     def save_state(self, trainer, epoch: int) -> None:
-        """Write :meth:`state_dict` atomically, tagged with the 1-based epoch it describes (rank 0 only)."""
+        """Save :meth:`state_dict` atomically, tagged with the 1-based epoch it describes (rank 0 only).
+
+        The JSON is made here; the file is written by the bus' background writer (microseconds on this thread).
+        """
         state = self.state_dict()
-        if state and self.is_main_process:
-            atomic_write_json(self.state_path(trainer), {"epoch": epoch, "state": state}, fsync=False)
+        if not state or not self.is_main_process:
+            return
+        path, text = self.state_path(trainer), json.dumps({"epoch": epoch, "state": state}, indent=2, default=str)
+        if self._bus is None:
+            atomic_write_text(path, text, fsync=False)
+        else:
+            self._bus.writer.submit(lambda: atomic_write_text(path, text, fsync=False))
 
     def restore_state(self, trainer) -> int | None:
         """On ``resume=True`` load the saved state; returns the epoch it describes, or None when nothing was read."""
+        if self._bus is not None:
+            self._bus.flush_writes()
         saved = read_json(self.state_path(trainer))
         if not isinstance(saved, dict) or "state" not in saved:
             return None

@@ -48,6 +48,11 @@ class RunTracker(Hook):
         """Only training epochs fire this; the final evaluation of best.pt fires ``on_fit_epoch_end`` alone."""
         run_state(trainer).last_train_epoch = trainer.epoch
 
+    def on_train_end(self, trainer):
+        """Every state file of the run is on disk before the end-of-run work starts."""
+        self.bus.flush_writes()
+
     def teardown(self, trainer):
         """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``."""
         self.outcome(trainer)
+        self.bus.flush_writes()

@@ -392,7 +392,7 @@ class FsspecDestination(Destination):
         return self._fs
 
     def _path(self, name: str) -> str:
-        self.fs  # resolves self._root
+        _ = self.fs  # connecting resolves self._root
         return f"{self._root}/{name}" if self._root else name
 
     def prepare(self) -> None:
