@@ -149,17 +149,25 @@ class BestMirror(Hook):
             self._save_versions(trainer, self.snapshot(trainer).epoch)
 
     def on_train_end(self, trainer):
-        """Queue the final best.pt, rewritten by Ultralytics after training (optimizer stripped)."""
+        """Queue the final best.pt (and, with ``last_every``, the final last.pt): Ultralytics rewrites both after
+        training (optimizer stripped), often before the last epoch's copies could be taken."""
         if not self.is_main_process:
             return
         snap = self.snapshot(trainer)
-        if not snap.best_path.is_file():
+        jobs = []
+        if self.last_every and (ident := file_identity(snap.last_path)) is not None:
+            info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
+                    **run_info(trainer, str(snap.last_path)), "final": True}
+            jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
+                               info)
+        if (ident := file_identity(snap.best_path)) is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
-            return
-        base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
-        info = {**base, **run_info(trainer, str(snap.best_path)), "final": True}
-        ident = file_identity(snap.best_path)
-        self._submit(self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json", info))
+        else:
+            base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
+            info = {**base, **run_info(trainer, str(snap.best_path)), "final": True}
+            jobs += self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json",
+                               info)
+        self._submit(jobs)
 
     def teardown(self, trainer):
         """Wait up to ``flush_timeout`` for the uploads (also after a crash), then say clearly what is missing."""
