@@ -192,10 +192,21 @@ class Destination:
         :meth:`put_file`. False when the backend cannot: then upload the file again with :meth:`put_file`.
         """
         tmp = temp_name(name)
-        try:
+
+        def fill() -> bool:
             if not self._duplicate(existing, tmp):
                 return False
             self._verify_duplicate(existing, tmp, expected)
+            return True
+
+        return self._commit(tmp, name, expected, fill)
+
+    def _commit(self, tmp: str, name: str, expected: FileCheck, fill) -> bool:
+        """``fill()`` the temporary (False: nothing was made), rename it to ``name``, check the size it has there;
+        a failure anywhere removes the temporary."""
+        try:
+            if not fill():
+                return False
             self._rename(tmp, name)
         except BaseException:
             self._discard(tmp)
@@ -226,7 +237,8 @@ class Destination:
             self._cleaned_in = os.getpid()
             self.clean_abandoned()
         tmp = temp_name(name)
-        try:
+
+        def fill() -> bool:
             self._write_chunks(chunks, tmp)
             got = self._read_back(tmp)  # read back from the destination, not from our buffer
             if got != expected:
@@ -234,13 +246,9 @@ class Destination:
                     f"verification failed for {name}: wrote {got.size} bytes sha256 {got.sha256[:12]}, "
                     f"source has {expected.size} bytes sha256 {expected.sha256[:12]}"
                 )
-            self._rename(tmp, name)
-        except BaseException:
-            self._discard(tmp)
-            raise
-        size = self._size(name)
-        if size != expected.size:
-            raise MirrorError(f"{name} has {size} bytes after the rename, expected {expected.size}")
+            return True
+
+        self._commit(tmp, name, expected, fill)
         return expected
 
     def read_check(self, name: str) -> FileCheck:
