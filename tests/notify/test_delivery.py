@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import statistics
 import threading
 import time
 
@@ -149,16 +148,16 @@ def test_no_secret_reaches_the_outbox_or_the_log(dead_url, tmp_path):
     assert not any("TOKEN-dead" in line for _, line in logs)
 
 
-def test_handing_a_message_over_costs_the_caller_well_under_a_millisecond(dead_url, tmp_path):
-    d = delivery(dead_url, tmp_path, retries=0)
-    costs = []
-    for i in range(300):
-        m = message(i)
-        start = time.perf_counter()
-        d.submit(m)
-        costs.append(time.perf_counter() - start)
-    d.flush(0)
-    assert statistics.median(costs) < 0.0005
+def test_handing_a_message_over_never_waits_for_the_endpoint(endpoint, tmp_path):
+    """50 messages to an endpoint that takes 3 s per request are handed over in a fraction of one request's time
+    (the cost per message itself, p50/p99, is measured in benchmarks/bench_notify.py)."""
+    endpoint.mode, endpoint.delay = "slow", 3
+    d = delivery(endpoint.url, tmp_path, retries=0, timeout=10)
+    start = time.monotonic()
+    for i in range(50):
+        d.submit(message(i))
+    assert time.monotonic() - start < 1.0
+    assert d.flush(0) == 50  # none delivered yet: all kept
 
 
 def test_notify_pickles_while_its_worker_is_busy(dead_url, tmp_path):
