@@ -19,8 +19,9 @@ class Greeter(Hook):
     config_name = "greeter"
     allow_multiple = True
 
-    def __init__(self, *, greeting: str = "hi", times: int = 1, url: str | None = None, strict: bool = False):
-        super().__init__(strict=strict)
+    def __init__(self, *, greeting: str = "hi", times: int = 1, url: str | None = None, strict: bool = False,
+                 name: str | None = None):
+        super().__init__(strict=strict, name=name)
         self.greeting = greeting
         self.times = check_number(self.name, "times", times, minimum=1, integer=True)
         self.url = url
@@ -119,3 +120,13 @@ def test_env_default_and_amounts():
 def test_missing_config_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_default_names_are_made_unique_and_chosen_names_must_be():
+    model = YOLO("yolo11n.yaml")
+    first, second = yolo_hooks.attach(model, {"greeter": [{}, {}]})
+    assert (first.name, second.name) == ("greeter", "greeter_2")  # their state files do not collide
+    with pytest.raises(ConfigError, match="two hooks on one model are named `mine`"):
+        yolo_hooks.attach(YOLO("yolo11n.yaml"), Greeter(), {"greeter": [{"name": "mine"}, {"name": "mine"}]})
+    with pytest.raises(ConfigError, match="already attached"):
+        yolo_hooks.attach(model, first)

@@ -48,6 +48,8 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
         else:
             raise ConfigError(f"attach: expected a Hook, a hooks.yaml path or a config dict, got {type(item).__name__}")
     plan = [(hook, hook.handlers()) for hook in hooks]  # validates every event name before registering any
+    tracker = _find_tracker(model)
+    give_unique_names(hooks, [] if tracker is None else [h for h in tracker.bus.hooks if h is not tracker])
     tracker = _tracker_of(model)
     for hook, handlers in plan:
         if strict is not None:
@@ -56,6 +58,26 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
         for event in handlers:
             model.add_callback(event, GuardedCallback(hook, event))
     return hooks
+
+
+def give_unique_names(hooks: list[Hook], present: list[Hook] | tuple = ()) -> None:
+    """Names key state files, outbox lines and log prefixes: unique per model. A default name gets ``_2``, ``_3``
+    ...; a name the user chose twice, or a hook attached twice, is a ConfigError."""
+    present = list(present)
+    taken = {h.name for h in present}
+    for hook in hooks:
+        if any(hook is h for h in present):
+            raise ConfigError(f"{hook.name}: this hook object is already attached to this model")
+        if hook.name in taken:
+            if hook._named:
+                raise ConfigError(f"{hook.name}: two hooks on one model are named `{hook.name}`; give them different "
+                                  f"`name:`s (state files and logs are kept by name)")
+            base, i = hook.name, 2
+            while f"{base}_{i}" in taken:
+                i += 1
+            hook.name = f"{base}_{i}"
+        taken.add(hook.name)
+        present.append(hook)
 
 
 def attached(model: Any) -> list[Hook]:

@@ -49,6 +49,7 @@ class Hook:
     def __init__(self, *, strict: bool = False, name: str | None = None):
         self.strict = bool(strict)
         self.name = name or self.config_name or type(self).__name__
+        self._named = name is not None  # a name the user chose is kept; a default one is made unique per model
         self.error_counts: dict[str, int] = {}
         self._bus: Bus | None = None
 

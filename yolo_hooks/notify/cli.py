@@ -35,15 +35,13 @@ def _pairs(argv: list[str], positional: tuple[str, ...] = ()) -> dict[str, str]:
 
 def _destinations(hooks_path: str) -> list:
     """The Notify hooks of ``hooks_path``, named as ``attach`` names them (``notify_json``, ``notify_json_2``...)."""
-    from ..core.bus import Bus
+    from ..core.attach import give_unique_names
     from ..core.config import build_hooks, load_config
     from .hook import Notify
 
-    bus = Bus()
-    hooks = [h for h in build_hooks(load_config(hooks_path)) if isinstance(h, Notify)]
-    for hook in hooks:
-        hook.bind(bus)
-    return hooks
+    hooks = build_hooks(load_config(hooks_path))
+    give_unique_names(hooks)
+    return [h for h in hooks if isinstance(h, Notify)]
 
 
 def outbox_command(argv: list[str]) -> int:

@@ -161,14 +161,9 @@ class Notify(Hook):
         return redact_mapping({k: v for k, v in shown.items() if v is not None})
 
     def bind(self, bus: Bus) -> None:
-        """Join the bus; a second unnamed destination of the same format becomes ``notify_<format>_2``."""
-        if not self._named:
-            taken = {h.name for h in bus.hooks if h is not self}
-            base, i = self.name, 2
-            while self.name in taken:
-                self.name, i = f"{base}_{i}", i + 1
-            if self._delivery is not None:
-                self._delivery.destination = self.destination
+        """Join the bus (attach has made the name unique: a second unnamed ``notify_json`` is ``notify_json_2``)."""
+        if self._delivery is not None:
+            self._delivery.destination = self.destination
         super().bind(bus)
 
     # --- delivery -----------------------------------------------------------------------------------------------
