@@ -89,3 +89,28 @@ def flush_state(hook) -> None:
     """Wait until the state files the hook saved are on disk (the bus writes them on a background thread)."""
     if hook._bus is not None:
         hook._bus.flush_writes()
+
+
+class Listener(Hook):
+    """Collects what the other hooks of the model publish, as a notifier would."""
+
+    def __init__(self):
+        super().__init__(name="listener")
+        self.published = []
+
+    def on_published(self, event):
+        self.published.append(event)
+
+    def kinds(self):
+        return [e.kind for e in self.published]
+
+
+def bests(fitness: list[float]) -> list[tuple[float, int]]:
+    """(trainer.best_fitness, stopper.best_epoch) after each epoch, by Ultralytics' rules."""
+    out, best, stopper_best, best_epoch = [], None, 0.0, 0
+    for epoch, f in enumerate(fitness, start=1):
+        best = f if best is None or best < f else best
+        if f > stopper_best or stopper_best == 0:
+            best_epoch, stopper_best = epoch, f
+        out.append((best, best_epoch))
+    return out

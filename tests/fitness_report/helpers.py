@@ -8,21 +8,7 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
-from yolo_hooks import Hook
-
-
-class Listener(Hook):
-    """Collects every event published on the bus."""
-
-    def __init__(self):
-        super().__init__(name="listener")
-        self.events = []
-
-    def on_published(self, event):
-        self.events.append(event)
-
-    def kinds(self):
-        return [e.kind for e in self.events]
+from tests.helpers import Listener  # noqa: F401  (re-exported for these tests)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from tests.fitness_report.helpers import read_jsonl, read_rows
+from tests.helpers import bests
 from yolo_hooks.core.run import EpochSnapshot, recorded_snapshot
 from yolo_hooks.fitness_report import FitnessReport
 
@@ -22,17 +23,6 @@ EPOCHS = 6
 FITNESS = [0.0, 0.0, 0.2, 0.15, 0.3, 0.3]  # zero start, new bests at 3 and 5, a tie at 6
 EPOCH_TIME = 2.0
 BEFORE_SAVE = 0.1  # results.csv's time is taken just before last.pt is written, the snapshot's a moment later
-
-
-def bests(fitness: list[float]) -> list[tuple[float, int]]:
-    """(trainer.best_fitness, stopper.best_epoch) after each epoch, by Ultralytics' rules."""
-    out, best, stopper_best, best_epoch = [], None, 0.0, 0
-    for epoch, f in enumerate(fitness, start=1):
-        best = f if best is None or best < f else best
-        if f > stopper_best or stopper_best == 0:
-            best_epoch, stopper_best = epoch, f
-        out.append((best, best_epoch))
-    return out
 
 
 BESTS = bests(FITNESS)

@@ -33,7 +33,7 @@ def test_val_report_equals_what_model_val_returns(model, tmp_path):
     assert rep["metrics"] == pytest.approx(expected) and rep["fitness"] == pytest.approx(metrics.fitness)
     assert rep["images"] == len(os.listdir(COCO8_VAL_IMAGES)) == 4
     assert rep["speed_ms"] == pytest.approx(metrics.speed)
-    assert [e.kind for e in listener.events] == ["val_report"] and listener.events[0].data == rep
+    assert [e.kind for e in listener.published] == ["val_report"] and listener.published[0].data == rep
     assert len([line for line in lines if line.startswith("fitness_report: val ")]) == 1
 
 
@@ -53,7 +53,7 @@ def test_predict_report_counts_images_classes_and_latency_from_the_predictor(mod
     assert rep["latency_ms"]["mean"] == pytest.approx(sum(model.predictor.speed.values()))
     assert rep["speed_ms"] == pytest.approx(model.predictor.speed)
     assert 0 < rep["wall_time_s"] <= wall and rep["throughput_ips"] == pytest.approx(4 / rep["wall_time_s"])
-    assert [e.kind for e in listener.events] == ["predict_report"]
+    assert [e.kind for e in listener.published] == ["predict_report"]
 
 
 def test_export_report_names_the_file_its_size_and_time(model):
@@ -66,7 +66,7 @@ def test_export_report_names_the_file_its_size_and_time(model):
     assert rep["format"] == "torchscript" and rep["file"] == str(out)
     assert rep["size_bytes"] == os.path.getsize(out) > 1_000_000
     assert 0 < rep["export_time_s"] <= wall
-    assert [e.kind for e in listener.events] == ["export_report"]
+    assert [e.kind for e in listener.published] == ["export_report"]
 
 
 def test_reports_switched_off_in_hooks_yaml_stay_silent(model, tmp_path):
@@ -76,4 +76,4 @@ def test_reports_switched_off_in_hooks_yaml_stay_silent(model, tmp_path):
     model.val(data=str(COCO8), imgsz=160, batch=4, workers=0, plots=False, project=str(tmp_path), name="v")
     model.predict(source=str(COCO8_VAL_IMAGES), imgsz=160, verbose=False)
     assert (report.last_val_report, report.last_predict_report) == (None, None)
-    assert listener.events == []
+    assert listener.published == []

@@ -48,7 +48,7 @@ def test_interrupted_then_resumed_run_has_every_epoch_exactly_once(tmp_path, dev
     summary = report.summary
     assert (summary["status"], summary["epochs_run"], summary["resumed_from"]) == ("finished", 3, 2)
     assert summary["total_time"] > records[1]["total_time"]  # the time before the resume counts
-    assert [e.kind for e in resumed[1].events].count("fitness_summary") == 1
+    assert [e.kind for e in resumed[1].published].count("fitness_summary") == 1
     assert report.error_total == 0 and report.write_errors == []
 
 

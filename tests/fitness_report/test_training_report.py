@@ -118,7 +118,7 @@ def test_summary_is_logged_written_plotted_and_published_once(run):
     assert summary["total_time"] == pytest.approx(read_jsonl(run["save_dir"] / "fitness.jsonl")[2]["total_time"])
     png = run["save_dir"] / "fitness.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    published = [e for e in run["listener"].events if e.kind == "fitness_summary"]
+    published = [e for e in run["listener"].published if e.kind == "fitness_summary"]
     assert len(published) == 1  # on_train_end and teardown both fired; one summary
     assert published[0].data == run["report"].summary
     assert json.loads(json.dumps(published[0].data, default=str)) == summary

@@ -9,20 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers import flush_state
+from tests.helpers import bests, flush_state
 from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.notify import Notify
-
-
-def bests(fitness):
-    """(trainer.best_fitness, stopper.best_epoch) after each epoch, by Ultralytics' rules."""
-    out, best, stopper_best, best_epoch = [], None, 0.0, 0
-    for epoch, f in enumerate(fitness, start=1):
-        best = f if best is None or best < f else best
-        if f > stopper_best or stopper_best == 0:
-            best_epoch, stopper_best = epoch, f
-        out.append((best, best_epoch))
-    return out
 
 
 def snapshot(epoch, fitness, best, best_epoch, save_dir: Path) -> EpochSnapshot:

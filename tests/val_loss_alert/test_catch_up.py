@@ -14,8 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers import flush_state
-from yolo_hooks import Hook
+from tests.helpers import Listener, flush_state
 from yolo_hooks.core.bus import Bus
 from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.val_loss_alert import ALERTS_FILE, ValLossAlert
@@ -24,15 +23,6 @@ NAN = float("nan")
 # (val/box_loss, val/cls_loss) per epoch: epoch 3 raises four alerts at once, epoch 4 recovers all four,
 # epoch 6 is NaN (action stop)
 LOSSES = [(3.0, 4.0), (2.5, 3.5), (4.0, 7.0), (2.4, 3.4), (2.3, 3.3), (NAN, 3.2), (2.2, 3.1), (2.1, 3.0)]
-
-
-class Listener(Hook):
-    def __init__(self):
-        super().__init__(name="listener")
-        self.published = []
-
-    def on_published(self, event):
-        self.published.append(event)
 
 
 def snapshot(epoch: int, save_dir: Path) -> EpochSnapshot:

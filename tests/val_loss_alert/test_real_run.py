@@ -9,22 +9,10 @@ import logging
 import pytest
 
 from tests.conftest import train, train_interrupted_then_resumed
-from tests.helpers import Recorder
-from yolo_hooks import Hook
+from tests.helpers import Listener, Recorder
 from yolo_hooks.val_loss_alert import ValLossAlert
 
 pytestmark = pytest.mark.training
-
-
-class Listener(Hook):
-    """Collects what other hooks publish, as a notifier would."""
-
-    def __init__(self):
-        super().__init__(name="listener")
-        self.published = []
-
-    def on_published(self, event):
-        self.published.append(event)
 
 
 def results_rows(run_dir) -> list[dict]:
