@@ -1,0 +1,183 @@
+"""What the hooks cost in CPU seconds, as a share of the whole training's CPU seconds, per hook, in one run.
+
+Wall-clock epoch-time ratios on a shared 2-core machine cannot resolve a 1-2 % cost (single pairs spread 0.89-1.19).
+CPU time can: it is what our code consumed, whatever else the machine was doing. Two parts are counted:
+
+* on the training thread: the thread CPU time (``time.thread_time``) spent inside each yolo_hooks callback;
+* on every yolo_hooks background thread (named ``yolo_hooks-*``): its own CPU clock
+  (``time.pthread_getcpuclockid``), sampled every 5 ms while it lives and once more at the end, so a thread that
+  exits between two samples loses at most its last 5 ms (a lower bound, stated in RESULTS.md).
+
+Both are divided by the process's CPU seconds (``getrusage``: user + system, every thread) over ``model.train()``.
+The same wrapper records the wall time of every callback call on the calling thread (p50/p99 per hook and event).
+
+    python benchmarks/cpu_share.py          # one run with every hook, one without the mirror; prints the shares
+"""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+from common import COCO8, TRAIN_ARGS, percentile
+
+# background thread name (after "yolo_hooks-") -> the hook it works for
+THREAD_OWNERS = (("notify", "notify"), ("mirror", "best_mirror"), ("snapshot", "detection_alert"),
+                 ("watchdog", "watchdog"), ("state", "core (state files)"))
+
+
+def owner_of_thread(name: str) -> str | None:
+    """The hook a ``yolo_hooks-*`` thread works for; None for threads that are not ours (the test receiver)."""
+    if not name.startswith("yolo_hooks-") or name == "yolo_hooks-receiver":
+        return None
+    rest = name[len("yolo_hooks-"):]
+    for prefix, owner in THREAD_OWNERS:
+        if rest.startswith(prefix):
+            return owner
+    return rest
+
+
+class ThreadCpuSampler:
+    """Samples the CPU clock of every live ``yolo_hooks-*`` thread; keeps the last value seen per thread."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.seen: dict[int, tuple[str, float]] = {}  # ident -> (owner, cpu seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-cpu-sampler", daemon=True)
+
+    def __enter__(self) -> ThreadCpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        for thread in threading.enumerate():
+            owner = owner_of_thread(thread.name)
+            if owner is None or thread.ident is None:
+                continue
+            try:
+                cpu = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+            except (OSError, ProcessLookupError):  # the thread ended between enumerate() and the read
+                continue
+            key = (thread.ident, thread.name)
+            self.seen[key] = (owner, max(cpu, self.seen.get(key, (owner, 0.0))[1]))
+
+    def per_owner(self) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for owner, cpu in self.seen.values():
+            out[owner] += cpu
+        return dict(out)
+
+
+class CallbackMeter:
+    """Wraps every yolo_hooks callback registered on a model: thread CPU and wall time per call."""
+
+    def __init__(self):
+        self.cpu: dict[str, float] = defaultdict(float)  # hook -> CPU seconds on the calling thread
+        self.wall: dict[str, list[float]] = defaultdict(list)  # "hook.event" -> wall seconds per call
+
+    def wrap(self, model) -> None:
+        from yolo_hooks.core.hook import GuardedCallback
+
+        for event, callbacks in model.callbacks.items():
+            model.callbacks[event] = [self._timed(cb) if isinstance(cb, GuardedCallback) else cb for cb in callbacks]
+
+    def _timed(self, callback: Callable) -> Callable:
+        hook = getattr(callback.hook, "name", type(callback.hook).__name__)
+        key = f"{hook}.{callback.event}"
+        cpu, wall = self.cpu, self.wall
+
+        def timed(obj: Any) -> Any:
+            c0, w0 = time.thread_time(), time.perf_counter()
+            try:
+                return callback(obj)
+            finally:
+                wall[key].append(time.perf_counter() - w0)
+                cpu[hook] += time.thread_time() - c0
+
+        return timed
+
+
+def _process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: int) -> dict[str, Any]:
+    """One training with ``hooks``: per-hook CPU shares, per-event wall times, the run's CPU seconds."""
+    from ultralytics import YOLO
+
+    import yolo_hooks
+
+    model = YOLO("yolo11n.yaml")
+    if hooks:
+        yolo_hooks.attach(model, hooks)
+    meter = CallbackMeter()
+    meter.wrap(model)
+    cpu0, wall0 = _process_cpu(), time.perf_counter()
+    with ThreadCpuSampler() as sampler:
+        model.train(data=str(COCO8), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "imgsz": imgsz})
+    total_cpu, wall = _process_cpu() - cpu0, time.perf_counter() - wall0
+    background = sampler.per_owner()
+    hooks_cpu: dict[str, dict[str, float]] = {}
+    for hook, seconds in meter.cpu.items():
+        hooks_cpu.setdefault(_family(hook), {"thread": 0.0, "background": 0.0})["thread"] += seconds
+    for owner, seconds in background.items():
+        hooks_cpu.setdefault(_family(owner), {"thread": 0.0, "background": 0.0})["background"] += seconds
+    ours = sum(v["thread"] + v["background"] for v in hooks_cpu.values())
+    return {
+        "total_cpu": total_cpu,
+        "wall": wall,
+        "hooks": hooks_cpu,
+        "share": ours / total_cpu,
+        "events": {k: {"calls": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99), "max": max(v)}
+                   for k, v in meter.wall.items()},
+    }
+
+
+def _family(name: str) -> str:
+    """``notify_json`` -> ``notify``; hook names carry a suffix per destination or instance."""
+    for family in ("notify", "best_mirror", "detection_alert", "watchdog"):
+        if name.startswith(family):
+            return family
+    return name
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [f"process CPU {result['total_cpu']:.1f} s, yolo_hooks share {100 * result['share']:.3f} %"]
+    for hook, parts in sorted(result["hooks"].items()):
+        share = 100 * (parts["thread"] + parts["background"]) / result["total_cpu"]
+        lines.append(f"  {hook:<22} thread {parts['thread'] * 1e3:8.1f} ms  background {parts['background'] * 1e3:8.1f} ms"
+                     f"  share {share:.3f} %")
+    worst = sorted(result["events"].items(), key=lambda kv: -kv[1]["p99"])[:8]
+    lines += [f"  {k:<45} p50 {v['p50'] * 1e3:.3f} ms  p99 {v['p99'] * 1e3:.3f} ms  ({v['calls']} calls)"
+              for k, v in worst]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    from run import all_hooks
+
+    from yolo_hooks.receiver import WebhookReceiver
+
+    with tempfile.TemporaryDirectory(prefix="yolo_hooks_cpu_") as tmp, WebhookReceiver() as receiver:
+        tmp = Path(tmp)
+        config = all_hooks(receiver.url, tmp / "mirror")
+        print("every hook:\n" + report(measure(tmp, "all", 8, config, 320)))
+        config.pop("best_mirror")
+        print("without best_mirror:\n" + report(measure(tmp, "nomirror", 8, config, 320)))
