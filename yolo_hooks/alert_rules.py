@@ -18,6 +18,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .core.numbers import finite
+
 RULES = ("nonfinite", "above", "rise", "jump", "patience")
 ACTIONS = ("alert", "stop")
 DEFAULT = "default"  # key of a per-loss mapping that applies to every loss not named
@@ -151,10 +153,6 @@ def json_number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
-
-
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
 
 
 def train_counterpart(loss: str) -> str:

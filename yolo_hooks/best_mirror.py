@@ -28,11 +28,11 @@ from typing import Any
 
 from .core import Hook
 from .core.errors import ConfigError
+from .core.run_info import run_info
 from .core.validate import check_bool, check_number, check_str
 from .mirror.destinations import Destination, make_destination
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
 from .mirror.queue import Job, MirrorWorker
-from .mirror.sidecar import run_info
 from .mirror.staging import StagedFile, Superseded, file_identity
 from .mirror.upload import Result, Upload, Uploader
 
@@ -131,11 +131,11 @@ class BestMirror(Hook):
         if wrote_best and (ident := file_identity(snap.best_path)) is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
-            self._best_info = {**info, **run_info(trainer, str(snap.best_path))}
+            self._best_info = {**info, "source": str(snap.best_path), **run_info(trainer)}
             jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
         if self.last_every and snap.epoch % self.last_every == 0 and (ident := file_identity(snap.last_path)):
-            last_info = {**info, **run_info(trainer, str(snap.last_path))}
+            last_info = {**info, "source": str(snap.last_path), **run_info(trainer)}
             jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
                                last_info)
         self._submit(jobs)
@@ -157,14 +157,14 @@ class BestMirror(Hook):
         jobs = []
         if self.last_every and (ident := file_identity(snap.last_path)) is not None:
             info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
-                    **run_info(trainer, str(snap.last_path)), "final": True}
+                    "source": str(snap.last_path), **run_info(trainer), "final": True}
             jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
                                info)
         if (ident := file_identity(snap.best_path)) is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
         else:
             base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
-            info = {**base, **run_info(trainer, str(snap.best_path)), "final": True}
+            info = {**base, "source": str(snap.best_path), **run_info(trainer), "final": True}
             jobs += self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json",
                                info)
         self._submit(jobs)
@@ -189,7 +189,7 @@ class BestMirror(Hook):
         if not outputs:
             self.log(f"found no {fmt} export of {source.name} to mirror", "warning")
             return
-        info = {"format": fmt, **run_info(exporter, str(source))}
+        info = {"format": fmt, "source": str(source), **run_info(exporter)}
         staging = source.parent / STAGING
         for output in outputs:
             self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,

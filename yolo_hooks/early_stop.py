@@ -1,7 +1,7 @@
 """Early stopping on fitness or any metric of the run, with the options Keras and Lightning users expect.
 
 Ultralytics' own ``patience`` compares raw fitness, upward only, and counts every epoch while the best fitness is
-still 0 as an improvement, so a run stuck at zero fitness never stops. :class:`EarlyStop` monitors any value,
+still 0 as an improvement, so a run stuck at zero fitness never stops. :class:`EarlyStopping` monitors any value,
 in either direction, with an absolute or relative ``min_delta``, a warm-up, a baseline, a target, a divergence
 limit and a non-finite check; it stops through ``trainer.stop`` so checkpoints, best.pt, the final validation and
 ``on_train_end`` all still happen.
@@ -10,7 +10,7 @@ Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
     >>> model = YOLO("yolo11n.yaml")
-    >>> yolo_hooks.attach(model, EarlyStop(patience=5, min_delta="1%"))  # doctest: +SKIP
+    >>> yolo_hooks.attach(model, EarlyStopping(patience=5, min_delta="1%"))  # doctest: +SKIP
     >>> model.train(data="coco8.yaml", epochs=100, patience=1000)  # doctest: +SKIP
 """
 
@@ -27,11 +27,11 @@ from .core.files import atomic_write_json
 from .core.validate import check_bool, check_number
 from .plateau import MonitorHook, PlateauTracker, epochs_text
 
-__all__ = ["Decision", "EarlyStop", "StopReason"]
+__all__ = ["Decision", "EarlyStopping", "StopReason"]
 
 
 class StopReason(str, Enum):
-    """Why :class:`EarlyStop` stopped training (the ``reason`` in early_stop.json and the published event)."""
+    """Why :class:`EarlyStopping` stopped training (the ``reason`` in early_stop.json and the published event)."""
 
     PATIENCE = "patience"  # no improvement for `patience` monitored epochs
     BASELINE = "baseline"  # `patience` epochs passed and the value never beat `baseline`
@@ -41,14 +41,14 @@ class StopReason(str, Enum):
 
 
 class Decision(NamedTuple):
-    """What :meth:`EarlyStop.evaluate` decided for one epoch."""
+    """What :meth:`EarlyStopping.evaluate` decided for one epoch."""
 
     should_stop: bool
     reason: StopReason | None
     message: str
 
 
-class EarlyStop(MonitorHook):
+class EarlyStopping(MonitorHook):
     """Stop training when the monitored value stops improving, reaches a target, diverges or is not finite.
 
     Args:
@@ -159,7 +159,9 @@ class EarlyStop(MonitorHook):
         self._reset()
 
     def on_train_start(self, trainer):
-        """After a resume, say what was restored (the core's tracker has loaded it just before)."""
+        """Say which direction ``mode: auto`` chose; after a resume, say what was restored (the core's tracker has
+        loaded it just before)."""
+        self.log_mode()
         if getattr(trainer.args, "resume", False) and self.last_epoch is not None:
             resumed_after = int(getattr(trainer, "start_epoch", 0))
             self.log(f"resumed: {self.describe_best(self.tracker)}, wait {self.tracker.wait_count}/{self.patience}")

@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from .core.hook import Hook
+from .core.numbers import format_duration
 from .core.run import to_float
 from .core.validate import check_bool
-from .fitness_record import format_duration, short_name
+from .fitness_record import short_name
 
 PERCENTILES = (50, 90, 99)
 

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.best_mirror.support import CorruptingDestination, FlakyDestination, leftovers, read_only_dir
+from tests.best_mirror.support import (
+    CorruptingDestination,
+    FlakyDestination,
+    leftovers,
+    read_only_dir,
+    stored_check,
+)
 from yolo_hooks import ConfigError
 from yolo_hooks.best_mirror import BestMirror
 from yolo_hooks.mirror import FsspecDestination, Job, LatestWinsQueue, LocalDestination, MirrorError, MirrorWorker
@@ -133,7 +139,7 @@ def test_local_put_is_verified_and_atomic(tmp_path, source):
     check = dest.put_file(source, "best.pt")
     assert check.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
     assert (tmp_path / "backup" / "best.pt").read_bytes() == source.read_bytes()
-    assert dest.read_check("best.pt") == check and leftovers(tmp_path / "backup") == []
+    assert stored_check(dest, "best.pt") == check and leftovers(tmp_path / "backup") == []
 
 
 def test_local_missing_parent_is_an_error_not_a_new_tree(tmp_path, source):
@@ -162,7 +168,7 @@ def test_memory_filesystem_put_and_read_back(source):
     check = dest.put_file(source, "best.pt")
     assert dest.fs.cat("/unit-tests/run1/best.pt") == source.read_bytes()
     assert [p for p in dest.fs.ls("/unit-tests/run1", detail=False) if "tmp-" in p] == []
-    assert dest.read_check("best.pt") == check
+    assert stored_check(dest, "best.pt") == check
 
 
 def test_snapshot_detects_a_rewrite(tmp_path, source):
@@ -170,8 +176,9 @@ def test_snapshot_detects_a_rewrite(tmp_path, source):
     time.sleep(0.02)
     source.write_bytes(b"rewritten by the next epoch")
     with pytest.raises(Superseded):
-        StagedFile.take(source, tmp_path / "staging", refs=1, expected=ident)
-    staged = StagedFile.take(source, tmp_path / "staging", refs=1, expected=identity(source))
+        StagedFile(source, tmp_path / "staging", refs=1, expected=ident).materialize()
+    staged = StagedFile(source, tmp_path / "staging", refs=1, expected=identity(source))
+    staged.materialize()
     assert staged.path.read_bytes() == source.read_bytes()
     staged.release()
     assert not (tmp_path / "staging").exists()
@@ -179,7 +186,8 @@ def test_snapshot_detects_a_rewrite(tmp_path, source):
 
 # --- uploader: retries, keep, sidecar -------------------------------------------------------------------------------
 def _upload(tmp_path, source, epoch, versioned):
-    staged = StagedFile.take(source, tmp_path / "staging", refs=1)
+    staged = StagedFile(source, tmp_path / "staging", refs=1)
+    staged.materialize()
     return Job("best", "best", Upload("best", staged, [versioned, "best.pt"], versioned, "best.json", {"epoch": epoch}))
 
 
@@ -367,7 +375,7 @@ def test_memory_filesystem_second_name_is_a_verified_copy(source):
     dest = FsspecDestination("memory://unit-tests/copy")
     check = dest.put_file(source, "best-epoch001.pt")
     assert dest.put_copy("best-epoch001.pt", "best.pt", check)
-    assert dest.read_check("best.pt") == check
+    assert stored_check(dest, "best.pt") == check
 
 
 def test_final_replacing_a_waiting_best_keeps_its_versioned_name(tmp_path, source):

@@ -1,4 +1,4 @@
-"""EarlyStop and ReduceLROnPlateau catching up on an epoch their saved state missed (the process died after
+"""EarlyStopping and ReduceLROnPlateau catching up on an epoch their saved state missed (the process died after
 Ultralytics wrote last.pt and before the hook saved its state): the run goes on exactly as an uninterrupted one.
 
 The live epochs go through ``on_fit_epoch_end`` with scripted snapshots; the missed epoch goes through
@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import flush_state
 from yolo_hooks.core.run import EpochSnapshot
-from yolo_hooks.early_stop import EarlyStop
+from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 
 
@@ -83,7 +83,7 @@ SEQUENCES = [
 @pytest.mark.parametrize("monitor", ["fitness", "val/loss"])
 def test_early_stop_catching_up_stops_where_the_uninterrupted_run_stops(tmp_path, sequence, monitor):
     def make_hook():
-        return EarlyStop(monitor=monitor, patience=3, strict=True)
+        return EarlyStopping(monitor=monitor, patience=3, strict=True)
 
     reference, _, stopped_at = run(make_hook, sequence, tmp_path / "reference")
     assert stopped_at is not None and stopped_at < len(sequence)
@@ -99,7 +99,7 @@ def test_early_stop_catching_up_stops_where_the_uninterrupted_run_stops(tmp_path
 def test_a_stop_decided_for_the_missed_epoch_stops_the_resumed_run_at_once(tmp_path):
     """Killed after last.pt of the very epoch that should stop (epoch 4 of a zero-fitness run, patience 3): the stop
     is reported for epoch 4 and trainer.stop is set before the first resumed batch."""
-    make_hook = lambda: EarlyStop(patience=3, strict=True)  # noqa: E731
+    make_hook = lambda: EarlyStopping(patience=3, strict=True)  # noqa: E731
     _, _, stopped_at = run(make_hook, ZERO, tmp_path / "reference")
     assert stopped_at == 4
     resumed, trainer, resumed_stop = run(make_hook, ZERO, tmp_path / "killed", kill_after=4)
@@ -112,7 +112,7 @@ def test_a_stop_decided_for_the_missed_epoch_stops_the_resumed_run_at_once(tmp_p
 
 def test_early_stop_without_catch_up_would_stop_one_epoch_late(tmp_path):
     """The bug being fixed: restoring the state of epoch k - 1 and going on from epoch k + 1 loses one epoch."""
-    hook = EarlyStop(patience=3, strict=True)
+    hook = EarlyStopping(patience=3, strict=True)
     for epoch in (1, 2):  # state of epoch 2, last.pt of epoch 3
         hook.evaluate(epoch, 0.0)
     late = next(e for e in range(4, 9) if hook.evaluate(e, 0.0).should_stop)

@@ -1,4 +1,4 @@
-"""EarlyStop decisions on scripted sequences: against Ultralytics' own EarlyStopping (the real class), against the
+"""EarlyStopping decisions on scripted sequences: against Ultralytics' own EarlyStopping (the real class), against the
 epochs Keras' documented EarlyStopping rules give, and every option. Epochs are 1-based, like Ultralytics' console."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ import math
 import random
 
 import pytest
-from ultralytics.utils.torch_utils import EarlyStopping
+from ultralytics.utils.torch_utils import EarlyStopping as UltralyticsEarlyStopping
 
 import yolo_hooks
 from yolo_hooks import ConfigError
-from yolo_hooks.early_stop import EarlyStop, StopReason
+from yolo_hooks.early_stop import EarlyStopping, StopReason
 
 NAN, INF = float("nan"), float("inf")
 
 
-def stop_epoch(hook: EarlyStop, values) -> int | None:
+def stop_epoch(hook: EarlyStopping, values) -> int | None:
     """First 1-based epoch at which ``hook`` decides to stop, or None."""
     for epoch, value in enumerate(values, start=1):
         if hook.evaluate(epoch, value).should_stop:
@@ -27,7 +27,7 @@ def stop_epoch(hook: EarlyStop, values) -> int | None:
 
 def ultralytics_stop_epoch(patience: int, values) -> int | None:
     """The real Ultralytics stopper, called the way BaseTrainer calls it: ``stopper(epoch + 1, fitness)``."""
-    stopper = EarlyStopping(patience=patience)
+    stopper = UltralyticsEarlyStopping(patience=patience)
     for epoch, value in enumerate(values, start=1):
         if stopper(epoch, value):
             return epoch
@@ -50,7 +50,7 @@ RANDOM = [[round(_rng.uniform(0.01, 1.0), 2) for _ in range(_rng.randint(3, 40))
 @pytest.mark.parametrize("patience", [1, 2, 3, 5])
 @pytest.mark.parametrize("values", SCRIPTED + RANDOM)
 def test_same_stop_epoch_as_ultralytics_earlystopping(values, patience):
-    ours = stop_epoch(EarlyStop(monitor="fitness", mode="max", min_delta=0, patience=patience), values)
+    ours = stop_epoch(EarlyStopping(monitor="fitness", mode="max", min_delta=0, patience=patience), values)
     assert ours == ultralytics_stop_epoch(patience, values)
 
 
@@ -58,7 +58,7 @@ def test_zero_fitness_never_stops_ultralytics_but_stops_us():
     """Why the hook exists: while best fitness is 0, Ultralytics counts every epoch as an improvement."""
     zeros = [0.0] * 20
     assert ultralytics_stop_epoch(2, zeros) is None
-    assert stop_epoch(EarlyStop(patience=2), zeros) == 3
+    assert stop_epoch(EarlyStopping(patience=2), zeros) == 3
 
 
 # --- 2. the epochs Keras' EarlyStopping rules give --------------------------------------------------------------------
@@ -82,7 +82,7 @@ KERAS_CASES = [
 
 @pytest.mark.parametrize("keras, values, keras_stop", KERAS_CASES)
 def test_same_stop_epoch_as_keras_earlystopping_rules(keras, values, keras_stop):
-    hook = EarlyStop(
+    hook = EarlyStopping(
         monitor=keras.get("monitor", "x"),
         mode=keras["mode"],
         min_delta=keras.get("min_delta", 0.0),
@@ -97,7 +97,7 @@ def test_baseline_stops_even_while_improving_below_it():
     """Keras documents 'training will stop if the model doesn't show improvement over the baseline'; its code only
     checks on non-improving epochs, so [0.1, 0.2, 0.3, ...] below baseline=0.9 never stops there. We follow the
     documented rule: patience epochs without beating the baseline stop the run."""
-    hook = EarlyStop(mode="max", patience=2, baseline=0.9)
+    hook = EarlyStopping(mode="max", patience=2, baseline=0.9)
     assert stop_epoch(hook, [0.1, 0.2, 0.3, 0.4]) == 2
     assert hook.evaluate(3, 0.3).reason is StopReason.BASELINE
 
@@ -129,7 +129,7 @@ OPTION_CASES = [
 
 @pytest.mark.parametrize("options, values, expected_epoch, reason", OPTION_CASES)
 def test_every_option_on_scripted_sequences(options, values, expected_epoch, reason):
-    hook = EarlyStop(**options)
+    hook = EarlyStopping(**options)
     decisions = [hook.evaluate(epoch, value) for epoch, value in enumerate(values, start=1)]
     stops = [epoch for epoch, d in enumerate(decisions, start=1) if d.should_stop]
     assert (stops[0] if stops else None) == expected_epoch
@@ -139,24 +139,24 @@ def test_every_option_on_scripted_sequences(options, values, expected_epoch, rea
 
 
 def test_stop_reason_messages_say_why():
-    hook = EarlyStop(patience=2, min_delta=0.01)
+    hook = EarlyStopping(patience=2, min_delta=0.01)
     decisions = [hook.evaluate(e, v) for e, v in enumerate([0.3, 0.305, 0.2], start=1)]
     assert decisions[-1].message == (
         "fitness did not improve by more than min_delta=0.01 for 2 epochs (fitness=0.2, best 0.3 at epoch 1)"
     )
-    assert EarlyStop().evaluate(1, NAN).message == "fitness = nan is not finite"
+    assert EarlyStopping().evaluate(1, NAN).message == "fitness = nan is not finite"
 
 
 # --- 4. resume: the state after epoch k + the rest == the uninterrupted run ------------------------------------------
 @pytest.mark.parametrize("values", SCRIPTED[:3] + RANDOM[:20])
 @pytest.mark.parametrize("options", [dict(patience=3), dict(patience=2, min_delta="5%", baseline=0.4)])
 def test_state_dict_resume_stops_at_the_same_epoch(values, options):
-    expected = stop_epoch(EarlyStop(**options), values)
+    expected = stop_epoch(EarlyStopping(**options), values)
     for split in range(1, len(values)):
-        first = EarlyStop(**options)
+        first = EarlyStopping(**options)
         if stop_epoch(first, values[:split]) is not None:
             break
-        resumed = EarlyStop(**options)
+        resumed = EarlyStopping(**options)
         resumed.load_state_dict(json.loads(json.dumps(first.state_dict())))
         rest = stop_epoch_from(resumed, values, split + 1)
         assert rest == expected, f"resumed after epoch {split}"
@@ -193,7 +193,7 @@ def stop_epoch_from(hook, values, start):
 )
 def test_bad_options_are_config_errors_at_attach_time(options, message):
     with pytest.raises(ConfigError, match=message):
-        EarlyStop(**options)
+        EarlyStopping(**options)
     with pytest.raises(ConfigError, match=message):
         yolo_hooks.build_hooks({"early_stop": options})
 
@@ -202,10 +202,10 @@ def test_config_loader_builds_it_and_rejects_misspelled_options():
     (hook,) = yolo_hooks.build_hooks(
         {"early_stop": {"monitor": "metrics/mAP50(B)", "patience": 5, "min_delta": "2%", "stop_at": 0.9}}
     )
-    assert isinstance(hook, EarlyStop)
+    assert isinstance(hook, EarlyStopping)
     assert (hook.monitor, hook.mode, hook.min_delta, hook.relative_delta, hook.patience) == (
         "metrics/mAP50(B)", "max", 0.02, True, 5,
     )
     with pytest.raises(ConfigError, match=r"early_stop: unknown option `patiance` \(did you mean `patience`\?\)"):
         yolo_hooks.build_hooks({"early_stop": {"patiance": 5}})
-    assert yolo_hooks.EarlyStop is EarlyStop
+    assert yolo_hooks.EarlyStopping is EarlyStopping

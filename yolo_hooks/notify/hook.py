@@ -26,6 +26,7 @@ from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_mapping
 from ..core.run import recorded_snapshot
+from ..core.run_info import run_info
 from ..core.validate import check_choice, check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
@@ -36,7 +37,6 @@ from .events import (
     epoch_message,
     new_best_message,
     published_message,
-    run_info,
     severity_at_least,
     train_end_message,
     train_start_message,
