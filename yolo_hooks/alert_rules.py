@@ -20,7 +20,7 @@ from typing import Any
 
 from .core.numbers import finite
 
-RULES = ("nonfinite", "above", "rise", "jump", "patience")
+RULES = ("nonfinite", "above", "rise", "jump", "overfit")
 ACTIONS = ("alert", "stop")
 DEFAULT = "default"  # key of a per-loss mapping that applies to every loss not named
 VAL_TOTAL, TRAIN_TOTAL = "val/loss", "train/loss"
@@ -49,10 +49,10 @@ class AlertRules:
     above: dict[str, float | None] = field(default_factory=dict)
     rise: dict[str, Threshold | None] = field(default_factory=dict)
     jump: dict[str, Threshold | None] = field(default_factory=dict)
-    patience: dict[str, int | None] = field(default_factory=dict)
+    overfit: dict[str, int | None] = field(default_factory=dict)
     nonfinite: bool = True
     warmup: int = 0
-    cooldown: int | None = None
+    repeat_every: int | None = None
     actions: dict[str, str] = field(default_factory=dict)  # rule -> alert|stop
 
     def for_loss(self, rule: str, loss: str) -> Any:
@@ -212,7 +212,7 @@ def _check(
                 f"{_fmt(value)} at epoch {epoch}; limit {setting}"
             ),
         )
-    if rule == "patience" and track.best is not None:
+    if rule == "overfit" and track.best is not None:
         wait = epoch - track.best_epoch
         improved = value < track.best
         train_fell = finite(train_now) and finite(track.train_at_best) and train_now < track.train_at_best
@@ -231,8 +231,8 @@ def _check(
 def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[AlertState, list[AlertRecord]]:
     """Apply every rule to one epoch; returns the new state and the alerts / recoveries, in a stable order.
 
-    A condition fires when it becomes true, again every ``cooldown`` epochs while it stays true (never when
-    ``cooldown`` is None), and yields one ``recovered`` record when it is next evaluated false. A rule that cannot
+    A condition fires when it becomes true, again every ``repeat_every`` epochs while it stays true (never when
+    ``repeat_every`` is None), and yields one ``recovered`` record when it is next evaluated false. A rule that cannot
     be evaluated (loss missing or non-finite, no baseline yet, warm-up) leaves its condition as it was.
 
     During the first ``warmup`` epochs only the non-finite rule applies, and the baselines (best, previous) follow
@@ -266,7 +266,7 @@ def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[Al
         track = state.tracks.setdefault(loss, LossTrack())
         train_now = train.get(train_counterpart(loss), train.get(TRAIN_TOTAL))
         if not in_warmup:
-            for rule in ("above", "rise", "jump", "patience"):
+            for rule in ("above", "rise", "jump", "overfit"):
                 verdict = _check(rules, rule, loss, value, track, train_now, obs.epoch)
                 if verdict is not None:
                     verdicts.append((rule, loss, value, verdict))
@@ -283,7 +283,7 @@ def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[Al
             records.append(
                 _record("alert", rules, rule, loss, value, threshold, baseline, obs.epoch, obs.epoch, message)
             )
-        elif condition and rules.cooldown and obs.epoch - active["last_fired"] >= rules.cooldown:
+        elif condition and rules.repeat_every and obs.epoch - active["last_fired"] >= rules.repeat_every:
             active["last_fired"] = obs.epoch
             message = f"{message} (still, since epoch {active['since']})"
             records.append(

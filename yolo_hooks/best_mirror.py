@@ -57,8 +57,8 @@ class BestMirror(Hook):
         exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
         flush_timeout: seconds the end of training (and each export) waits for uploads before reporting what is
             missing.
-        retries: extra attempts after a failed upload, with back-off ``retry_delay * 2**n`` (at most 60 s).
-        retry_delay: first back-off delay in seconds.
+        retries: extra attempts after a failed upload, with back-off ``backoff * 2**n`` (at most 60 s).
+        backoff: first back-off delay in seconds.
 
     Published events: ``mirror_done`` (info) per verified copy and ``mirror_failed`` (critical) when a copy
     could not be made after all retries or was still missing at the end of the run.
@@ -77,7 +77,7 @@ class BestMirror(Hook):
         exports: bool | list[str] = False,
         flush_timeout: float = 300.0,
         retries: int = 3,
-        retry_delay: float = 2.0,
+        backoff: float = 2.0,
         strict: bool = False,
         name: str | None = None,
     ):
@@ -96,7 +96,7 @@ class BestMirror(Hook):
         self.exports = _check_exports(hook, exports)
         self.flush_timeout = float(check_number(hook, "flush_timeout", flush_timeout, minimum=0))
         self.retries = check_number(hook, "retries", retries, minimum=0, maximum=100, integer=True)
-        self.retry_delay = float(check_number(hook, "retry_delay", retry_delay, minimum=0))
+        self.backoff = float(check_number(hook, "backoff", backoff, minimum=0))
         self.results: list[Result] = []  # every outcome reported so far, oldest first
         self.save_times: list[float] = []  # seconds the training thread spent in on_model_save
         self._best_info: dict[str, Any] | None = None  # the last best handed to the workers
@@ -233,7 +233,7 @@ class BestMirror(Hook):
             self._outbox = collections.deque()
             self._workers = []
             for i, dest in enumerate(self.destinations):
-                uploader = Uploader(dest, keep=self.keep, retries=self.retries, retry_delay=self.retry_delay,
+                uploader = Uploader(dest, keep=self.keep, retries=self.retries, backoff=self.backoff,
                                     report=self._outbox.append, log=self.log)
                 uploader.versions = list(self._saved_versions.get(self._key(i), []))
                 self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=self._skip, nice=BACKGROUND_NICE))

@@ -60,8 +60,8 @@ class EarlyStopping(MonitorHook):
             best value so far).
         patience: stop after this many monitored epochs without an improvement; ``None`` switches it off (only
             ``stop_at``, ``divergence`` and the non-finite check stop then).
-        start_epoch: the first ``start_epoch`` epochs are a warm-up: not monitored, no decision (Keras'
-            ``start_from_epoch``).
+        warmup: the first ``warmup`` epochs are not monitored and decide nothing (Keras' ``start_from_epoch``;
+            not Ultralytics' ``trainer.start_epoch``, which is where a resumed run starts).
         baseline: the wait counter only resets on a value that also beats this, so training stops after
             ``patience`` epochs if it never does.
         stop_at: stop as soon as the value reaches this target (``>=`` for max, ``<=`` for min).
@@ -81,7 +81,7 @@ class EarlyStopping(MonitorHook):
         mode: str = "auto",
         min_delta: float | str = 0.0,
         patience: int | None = 10,
-        start_epoch: int = 0,
+        warmup: int = 0,
         baseline: float | None = None,
         stop_at: float | None = None,
         divergence: float | None = None,
@@ -93,7 +93,7 @@ class EarlyStopping(MonitorHook):
         super().__init__(strict=strict, name=name)
         self._init_monitor(monitor, mode, min_delta, verbose)
         self.patience = self._check_patience(self.name, patience, allow_none=True)
-        self.start_epoch = check_number(self.name, "start_epoch", start_epoch, minimum=0, integer=True)
+        self.warmup = check_number(self.name, "warmup", warmup, minimum=0, integer=True)
         self.baseline = check_number(self.name, "baseline", baseline, allow_none=True)
         self.stop_at = check_number(self.name, "stop_at", stop_at, allow_none=True)
         self.divergence = check_number(self.name, "divergence", divergence, allow_none=True)
@@ -121,8 +121,8 @@ class EarlyStopping(MonitorHook):
         self.last_epoch = epoch
         if value is None:
             return Decision(False, None, f"{self.monitor} not measured at epoch {epoch}")
-        if epoch <= self.start_epoch:
-            message = f"warm-up epoch {epoch}/{self.start_epoch}: {self.monitor}={value:.6g} ignored"
+        if epoch <= self.warmup:
+            message = f"warm-up epoch {epoch}/{self.warmup}: {self.monitor}={value:.6g} ignored"
             return Decision(False, None, message)
         if not math.isfinite(value):
             if self.stop_on_non_finite:
@@ -235,7 +235,7 @@ class EarlyStopping(MonitorHook):
             "mode": self.mode,
             "min_delta": self.min_delta_option,
             "patience": self.patience,
-            "start_epoch": self.start_epoch,
+            "warmup": self.warmup,
             "baseline": self.baseline,
             "stop_at": self.stop_at,
             "divergence": self.divergence,

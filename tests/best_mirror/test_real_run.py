@@ -64,7 +64,7 @@ def run(request, tmp_path_factory, s3_server):
     tmp = tmp_path_factory.mktemp("mirror")
     memory_url = f"memory://yolo-hooks-tests/{uuid.uuid4().hex[:8]}"
     s3 = {"url": "s3://mirror-bucket/runs/exp1", "storage_options": {"endpoint_url": s3_server}}
-    fast = dict(retries=1, retry_delay=0.05, flush_timeout=60)
+    fast = dict(retries=1, backoff=0.05, flush_timeout=60)
     with read_only_dir(tmp / "read-only") as ro:
         hooks = {
             "main": BestMirror(to=[str(tmp / "backup"), memory_url, s3], keep=1, last_every=1,

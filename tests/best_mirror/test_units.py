@@ -194,7 +194,7 @@ def _upload(tmp_path, source, epoch, versioned):
 def test_disk_full_is_retried_with_backoff_then_succeeds(tmp_path, source):
     dest = FlakyDestination(tmp_path / "flaky", failures=2, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
-    uploader = Uploader(dest, keep=3, retries=3, retry_delay=0.01, report=results.append, log=lambda *a: None)
+    uploader = Uploader(dest, keep=3, retries=3, backoff=0.01, report=results.append, log=lambda *a: None)
     uploader(_upload(tmp_path, source, 1, "best-epoch001.pt"))
     assert [r.ok for r in results] == [True] and results[0].attempts == 3
     assert leftovers(tmp_path / "flaky") == []  # the half-written temporaries were removed
@@ -203,7 +203,7 @@ def test_disk_full_is_retried_with_backoff_then_succeeds(tmp_path, source):
 def test_failure_after_all_retries_is_one_clear_result(tmp_path, source):
     dest = FlakyDestination(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
-    Uploader(dest, keep=3, retries=2, retry_delay=0.01, report=results.append, log=lambda *a: None)(
+    Uploader(dest, keep=3, retries=2, backoff=0.01, report=results.append, log=lambda *a: None)(
         _upload(tmp_path, source, 1, "best-epoch001.pt")
     )
     assert len(results) == 1 and not results[0].ok and results[0].attempts == 3
@@ -216,7 +216,7 @@ def test_keep_deletes_only_our_own_old_versions(tmp_path, source):
     folder.mkdir()
     (folder / "best-epoch000.pt").write_bytes(b"someone else's file")
     results = []
-    uploader = Uploader(LocalDestination(folder), keep=2, retries=0, retry_delay=0, report=results.append, log=print)
+    uploader = Uploader(LocalDestination(folder), keep=2, retries=0, backoff=0, report=results.append, log=print)
     for epoch in (1, 2, 3):
         uploader(_upload(tmp_path, source, epoch, f"best-epoch{epoch:03d}.pt"))
     names = sorted(p.name for p in folder.iterdir())
@@ -361,7 +361,7 @@ class _CountingDestination(LocalDestination):
 
 def test_versioned_copy_and_best_pt_are_written_once(tmp_path, source):
     dest = _CountingDestination(tmp_path / "once")
-    Uploader(dest, keep=3, retries=0, retry_delay=0, report=lambda r: None, log=lambda *a: None)(
+    Uploader(dest, keep=3, retries=0, backoff=0, report=lambda r: None, log=lambda *a: None)(
         _upload(tmp_path, source, 1, "best-epoch001.pt")
     )
     size = source.stat().st_size

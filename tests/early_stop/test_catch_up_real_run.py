@@ -47,7 +47,7 @@ def make_hooks():
     return [
         FitnessReport(plot=False, console=False, strict=True),
         # cooldown 1: the alert of epoch 1 is repeated every epoch, so the missed epoch has a record of its own
-        ValLossAlert(above={"val/loss": 1.0}, rise=None, warmup=0, cooldown=1, strict=True),
+        ValLossAlert(above={"val/loss": 1.0}, rise=None, warmup=0, repeat_every=1, strict=True),
         EarlyStopping(patience=PATIENCE, strict=True),
         ReduceLROnPlateau(patience=1, factor=0.5, strict=True),  # reduces at epoch 2, the missed one
     ]

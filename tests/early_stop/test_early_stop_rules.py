@@ -65,7 +65,7 @@ def test_zero_fitness_never_stops_ultralytics_but_stops_us():
 # Keras: best starts at -inf/+inf; each monitored epoch wait += 1; an improvement is monitor_op(current - min_delta,
 # best) (min_delta sign flipped for min); on an improvement best = current and wait = 0 only if current also beats
 # the baseline; otherwise stop once wait >= patience. Epochs before start_from_epoch are ignored. Keras' epochs are
-# 0-based: Keras epoch k is our epoch k + 1, and Keras' start_from_epoch=k is our start_epoch=k.
+# 0-based: Keras epoch k is our epoch k + 1, and Keras' start_from_epoch=k is our warmup=k.
 KERAS_CASES = [
     # (keras kwargs, values, keras 0-based stop epoch or None)
     (dict(mode="min", patience=2), [1.0, 0.9, 0.95, 0.91, 0.8], 3),
@@ -88,7 +88,7 @@ def test_same_stop_epoch_as_keras_earlystopping_rules(keras, values, keras_stop)
         min_delta=keras.get("min_delta", 0.0),
         patience=keras["patience"],
         baseline=keras.get("baseline"),
-        start_epoch=keras.get("start_from_epoch", 0),
+        warmup=keras.get("start_from_epoch", 0),
     )
     assert stop_epoch(hook, values) == (None if keras_stop is None else keras_stop + 1)
 
@@ -110,7 +110,7 @@ OPTION_CASES = [
     (dict(patience=2, min_delta="10%"), [1.0, 1.05, 1.09, 1.2, 1.3], 3, StopReason.PATIENCE),
     (dict(patience=2, mode="min", monitor="val/loss"), [3.0, 2.5, 2.6, 2.5], 4, StopReason.PATIENCE),
     (dict(patience=2, monitor="val/box_loss"), [3.0, 2.5, 2.6, 2.5], 4, StopReason.PATIENCE),  # auto -> min
-    (dict(patience=1, start_epoch=3), [0.0, 0.0, 0.0, 0.1, 0.1], 5, StopReason.PATIENCE),
+    (dict(patience=1, warmup=3), [0.0, 0.0, 0.0, 0.1, 0.1], 5, StopReason.PATIENCE),
     (dict(patience=3, baseline=0.5), [0.1, 0.2, 0.3, 0.6], 3, StopReason.BASELINE),
     (dict(patience=2, baseline=0.5), [0.6, 0.7, 0.7, 0.7], 4, StopReason.PATIENCE),
     (dict(stop_at=0.5, patience=None), [0.1, 0.2, 0.5, 0.6], 3, StopReason.STOP_AT),  # reached: >=
@@ -121,7 +121,7 @@ OPTION_CASES = [
     (dict(), [0.1, NAN], 2, StopReason.NON_FINITE),
     (dict(monitor="val/loss"), [1.0, INF], 2, StopReason.NON_FINITE),
     (dict(stop_on_non_finite=False, patience=2), [0.1, NAN, INF, 0.1, 0.1], 5, StopReason.PATIENCE),  # skipped
-    (dict(start_epoch=2, patience=2), [NAN, 0.0, 0.1, 0.1, 0.1], 5, StopReason.PATIENCE),  # warm-up: no decision
+    (dict(warmup=2, patience=2), [NAN, 0.0, 0.1, 0.1, 0.1], 5, StopReason.PATIENCE),  # warm-up: no decision
     (dict(patience=2), [0.1, None, None, 0.1, 0.1], 5, StopReason.PATIENCE),  # None = not measured (val skipped)
     (dict(stop_at=0.9, divergence=0.1, patience=50), [0.5] * 60, 51, StopReason.PATIENCE),
 ]
@@ -182,7 +182,7 @@ def stop_epoch_from(hook, values, start):
         (dict(min_delta=-0.1), "`min_delta` must be a number >= 0.0, got -0.1"),
         (dict(min_delta="5 percent"), "`min_delta` must be a number or a percentage like '5%'"),
         (dict(min_delta="-5%"), "`min_delta` must be a number or a percentage"),
-        (dict(start_epoch=-1), "`start_epoch` must be an integer >= 0, got -1"),
+        (dict(warmup=-1), "`warmup` must be an integer >= 0, got -1"),
         (dict(baseline="high"), "`baseline` must be a number, got 'high'"),
         (dict(stop_at=math.nan), "`stop_at` must be a number"),
         (dict(stop_at=0.5, divergence=0.6), r"`divergence` must be worse than stop_at=0.5 in mode max \(<\)"),

@@ -60,7 +60,7 @@ def payload(message: Message, username: str | None = None) -> dict:
 
 def build(message: Message, options: Mapping) -> HttpRequest:
     """POST the embed to the webhook ``url``."""
-    return json_request(str(options["url"]), payload(message, options.get("username")))
+    return json_request(str(options["url"]), payload(message, options.get("display_name")))
 
 
 def _describe(body: bytes) -> str | None:
