@@ -77,7 +77,7 @@ def stopped_run(request, tmp_path_factory):
     hooks = dict(
         early_stop=EarlyStopping(patience=2),
         on_loss=EarlyStopping(name="early_stop_val_loss", monitor="val/loss", patience=100),
-        missing=LoggedEarlyStop(name="early_stop_missing", monitor="metrics/mAP75(B)", patience=1),
+        missing=LoggedEarlyStop(name="early_stop_missing", monitor="metrics/mAP75(B)", mode="max", patience=1),
         lr=ReduceLROnPlateau(patience=1, factor=0.5),
         lr_recorder=LrRecorder(),
         events=Recorder(),
