@@ -257,3 +257,11 @@ def test_row_min_delta_defaults_differ():
     torch_default = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
     assert (torch_default.threshold, torch_default.threshold_mode, torch_default.patience) == (1e-4, "rel", 10)
     assert ReduceLROnPlateau().min_delta == EarlyStopping().min_delta == 0.0
+
+
+def test_row_baseline_follows_keras_documentation_not_its_code():
+    """Keras documents "training will stop if the model doesn't show improvement over the baseline"; its code only
+    checks patience on non-improving epochs, so a value creeping up below the baseline never stops there."""
+    values = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert ours_stop(values, mode="max", patience=2, baseline=0.9) == 2
+    assert keras_stop(values, "max", 2, baseline=0.9) is None
