@@ -168,6 +168,11 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def _percent_over(value: float, baseline: float) -> float:
+    """How far ``value`` is above ``baseline``, in percent of it (inf when the baseline is not positive)."""
+    return (value - baseline) / baseline * 100 if baseline > 0 else math.inf
+
+
 def _with_totals(parts: dict[str, float], total_key: str) -> tuple[dict[str, float], set[str]]:
     """Components plus their sum under ``total_key`` (unless a component already has that key, as in
     classification); returns the values and the set of keys that are computed totals."""
@@ -189,29 +194,15 @@ def _check(
     if rule == "above":
         return value > setting, setting, None, f"{loss} {_fmt(value)} is above {_fmt(setting)} at epoch {epoch}"
     if rule == "rise" and track.best is not None:
-        limit = setting.limit(track.best)
-        rose = (value - track.best) / track.best * 100 if track.best > 0 else math.inf
-        return (
-            value > limit,
-            limit,
-            track.best,
-            (
-                f"{loss} {_fmt(value)} at epoch {epoch} is {rose:+.0f}% over its best {_fmt(track.best)} "
-                f"(epoch {track.best_epoch}); limit {setting}"
-            ),
-        )
+        limit, rose = setting.limit(track.best), _percent_over(value, track.best)
+        message = (f"{loss} {_fmt(value)} at epoch {epoch} is {rose:+.0f}% over its best {_fmt(track.best)} "
+                   f"(epoch {track.best_epoch}); limit {setting}")
+        return value > limit, limit, track.best, message
     if rule == "jump" and track.previous is not None:
-        limit = setting.limit(track.previous)
-        rose = (value - track.previous) / track.previous * 100 if track.previous > 0 else math.inf
-        return (
-            value > limit,
-            limit,
-            track.previous,
-            (
-                f"{loss} jumped {rose:+.0f}% from {_fmt(track.previous)} (epoch {track.previous_epoch}) to "
-                f"{_fmt(value)} at epoch {epoch}; limit {setting}"
-            ),
-        )
+        limit, rose = setting.limit(track.previous), _percent_over(value, track.previous)
+        message = (f"{loss} jumped {rose:+.0f}% from {_fmt(track.previous)} (epoch {track.previous_epoch}) to "
+                   f"{_fmt(value)} at epoch {epoch}; limit {setting}")
+        return value > limit, limit, track.previous, message
     if rule == "overfit" and track.best is not None:
         wait = epoch - track.best_epoch
         improved = value < track.best
