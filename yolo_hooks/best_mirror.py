@@ -12,9 +12,9 @@ training, optimizer stripped) is always uploaded, and the end of the run waits f
 Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
-    >>> from yolo_hooks.best_mirror import BestMirror
     >>> model = YOLO("yolo11n.yaml")
-    >>> yolo_hooks.attach(model, BestMirror(to=["/mnt/backup/exp1", "s3://my-bucket/exp1"], keep=3))  # doctest: +SKIP
+    >>> mirror = yolo_hooks.BestMirror(to=["/mnt/backup/exp1", "s3://my-bucket/exp1"], keep=3)
+    >>> yolo_hooks.attach(model, mirror)  # doctest: +SKIP
     >>> model.train(data="coco8.yaml", epochs=10)  # doctest: +SKIP
 """
 

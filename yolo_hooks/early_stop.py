@@ -10,7 +10,7 @@ Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
     >>> model = YOLO("yolo11n.yaml")
-    >>> yolo_hooks.attach(model, EarlyStopping(patience=5, min_delta="1%"))  # doctest: +SKIP
+    >>> yolo_hooks.attach(model, yolo_hooks.EarlyStopping(patience=5, min_delta="1%"))  # doctest: +SKIP
     >>> model.train(data="coco8.yaml", epochs=100, patience=1000)  # doctest: +SKIP
 """
 

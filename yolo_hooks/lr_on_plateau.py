@@ -7,7 +7,8 @@ epoch, so :class:`ReduceLROnPlateau` scales what both of them multiply: each gro
 scheduler's ``base_lrs``. The schedule keeps its shape; its peak is lowered by ``factor`` per reduction.
 
 Examples:
-    >>> yolo_hooks.attach(model, ReduceLROnPlateau(monitor="val/loss", factor=0.5, patience=3))  # doctest: +SKIP
+    >>> reduce_lr = yolo_hooks.ReduceLROnPlateau(monitor="val/loss", factor=0.5, patience=3)
+    >>> yolo_hooks.attach(model, reduce_lr)  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ Telling ``model.val()`` from the validations a training runs: each epoch's valid
 report is made exactly when ``not validator.training and validator.args.mode == 'val'``.
 
 Examples:
-    >>> hook = ModeReports(val=True, predict=True, export=False)
+    >>> hook = yolo_hooks.ModeReports(val=True, predict=True, export=False)
     >>> yolo_hooks.attach(model, hook)  # doctest: +SKIP
     >>> model.predict("images/", stream=False)  # doctest: +SKIP
     >>> hook.last_predict_report["throughput_ips"]  # doctest: +SKIP
