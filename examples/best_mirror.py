@@ -19,14 +19,13 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 from ultralytics import YOLO  # noqa: E402
 
 import yolo_hooks  # noqa: E402
-from yolo_hooks.best_mirror import BestMirror  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(destination: str) -> None:
     model = YOLO("yolo11n.yaml")
-    mirror = BestMirror(to=destination, keep=2, last_every=1, flush_timeout=120)
+    mirror = yolo_hooks.BestMirror(to=destination, keep=2, last_every=1, flush_timeout=120)
     yolo_hooks.attach(model, mirror)
     model.train(data=str(ROOT / "datasets" / "coco8.yaml"), epochs=2, imgsz=160, batch=4, workers=0,
                 plots=False, device="cpu", project=str(ROOT / "runs"), name="mirror-demo", exist_ok=True)

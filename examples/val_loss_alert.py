@@ -22,7 +22,6 @@ def main() -> None:
     from ultralytics import YOLO
 
     import yolo_hooks
-    from yolo_hooks.val_loss_alert import ValLossAlert
 
     class PrintPublished(yolo_hooks.Hook):
         """What a notification hook would be handed."""
@@ -33,8 +32,8 @@ def main() -> None:
     model = YOLO("yolo11n.yaml")
     yolo_hooks.attach(
         model,
-        ValLossAlert(
-            above={"val/loss": 12}, rise="25%", jump="50%", warmup=1, cooldown=2, action={"nonfinite": "stop"}
+        yolo_hooks.ValLossAlert(
+            above={"val/loss": 12}, rise="25%", jump="50%", warmup=1, repeat_every=2, action={"nonfinite": "stop"}
         ),
         PrintPublished(),
     )

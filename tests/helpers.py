@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
+
 from yolo_hooks import Hook
 
 
@@ -114,3 +117,22 @@ def bests(fitness: list[float]) -> list[tuple[float, int]]:
             best_epoch, stopper_best = epoch, f
         out.append((best, best_epoch))
     return out
+
+
+@contextmanager
+def captured_log():
+    """Lines logged through Ultralytics' LOGGER while the block runs (all levels)."""
+    from ultralytics.utils import LOGGER
+
+    lines: list[str] = []
+
+    class Sink(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+
+    sink = Sink(level=logging.DEBUG)
+    LOGGER.addHandler(sink)
+    try:
+        yield lines
+    finally:
+        LOGGER.removeHandler(sink)

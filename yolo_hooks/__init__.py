@@ -1,5 +1,9 @@
 """yolo_hooks: hooks for Ultralytics YOLO training, validation, prediction and export.
 
+Every hook class is importable from the package itself (one import style everywhere)::
+
+    from yolo_hooks import EarlyStopping, FitnessReport, Notify, attach
+
 Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
@@ -11,6 +15,7 @@ Examples:
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from .core import (
     REGISTRY,
@@ -26,14 +31,42 @@ from .core import (
     on,
 )
 
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the table below imports each on first use
+    from .best_mirror import BestMirror
+    from .early_stop import EarlyStopping
+    from .fitness_report import FitnessReport
+    from .lr_on_plateau import ReduceLROnPlateau
+    from .mode_reports import ModeReports
+    from .notify import Notify
+    from .val_loss_alert import ValLossAlert
+
 __version__ = "0.1.0"
 
+# Hook class -> module. Imported on first use, so ``import yolo_hooks`` stays light (no matplotlib, requests...).
+HOOK_CLASSES: dict[str, str] = {
+    "BestMirror": "yolo_hooks.best_mirror",
+    "EarlyStopping": "yolo_hooks.early_stop",
+    "FitnessReport": "yolo_hooks.fitness_report",
+    "ModeReports": "yolo_hooks.mode_reports",
+    "Notify": "yolo_hooks.notify",
+    "ReduceLROnPlateau": "yolo_hooks.lr_on_plateau",
+    "ValLossAlert": "yolo_hooks.val_loss_alert",
+}
+
 __all__ = [
+    "BestMirror",
     "ConfigError",
+    "EarlyStopping",
     "EpochSnapshot",
+    "FitnessReport",
     "Hook",
+    "ModeReports",
+    "Notify",
     "Published",
+    "REGISTRY",
+    "ReduceLROnPlateau",
     "RunOutcome",
+    "ValLossAlert",
     "__version__",
     "attach",
     "attached",
@@ -44,9 +77,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Hook classes (``yolo_hooks.EarlyStop`` ...) are imported on first use, so ``import yolo_hooks`` stays light."""
-    for target in REGISTRY.values():
-        module, cls = target.split(":")
-        if cls == name:
-            return getattr(importlib.import_module(module), cls)
+    """Import a hook class of :data:`HOOK_CLASSES` on first use."""
+    if name in HOOK_CLASSES:
+        value = getattr(importlib.import_module(HOOK_CLASSES[name]), name)
+        globals()[name] = value  # the next access is a plain attribute
+        return value
     raise AttributeError(f"module 'yolo_hooks' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

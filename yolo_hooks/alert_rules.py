@@ -18,7 +18,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-RULES = ("nonfinite", "above", "rise", "jump", "patience")
+from .core.numbers import finite
+
+RULES = ("nonfinite", "above", "rise", "jump", "overfit")
 ACTIONS = ("alert", "stop")
 DEFAULT = "default"  # key of a per-loss mapping that applies to every loss not named
 VAL_TOTAL, TRAIN_TOTAL = "val/loss", "train/loss"
@@ -47,10 +49,10 @@ class AlertRules:
     above: dict[str, float | None] = field(default_factory=dict)
     rise: dict[str, Threshold | None] = field(default_factory=dict)
     jump: dict[str, Threshold | None] = field(default_factory=dict)
-    patience: dict[str, int | None] = field(default_factory=dict)
+    overfit: dict[str, int | None] = field(default_factory=dict)
     nonfinite: bool = True
     warmup: int = 0
-    cooldown: int | None = None
+    repeat_every: int | None = None
     actions: dict[str, str] = field(default_factory=dict)  # rule -> alert|stop
 
     def for_loss(self, rule: str, loss: str) -> Any:
@@ -153,10 +155,6 @@ def json_number(value: Any) -> Any:
     return value
 
 
-def finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
 def train_counterpart(loss: str) -> str:
     """``val/box_loss`` -> ``train/box_loss``; ``val/loss`` -> ``train/loss``."""
     return "train/" + loss.split("/", 1)[1]
@@ -168,6 +166,11 @@ def _fmt(value: float | None) -> str:
     if not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf")
     return f"{value:.4g}"
+
+
+def _percent_over(value: float, baseline: float) -> float:
+    """How far ``value`` is above ``baseline``, in percent of it (inf when the baseline is not positive)."""
+    return (value - baseline) / baseline * 100 if baseline > 0 else math.inf
 
 
 def _with_totals(parts: dict[str, float], total_key: str) -> tuple[dict[str, float], set[str]]:
@@ -191,30 +194,16 @@ def _check(
     if rule == "above":
         return value > setting, setting, None, f"{loss} {_fmt(value)} is above {_fmt(setting)} at epoch {epoch}"
     if rule == "rise" and track.best is not None:
-        limit = setting.limit(track.best)
-        rose = (value - track.best) / track.best * 100 if track.best > 0 else math.inf
-        return (
-            value > limit,
-            limit,
-            track.best,
-            (
-                f"{loss} {_fmt(value)} at epoch {epoch} is {rose:+.0f}% over its best {_fmt(track.best)} "
-                f"(epoch {track.best_epoch}); limit {setting}"
-            ),
-        )
+        limit, rose = setting.limit(track.best), _percent_over(value, track.best)
+        message = (f"{loss} {_fmt(value)} at epoch {epoch} is {rose:+.0f}% over its best {_fmt(track.best)} "
+                   f"(epoch {track.best_epoch}); limit {setting}")
+        return value > limit, limit, track.best, message
     if rule == "jump" and track.previous is not None:
-        limit = setting.limit(track.previous)
-        rose = (value - track.previous) / track.previous * 100 if track.previous > 0 else math.inf
-        return (
-            value > limit,
-            limit,
-            track.previous,
-            (
-                f"{loss} jumped {rose:+.0f}% from {_fmt(track.previous)} (epoch {track.previous_epoch}) to "
-                f"{_fmt(value)} at epoch {epoch}; limit {setting}"
-            ),
-        )
-    if rule == "patience" and track.best is not None:
+        limit, rose = setting.limit(track.previous), _percent_over(value, track.previous)
+        message = (f"{loss} jumped {rose:+.0f}% from {_fmt(track.previous)} (epoch {track.previous_epoch}) to "
+                   f"{_fmt(value)} at epoch {epoch}; limit {setting}")
+        return value > limit, limit, track.previous, message
+    if rule == "overfit" and track.best is not None:
         wait = epoch - track.best_epoch
         improved = value < track.best
         train_fell = finite(train_now) and finite(track.train_at_best) and train_now < track.train_at_best
@@ -233,8 +222,8 @@ def _check(
 def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[AlertState, list[AlertRecord]]:
     """Apply every rule to one epoch; returns the new state and the alerts / recoveries, in a stable order.
 
-    A condition fires when it becomes true, again every ``cooldown`` epochs while it stays true (never when
-    ``cooldown`` is None), and yields one ``recovered`` record when it is next evaluated false. A rule that cannot
+    A condition fires when it becomes true, again every ``repeat_every`` epochs while it stays true (never when
+    ``repeat_every`` is None), and yields one ``recovered`` record when it is next evaluated false. A rule that cannot
     be evaluated (loss missing or non-finite, no baseline yet, warm-up) leaves its condition as it was.
 
     During the first ``warmup`` epochs only the non-finite rule applies, and the baselines (best, previous) follow
@@ -268,7 +257,7 @@ def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[Al
         track = state.tracks.setdefault(loss, LossTrack())
         train_now = train.get(train_counterpart(loss), train.get(TRAIN_TOTAL))
         if not in_warmup:
-            for rule in ("above", "rise", "jump", "patience"):
+            for rule in ("above", "rise", "jump", "overfit"):
                 verdict = _check(rules, rule, loss, value, track, train_now, obs.epoch)
                 if verdict is not None:
                     verdicts.append((rule, loss, value, verdict))
@@ -285,7 +274,7 @@ def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[Al
             records.append(
                 _record("alert", rules, rule, loss, value, threshold, baseline, obs.epoch, obs.epoch, message)
             )
-        elif condition and rules.cooldown and obs.epoch - active["last_fired"] >= rules.cooldown:
+        elif condition and rules.repeat_every and obs.epoch - active["last_fired"] >= rules.repeat_every:
             active["last_fired"] = obs.epoch
             message = f"{message} (still, since epoch {active['since']})"
             records.append(

@@ -12,9 +12,9 @@ training, optimizer stripped) is always uploaded, and the end of the run waits f
 Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
-    >>> from yolo_hooks.best_mirror import BestMirror
     >>> model = YOLO("yolo11n.yaml")
-    >>> yolo_hooks.attach(model, BestMirror(to=["/mnt/backup/exp1", "s3://my-bucket/exp1"], keep=3))  # doctest: +SKIP
+    >>> mirror = yolo_hooks.BestMirror(to=["/mnt/backup/exp1", "s3://my-bucket/exp1"], keep=3)
+    >>> yolo_hooks.attach(model, mirror)  # doctest: +SKIP
     >>> model.train(data="coco8.yaml", epochs=10)  # doctest: +SKIP
 """
 
@@ -28,11 +28,11 @@ from typing import Any
 
 from .core import Hook
 from .core.errors import ConfigError
+from .core.run_info import run_info
 from .core.validate import check_bool, check_number, check_str
 from .mirror.destinations import Destination, make_destination
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
 from .mirror.queue import Job, MirrorWorker
-from .mirror.sidecar import run_info
 from .mirror.staging import StagedFile, Superseded, file_identity
 from .mirror.upload import Result, Upload, Uploader
 
@@ -57,8 +57,8 @@ class BestMirror(Hook):
         exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
         flush_timeout: seconds the end of training (and each export) waits for uploads before reporting what is
             missing.
-        retries: extra attempts after a failed upload, with back-off ``retry_delay * 2**n`` (at most 60 s).
-        retry_delay: first back-off delay in seconds.
+        retries: extra attempts after a failed upload, with back-off ``backoff * 2**n`` (at most 60 s).
+        backoff: first back-off delay in seconds.
 
     Published events: ``mirror_done`` (info) per verified copy and ``mirror_failed`` (critical) when a copy
     could not be made after all retries or was still missing at the end of the run.
@@ -77,7 +77,7 @@ class BestMirror(Hook):
         exports: bool | list[str] = False,
         flush_timeout: float = 300.0,
         retries: int = 3,
-        retry_delay: float = 2.0,
+        backoff: float = 2.0,
         strict: bool = False,
         name: str | None = None,
     ):
@@ -96,7 +96,7 @@ class BestMirror(Hook):
         self.exports = _check_exports(hook, exports)
         self.flush_timeout = float(check_number(hook, "flush_timeout", flush_timeout, minimum=0))
         self.retries = check_number(hook, "retries", retries, minimum=0, maximum=100, integer=True)
-        self.retry_delay = float(check_number(hook, "retry_delay", retry_delay, minimum=0))
+        self.backoff = float(check_number(hook, "backoff", backoff, minimum=0))
         self.results: list[Result] = []  # every outcome reported so far, oldest first
         self.save_times: list[float] = []  # seconds the training thread spent in on_model_save
         self._best_info: dict[str, Any] | None = None  # the last best handed to the workers
@@ -131,11 +131,11 @@ class BestMirror(Hook):
         if wrote_best and (ident := file_identity(snap.best_path)) is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
-            self._best_info = {**info, **run_info(trainer, str(snap.best_path))}
+            self._best_info = {**info, "source": str(snap.best_path), **run_info(trainer)}
             jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
         if self.last_every and snap.epoch % self.last_every == 0 and (ident := file_identity(snap.last_path)):
-            last_info = {**info, **run_info(trainer, str(snap.last_path))}
+            last_info = {**info, "source": str(snap.last_path), **run_info(trainer)}
             jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
                                last_info)
         self._submit(jobs)
@@ -157,14 +157,14 @@ class BestMirror(Hook):
         jobs = []
         if self.last_every and (ident := file_identity(snap.last_path)) is not None:
             info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
-                    **run_info(trainer, str(snap.last_path)), "final": True}
+                    "source": str(snap.last_path), **run_info(trainer), "final": True}
             jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
                                info)
         if (ident := file_identity(snap.best_path)) is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
         else:
             base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
-            info = {**base, **run_info(trainer, str(snap.best_path)), "final": True}
+            info = {**base, "source": str(snap.best_path), **run_info(trainer), "final": True}
             jobs += self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json",
                                info)
         self._submit(jobs)
@@ -189,7 +189,7 @@ class BestMirror(Hook):
         if not outputs:
             self.log(f"found no {fmt} export of {source.name} to mirror", "warning")
             return
-        info = {"format": fmt, **run_info(exporter, str(source))}
+        info = {"format": fmt, "source": str(source), **run_info(exporter)}
         staging = source.parent / STAGING
         for output in outputs:
             self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,
@@ -233,7 +233,7 @@ class BestMirror(Hook):
             self._outbox = collections.deque()
             self._workers = []
             for i, dest in enumerate(self.destinations):
-                uploader = Uploader(dest, keep=self.keep, retries=self.retries, retry_delay=self.retry_delay,
+                uploader = Uploader(dest, keep=self.keep, retries=self.retries, backoff=self.backoff,
                                     report=self._outbox.append, log=self.log)
                 uploader.versions = list(self._saved_versions.get(self._key(i), []))
                 self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=self._skip, nice=BACKGROUND_NICE))

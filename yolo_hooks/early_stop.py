@@ -1,7 +1,7 @@
 """Early stopping on fitness or any metric of the run, with the options Keras and Lightning users expect.
 
 Ultralytics' own ``patience`` compares raw fitness, upward only, and counts every epoch while the best fitness is
-still 0 as an improvement, so a run stuck at zero fitness never stops. :class:`EarlyStop` monitors any value,
+still 0 as an improvement, so a run stuck at zero fitness never stops. :class:`EarlyStopping` monitors any value,
 in either direction, with an absolute or relative ``min_delta``, a warm-up, a baseline, a target, a divergence
 limit and a non-finite check; it stops through ``trainer.stop`` so checkpoints, best.pt, the final validation and
 ``on_train_end`` all still happen.
@@ -10,7 +10,7 @@ Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
     >>> model = YOLO("yolo11n.yaml")
-    >>> yolo_hooks.attach(model, EarlyStop(patience=5, min_delta="1%"))  # doctest: +SKIP
+    >>> yolo_hooks.attach(model, yolo_hooks.EarlyStopping(patience=5, min_delta="1%"))  # doctest: +SKIP
     >>> model.train(data="coco8.yaml", epochs=100, patience=1000)  # doctest: +SKIP
 """
 
@@ -27,11 +27,11 @@ from .core.files import atomic_write_json
 from .core.validate import check_bool, check_number
 from .plateau import MonitorHook, PlateauTracker, epochs_text
 
-__all__ = ["Decision", "EarlyStop", "StopReason"]
+__all__ = ["Decision", "EarlyStopping", "StopReason"]
 
 
 class StopReason(str, Enum):
-    """Why :class:`EarlyStop` stopped training (the ``reason`` in early_stop.json and the published event)."""
+    """Why :class:`EarlyStopping` stopped training (the ``reason`` in early_stop.json and the published event)."""
 
     PATIENCE = "patience"  # no improvement for `patience` monitored epochs
     BASELINE = "baseline"  # `patience` epochs passed and the value never beat `baseline`
@@ -41,14 +41,14 @@ class StopReason(str, Enum):
 
 
 class Decision(NamedTuple):
-    """What :meth:`EarlyStop.evaluate` decided for one epoch."""
+    """What :meth:`EarlyStopping.evaluate` decided for one epoch."""
 
     should_stop: bool
     reason: StopReason | None
     message: str
 
 
-class EarlyStop(MonitorHook):
+class EarlyStopping(MonitorHook):
     """Stop training when the monitored value stops improving, reaches a target, diverges or is not finite.
 
     Args:
@@ -60,8 +60,8 @@ class EarlyStop(MonitorHook):
             best value so far).
         patience: stop after this many monitored epochs without an improvement; ``None`` switches it off (only
             ``stop_at``, ``divergence`` and the non-finite check stop then).
-        start_epoch: the first ``start_epoch`` epochs are a warm-up: not monitored, no decision (Keras'
-            ``start_from_epoch``).
+        warmup: the first ``warmup`` epochs are not monitored and decide nothing (Keras' ``start_from_epoch``;
+            not Ultralytics' ``trainer.start_epoch``, which is where a resumed run starts).
         baseline: the wait counter only resets on a value that also beats this, so training stops after
             ``patience`` epochs if it never does.
         stop_at: stop as soon as the value reaches this target (``>=`` for max, ``<=`` for min).
@@ -81,7 +81,7 @@ class EarlyStop(MonitorHook):
         mode: str = "auto",
         min_delta: float | str = 0.0,
         patience: int | None = 10,
-        start_epoch: int = 0,
+        warmup: int = 0,
         baseline: float | None = None,
         stop_at: float | None = None,
         divergence: float | None = None,
@@ -93,7 +93,7 @@ class EarlyStop(MonitorHook):
         super().__init__(strict=strict, name=name)
         self._init_monitor(monitor, mode, min_delta, verbose)
         self.patience = self._check_patience(self.name, patience, allow_none=True)
-        self.start_epoch = check_number(self.name, "start_epoch", start_epoch, minimum=0, integer=True)
+        self.warmup = check_number(self.name, "warmup", warmup, minimum=0, integer=True)
         self.baseline = check_number(self.name, "baseline", baseline, allow_none=True)
         self.stop_at = check_number(self.name, "stop_at", stop_at, allow_none=True)
         self.divergence = check_number(self.name, "divergence", divergence, allow_none=True)
@@ -121,8 +121,8 @@ class EarlyStop(MonitorHook):
         self.last_epoch = epoch
         if value is None:
             return Decision(False, None, f"{self.monitor} not measured at epoch {epoch}")
-        if epoch <= self.start_epoch:
-            message = f"warm-up epoch {epoch}/{self.start_epoch}: {self.monitor}={value:.6g} ignored"
+        if epoch <= self.warmup:
+            message = f"warm-up epoch {epoch}/{self.warmup}: {self.monitor}={value:.6g} ignored"
             return Decision(False, None, message)
         if not math.isfinite(value):
             if self.stop_on_non_finite:
@@ -159,7 +159,9 @@ class EarlyStop(MonitorHook):
         self._reset()
 
     def on_train_start(self, trainer):
-        """After a resume, say what was restored (the core's tracker has loaded it just before)."""
+        """Say which direction ``mode: auto`` chose; after a resume, say what was restored (the core's tracker has
+        loaded it just before)."""
+        self.log_mode()
         if getattr(trainer.args, "resume", False) and self.last_epoch is not None:
             resumed_after = int(getattr(trainer, "start_epoch", 0))
             self.log(f"resumed: {self.describe_best(self.tracker)}, wait {self.tracker.wait_count}/{self.patience}")
@@ -233,7 +235,7 @@ class EarlyStop(MonitorHook):
             "mode": self.mode,
             "min_delta": self.min_delta_option,
             "patience": self.patience,
-            "start_epoch": self.start_epoch,
+            "warmup": self.warmup,
             "baseline": self.baseline,
             "stop_at": self.stop_at,
             "divergence": self.divergence,

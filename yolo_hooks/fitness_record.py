@@ -1,7 +1,8 @@
-"""Pure parts of the fitness report: the per-epoch record, the console line, the end-of-run summary, and the
-``fitness.csv`` / ``fitness.jsonl`` files (fresh start, per-epoch append, truncation on resume).
+"""Pure parts of the fitness report: the per-epoch record, the console line, the end-of-run summary, and which
+records a resumed run keeps. The files they go to are :mod:`yolo_hooks.fitness_files`.
 
-Everything here works on plain dicts, so the rules (deltas, ETA, best epoch, resume cut) are tested by tables.
+Everything here works on plain dicts and writes nothing, so the rules (deltas, ETA, best epoch, resume cut) are
+tested by tables.
 
 Examples:
     >>> rec = build_record(snap, previous=None, epoch_times=[2.0], time_offset=0.0)  # doctest: +SKIP
@@ -11,19 +12,13 @@ Examples:
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable
 
 from .core.colour import paint
-from .core.files import atomic_write_text
-
-CSV_NAME, JSONL_NAME, SUMMARY_NAME, PLOT_NAME = "fitness.csv", "fitness.jsonl", "fitness_summary.json", "fitness.png"
+from .core.numbers import format_duration
 
 # How each end status reads in the log and in the summary's ``reason``.
 END_REASONS = {
@@ -122,20 +117,6 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
 
-def format_duration(seconds: float | None) -> str:
-    """``75.2`` -> ``1m15s``; ``3700`` -> ``1h01m``; None -> ``-``."""
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    seconds = max(seconds, 0.0)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def metric_keys(record: dict[str, Any]) -> list[str]:
     """The ``metrics/*`` keys of a record, in the trainer's order."""
     return [k for k in record if k.startswith("metrics/")]
@@ -224,85 +205,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# --- the files ----------------------------------------------------------------------------------------------------
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def csv_line(columns: list[str], record: dict[str, Any]) -> str:
-    """One CSV row of ``record`` in ``columns`` order (missing keys empty; floats at full precision)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([_cell(record.get(c)) for c in columns])
-    return buf.getvalue()
-
-
-def csv_header(columns: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(columns)
-    return buf.getvalue()
-
-
-def json_line(record: dict[str, Any]) -> str:
-    """One JSONL line (strict JSON: no NaN)."""
-    return json.dumps(record, allow_nan=False, default=str)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Every well-formed record of ``path``; a torn last line (crash mid-write) is skipped."""
-    out = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int):
-            out.append(rec)
-    return out
-
-
-def read_csv_header(path: Path) -> list[str] | None:
-    """The header of an existing fitness.csv, or None."""
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            return next(csv.reader(f), None)
-    except OSError:
-        return None
-
-
-def _parse_cell(text: str) -> Any:
-    if text == "":
-        return None
-    if text in {"True", "False"}:
-        return text == "True"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def read_csv_records(path: Path) -> list[dict]:
-    """Records of an existing fitness.csv (used on resume when there is no fitness.jsonl)."""
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        return []
-    out = []
-    for row in rows:
-        rec = {k: _parse_cell(v or "") for k, v in row.items() if k is not None}
-        if isinstance(rec.get("epoch"), int):
-            out.append(rec)
-    return out
-
-
+# --- resume ------------------------------------------------------------------------------------------------------
 def keep_for_resume(records: Iterable[dict], start_epoch: int) -> list[dict]:
     """Training records of epochs ``1..start_epoch`` (the completed ones in last.pt), each epoch once (last wins).
 
@@ -314,21 +217,3 @@ def keep_for_resume(records: Iterable[dict], start_epoch: int) -> list[dict]:
         if rec.get("phase", "train") == "train" and 1 <= rec["epoch"] <= start_epoch:
             by_epoch[rec["epoch"]] = rec
     return [by_epoch[e] for e in sorted(by_epoch)]
-
-
-def rewrite_files(
-    directory: Path, records: list[dict], columns: list[str] | None, csv_on: bool, jsonl_on: bool
-) -> None:
-    """Replace fitness.csv / fitness.jsonl atomically with exactly ``records`` (used once, at resume)."""
-    if jsonl_on:
-        atomic_write_text(directory / JSONL_NAME, "".join(json_line(r) + "\n" for r in records))
-    if csv_on and columns:
-        rows = "".join(csv_line(columns, r) + "\n" for r in records)
-        atomic_write_text(directory / CSV_NAME, csv_header(columns) + "\n" + rows)
-
-
-def write_fresh(path: Path, text: str) -> None:
-    """Start a file over with ``text`` (truncate in place: a symlink or device stays what it is)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)

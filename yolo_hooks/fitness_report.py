@@ -28,25 +28,27 @@ from .core.colour import colour_enabled
 from .core.files import append_line, atomic_write_json
 from .core.run import recorded_epoch_values, recorded_snapshot, take_outcome, to_float
 from .core.validate import check_bool, check_str
-from .fitness_record import (
+from .fitness_files import (
     CSV_NAME,
     JSONL_NAME,
     PLOT_NAME,
     SUMMARY_NAME,
-    build_final_record,
-    build_record,
-    build_summary,
     csv_header,
     csv_line,
-    format_line,
-    format_summary,
     json_line,
-    keep_for_resume,
     read_csv_header,
     read_csv_records,
     read_jsonl,
     rewrite_files,
     write_fresh,
+)
+from .fitness_record import (
+    build_final_record,
+    build_record,
+    build_summary,
+    format_line,
+    format_summary,
+    keep_for_resume,
 )
 from .mode_reports import ModeReports
 
@@ -262,14 +264,8 @@ class FitnessReport(ModeReports):
             if name in self._fresh:
                 write_fresh(Path(path), (header + "\n" if header else "") + line + "\n")
                 self._fresh.discard(name)
-            elif self.fsync:
-                append_line(path, line, fsync=True)
-            else:  # core.files.append_line without its mkdir: the folder exists since the fresh start / resume
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                try:
-                    os.write(fd, (line + "\n").encode("utf-8"))
-                finally:
-                    os.close(fd)
+            else:  # the folder exists since the fresh start / resume: no mkdir on the training thread
+                append_line(path, line, fsync=self.fsync, make_dirs=False)
 
         self._guarded_write(name, write)
 

@@ -7,15 +7,17 @@ epoch, so :class:`ReduceLROnPlateau` scales what both of them multiply: each gro
 scheduler's ``base_lrs``. The schedule keeps its shape; its peak is lowered by ``factor`` per reduction.
 
 Examples:
-    >>> yolo_hooks.attach(model, ReduceLROnPlateau(monitor="val/loss", factor=0.5, patience=3))  # doctest: +SKIP
+    >>> reduce_lr = yolo_hooks.ReduceLROnPlateau(monitor="val/loss", factor=0.5, patience=3)
+    >>> yolo_hooks.attach(model, reduce_lr)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .core.numbers import finite
 from .core.validate import check_number
-from .plateau import MonitorHook, PlateauTracker, epochs_text, from_rank0, is_finite
+from .plateau import MonitorHook, PlateauTracker, epochs_text, from_rank0
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -28,7 +30,7 @@ class ReduceLROnPlateau(MonitorHook):
     and re-applied on ``resume=True``.
 
     Args:
-        monitor: ``fitness`` or any key of the run (see :class:`~yolo_hooks.early_stop.EarlyStop`).
+        monitor: ``fitness`` or any key of the run (see :class:`~yolo_hooks.early_stop.EarlyStopping`).
         mode: ``max``, ``min`` or ``auto`` (keys containing "loss" are min).
         factor: multiply the rate by this on a plateau (0 < factor < 1).
         patience: monitored epochs without improvement before a reduction.
@@ -86,7 +88,7 @@ class ReduceLROnPlateau(MonitorHook):
         the cooldown starts. The ``cooldown`` epochs after a reduction are not counted (PyTorch's meaning; Keras'
         code already counts the last of them, so there ``cooldown=1`` is the same as 0).
         """
-        if value is None or not is_finite(value):
+        if not finite(value):
             return None
         self.last_epoch = epoch
         in_cooldown = self.cooldown_counter > 0
@@ -116,6 +118,7 @@ class ReduceLROnPlateau(MonitorHook):
     def on_train_start(self, trainer):
         """Record the optimizer's base rates, or, after a resume, put the restored reduced ones back in place
         (the checkpoint's optimizer and the rebuilt scheduler do not carry them)."""
+        self.log_mode()
         groups = trainer.optimizer.param_groups
         current = [float(g.get("initial_lr", g["lr"])) for g in groups]
         if self.lrs is None or len(self.lrs) != len(groups):

@@ -21,7 +21,7 @@ Telling ``model.val()`` from the validations a training runs: each epoch's valid
 report is made exactly when ``not validator.training and validator.args.mode == 'val'``.
 
 Examples:
-    >>> hook = ModeReports(val=True, predict=True, export=False)
+    >>> hook = yolo_hooks.ModeReports(val=True, predict=True, export=False)
     >>> yolo_hooks.attach(model, hook)  # doctest: +SKIP
     >>> model.predict("images/", stream=False)  # doctest: +SKIP
     >>> hook.last_predict_report["throughput_ips"]  # doctest: +SKIP
@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from .core.hook import Hook
+from .core.numbers import format_duration
 from .core.run import to_float
 from .core.validate import check_bool
-from .fitness_record import format_duration, short_name
+from .fitness_record import short_name
 
 PERCENTILES = (50, 90, 99)
 

@@ -1,4 +1,4 @@
-"""The plateau tracker shared by :class:`~yolo_hooks.early_stop.EarlyStop` and
+"""The plateau tracker shared by :class:`~yolo_hooks.early_stop.EarlyStopping` and
 :class:`~yolo_hooks.lr_on_plateau.ReduceLROnPlateau`: mode, ``min_delta``, best value and the wait counter, once.
 
 The decision logic is plain data in, plain data out (Keras' ``MonitorCallback._is_improvement`` is the model), so
@@ -15,7 +15,6 @@ Examples:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -28,11 +27,22 @@ MODES = ("auto", "min", "max")
 ALWAYS_FRESH = ("train/", "lr/")  # keys measured every epoch, even when validation is skipped
 
 
-def resolve_mode(monitor: str, mode: str) -> str:
-    """``min`` or ``max``; ``auto`` means min for losses (keys containing "loss") and max for everything else."""
+# Words of the metric keys Ultralytics' tasks report that grow when the model gets better.
+HIGHER_IS_BETTER = ("precision", "recall", "map", "accuracy", "iou")
+
+
+def resolve_mode(monitor: str, mode: str) -> str | None:
+    """``min`` or ``max``. ``auto`` means min for losses (keys containing "loss"), max for ``fitness`` and the
+    ``metrics/*`` that grow with quality (precision, recall, mAP, accuracy, IoU); None when it cannot tell (an
+    ``lr/`` key, a custom metric), where Keras raises too."""
     if mode != "auto":
         return mode
-    return "min" if "loss" in monitor.lower() else "max"
+    key = monitor.lower()
+    if "loss" in key:
+        return "min"
+    if key == "fitness" or (key.startswith("metrics/") and any(word in key for word in HIGHER_IS_BETTER)):
+        return "max"
+    return None
 
 
 @dataclass
@@ -107,7 +117,15 @@ class MonitorHook(Hook):
 
     def _init_monitor(self, monitor: Any, mode: Any, min_delta: Any, verbose: Any) -> None:
         self.monitor = check_str(self.name, "monitor", monitor)
-        self.mode = resolve_mode(self.monitor, check_choice(self.name, "mode", mode, MODES))
+        mode = check_choice(self.name, "mode", mode, MODES)
+        self.mode = resolve_mode(self.monitor, mode)
+        if self.mode is None:
+            raise ConfigError.bad_value(
+                self.name, "mode", mode,
+                f"min or max: `auto` cannot tell whether `{self.monitor}` should go up or down (it knows losses, "
+                "fitness and precision/recall/mAP/accuracy/IoU metrics)",
+            )
+        self._mode_inferred = mode == "auto"
         if isinstance(min_delta, str) and not min_delta.strip().endswith("%"):
             # the core's check_amount only mentions percentages for values ending in "%"
             raise ConfigError.bad_value(self.name, "min_delta", min_delta, "a number or a percentage like '5%', >= 0")
@@ -115,6 +133,11 @@ class MonitorHook(Hook):
         self.min_delta_option = min_delta
         self.verbose = check_bool(self.name, "verbose", verbose)
         self._missing_reported = False
+
+    def log_mode(self) -> None:
+        """Say which direction ``mode: auto`` chose (once per training, on rank 0, at train start)."""
+        if self._mode_inferred and self.is_main_process:
+            self.log(f"mode auto: {'minimising' if self.mode == 'min' else 'maximising'} `{self.monitor}`")
 
     @staticmethod
     def _check_patience(hook: str, value: Any, allow_none: bool) -> int | None:
@@ -173,8 +196,3 @@ def from_rank0(value: Any) -> Any:
     box = [value if dist.get_rank() == 0 else None]
     dist.broadcast_object_list(box, 0)
     return box[0]
-
-
-def is_finite(value: float) -> bool:
-    """True for a real, finite number."""
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -7,14 +7,13 @@ appends a JSON line to ``save_dir/alerts.jsonl`` and publishes ``alert`` / ``ale
 Examples:
     >>> from ultralytics import YOLO
     >>> import yolo_hooks
-    >>> from yolo_hooks.val_loss_alert import ValLossAlert
     >>> model = YOLO("yolo11n.yaml")
-    >>> alert = ValLossAlert(above={"val/loss": 10}, rise="25%", jump="50%", action={"nonfinite": "stop"})
+    >>> alert = yolo_hooks.ValLossAlert(above={"val/loss": 10}, rise="25%", jump="50%", action={"nonfinite": "stop"})
     >>> yolo_hooks.attach(model, alert)  # doctest: +SKIP
 
 Or in hooks.yaml::
 
-    val_loss_alert: {above: 10, rise: 25%, jump: 50%, patience: 5, warmup: 3, cooldown: 5, action: {nonfinite: stop}}
+    val_loss_alert: {above: 10, rise: 25%, jump: 50%, overfit: 5, warmup: 3, repeat_every: 5, action: {nonfinite: stop}}
 """
 
 from __future__ import annotations
@@ -78,12 +77,13 @@ class ValLossAlert(Hook):
         rise: how far above its best (minimum) value so far a loss may go: ``"25%"`` of the best, or a number in loss
             units.
         jump: how far above the previous epoch's value a loss may go, like ``rise``.
-        patience: epochs without improving on its best, while the matching training loss fell, that count as
+        overfit: epochs without improving on its best, while the matching training loss fell, that count as
             overfitting.
         nonfinite: alert on NaN/Inf in any validation or training loss, or in fitness (always critical).
         warmup: epochs at the start during which only ``nonfinite`` applies; the best value starts from the last
             of them.
-        cooldown: fire again every ``cooldown`` epochs while a condition lasts (null or 0: once until it recovers).
+        repeat_every: fire again every ``repeat_every`` epochs while a condition lasts (null or 0: once until it
+            recovers).
         action: ``alert`` or ``stop`` (stop training cleanly after this epoch); one for every rule or a mapping by
             rule name (``{nonfinite: stop, default: alert}``).
         strict: re-raise errors instead of isolating them (tests, debugging).
@@ -98,10 +98,10 @@ class ValLossAlert(Hook):
         above: Any = None,
         rise: Any = "50%",
         jump: Any = None,
-        patience: Any = None,
+        overfit: Any = None,
         nonfinite: bool = True,
         warmup: int = 3,
-        cooldown: int | None = None,
+        repeat_every: int | None = None,
         action: Any = "alert",
         strict: bool = False,
         name: str | None = None,
@@ -112,12 +112,14 @@ class ValLossAlert(Hook):
             above=_per_loss(hook, "above", above, lambda k, v: float(check_number(hook, k, v, minimum=0))),
             rise=_per_loss(hook, "rise", rise, lambda k, v: _threshold(hook, k, v)),
             jump=_per_loss(hook, "jump", jump, lambda k, v: _threshold(hook, k, v)),
-            patience=_per_loss(
-                hook, "patience", patience, lambda k, v: check_number(hook, k, v, minimum=1, integer=True)
+            overfit=_per_loss(
+                hook, "overfit", overfit, lambda k, v: check_number(hook, k, v, minimum=1, integer=True)
             ),
             nonfinite=check_bool(hook, "nonfinite", nonfinite),
             warmup=check_number(hook, "warmup", warmup, minimum=0, integer=True),
-            cooldown=check_number(hook, "cooldown", cooldown, minimum=0, integer=True, allow_none=True) or None,
+            repeat_every=(
+                check_number(hook, "repeat_every", repeat_every, minimum=0, integer=True, allow_none=True) or None
+            ),
             actions=_actions(hook, action),
         )
         self.records: list[AlertRecord] = []  # this run's alerts and recoveries, in order
@@ -227,7 +229,7 @@ class ValLossAlert(Hook):
                 "no validation losses this epoch (val=False?): only training losses and fitness are watched", "warning"
             )
             return
-        named = {k for rule in ("above", "rise", "jump", "patience") for k in getattr(self.rules, rule) if k != DEFAULT}
+        named = {k for rule in ("above", "rise", "jump", "overfit") for k in getattr(self.rules, rule) if k != DEFAULT}
         unused = sorted(named - produced)
         if unused:
             self.log(

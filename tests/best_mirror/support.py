@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo_hooks.mirror.destinations import LocalDestination
+from yolo_hooks.mirror.destinations import FileCheck, LocalDestination
 
 
 class SlowDestination(LocalDestination):
@@ -88,3 +89,12 @@ def read_only_dir(path: Path):
 def leftovers(folder: Path) -> list[str]:
     """Temporary files left in a destination folder (there must be none)."""
     return sorted(p.name for p in folder.rglob(".*tmp-*")) if folder.exists() else []
+
+
+def stored_check(destination, name: str) -> FileCheck:
+    """Size and sha256 of ``name`` as it lies in ``destination``, read back through the filesystem itself."""
+    if isinstance(destination, LocalDestination):
+        data = (destination.root / name).read_bytes()
+    else:
+        data = destination.fs.cat(f"{destination.url.split('://', 1)[-1]}/{name}")
+    return FileCheck(len(data), hashlib.sha256(data).hexdigest())

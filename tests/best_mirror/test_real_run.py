@@ -15,6 +15,7 @@ import pytest
 
 from tests.best_mirror.support import SlowDestination, leftovers, read_only_dir
 from tests.conftest import COCO8_VAL_IMAGES, _cuda_available, train
+from tests.helpers import Listener
 from yolo_hooks.best_mirror import BestMirror
 
 
@@ -63,7 +64,7 @@ def run(request, tmp_path_factory, s3_server):
     tmp = tmp_path_factory.mktemp("mirror")
     memory_url = f"memory://yolo-hooks-tests/{uuid.uuid4().hex[:8]}"
     s3 = {"url": "s3://mirror-bucket/runs/exp1", "storage_options": {"endpoint_url": s3_server}}
-    fast = dict(retries=1, retry_delay=0.05, flush_timeout=60)
+    fast = dict(retries=1, backoff=0.05, flush_timeout=60)
     with read_only_dir(tmp / "read-only") as ro:
         hooks = {
             "main": BestMirror(to=[str(tmp / "backup"), memory_url, s3], keep=1, last_every=1,
@@ -78,7 +79,8 @@ def run(request, tmp_path_factory, s3_server):
         import yolo_hooks
 
         model = YOLO("yolo11n.yaml")
-        yolo_hooks.attach(model, *hooks.values())
+        listener = Listener()
+        yolo_hooks.attach(model, *hooks.values(), listener)
         (tmp / "deleted").mkdir()
         (tmp / "share").mkdir()
         model.add_callback("on_train_epoch_start", _RemoveAtEpoch(tmp / "deleted" / "backup", 1))
@@ -86,7 +88,7 @@ def run(request, tmp_path_factory, s3_server):
         train(tmp, model=model, device=request.param, epochs=2)
         exported = model.export(format="torchscript", imgsz=160)
         yield dict(tmp=tmp, model=model, hooks=hooks, memory_url=memory_url, s3=s3, exported=Path(exported),
-                   best=Path(model.trainer.best), history=list(hooks["main"]._bus.history))
+                   best=Path(model.trainer.best), published=listener.published)
 
 
 def test_local_copy_is_the_final_best_and_predicts(run):
@@ -94,7 +96,7 @@ def test_local_copy_is_the_final_best_and_predicts(run):
     assert sha256((backup / "best.pt").read_bytes()) == sha256(best.read_bytes())
     doc = json.loads((backup / "best.json").read_text())
     assert doc["kind"] == "final" and doc["final"] is True and doc["sha256"] == sha256(best.read_bytes())
-    assert doc["size"] == best.stat().st_size and doc["run"] == "run" and doc["source"] == str(best)
+    assert doc["size"] == best.stat().st_size and doc["name"] == "run" and doc["source"] == str(best)
     assert doc["ultralytics_version"] and doc["epoch"] == 2 and "metrics/mAP50-95(B)" in doc["metrics"]
     versions = sorted(p.name for p in backup.glob("best-e*.pt"))
     assert len(versions) == 1 and versions[0].startswith("best-e002-") and doc["versions"] == versions  # keep=1
@@ -122,7 +124,7 @@ def test_memory_and_s3_copies_match(run):
 
 
 def test_events_published_with_redacted_destinations(run):
-    done = [e for e in run["history"] if e.kind == "mirror_done" and e.source == "best_mirror"]
+    done = [e for e in run["published"] if e.kind == "mirror_done" and e.source == "best_mirror"]
     kinds = {e.data["kind"] for e in done}
     # a mid-training best.pt may be rewritten before its snapshot (latest wins); the final and the export never
     assert {"last", "final", "export"} <= kinds
@@ -139,7 +141,7 @@ def test_export_is_mirrored(run):
 
 def test_read_only_destination_fails_clearly_and_training_finishes(run):
     hook = run["hooks"]["read_only"]
-    failed = [e for e in run["history"] if e.kind == "mirror_failed" and e.source == "mirror_ro"]
+    failed = [e for e in run["published"] if e.kind == "mirror_failed" and e.source == "mirror_ro"]
     assert failed and all(e.severity == "critical" for e in failed)
     assert any(("Permission" in e.data["error"] or "not permitted" in e.data["error"]) for e in failed)
     assert {e.data["kind"] for e in failed} >= {"final"} and hook.error_total == 0
@@ -152,7 +154,7 @@ def test_deleted_destination_is_recreated_and_gets_the_final(run):
 
 
 def test_vanished_share_is_reported_not_recreated(run):
-    failed = [e for e in run["history"] if e.kind == "mirror_failed" and e.source == "mirror_unmounted"]
+    failed = [e for e in run["published"] if e.kind == "mirror_failed" and e.source == "mirror_unmounted"]
     assert failed and "not mounted" in failed[-1].data["error"] and not (run["tmp"] / "share").exists()
 
 

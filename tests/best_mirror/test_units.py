@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.best_mirror.support import CorruptingDestination, FlakyDestination, leftovers, read_only_dir
+from tests.best_mirror.support import (
+    CorruptingDestination,
+    FlakyDestination,
+    leftovers,
+    read_only_dir,
+    stored_check,
+)
 from yolo_hooks import ConfigError
 from yolo_hooks.best_mirror import BestMirror
 from yolo_hooks.mirror import FsspecDestination, Job, LatestWinsQueue, LocalDestination, MirrorError, MirrorWorker
@@ -133,7 +139,7 @@ def test_local_put_is_verified_and_atomic(tmp_path, source):
     check = dest.put_file(source, "best.pt")
     assert check.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
     assert (tmp_path / "backup" / "best.pt").read_bytes() == source.read_bytes()
-    assert dest.read_check("best.pt") == check and leftovers(tmp_path / "backup") == []
+    assert stored_check(dest, "best.pt") == check and leftovers(tmp_path / "backup") == []
 
 
 def test_local_missing_parent_is_an_error_not_a_new_tree(tmp_path, source):
@@ -162,7 +168,7 @@ def test_memory_filesystem_put_and_read_back(source):
     check = dest.put_file(source, "best.pt")
     assert dest.fs.cat("/unit-tests/run1/best.pt") == source.read_bytes()
     assert [p for p in dest.fs.ls("/unit-tests/run1", detail=False) if "tmp-" in p] == []
-    assert dest.read_check("best.pt") == check
+    assert stored_check(dest, "best.pt") == check
 
 
 def test_snapshot_detects_a_rewrite(tmp_path, source):
@@ -170,8 +176,9 @@ def test_snapshot_detects_a_rewrite(tmp_path, source):
     time.sleep(0.02)
     source.write_bytes(b"rewritten by the next epoch")
     with pytest.raises(Superseded):
-        StagedFile.take(source, tmp_path / "staging", refs=1, expected=ident)
-    staged = StagedFile.take(source, tmp_path / "staging", refs=1, expected=identity(source))
+        StagedFile(source, tmp_path / "staging", refs=1, expected=ident).materialize()
+    staged = StagedFile(source, tmp_path / "staging", refs=1, expected=identity(source))
+    staged.materialize()
     assert staged.path.read_bytes() == source.read_bytes()
     staged.release()
     assert not (tmp_path / "staging").exists()
@@ -179,14 +186,15 @@ def test_snapshot_detects_a_rewrite(tmp_path, source):
 
 # --- uploader: retries, keep, sidecar -------------------------------------------------------------------------------
 def _upload(tmp_path, source, epoch, versioned):
-    staged = StagedFile.take(source, tmp_path / "staging", refs=1)
+    staged = StagedFile(source, tmp_path / "staging", refs=1)
+    staged.materialize()
     return Job("best", "best", Upload("best", staged, [versioned, "best.pt"], versioned, "best.json", {"epoch": epoch}))
 
 
 def test_disk_full_is_retried_with_backoff_then_succeeds(tmp_path, source):
     dest = FlakyDestination(tmp_path / "flaky", failures=2, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
-    uploader = Uploader(dest, keep=3, retries=3, retry_delay=0.01, report=results.append, log=lambda *a: None)
+    uploader = Uploader(dest, keep=3, retries=3, backoff=0.01, report=results.append, log=lambda *a: None)
     uploader(_upload(tmp_path, source, 1, "best-epoch001.pt"))
     assert [r.ok for r in results] == [True] and results[0].attempts == 3
     assert leftovers(tmp_path / "flaky") == []  # the half-written temporaries were removed
@@ -195,7 +203,7 @@ def test_disk_full_is_retried_with_backoff_then_succeeds(tmp_path, source):
 def test_failure_after_all_retries_is_one_clear_result(tmp_path, source):
     dest = FlakyDestination(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
-    Uploader(dest, keep=3, retries=2, retry_delay=0.01, report=results.append, log=lambda *a: None)(
+    Uploader(dest, keep=3, retries=2, backoff=0.01, report=results.append, log=lambda *a: None)(
         _upload(tmp_path, source, 1, "best-epoch001.pt")
     )
     assert len(results) == 1 and not results[0].ok and results[0].attempts == 3
@@ -208,7 +216,7 @@ def test_keep_deletes_only_our_own_old_versions(tmp_path, source):
     folder.mkdir()
     (folder / "best-epoch000.pt").write_bytes(b"someone else's file")
     results = []
-    uploader = Uploader(LocalDestination(folder), keep=2, retries=0, retry_delay=0, report=results.append, log=print)
+    uploader = Uploader(LocalDestination(folder), keep=2, retries=0, backoff=0, report=results.append, log=print)
     for epoch in (1, 2, 3):
         uploader(_upload(tmp_path, source, epoch, f"best-epoch{epoch:03d}.pt"))
     names = sorted(p.name for p in folder.iterdir())
@@ -353,7 +361,7 @@ class _CountingDestination(LocalDestination):
 
 def test_versioned_copy_and_best_pt_are_written_once(tmp_path, source):
     dest = _CountingDestination(tmp_path / "once")
-    Uploader(dest, keep=3, retries=0, retry_delay=0, report=lambda r: None, log=lambda *a: None)(
+    Uploader(dest, keep=3, retries=0, backoff=0, report=lambda r: None, log=lambda *a: None)(
         _upload(tmp_path, source, 1, "best-epoch001.pt")
     )
     size = source.stat().st_size
@@ -367,7 +375,7 @@ def test_memory_filesystem_second_name_is_a_verified_copy(source):
     dest = FsspecDestination("memory://unit-tests/copy")
     check = dest.put_file(source, "best-epoch001.pt")
     assert dest.put_copy("best-epoch001.pt", "best.pt", check)
-    assert dest.read_check("best.pt") == check
+    assert stored_check(dest, "best.pt") == check
 
 
 def test_final_replacing_a_waiting_best_keeps_its_versioned_name(tmp_path, source):

@@ -84,7 +84,7 @@ def test_fault_drill(tmp_path):
         "early_stop": {"patience": PATIENCE},
         "notify": [{"format": "json", "url": receiver.url, "events": "all", "retries": 2, "backoff": 0.1,
                     "max_backoff": 0.2, "timeout": 2, "flush_timeout": 5}],
-        "best_mirror": {"to": str(mirror), "keep": 2, "retries": 1, "retry_delay": 0.1, "flush_timeout": 60},
+        "best_mirror": {"to": str(mirror), "keep": 2, "retries": 1, "backoff": 0.1, "flush_timeout": 60},
     }
     config_path = tmp_path / "hooks.json"
     config_path.write_text(json.dumps(config))

@@ -18,7 +18,7 @@ from ultralytics import YOLO
 import yolo_hooks
 from tests.conftest import _InterruptAt, train
 from yolo_hooks import Hook
-from yolo_hooks.early_stop import EarlyStop
+from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.fitness_report import FitnessReport
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 from yolo_hooks.val_loss_alert import ValLossAlert
@@ -47,8 +47,8 @@ def make_hooks():
     return [
         FitnessReport(plot=False, console=False, strict=True),
         # cooldown 1: the alert of epoch 1 is repeated every epoch, so the missed epoch has a record of its own
-        ValLossAlert(above={"val/loss": 1.0}, rise=None, warmup=0, cooldown=1, strict=True),
-        EarlyStop(patience=PATIENCE, strict=True),
+        ValLossAlert(above={"val/loss": 1.0}, rise=None, warmup=0, repeat_every=1, strict=True),
+        EarlyStopping(patience=PATIENCE, strict=True),
         ReduceLROnPlateau(patience=1, factor=0.5, strict=True),  # reduces at epoch 2, the missed one
     ]
 
@@ -82,7 +82,7 @@ def test_hooks_one_epoch_behind_last_pt_catch_up_and_the_run_ends_as_uninterrupt
     results = list(csv.DictReader((run_dir / "results.csv").read_text().splitlines()))
     assert [float(r["metrics/mAP50-95(B)"]) for r in results] == [0.0, 0.0, 0.0]  # the premise: fitness stays 0
 
-    # EarlyStop counted epoch 2: it stops at epoch 1 + PATIENCE, like the uninterrupted run (not one epoch later)
+    # EarlyStopping counted epoch 2: it stops at epoch 1 + PATIENCE, like the uninterrupted run (not one epoch later)
     assert (early.stopped_epoch, early.stop_reason.value, early.tracker.best_epoch) == (1 + PATIENCE, "patience", 1)
     assert json.loads((run_dir / "early_stop.json").read_text())["epoch"] == 1 + PATIENCE
     assert resumed.trainer.epoch + 1 == 1 + PATIENCE

@@ -1,4 +1,4 @@
-"""EarlyStop and ReduceLROnPlateau in real coco8 trainings of a random-init yolo11n (fitness stays 0.0)."""
+"""EarlyStopping and ReduceLROnPlateau in real coco8 trainings of a random-init yolo11n (fitness stays 0.0)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import _cuda_available, train, train_interrupted_then_resumed
 from tests.helpers import Recorder
 from yolo_hooks import Hook
-from yolo_hooks.early_stop import EarlyStop
+from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not _cuda_available(), reason="no CUDA device"))]
@@ -56,7 +56,7 @@ def ultralytics_lr(row: dict, group: int, scale: float) -> float:
     return target
 
 
-class LoggedEarlyStop(EarlyStop):
+class LoggedEarlyStop(EarlyStopping):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.logged = []
@@ -75,9 +75,9 @@ def results_rows(model) -> list[dict]:
 def stopped_run(request, tmp_path_factory):
     """One 20-epoch training with patience=2 for both us and Ultralytics, shared by the assertions below."""
     hooks = dict(
-        early_stop=EarlyStop(patience=2),
-        on_loss=EarlyStop(name="early_stop_val_loss", monitor="val/loss", patience=100),
-        missing=LoggedEarlyStop(name="early_stop_missing", monitor="metrics/mAP75(B)", patience=1),
+        early_stop=EarlyStopping(patience=2),
+        on_loss=EarlyStopping(name="early_stop_val_loss", monitor="val/loss", patience=100),
+        missing=LoggedEarlyStop(name="early_stop_missing", monitor="metrics/mAP75(B)", mode="max", patience=1),
         lr=ReduceLROnPlateau(patience=1, factor=0.5),
         lr_recorder=LrRecorder(),
         events=Recorder(),
@@ -168,7 +168,7 @@ def test_resumed_run_stops_at_the_same_epoch_with_the_same_lr(tmp_path, device):
     with the lr reduced at epoch 2, exactly like the uninterrupted run of the same configuration."""
 
     def make_hooks():
-        return [EarlyStop(patience=2), ReduceLROnPlateau(patience=1, factor=0.5), LrRecorder()]
+        return [EarlyStopping(patience=2), ReduceLROnPlateau(patience=1, factor=0.5), LrRecorder()]
 
     reference = make_hooks()
     train(tmp_path / "uninterrupted", *reference, device=device, epochs=6, attach_kwargs=dict(strict=True))

@@ -4,30 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-from contextlib import contextmanager
 from pathlib import Path
 
-from tests.helpers import Listener  # noqa: F401  (re-exported for these tests)
-
-
-@contextmanager
-def captured_log():
-    """Lines logged through Ultralytics' LOGGER while the block runs (all levels)."""
-    from ultralytics.utils import LOGGER
-
-    lines: list[str] = []
-
-    class Sink(logging.Handler):
-        def emit(self, record):
-            lines.append(record.getMessage())
-
-    sink = Sink(level=logging.DEBUG)
-    LOGGER.addHandler(sink)
-    try:
-        yield lines
-    finally:
-        LOGGER.removeHandler(sink)
+from tests.helpers import Listener, captured_log  # noqa: F401  (re-exported for these tests)
 
 
 def read_rows(path: Path) -> list[dict]:

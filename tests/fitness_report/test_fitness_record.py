@@ -9,18 +9,14 @@ import pytest
 from yolo_hooks import ConfigError, build_hooks
 from yolo_hooks.core.colour import colour_enabled
 from yolo_hooks.core.run import EpochSnapshot, RunOutcome
+from yolo_hooks.fitness_files import csv_header, csv_line, read_csv_records, read_jsonl
 from yolo_hooks.fitness_record import (
     build_record,
     build_summary,
-    csv_header,
-    csv_line,
     eta_seconds,
-    format_duration,
     format_line,
     format_summary,
     keep_for_resume,
-    read_csv_records,
-    read_jsonl,
     short_name,
 )
 from yolo_hooks.fitness_report import FitnessReport
@@ -122,11 +118,6 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch):
     assert colour_enabled(object()) is False  # a pipe / file / captured stream
     monkeypatch.setenv("NO_COLOR", "1")
     assert colour_enabled(Tty()) is False
-
-
-@pytest.mark.parametrize("seconds, text", [(None, "-"), (5.04, "5.0s"), (75.2, "1m15s"), (3700, "1h01m")])
-def test_durations(seconds, text):
-    assert format_duration(seconds) == text
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def test_build_email_is_multipart_plain_and_html():
 @pytest.mark.parametrize("smtp_server", ["none"], indirect=True)
 def test_send_plain_smtp_with_login(smtp_server):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "none", "username": "trainer",
+    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "none", "smtp_user": "trainer",
                "password": PASSWORD, "sender": "yolo@lab.example", "to": "me@lab.example"}
     send_email(build_email(message(), options), options, timeout=5)
     (envelope, authenticated), = recorder.messages
@@ -149,7 +149,7 @@ def test_send_plain_smtp_with_login(smtp_server):
 @pytest.mark.parametrize("smtp_server", ["none"], indirect=True)
 def test_wrong_password_is_permanent_and_never_quoted(smtp_server):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "none", "username": "trainer",
+    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "none", "smtp_user": "trainer",
                "password": "wrong-" + PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"]}
     with pytest.raises(EmailError, match="login refused: SMTP 535") as caught:
         send_email(build_email(message(), options), options, timeout=5)
@@ -174,7 +174,7 @@ def test_refused_recipients(smtp_server, to, retry, code):
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
 def test_send_starttls_with_login_and_a_trusted_private_ca(smtp_server, certificate):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "username": "trainer",
+    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "smtp_user": "trainer",
                "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], "ca_file": certificate[0]}
     send_email(build_email(message(), options), options, timeout=5)
     (envelope, authenticated), = recorder.messages
@@ -184,7 +184,7 @@ def test_send_starttls_with_login_and_a_trusted_private_ca(smtp_server, certific
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
 def test_starttls_refuses_an_untrusted_certificate(smtp_server):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "username": "trainer",
+    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "smtp_user": "trainer",
                "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"]}
     with pytest.raises(EmailError, match="TLS certificate not trusted") as caught:
         send_email(build_email(message(), options), options, timeout=5)
@@ -195,7 +195,7 @@ def test_starttls_refuses_an_untrusted_certificate(smtp_server):
 @pytest.mark.parametrize("smtp_server", ["ssl"], indirect=True)
 def test_send_implicit_ssl_with_login(smtp_server, certificate):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "ssl", "username": "trainer",
+    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "ssl", "smtp_user": "trainer",
                "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], "ca_file": certificate[0]}
     send_email(build_email(message(), options), options, timeout=5)
     assert len(recorder.messages) == 1 and recorder.messages[0][1]

@@ -67,23 +67,23 @@ CASES = {
         box(2.0, 3.1, 3.2, 3.0),  # 3.1 > 2*1.5; 3.2 is not a jump from 3.1
         [(2, "alert", "jump", "val/box_loss"), (3, "recovered", "jump", "val/box_loss")],
     ),
-    "overfitting: no improvement for patience epochs while training loss falls": (
-        AlertRules(patience={"val/box_loss": 2}),
+    "overfit: no improvement for `overfit` epochs while training loss falls": (
+        AlertRules(overfit={"val/box_loss": 2}),
         [({"val/box_loss": v}, {"train/box_loss": t}) for v, t in [(3.0, 5.0), (3.1, 4.0), (3.2, 3.0), (2.9, 2.5)]],
-        [(3, "alert", "patience", "val/box_loss"), (4, "recovered", "patience", "val/box_loss")],
+        [(3, "alert", "overfit", "val/box_loss"), (4, "recovered", "overfit", "val/box_loss")],
     ),
     "no overfitting alert while training loss does not fall": (
-        AlertRules(patience={"val/box_loss": 2}),
+        AlertRules(overfit={"val/box_loss": 2}),
         [({"val/box_loss": v}, {"train/box_loss": 5.0}) for v in (3.0, 3.1, 3.2, 3.3)],
         [],
     ),
     "overfitting on the total compares with the training total": (
-        AlertRules(patience={"val/loss": 1}),
+        AlertRules(overfit={"val/loss": 1}),
         [
             ({"val/a": 1.0, "val/b": 1.0}, {"train/a": 3.0, "train/b": 3.0}),
             ({"val/a": 1.5, "val/b": 1.0}, {"train/a": 2.0, "train/b": 3.0}),
         ],
-        [(2, "alert", "patience", "val/loss")],
+        [(2, "alert", "overfit", "val/loss")],
     ),
     "NaN in a component: one critical alert (not again for the total), then recovery": (
         AlertRules(rise={DEFAULT: PCT25}),
@@ -104,8 +104,8 @@ CASES = {
         [({"val/box_loss": NAN}, {}, NAN)],
         [],
     ),
-    "cooldown: fires again every 2 epochs while true": (
-        AlertRules(above={"val/box_loss": 1.0}, cooldown=2),
+    "repeat_every: fires again every 2 epochs while true": (
+        AlertRules(above={"val/box_loss": 1.0}, repeat_every=2),
         box(2, 2, 2, 2, 2, 0.5),
         [
             (1, "alert", "above", "val/box_loss"),
@@ -115,7 +115,7 @@ CASES = {
         ],
     ),
     "missing key: condition kept, neither recovered nor re-fired": (
-        AlertRules(above={"val/box_loss": 1.0}, cooldown=1),
+        AlertRules(above={"val/box_loss": 1.0}, repeat_every=1),
         [
             {"val/box_loss": 2.0, "val/cls_loss": 0.1},
             {"val/cls_loss": 0.1},
@@ -202,7 +202,7 @@ def test_jump_warns_by_default_and_names_both_epochs():
 
 def test_state_round_trips_through_json_and_continues_like_an_uninterrupted_run():
     rules = AlertRules(
-        above={"val/box_loss": 1.0}, rise={"val/box_loss": PCT25}, patience={"val/box_loss": 2}, cooldown=2
+        above={"val/box_loss": 1.0}, rise={"val/box_loss": PCT25}, overfit={"val/box_loss": 2}, repeat_every=2
     )
     sequence = [
         ({"val/box_loss": v}, {"train/box_loss": t})
@@ -215,7 +215,7 @@ def test_state_round_trips_through_json_and_continues_like_an_uninterrupted_run(
     _, rest = run(rules, sequence[3:], state=restored, start=4)
     assert summary(first + rest) == summary(straight)
     assert [r.since for r in first + rest] == [r.since for r in straight]
-    assert restored.fired == state.fired == 3  # above and rise at epoch 2, patience at epoch 3
+    assert restored.fired == state.fired == 3  # above and rise at epoch 2, overfit at epoch 3
 
 
 def test_state_reads_old_or_partial_dicts_leniently():

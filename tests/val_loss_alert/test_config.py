@@ -16,9 +16,9 @@ EXAMPLE_YAML = Path(__file__).resolve().parents[2] / "examples" / "hooks_val_los
 
 def test_defaults_watch_nan_and_a_50_percent_rise_after_3_warmup_epochs():
     rules = ValLossAlert().rules
-    assert rules.nonfinite and rules.warmup == 3 and rules.cooldown is None
+    assert rules.nonfinite and rules.warmup == 3 and rules.repeat_every is None
     assert rules.rise == {DEFAULT: Threshold(0.5, True)}
-    assert rules.above == rules.jump == rules.patience == {}
+    assert rules.above == rules.jump == rules.overfit == {}
     assert set(rules.actions.values()) == {"alert"}
 
 
@@ -27,8 +27,8 @@ def test_per_loss_values_short_names_defaults_and_exemptions():
         above={"box_loss": 5, "val/loss": 10},
         rise={"default": "25%", "val/cls_loss": None},
         jump=0.5,
-        patience={"loss": 4},
-        cooldown=0,
+        overfit={"loss": 4},
+        repeat_every=0,
         action={"nonfinite": "stop", "default": "alert"},
     ).rules
     assert rules.above == {"val/box_loss": 5.0, "val/loss": 10.0}
@@ -37,14 +37,14 @@ def test_per_loss_values_short_names_defaults_and_exemptions():
         and rules.for_loss("rise", "val/cls_loss") is None
     )
     assert rules.jump == {DEFAULT: Threshold(0.5, False)}  # a plain number is in loss units
-    assert rules.patience == {"val/loss": 4}
-    assert rules.cooldown is None  # 0 means: no re-fire
+    assert rules.overfit == {"val/loss": 4}
+    assert rules.repeat_every is None  # 0 means: no re-fire
     assert rules.action("nonfinite") == "stop" and rules.action("rise") == "alert"
 
 
 def test_every_rule_can_be_switched_off():
-    rules = ValLossAlert(above=None, rise=False, jump=None, patience=None, nonfinite=False).rules
-    assert (rules.above, rules.rise, rules.jump, rules.patience, rules.nonfinite) == ({}, {}, {}, {}, False)
+    rules = ValLossAlert(above=None, rise=False, jump=None, overfit=None, nonfinite=False).rules
+    assert (rules.above, rules.rise, rules.jump, rules.overfit, rules.nonfinite) == ({}, {}, {}, {}, False)
 
 
 def test_known_loss_names_cover_every_task_from_ultralytics():
@@ -76,15 +76,15 @@ def test_known_loss_names_cover_every_task_from_ultralytics():
         ),
         ({"rise": {"best": "25%"}}, r"`rise` names an unknown loss 'best'.*allowed: default, val/loss, .*val/box_loss"),
         ({"above": -1}, r"`above` must be a number >= 0, got -1"),
-        ({"patience": 0}, r"`patience` must be an integer >= 1, got 0"),
-        ({"patience": {"val/loss": 2.5}}, r"`patience.val/loss` must be an integer >= 1, got 2.5"),
+        ({"overfit": 0}, r"`overfit` must be an integer >= 1, got 0"),
+        ({"overfit": {"val/loss": 2.5}}, r"`overfit.val/loss` must be an integer >= 1, got 2.5"),
         ({"warmup": -1}, r"`warmup` must be an integer >= 0, got -1"),
-        ({"cooldown": "2"}, r"`cooldown` must be an integer >= 0, got '2'"),
+        ({"repeat_every": "2"}, r"`repeat_every` must be an integer >= 0, got '2'"),
         ({"nonfinite": "yes"}, r"`nonfinite` must be true or false, got 'yes'"),
         ({"action": "halt"}, r"`action` must be one of alert, stop, got 'halt'"),
         (
             {"action": {"risee": "stop"}},
-            r"`action` names an unknown rule 'risee'; allowed: default, nonfinite, above, rise, jump, patience",
+            r"`action` names an unknown rule 'risee'; allowed: default, nonfinite, above, rise, jump, overfit",
         ),
         ({"action": {"above": "kill"}}, r"`action.above` must be one of alert, stop, got 'kill'"),
     ],
@@ -110,7 +110,7 @@ def test_hook_pickles_with_rules_and_state():
 
     from yolo_hooks.alert_rules import Observation, evaluate
 
-    hook = ValLossAlert(above=10, cooldown=2)
+    hook = ValLossAlert(above=10, repeat_every=2)
     hook._state, _ = evaluate(hook.rules, hook._state, Observation(1, {"val/box_loss": 3.0}))
     clone = pickle.loads(pickle.dumps(hook))
     assert clone.rules == hook.rules and clone.state_dict() == hook.state_dict()

@@ -28,8 +28,8 @@ def test_above_threshold_below_the_observed_loss_fires_and_its_reminder_survives
 
     def make_hooks():
         listeners.append(Listener())
-        # cooldown 2: the alert of epoch 1 is repeated at epoch 3, after the resume, only if the state came back
-        return [ValLossAlert(above={"val/loss": 1.0}, rise=None, warmup=0, cooldown=2, strict=True), listeners[-1]]
+        # repeat_every 2: the alert of epoch 1 is repeated at epoch 3, after the resume, only if the state came back
+        return [ValLossAlert(above={"val/loss": 1.0}, rise=None, warmup=0, repeat_every=2, strict=True), listeners[-1]]
 
     _, resumed, model = train_interrupted_then_resumed(tmp_path, make_hooks, epochs=4, interrupt_at=2, device=device)
     run_dir = model.trainer.save_dir
@@ -38,7 +38,7 @@ def test_above_threshold_below_the_observed_loss_fires_and_its_reminder_survives
     assert [(a["kind"], a["rule"], a["loss"], a["epoch"], a["since"]) for a in alerts] == [
         ("alert", "above", "val/loss", 1, 1),
         ("alert", "above", "val/loss", 3, 1),  # a reminder of the same condition: not a new one (resume kept it)
-    ]  # epochs 2 and 4 are inside the cooldown, and the final evaluation of best.pt fires nothing
+    ]  # epochs 2 and 4 are inside the repeat interval, and the final evaluation of best.pt fires nothing
     rows = results_rows(run_dir)
     for alert in alerts:
         row = rows[alert["epoch"] - 1]

@@ -51,7 +51,6 @@ class Bus:
 
     def __init__(self):
         self.hooks: list = []
-        self.history: list[Published] = []  # bounded; lets tests and late subscribers see what happened
         self._writer = None
 
     @property
@@ -77,7 +76,6 @@ class Bus:
 
     def publish(self, event: Published) -> None:
         """Hand ``event`` to every subscriber's ``on_published`` (errors isolated per hook by the core)."""
-        self.history = [*self.history[-999:], event]
         for hook in list(self.hooks):
             if hook is not None and callable(getattr(hook, "on_published", None)):
                 hook._call_guarded("on_published", event)

@@ -24,7 +24,7 @@ from .errors import ConfigError
 REGISTRY: dict[str, str] = {
     "fitness_report": "yolo_hooks.fitness_report:FitnessReport",
     "val_loss_alert": "yolo_hooks.val_loss_alert:ValLossAlert",
-    "early_stop": "yolo_hooks.early_stop:EarlyStop",
+    "early_stop": "yolo_hooks.early_stop:EarlyStopping",
     "lr_on_plateau": "yolo_hooks.lr_on_plateau:ReduceLROnPlateau",
     "notify": "yolo_hooks.notify:Notify",
     "best_mirror": "yolo_hooks.best_mirror:BestMirror",

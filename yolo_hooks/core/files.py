@@ -35,13 +35,14 @@ def atomic_write_json(path: str | Path, data: Any, fsync: bool = True) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=True) + "\n", fsync=fsync)
 
 
-def append_line(path: str | Path, line: str, fsync: bool = False) -> None:
+def append_line(path: str | Path, line: str, fsync: bool = False, make_dirs: bool = True) -> None:
     """Append one line with a single ``write`` call on an ``O_APPEND`` descriptor, then flush (optionally fsync).
 
-    One ``write`` of a line on ``O_APPEND`` is not interleaved with other appenders' lines.
+    One ``write`` of a line on ``O_APPEND`` is not interleaved with other appenders' lines. ``make_dirs=False``
+    skips creating the folder (a ``mkdir`` syscall) for a caller that appends to a known folder every epoch.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_dirs:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     data = (line.rstrip("\n") + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:

@@ -6,7 +6,6 @@ trainer internals (tensors, numpy scalars, optional attributes) each in their ow
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -37,11 +36,6 @@ def to_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
-
-
-def finite(value: float | None) -> bool:
-    """True for a real, finite number."""
-    return value is not None and math.isfinite(value)
 
 
 @dataclass(frozen=True)

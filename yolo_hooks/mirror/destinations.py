@@ -251,10 +251,6 @@ class Destination:
         self._commit(tmp, name, expected, fill)
         return expected
 
-    def read_check(self, name: str) -> FileCheck:
-        """Size and sha256 of ``name`` as stored in the destination."""
-        return self._read_back(name)
-
     def _read_back(self, name: str) -> FileCheck:
         return stream_check(self._open_read(name))
 

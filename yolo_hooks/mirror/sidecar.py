@@ -8,41 +8,20 @@ Examples:
 
 from __future__ import annotations
 
-import functools
 import json
-import socket
 from datetime import datetime, timezone
 from typing import Any
 
+from ..core.run_info import versions as _versions
 from .destinations import FileCheck
-
-
-def run_info(trainer_or_exporter: Any, source: str) -> dict[str, Any]:
-    """What every sidecar says about where a file came from (computed on the training thread, cheaply)."""
-    save_dir = getattr(trainer_or_exporter, "save_dir", None)
-    return {
-        "source": source,
-        "run": None if save_dir is None else str(getattr(save_dir, "name", save_dir)),
-        "save_dir": None if save_dir is None else str(save_dir),
-        **_process_info(),
-    }
-
-
-@functools.lru_cache(maxsize=1)
-def _process_info() -> dict[str, str]:
-    """Host and versions: the same for the whole process, so looked up once (no syscall per new best)."""
-    from ultralytics import __version__ as ultralytics_version
-
-    from .. import __version__
-
-    return {"host": socket.gethostname(), "ultralytics_version": ultralytics_version, "yolo_hooks_version": __version__}
 
 
 def sidecar(name: str, kind: str, check: FileCheck, info: dict[str, Any], versions: list[str]) -> dict[str, Any]:
     """The sidecar document of mirrored file ``name``.
 
-    ``info`` carries epoch, fitness, metrics and :func:`run_info`'s fields; ``versions`` lists the versioned
-    copies kept in the destination, oldest first.
+    ``info`` carries the source path, epoch, fitness, metrics and :func:`~yolo_hooks.core.run_info.run_info`'s
+    fields; ``versions`` lists the versioned copies kept in the destination, oldest first. Ultralytics' and our
+    version are added here.
     """
     return {
         "file": name,
@@ -50,6 +29,7 @@ def sidecar(name: str, kind: str, check: FileCheck, info: dict[str, Any], versio
         "sha256": check.sha256,
         "size": check.size,
         **info,
+        **_versions(),
         "versions": list(versions),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -61,18 +61,18 @@ def reflink(src: Path, dst: Path) -> bool:
         return False
 
 
-def snapshot_copy(src: Path, dst: Path) -> tuple[str, FileCheck | None]:
-    """Copy ``src`` to ``dst`` as cheaply as the filesystem allows: ``(method, check or None)``.
+def snapshot_copy(src: Path, dst: Path) -> str:
+    """Copy ``src`` to ``dst`` as cheaply as the filesystem allows; returns how: ``reflink``, ``copy`` or ``tree``.
 
-    The method is reflink|copy|tree; the check is computed afterwards, in one GIL-free call (see ``check``).
+    The copy is not hashed here: the first upload that needs it does (see :attr:`StagedFile.check`).
     """
     if src.is_dir():
         shutil.copytree(src, dst)
-        return "tree", None
+        return "tree"
     if reflink(src, dst):
-        return "reflink", None
+        return "reflink"
     shutil.copyfile(src, dst)  # sendfile on Linux: the GIL is released for the whole copy
-    return "copy", None
+    return "copy"
 
 
 class StagedFile:
@@ -97,17 +97,6 @@ class StagedFile:
         self._lock = threading.Lock()  # refs and state only, never held during I/O: release() runs on the training thread
         self._copy_lock = threading.Lock()  # one copy (or hash) at a time
 
-    @classmethod
-    def take(cls, source: Path, staging_dir: Path, refs: int, expected: tuple | None = None) -> StagedFile:
-        """Snapshot ``source`` into ``staging_dir`` now, for ``refs`` consumers.
-
-        Raises:
-            Superseded: ``source`` no longer has (or changed away from) the ``expected`` identity.
-        """
-        staged = cls(source, staging_dir, refs, expected)
-        staged.materialize()
-        return staged
-
     def materialize(self) -> Path:
         """The staged copy, made now if no destination made it yet (thread-safe; the copy is made once).
 
@@ -124,33 +113,33 @@ class StagedFile:
                 if self._refs <= 0:
                     raise Superseded(f"{self.source.name}: no destination needs this version any more")
             try:
-                path, method, check = self._copy()  # hashed later by the first upload: a replaced version never is
+                path, method = self._copy()  # hashed later by the first upload: a replaced version never is
             except (Superseded, OSError) as e:
                 with self._lock:
                     self._failure = e
                 raise
             with self._lock:
                 if self._refs > 0:
-                    self.path, self.method, self._check = path, method, check
+                    self.path, self.method = path, method
                     return path
             _remove(path)  # every consumer let go while it was being copied
             raise Superseded(f"{self.source.name}: no destination needs this version any more")
 
-    def _copy(self) -> tuple[Path, str, FileCheck | None]:
+    def _copy(self) -> tuple[Path, str]:
         source, expected = self.source, self.expected
         if expected is not None and file_identity(source) != expected:
             raise Superseded(f"{source.name} was rewritten before it could be copied")
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         path = self.staging_dir / f"{uuid.uuid4().hex[:8]}-{source.name}"
         try:
-            method, check = snapshot_copy(source, path)
+            method = snapshot_copy(source, path)
         except BaseException:
             _remove(path)
             raise
         if expected is not None and file_identity(source) != expected:
             _remove(path)
             raise Superseded(f"{source.name} was rewritten while it was being copied")
-        return path, method, check
+        return path, method
 
     @property
     def check(self) -> FileCheck:

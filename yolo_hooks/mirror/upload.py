@@ -74,16 +74,16 @@ class Uploader:
     Args:
         destination: where to write.
         keep: versioned copies to keep (None: all).
-        retries: extra attempts after the first failure; delays ``retry_delay * 2**n``, at most 60 s.
+        retries: extra attempts after the first failure; delays ``backoff * 2**n``, at most 60 s.
         report: receives every :class:`Result`.
     """
 
-    def __init__(self, destination: Destination, *, keep: int | None, retries: int, retry_delay: float,
+    def __init__(self, destination: Destination, *, keep: int | None, retries: int, backoff: float,
                  report: Callable[[Result], None], log: Callable[[str, str], None]):
         self.destination = destination
         self.keep = keep
         self.retries = retries
-        self.retry_delay = retry_delay
+        self.backoff = backoff
         self.report = report
         self.log = log
         self.versions: list[str] = []  # versioned copies this run wrote here, oldest first (for `keep`)
@@ -116,7 +116,7 @@ class Uploader:
                 except Exception as e:  # disk full, read-only, missing, network, verification: all retried
                     error = f"{type(e).__name__}: {e}"
                     if attempts <= self.retries:
-                        time.sleep(min(self.retry_delay * 2 ** (attempts - 1), MAX_BACKOFF))
+                        time.sleep(min(self.backoff * 2 ** (attempts - 1), MAX_BACKOFF))
                     continue
                 self.report(self._result(upload, True, attempts, start, sha256=check.sha256, size=check.size))
                 return

@@ -12,12 +12,12 @@ Examples:
 
 from __future__ import annotations
 
-import socket
-from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.bus import Published
+from ..core.numbers import format_duration
 from ..core.run import EpochSnapshot, RunOutcome
+from ..core.run_info import HOST
 from .message import EVENTS as MESSAGE_EVENTS
 from .message import SEVERITY_RANK, Message
 
@@ -53,36 +53,11 @@ BUS_TITLES = {
     "predict_report": "Prediction results",
     "export_report": "Export finished",
 }
-_HOST = socket.gethostname()
 
 
 def severity_at_least(severity: str, minimum: str) -> bool:
     """True when ``severity`` ranks at or above ``minimum`` (info < warning < critical)."""
     return SEVERITY_RANK.get(severity, 0) >= SEVERITY_RANK.get(minimum, 0)
-
-
-def run_info(trainer_or_job: Any) -> dict[str, str]:
-    """Name, folder, model, data, device and host of a trainer (or validator / predictor / exporter)."""
-    args = getattr(trainer_or_job, "args", None)
-    save_dir = getattr(trainer_or_job, "save_dir", None)
-    device = getattr(trainer_or_job, "device", None) or getattr(args, "device", None)
-    info = {
-        "name": Path(save_dir).name if save_dir else "",
-        "save_dir": str(save_dir) if save_dir else "",
-        "model": _short(getattr(args, "model", None)),
-        "data": _short(getattr(args, "data", None)),
-        "device": str(device) if device not in (None, "") else "",
-        "host": _HOST,
-    }
-    return {k: v for k, v in info.items() if v}
-
-
-def _short(value: Any) -> str:
-    """A model / data path as the user wrote it, or just its file name when it is a long absolute path."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    return Path(text).name if len(text) > 60 else text
 
 
 def _name(run: Mapping[str, str]) -> str:
@@ -95,16 +70,6 @@ def _number(value: Any, digits: int = 4) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.6g}" if abs(value) >= 1000 else f"{value:.{digits}f}"
-
-
-def duration(seconds: float | None) -> str:
-    """``3725`` -> ``'1h 02m'``; ``42`` -> ``'42s'``."""
-    if seconds is None or seconds != seconds:
-        return ""
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 def _metric_fields(metrics: Mapping[str, float]) -> dict[str, str]:
@@ -145,12 +110,12 @@ def epoch_message(snap: EpochSnapshot, run: dict[str, str]) -> Message:
     fields.update(_metric_fields(snap.metrics))
     if snap.val_loss_total is not None:
         fields["Val loss"] = _number(snap.val_loss_total)
-    fields.update({"Elapsed": duration(snap.elapsed), "Time left": duration(eta)})
+    fields["Elapsed"], fields["Time left"] = format_duration(snap.elapsed, missing=""), format_duration(eta, missing="")
     return Message(
         event="epoch",
         severity="info",
         title=f"📈 Epoch {snap.epoch}/{snap.epochs}{_name(run)}",
-        text=f"Fitness {_number(snap.fitness)}, {duration(eta)} left.",
+        text=f"Fitness {_number(snap.fitness)}, {format_duration(eta, missing='')} left.",
         fields={k: v for k, v in fields.items() if v},
         run=run,
         data={"epoch": snap.epoch, "epochs": snap.epochs, "fitness": snap.fitness, "best_fitness": snap.best_fitness,
@@ -207,7 +172,7 @@ def train_end_message(
     fields = {"Epochs": epochs}
     text = "Stopped early" if early else "Finished"
     text += f" after {epochs} epochs" if epochs else ""
-    text += f" in {duration(elapsed)}" if elapsed else ""
+    text += f" in {format_duration(elapsed, missing='')}" if elapsed else ""
     data: dict[str, Any] = {"status": outcome.status, "epoch": outcome.epoch, "epochs": outcome.epochs,
                             "elapsed": elapsed}
     if final is not None:
@@ -220,7 +185,7 @@ def train_end_message(
         text += f"; best fitness {_number(final.best_fitness)}" + (f" at epoch {best_epoch}" if best_epoch else "")
         data.update({"best_fitness": final.best_fitness, "best_epoch": best_epoch, "metrics": final.metrics,
                      "best_path": str(final.best_path)})
-    fields["Duration"] = duration(elapsed)
+    fields["Duration"] = format_duration(elapsed, missing="")
     if summary:
         data["summary"] = dict(summary)
     return Message(
@@ -240,7 +205,7 @@ def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | Non
     where = f" at epoch {outcome.epoch}/{outcome.epochs}" if outcome.epoch is not None else " before the first epoch"
     error = f"{outcome.exc_type}: {outcome.message}" if outcome.message else str(outcome.exc_type)
     fields = {"Epoch": f"{outcome.epoch}/{outcome.epochs}" if outcome.epoch is not None else "",
-              "Error": error, "Duration": duration(elapsed), "Host": run.get("host", "")}
+              "Error": error, "Duration": format_duration(elapsed, missing=""), "Host": run.get("host", "")}
     return Message(
         event="interrupt" if interrupted else "crash",
         severity="warning" if interrupted else "critical",
@@ -260,7 +225,7 @@ def probe_message(destination: str) -> Message:
         severity="info",
         title="🔔 yolo_hooks test message",
         text=f"If you can read this, notifications to {destination} work.",
-        fields={"Destination": destination, "Host": _HOST},
-        run={"host": _HOST},
+        fields={"Destination": destination, "Host": HOST},
+        run={"host": HOST},
         data={"destination": destination},
     )

@@ -26,6 +26,7 @@ from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_mapping
 from ..core.run import recorded_snapshot
+from ..core.run_info import run_info
 from ..core.validate import check_choice, check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
@@ -36,7 +37,6 @@ from .events import (
     epoch_message,
     new_best_message,
     published_message,
-    run_info,
     severity_at_least,
     train_end_message,
     train_start_message,
@@ -48,7 +48,7 @@ from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 HOOK = "notify"
 REPORT_EVENTS = ("val_report", "predict_report", "export_report")
 FORMAT_OPTIONS = ("url", "secret", "bot_token", "chat_id", "api_url", "smtp_host", "smtp_port", "security",
-                  "username", "password", "sender", "to", "ca_file")  # fmt: skip
+                  "smtp_user", "password", "sender", "to", "ca_file", "display_name")  # fmt: skip
 ENV_HINT = {"url": "${WEBHOOK_URL}", "bot_token": "${TELEGRAM_BOT_TOKEN}", "password": "${SMTP_PASSWORD}"}
 
 
@@ -68,8 +68,8 @@ class Notify(Hook):
         flush_timeout: seconds the end of a run waits for queued messages before writing them to the outbox.
         outbox: outbox file (default ``<run folder>/notify_outbox.jsonl``).
         secret: signing secret (json: Standard Webhooks HMAC; dingtalk, feishu: their signature schemes).
-        bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, username, password, sender, to, ca_file:
-            e-mail (``username`` is the display name for discord).
+        bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, smtp_user (the login), password,
+            sender, to, ca_file: e-mail. display_name: the name Discord shows instead of the webhook's.
         strict: re-raise errors (tests). name: destination name in logs and the outbox (default ``notify_<format>``).
     """
 
@@ -100,11 +100,12 @@ class Notify(Hook):
         smtp_host: str | None = None,
         smtp_port: int | None = None,
         security: str | None = None,
-        username: str | None = None,
+        smtp_user: str | None = None,
         password: str | None = None,
         sender: str | None = None,
         to: str | list[str] | None = None,
         ca_file: str | None = None,
+        display_name: str | None = None,
         strict: bool = False,
         name: str | None = None,
     ):
@@ -112,8 +113,8 @@ class Notify(Hook):
         super().__init__(strict=strict, name=name or f"notify_{self.format}")
         self._named = name is not None
         given = dict(url=url, secret=secret, bot_token=bot_token, chat_id=chat_id, api_url=api_url,
-                     smtp_host=smtp_host, smtp_port=smtp_port, security=security, username=username,
-                     password=password, sender=sender, to=to, ca_file=ca_file)
+                     smtp_host=smtp_host, smtp_port=smtp_port, security=security, smtp_user=smtp_user,
+                     password=password, sender=sender, to=to, ca_file=ca_file, display_name=display_name)
         self._options = _check_format_options(self.format, {k: v for k, v in given.items() if v is not None})
         self.min_severity = check_choice(HOOK, "min_severity", min_severity, SEVERITIES)
         self.progress_every = check_number(HOOK, "progress_every", progress_every, minimum=1, integer=True,
@@ -373,7 +374,7 @@ def _check_format_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
             parts = urlsplit(options[key])
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigError.bad_value(HOOK, key, options[key], "an http:// or https:// URL")
-    for key in ("secret", "bot_token", "smtp_host", "username", "password", "sender"):
+    for key in ("secret", "bot_token", "smtp_host", "smtp_user", "password", "sender", "display_name"):
         if key in options:
             check_str(HOOK, key, options[key])
     chat_id = options.get("chat_id")

@@ -136,8 +136,3 @@ class Message:
         """Rebuild a message from :meth:`as_dict` output; unknown keys (a newer writer) are ignored."""
         known = {f.name for f in dataclass_fields(cls)}
         return cls(**{k: v for k, v in record.items() if k in known})
-
-    @property
-    def run_name(self) -> str:
-        """The run's name, or ``""``."""
-        return self.run.get("name", "")

@@ -41,13 +41,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "json": ("secret",),
     "slack": (),
-    "discord": ("username",),
+    "discord": ("display_name",),
     "teams": (),
     "wecom": (),
     "dingtalk": ("secret",),
     "feishu": ("secret",),
     "telegram": ("api_url",),
-    "email": ("smtp_port", "security", "username", "password", "ca_file"),
+    "email": ("smtp_port", "security", "smtp_user", "password", "ca_file"),
 }
 
 _MODULES = {"json": "json_"}

@@ -29,8 +29,8 @@ COLORS = {"info": 0x2E86DE, "warning": 0xF39C12, "critical": 0xE74C3C}
 EMPTY = "\u200b"  # Discord rejects empty field names and values
 
 
-def payload(message: Message, username: str | None = None) -> dict:
-    """The webhook payload of ``message`` (with ``username`` overriding the webhook's name when given)."""
+def payload(message: Message, display_name: str | None = None) -> dict:
+    """The webhook payload of ``message`` (with ``display_name`` overriding the webhook's name when given)."""
     title = truncate(message.title or message.event, TITLE_LIMIT, utf16_len)
     footer = truncate(" · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v), 200, utf16_len)
     used = utf16_len(title) + utf16_len(footer)
@@ -53,14 +53,14 @@ def payload(message: Message, username: str | None = None) -> dict:
         embed["footer"] = {"text": footer}
     embed["timestamp"] = datetime.fromtimestamp(message.time, tz=timezone.utc).isoformat()
     body = {"embeds": [embed], "allowed_mentions": {"parse": []}}
-    if username:
-        body["username"] = truncate(str(username), 80)
+    if display_name:
+        body["username"] = truncate(str(display_name), 80)  # Discord's field name
     return body
 
 
 def build(message: Message, options: Mapping) -> HttpRequest:
     """POST the embed to the webhook ``url``."""
-    return json_request(str(options["url"]), payload(message, options.get("username")))
+    return json_request(str(options["url"]), payload(message, options.get("display_name")))
 
 
 def _describe(body: bytes) -> str | None:

@@ -1,7 +1,7 @@
 """``email``: one multipart message (plain text + simple HTML) over SMTP with STARTTLS, SSL or neither.
 
 Options: ``smtp_host``, ``smtp_port`` (default 587 for ``starttls``, 465 for ``ssl``, 25 for ``none``),
-``security`` (``starttls`` | ``ssl`` | ``none``), ``username`` / ``password`` (login when given), ``sender``,
+``security`` (``starttls`` | ``ssl`` | ``none``), ``smtp_user`` / ``password`` (login when given), ``sender``,
 ``to`` (a list, or one address), ``ca_file`` (a CA bundle for a server with a private certificate; certificate
 and host-name verification always stay on).
 
@@ -110,7 +110,7 @@ def send_email(msg: EmailMessage, options: Mapping, timeout: float = 10.0) -> No
         raise EmailError(f"email: `security` must be one of {', '.join(SECURITY)}, got {security!r}")
     host = str(options["smtp_host"])
     port = int(options.get("smtp_port") or DEFAULT_PORTS[security])
-    username, password = options.get("username"), options.get("password")
+    user, password = options.get("smtp_user"), options.get("password")
     try:
         if security == "ssl":
             client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context(options))
@@ -119,8 +119,8 @@ def send_email(msg: EmailMessage, options: Mapping, timeout: float = 10.0) -> No
         with client:
             if security == "starttls":
                 client.starttls(context=_tls_context(options))
-            if username:
-                client.login(str(username), str(password or ""))
+            if user:
+                client.login(str(user), str(password or ""))
             refused = client.send_message(msg, to_addrs=recipients(options) or None)
         if refused:  # some recipients accepted, some refused: report, do not resend to the ones that got it
             raise smtplib.SMTPRecipientsRefused(refused)

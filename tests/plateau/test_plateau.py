@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from yolo_hooks.core.run import EpochSnapshot
-from yolo_hooks.early_stop import EarlyStop
+from tests.helpers import captured_log
+from yolo_hooks import ConfigError
+from yolo_hooks.early_stop import EarlyStopping
+from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 from yolo_hooks.plateau import PlateauTracker, resolve_mode
 
 
@@ -20,12 +24,36 @@ from yolo_hooks.plateau import PlateauTracker, resolve_mode
         ("val/box_loss", "auto", "min"),
         ("val/loss", "auto", "min"),
         ("train/loss", "auto", "min"),
+        ("metrics/accuracy_top1", "auto", "max"),
+        ("metrics/mIoU", "auto", "max"),
         ("val/box_loss", "max", "max"),
         ("fitness", "min", "min"),
+        ("lr/pg0", "auto", None),  # cannot tell: the hook raises (below)
+        ("metrics/abs_rel", "auto", None),
+        ("lr/pg0", "min", "min"),
     ],
 )
-def test_auto_mode_minimises_losses_and_maximises_the_rest(monitor, mode, expected):
+def test_auto_mode_minimises_losses_and_maximises_quality_metrics(monitor, mode, expected):
     assert resolve_mode(monitor, mode) == expected
+
+
+@pytest.mark.parametrize("hook", [EarlyStopping, ReduceLROnPlateau])
+def test_auto_mode_that_cannot_infer_a_direction_is_a_config_error(hook):
+    with pytest.raises(ConfigError, match=r"`mode` must be min or max: `auto` cannot tell whether `lr/pg0`.*'auto'"):
+        hook(monitor="lr/pg0")
+    assert hook(monitor="lr/pg0", mode="min").mode == "min"
+
+
+def test_auto_mode_logs_the_direction_it_inferred_at_train_start():
+    optimizer = SimpleNamespace(param_groups=[{"lr": 0.01}])
+    trainer = SimpleNamespace(args=SimpleNamespace(resume=False), optimizer=optimizer)
+    with captured_log() as lines:
+        EarlyStopping(monitor="val/loss").on_train_start(trainer)
+        ReduceLROnPlateau(monitor="metrics/mAP50(B)").on_train_start(trainer)
+        EarlyStopping(monitor="val/loss", mode="min").on_train_start(trainer)
+    assert "early_stop: mode auto: minimising `val/loss`" in lines
+    assert "lr_on_plateau: mode auto: maximising `metrics/mAP50(B)`" in lines
+    assert sum("mode auto" in line for line in lines) == 2  # a mode that was given is not announced
 
 
 @pytest.mark.parametrize(
@@ -87,7 +115,7 @@ def snapshot(fitness=0.25, metrics=None, val_losses=None) -> EpochSnapshot:
     )
 
 
-class LoggedEarlyStop(EarlyStop):
+class LoggedEarlyStop(EarlyStopping):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.logged: list[tuple[str, str]] = []
@@ -101,7 +129,7 @@ class LoggedEarlyStop(EarlyStop):
     [("fitness", 0.25), ("metrics/mAP50(B)", 0.5), ("val/box_loss", 1.5), ("val/loss", 3.5), ("train/loss", 1.0)],
 )
 def test_monitored_value_reads_any_key_of_the_run(monitor, expected):
-    assert EarlyStop(monitor=monitor).monitored_value(snapshot()) == pytest.approx(expected)
+    assert EarlyStopping(monitor=monitor).monitored_value(snapshot()) == pytest.approx(expected)
 
 
 def test_missing_key_is_one_clear_error_listing_the_keys_and_no_decision():
@@ -120,10 +148,10 @@ def test_missing_key_is_one_clear_error_listing_the_keys_and_no_decision():
 
 def test_skipped_validation_counts_as_not_measured_except_for_training_values():
     stale = snapshot(fitness=None)  # val=False: metrics and val losses are last epoch's (or zeros)
-    assert EarlyStop(monitor="metrics/mAP50(B)").monitored_value(stale) is None
-    assert EarlyStop(monitor="val/box_loss").monitored_value(stale) is None
-    assert EarlyStop(monitor="fitness").monitored_value(stale) is None
-    assert EarlyStop(monitor="train/loss").monitored_value(stale) == 1.0
+    assert EarlyStopping(monitor="metrics/mAP50(B)").monitored_value(stale) is None
+    assert EarlyStopping(monitor="val/box_loss").monitored_value(stale) is None
+    assert EarlyStopping(monitor="fitness").monitored_value(stale) is None
+    assert EarlyStopping(monitor="train/loss").monitored_value(stale) == 1.0
 
 
 def test_hooks_pickle_with_their_counters_for_ddp_workers():
@@ -133,7 +161,7 @@ def test_hooks_pickle_with_their_counters_for_ddp_workers():
 
     from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 
-    stop = EarlyStop(patience=2)
+    stop = EarlyStopping(patience=2)
     for epoch in (1, 2):
         stop.evaluate(epoch, 0.0)
     lr = ReduceLROnPlateau(patience=1)
