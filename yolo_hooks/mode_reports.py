@@ -215,10 +215,14 @@ class ModeReports(Hook):
 
     config_name = None
 
+    def default_name(self) -> str:
+        """``reports`` (``fitness_report`` for the FitnessReport that inherits this)."""
+        return self.config_name or "reports"
+
     def __init__(self, *, val: bool = True, predict: bool = True, export: bool = True, strict: bool = False,
                  name: str | None = None):
-        super().__init__(strict=strict, name=name or "reports")
-        hook = self.config_name or "reports"
+        super().__init__(strict=strict, name=name)
+        hook = self.name
         self.report_val = check_bool(hook, "val", val)
         self.report_predict = check_bool(hook, "predict", predict)
         self.report_export = check_bool(hook, "export", export)
