@@ -110,6 +110,13 @@ def option_names(cls: type) -> list[str]:
     return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def required_options(cls: type) -> list[str]:
+    """Keyword options a hook class cannot do without (no default)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.default is p.empty]
+
+
 def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """``(hook name, options)`` pairs in config order, checked for shape and unknown keys."""
     pairs = []
@@ -129,6 +136,9 @@ def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             for key in entry:
                 if key not in allowed:
                     raise ConfigError.unknown_key(name, str(key), allowed)
+            for key in required_options(cls):
+                if key not in entry:
+                    raise ConfigError(f"{entry.get('name') or name}: `{key}` is required")
             pairs.append((str(name), dict(entry)))
     return pairs
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from ..core.bus import Bus, Published
 from ..core.hook import Hook
-from ..core.redact import redact_mapping
+from ..core.redact import redact_mapping, remember
 from ..core.run import recorded_snapshot
 from ..core.validate import check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
@@ -121,6 +121,7 @@ class Notify(Hook):
                                        allow_none=True)
         self.flush_timeout = check_number(hook, "flush_timeout", flush_timeout, minimum=0)
         self.outbox = check_str(hook, "outbox", outbox, allow_none=True)
+        remember(self.secrets())  # every later log line, error, CLI line and file is scrubbed of them
         self._delivery: Delivery | None = None
         self._run: dict[str, str] = {}
         self._outbox_dir: Path | None = None
