@@ -38,7 +38,7 @@ from typing import Any
 from .core.hook import Hook
 from .core.run import to_float
 from .core.validate import check_bool
-from .fitness_record import format_duration, short_name
+from .fitness_record import format_duration, short_names
 
 PERCENTILES = (50, 90, 99)
 
@@ -62,6 +62,18 @@ def percentiles(values: list[float], qs=PERCENTILES) -> dict[str, float | None]:
     return out
 
 
+def images_seen(validator) -> int:
+    """Images the validator validated: ``validator.seen`` (detect, segment, pose, obb), else the number of labels it
+    collected (Ultralytics' ClassificationValidator never sets ``seen``; it keeps one label per image in ``targets``)."""
+    seen = getattr(validator, "seen", None)
+    if seen:
+        return int(seen)
+    targets = getattr(validator, "targets", None)
+    if isinstance(targets, list):
+        return sum(len(t) for t in targets)
+    return 0
+
+
 def val_report(validator, seconds: float | None) -> dict[str, Any]:
     """``model.val()`` report from its validator."""
     metrics_obj = getattr(validator, "metrics", None)
@@ -74,7 +86,7 @@ def val_report(validator, seconds: float | None) -> dict[str, Any]:
         "model": str(getattr(args, "model", "")),
         "data": str(getattr(args, "data", "")),
         "split": str(getattr(args, "split", "val")),
-        "images": int(getattr(validator, "seen", 0) or 0),
+        "images": images_seen(validator),
         "fitness": fitness,
         "metrics": {k: to_float(v) for k, v in results.items()},
         "speed_ms": {k: to_float(v) for k, v in (getattr(validator, "speed", None) or {}).items()},
@@ -174,7 +186,8 @@ def _ms(v: float | None) -> str:
 
 
 def format_val(rep: dict[str, Any]) -> str:
-    metrics = " ".join(f"{short_name(k, True)} {v:.3f}" for k, v in rep["metrics"].items() if v is not None)
+    names = short_names(tuple(rep["metrics"]))  # (B)/(M)/(P) kept when the task reports several
+    metrics = " ".join(f"{name} {v:.3f}" for name, v in zip(names, rep["metrics"].values()) if v is not None)
     per_image = sum(v for v in rep["speed_ms"].values() if v is not None)
     fit = "-" if rep["fitness"] is None else f"{rep['fitness']:.4f}"
     return (f"val {Path(rep['model']).name} on {Path(rep['data']).name}:{rep['split']}  {rep['images']} images  "
