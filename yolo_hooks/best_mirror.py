@@ -82,7 +82,7 @@ class BestMirror(Hook):
         name: str | None = None,
     ):
         super().__init__(strict=strict, name=name)
-        hook = self.config_name
+        hook = self.name
         items = to if isinstance(to, (list, tuple)) else [to]
         if not items:
             raise ConfigError.bad_value(hook, "to", to, "a destination or a non-empty list of destinations")

@@ -27,6 +27,16 @@ EXTRA_COMMANDS: dict[str, str] = {
 }
 
 
+def say(text: str, *, err: bool = False, secrets: tuple[str, ...] | list[str] = ()) -> None:
+    """Print CLI output, scrubbed of ``secrets`` and of every secret this process has seen (the CLI's only print).
+
+    A server's error body may echo a webhook token back; a config error may quote an expanded ``${VAR}``.
+    """
+    from .core.redact import scrub
+
+    print(scrub(text, secrets), file=sys.stderr if err else sys.stdout)
+
+
 def parse_pairs(args: list[str]) -> dict:
     """``["epochs=3", "imgsz=320"]`` -> ``{"epochs": 3, "imgsz": 320}`` with Ultralytics' own value parsing."""
     from ultralytics.cfg import smart_value
@@ -56,7 +66,7 @@ def run_mode(mode: str, args: list[str]) -> int:
         if hooks:
             attach(model, str(hooks))
     except ConfigError as e:
-        print(f"yolo-hooks: {e}", file=sys.stderr)
+        say(f"yolo-hooks: {e}", err=True)
         return 2
     getattr(model, mode)(**overrides)
     return 0
@@ -69,20 +79,20 @@ def check_command(args: list[str]) -> int:
     from .core.redact import redact_mapping
 
     if len(args) != 1:
-        print("usage: yolo-hooks check hooks.yaml", file=sys.stderr)
+        say("usage: yolo-hooks check hooks.yaml", err=True)
         return 2
     try:
         config = load_config(args[0])
         hooks = build_hooks(config)
         pairs = option_sets(config)
     except ConfigError as e:
-        print(f"yolo-hooks: {e}", file=sys.stderr)
+        say(f"yolo-hooks: {e}", err=True)
         return 2
-    print(f"{args[0]}: {len(hooks)} hook(s) OK")
+    say(f"{args[0]}: {len(hooks)} hook(s) OK")
     for hook, (name, options) in zip(hooks, pairs):
         described = getattr(hook, "describe", None)
         shown = described() if callable(described) else options
-        print(f"  {name}: {json.dumps(redact_mapping(shown), default=str)}")
+        say(f"  {name}: {json.dumps(redact_mapping(shown), default=str)}")
     return 0
 
 
@@ -94,7 +104,7 @@ def receive_command(args: list[str]) -> int:
 
     options = parse_pairs(args)
     receiver = WebhookReceiver(port=int(options.get("port", 8080)), echo=print).start()
-    print(f"yolo-hooks: receiving on {receiver.url} (use it as `url:` of a `format: json` destination); Ctrl-C stops")
+    say(f"yolo-hooks: receiving on {receiver.url} (use it as `url:` of a `format: json` destination); Ctrl-C stops")
     try:
         while True:
             time.sleep(1)
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``yolo-hooks`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help", "help"}:
-        print(__doc__)
+        say(__doc__)
         return 0
     command, rest = argv[0], argv[1:]
     if command in MODES:
@@ -120,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         module, func = EXTRA_COMMANDS[command].split(":")
         handler: Callable[[list[str]], int] = getattr(importlib.import_module(module), func)
         return handler(rest)
-    print(f"yolo-hooks: unknown command {command!r}; commands: {', '.join([*MODES, 'check', 'receive', *EXTRA_COMMANDS])}")
+    say(f"yolo-hooks: unknown command {command!r}; commands: {', '.join([*MODES, 'check', 'receive', *EXTRA_COMMANDS])}")
     return 2
 
 

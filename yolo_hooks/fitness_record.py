@@ -192,7 +192,8 @@ def build_summary(records: list[dict], final: dict | None, outcome, *, save_dir:
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a few log lines."""
-    best_metrics = " ".join(f"{short_name(k, True)} {_num(v, 3)}" for k, v in summary["best_metrics"].items())
+    names = short_names(tuple(summary["best_metrics"]))  # (B)/(M)/(P) kept when the run has several
+    best_metrics = " ".join(f"{name} {_num(v, 3)}" for name, v in zip(names, summary["best_metrics"].values()))
     lines = [
         f"training {summary['reason']} after {summary['epochs_run']} epoch(s) "
         f"(last {summary['last_epoch']}/{summary['epochs']}) in {format_duration(summary['total_time'])}",

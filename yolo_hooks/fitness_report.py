@@ -97,8 +97,8 @@ class FitnessReport(ModeReports):
         strict: bool = False,
         name: str | None = None,
     ):
-        super().__init__(val=val, predict=predict, export=export, strict=strict, name=name or self.config_name)
-        hook = self.config_name
+        super().__init__(val=val, predict=predict, export=export, strict=strict, name=name)
+        hook = self.name
         self.csv = check_bool(hook, "csv", csv)
         self.jsonl = check_bool(hook, "jsonl", jsonl)
         self.plot = check_bool(hook, "plot", plot)

@@ -39,7 +39,7 @@ from .core.hook import Hook
 from .core.numbers import format_duration
 from .core.run import to_float
 from .core.validate import check_bool
-from .fitness_record import short_name
+from .fitness_record import short_names
 
 PERCENTILES = (50, 90, 99)
 
@@ -63,6 +63,18 @@ def percentiles(values: list[float], qs=PERCENTILES) -> dict[str, float | None]:
     return out
 
 
+def images_seen(validator) -> int:
+    """Images the validator validated: ``validator.seen`` (detect, segment, pose, obb), else the number of labels it
+    collected (Ultralytics' ClassificationValidator never sets ``seen``; it keeps one label per image in ``targets``)."""
+    seen = getattr(validator, "seen", None)
+    if seen:
+        return int(seen)
+    targets = getattr(validator, "targets", None)
+    if isinstance(targets, list):
+        return sum(len(t) for t in targets)
+    return 0
+
+
 def val_report(validator, seconds: float | None) -> dict[str, Any]:
     """``model.val()`` report from its validator."""
     metrics_obj = getattr(validator, "metrics", None)
@@ -75,7 +87,7 @@ def val_report(validator, seconds: float | None) -> dict[str, Any]:
         "model": str(getattr(args, "model", "")),
         "data": str(getattr(args, "data", "")),
         "split": str(getattr(args, "split", "val")),
-        "images": int(getattr(validator, "seen", 0) or 0),
+        "images": images_seen(validator),
         "fitness": fitness,
         "metrics": {k: to_float(v) for k, v in results.items()},
         "speed_ms": {k: to_float(v) for k, v in (getattr(validator, "speed", None) or {}).items()},
@@ -175,7 +187,8 @@ def _ms(v: float | None) -> str:
 
 
 def format_val(rep: dict[str, Any]) -> str:
-    metrics = " ".join(f"{short_name(k, True)} {v:.3f}" for k, v in rep["metrics"].items() if v is not None)
+    names = short_names(tuple(rep["metrics"]))  # (B)/(M)/(P) kept when the task reports several
+    metrics = " ".join(f"{name} {v:.3f}" for name, v in zip(names, rep["metrics"].values()) if v is not None)
     per_image = sum(v for v in rep["speed_ms"].values() if v is not None)
     fit = "-" if rep["fitness"] is None else f"{rep['fitness']:.4f}"
     return (f"val {Path(rep['model']).name} on {Path(rep['data']).name}:{rep['split']}  {rep['images']} images  "
@@ -216,10 +229,14 @@ class ModeReports(Hook):
 
     config_name = None
 
+    def default_name(self) -> str:
+        """``reports`` (``fitness_report`` for the FitnessReport that inherits this)."""
+        return self.config_name or "reports"
+
     def __init__(self, *, val: bool = True, predict: bool = True, export: bool = True, strict: bool = False,
                  name: str | None = None):
-        super().__init__(strict=strict, name=name or "reports")
-        hook = self.config_name or "reports"
+        super().__init__(strict=strict, name=name)
+        hook = self.name
         self.report_val = check_bool(hook, "val", val)
         self.report_predict = check_bool(hook, "predict", predict)
         self.report_export = check_bool(hook, "export", export)

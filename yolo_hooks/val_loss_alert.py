@@ -107,7 +107,7 @@ class ValLossAlert(Hook):
         name: str | None = None,
     ):
         super().__init__(strict=strict, name=name)
-        hook = self.config_name
+        hook = self.name
         self.rules = AlertRules(
             above=_per_loss(hook, "above", above, lambda k, v: float(check_number(hook, k, v, minimum=0))),
             rise=_per_loss(hook, "rise", rise, lambda k, v: _threshold(hook, k, v)),

@@ -86,7 +86,7 @@ def test_check_prints_each_destination_redacted_with_distinct_names(tmp_path, ca
 
 @pytest.mark.parametrize("options,error", [
     ({"format": "slak", "url": GOOD}, "notify: `format` must be one of json, slack, discord"),
-    ({"format": "slack"}, "notify: format `slack` needs `url`"),
+    ({"format": "slack"}, "notify_slack: format `slack` needs `url`"),
     ({"format": "json", "url": "ftp://files.example.com/TOPSECRET"},
      "must be an http:// or https:// URL, got 'ftp://files.example.com/***'"),
     ({"format": "telegram", "bot_token": "123:TOPSECRET"}, "format `telegram` needs `chat_id`"),

@@ -9,6 +9,7 @@ from .config import build_hooks, load_config
 from .errors import ConfigError
 from .events import check_event
 from .hook import GuardedCallback, Hook
+from .redact import remember
 from .tracker import RunTracker
 
 
@@ -47,6 +48,8 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
             )
         else:
             raise ConfigError(f"attach: expected a Hook, a hooks.yaml path or a config dict, got {type(item).__name__}")
+    for hook in hooks:
+        remember(hook.secrets())  # so that every later log, error and CLI line is scrubbed of them
     plan = [(hook, hook.handlers()) for hook in hooks]  # validates every event name before registering any
     tracker = _find_tracker(model)
     give_unique_names(hooks, [] if tracker is None else [h for h in tracker.bus.hooks if h is not tracker])
@@ -113,8 +116,12 @@ class FunctionHook(Hook):
     """
 
     def __init__(self, event: str, func: Callable[[Any], Any], *, strict: bool = False):
-        super().__init__(strict=strict, name=getattr(func, "__name__", "function"))
         self.event, self.func = event, func
+        super().__init__(strict=strict)
+
+    def default_name(self) -> str:
+        """The function's name (two functions of the same name become ``name`` and ``name_2``)."""
+        return str(getattr(self.func, "__name__", "function"))
 
     def handlers(self) -> dict[str, Callable]:
         check_event(self.name, self.event)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .redact import SECRET_KEY, remember, remember_config
 
 # config name -> "module:Class"; imported only when a config uses it
 REGISTRY: dict[str, str] = {
@@ -48,12 +49,23 @@ def load_config(source: str | Path | dict) -> dict[str, Any]:
         import yaml
 
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            raw = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"hooks config {path} is not UTF-8 text (byte {e.start})") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"hooks config {path} is not valid YAML: {e}") from None
+            raise ConfigError(f"hooks config {path} is not valid YAML: {_yaml_problem(e)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"hooks config must be a mapping of hook names to options, got {type(raw).__name__}")
-    return substitute_env(raw)
+    config = substitute_env(raw)
+    remember_config(config)
+    return config
+
+
+def _yaml_problem(error: Exception) -> str:
+    """Where and what, without PyYAML's quote of the offending line (it may hold a token)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + str(getattr(error, "problem", None) or type(error).__name__)
 
 
 def substitute_env(value: Any, where: str = "") -> Any:
@@ -66,10 +78,11 @@ def substitute_env(value: Any, where: str = "") -> Any:
 
         def replace(match: re.Match) -> str:
             name, default = match.group(1), match.group(2)
-            if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
+            value = os.environ[name] if name in os.environ else default
+            if value is not None:
+                if SECRET_KEY.search(name) or SECRET_KEY.search(where.rsplit(".", 1)[-1]):
+                    remember([value])  # an expanded ${SLACK_WEBHOOK_URL} is as secret as the variable
+                return value
             raise ConfigError(f"{where}: environment variable ${{{name}}} is not set")
 
         return ENV_REF.sub(replace, value)
@@ -97,6 +110,13 @@ def option_names(cls: type) -> list[str]:
     return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
+def required_options(cls: type) -> list[str]:
+    """Keyword options a hook class cannot do without (no default)."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+            and p.default is p.empty]
+
+
 def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """``(hook name, options)`` pairs in config order, checked for shape and unknown keys."""
     pairs = []
@@ -116,6 +136,9 @@ def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             for key in entry:
                 if key not in allowed:
                     raise ConfigError.unknown_key(name, str(key), allowed)
+            for key in required_options(cls):
+                if key not in entry:
+                    raise ConfigError(f"{entry.get('name') or name}: `{key}` is required")
             pairs.append((str(name), dict(entry)))
     return pairs
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .redact import redact_value
+from .redact import redact_value, scrub
 
 
 class ConfigError(ValueError):
     """Bad hook configuration, raised at attach time before any training starts.
+
+    The message is scrubbed of every secret the process knows (a config's URLs, tokens and passwords, expanded
+    ``${ENV_VAR}`` values included), so printing it anywhere (``yolo-hooks check``, a log) never shows one.
 
     Examples:
         >>> raise ConfigError.bad_value("early_stop", "mode", "mn", "min, max or auto")
         Traceback (most recent call last):
         yolo_hooks.core.errors.ConfigError: early_stop: `mode` must be min, max or auto, got 'mn'
     """
+
+    def __init__(self, message: str = ""):
+        super().__init__(scrub(message))
 
     @classmethod
     def bad_value(cls, hook: str, key: str, value: Any, allowed: str) -> ConfigError:

@@ -47,11 +47,20 @@ class Hook:
     _transient: ClassVar[tuple[str, ...]] = ()  # attributes dropped from pickled state
 
     def __init__(self, *, strict: bool = False, name: str | None = None):
-        self.strict = bool(strict)
-        self.name = name or self.config_name or type(self).__name__
-        self._named = name is not None  # a name the user chose is kept; a default one is made unique per model
+        from .validate import check_bool, check_str
+
+        label = name if isinstance(name, str) and name.strip() else self.default_name()
+        self.strict = check_bool(label, "strict", strict)
+        # One naming rule for every hook: a name the user chose is kept (twice on one model is a ConfigError); a
+        # default one (``default_name()``) is made unique per model by attach (``_2``, ``_3`` ...).
+        self.name = check_str(label, "name", name, allow_none=True) or self.default_name()
+        self._named = name is not None
         self.error_counts: dict[str, int] = {}
         self._bus: Bus | None = None
+
+    def default_name(self) -> str:
+        """The name used when the user gives none: the config name, else the class name (override to refine)."""
+        return self.config_name or type(self).__name__
 
     # --- registration -------------------------------------------------------------------------------------------
     def handlers(self) -> dict[str, Callable]:

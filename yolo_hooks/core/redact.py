@@ -1,12 +1,32 @@
-"""Keep secrets (webhook URLs, tokens, passwords) out of logs, errors, files and ``yolo-hooks check``."""
+"""Keep secrets (webhook URLs, tokens, passwords) out of logs, errors, files and CLI output.
+
+:func:`scrub` is the one scrubbing function: every text that leaves the process (log lines, ``ConfigError``
+messages, outbox and journal lines, ``yolo-hooks`` output) passes through it. It removes each secret it is given
+*and* every secret this process has seen in a config (:func:`remember`, called by ``load_config`` and by each hook
+that holds one), in every form a server or a library may echo it back: raw, URL-encoded and base64, and for a URL
+also its path, query and long path segments (a webhook URL carries its token there).
+
+Examples:
+    >>> scrub("POST https://hooks.example.com/T0/XXXXSECRET failed", ["https://hooks.example.com/T0/XXXXSECRET"])
+    'POST https://hooks.example.com/*** failed'
+    >>> scrub("echo: WFhYWFNFQ1JFVA==", ["XXXXSECRET"])
+    'echo: ***'
+"""
 
 from __future__ import annotations
 
+import base64
 import re
+from functools import lru_cache
 from typing import Any, Iterable
+from urllib.parse import quote, quote_plus, urlsplit
 
-SECRET_KEY = re.compile(r"(url|token|secret|password|passwd|key|webhook|auth|signature)", re.IGNORECASE)
+SECRET_KEY = re.compile(r"(url|token|secret|password|passwd|key|webhook|auth|signature|credential)", re.IGNORECASE)
 MASK = "***"
+MIN_SECRET = 4  # shorter strings would mask ordinary words
+MIN_PIECE = 8  # a URL's path segment or query value treated as a secret on its own
+
+_remembered: frozenset[str] = frozenset()  # replaced, never mutated: safe to read from any thread
 
 
 def redact_url(url: str) -> str:
@@ -21,17 +41,30 @@ def redact_url(url: str) -> str:
 
 
 def redact_value(key: str, value: Any) -> Any:
-    """Redact ``value`` when ``key`` names a secret; URLs keep their host so the user can tell them apart."""
-    if value is None or not SECRET_KEY.search(str(key)) or isinstance(value, (bool, int, float)):
+    """``value`` as it may be shown under ``key``: masked when ``key`` names a secret (whatever its type), any URL
+    reduced to its host (whatever the key), anything else as it is."""
+    if value is None or isinstance(value, bool):
         return value
-    text = str(value)
-    if text.startswith("${") and text.endswith("}"):  # an unresolved ${ENV_VAR} reference is safe to show
-        return text
-    return redact_url(text) if "://" in text else MASK
+    secret_key = bool(SECRET_KEY.search(str(key)))
+    if isinstance(value, str):
+        if value.startswith("${") and value.endswith("}"):
+            return value  # an unresolved ${ENV_VAR} reference is safe to show
+        if "://" in value:
+            return redact_url(value)
+        return MASK if secret_key else value
+    if secret_key:
+        return MASK
+    if isinstance(value, (list, tuple, dict)) and "://" in str(value):
+        return scrub(str(value), _urls(str(value)))
+    return value
+
+
+def _urls(text: str) -> list[str]:
+    return re.findall(r"[a-zA-Z][\w+.-]*://[^\s'\",\]\}]+", text)
 
 
 def redact_mapping(options: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``options`` (nested dicts and lists too) with every secret-named value redacted."""
+    """A copy of ``options`` (nested dicts and lists too) with every secret-named value and every URL redacted."""
     out = {}
     for key, value in options.items():
         if isinstance(value, dict):
@@ -43,8 +76,72 @@ def redact_mapping(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each known secret in ``text`` (e.g. an exception message quoting a URL)."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, redact_url(secret) if "://" in secret else MASK)
+def remember(secrets: Iterable[Any]) -> None:
+    """Add ``secrets`` to those every later :func:`scrub` removes (a config's URLs, tokens, passwords)."""
+    global _remembered
+    new = {str(s) for s in secrets if s is not None and not isinstance(s, bool) and len(str(s)) >= MIN_SECRET}
+    if not new <= _remembered:
+        _remembered = _remembered | new
+
+
+def remember_config(value: Any, key: str = "") -> None:
+    """Remember every value under a secret-named key of a config (nested dicts and lists too)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            remember_config(v, str(k))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            remember_config(v, key)
+    elif value is not None and SECRET_KEY.search(key):
+        remember([value])
+
+
+def secret_pieces(secret: str) -> list[str]:
+    """The secret, and for a URL its credentials, path, query and long path segments / query values."""
+    pieces = [secret]
+    if "://" in secret:
+        try:
+            parts = urlsplit(secret)
+            password = parts.password
+        except ValueError:
+            return pieces
+        pieces += [p for p in (password, parts.path, parts.query) if p and len(p) >= MIN_PIECE]
+        segments = re.split(r"[/&=]", f"{parts.path}&{parts.query}")  # a token, not a word like "services"
+        pieces += [p for p in segments if len(p) >= 16 or (len(p) >= MIN_PIECE and any(c.isdigit() for c in p))]
+    return pieces
+
+
+@lru_cache(maxsize=256)
+def secret_forms(secret: str) -> tuple[tuple[str, str], ...]:
+    """``(form, replacement)`` pairs for one secret: each piece raw, URL-encoded and base64 (padded or not)."""
+    out: dict[str, str] = {}
+    for piece in secret_pieces(secret):
+        shown = redact_url(piece) if "://" in piece else MASK
+        raw = piece.encode("utf-8", "surrogatepass")
+        encoded = [piece, quote(piece, safe=""), quote(piece), quote_plus(piece)]
+        for b64 in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
+            encoded += [b64, b64.rstrip("=")]
+        for form in encoded:
+            if len(form) >= MIN_SECRET:
+                out.setdefault(form, shown if form == piece else MASK)
+    return tuple(sorted(out.items(), key=lambda item: len(item[0]), reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[Any] = ()) -> str:
+    """``text`` with every form of each of ``secrets`` and of every remembered secret replaced.
+
+    A URL keeps its scheme and host (``https://hooks.slack.com/***``) so that the reader can tell destinations
+    apart; every other form becomes ``***``. Longest forms go first, so a URL is replaced before its path.
+    """
+    text = str(text)
+    given = frozenset(str(s) for s in secrets if s is not None and len(str(s)) >= MIN_SECRET)
+    for form, shown in _all_forms(given | _remembered):
+        if form in text:
+            text = text.replace(form, shown)
     return text
+
+
+@lru_cache(maxsize=64)
+def _all_forms(secrets: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    forms = {form: shown for secret in secrets for form, shown in secret_forms(secret)}
+    return tuple(sorted(forms.items(), key=lambda item: len(item[0]), reverse=True))

@@ -11,10 +11,11 @@ which holds no secret. Exit codes: 0 all good, 1 something is still undelivered 
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
+from ..cli import say
+from ..core.redact import remember
 from . import outbox
 from .events import probe_message
 
@@ -41,6 +42,8 @@ def _destinations(hooks_path: str) -> list:
 
     hooks = build_hooks(load_config(hooks_path))
     give_unique_names(hooks)
+    for hook in hooks:
+        remember(hook.secrets())  # a server may echo a token back in the error this command prints
     return [h for h in hooks if isinstance(h, Notify)]
 
 
@@ -53,14 +56,14 @@ def outbox_command(argv: list[str]) -> int:
         args = _pairs(argv[1:] if replay else argv, ("dir",))
         retries = int(args.get("retries", 2))
     except ValueError as e:
-        print(f"yolo-hooks outbox: {e}\n{__doc__}", file=sys.stderr)
+        say(f"yolo-hooks outbox: {e}\n{__doc__}", err=True)
         return 2
     recovered = outbox.recover(args.get("dir", "."))  # messages a killed run left in flight
     if recovered:
-        print(f"{recovered} message(s) left in flight by a killed run were moved to the outbox")
+        say(f"{recovered} message(s) left in flight by a killed run were moved to the outbox")
     files = outbox.find(args.get("dir", "."))
     if not files:
-        print(f"no outbox under {Path(args.get('dir', '.')).resolve()}: nothing undelivered")
+        say(f"no outbox under {Path(args.get('dir', '.')).resolve()}: nothing undelivered")
         return 0
     if not replay:
         total = 0
@@ -68,20 +71,19 @@ def outbox_command(argv: list[str]) -> int:
             records, bad = outbox.read(path)
             total += len(records)
             unreadable = f", {len(bad)} unreadable line(s)" if bad else ""
-            print(f"{path}: {len(records)} undelivered message(s){unreadable}")
+            say(f"{path}: {len(records)} undelivered message(s){unreadable}")
             for line in outbox.summarize(records):
-                print(f"  {line}")
+                say(f"  {line}")
         if total:
-            print("resend with: yolo-hooks outbox replay hooks=<your hooks.yaml> dir=...")
+            say("resend with: yolo-hooks outbox replay hooks=<your hooks.yaml> dir=...")
         return 0
     if "hooks" not in args:
-        print("yolo-hooks outbox replay: hooks=hooks.yaml is required (the outbox holds no URL or token)",
-              file=sys.stderr)
+        say("yolo-hooks outbox replay: hooks=hooks.yaml is required (the outbox holds no URL or token)", err=True)
         return 2
     try:
         deliveries = [hook.delivery for hook in _destinations(args["hooks"])]
     except ConfigError as e:
-        print(f"yolo-hooks: {e}", file=sys.stderr)
+        say(f"yolo-hooks: {e}", err=True)
         return 2
     left = 0
     for path in files:
@@ -89,9 +91,9 @@ def outbox_command(argv: list[str]) -> int:
         left += report.remaining
         extra = f", {report.duplicates} duplicate(s) dropped" if report.duplicates else ""
         extra += f", {report.unmatched} for a destination not in {args['hooks']}" if report.unmatched else ""
-        print(f"{path}: {report.delivered} delivered, {report.remaining} still undelivered{extra}")
+        say(f"{path}: {report.delivered} delivered, {report.remaining} still undelivered{extra}")
         for line in report.failed:
-            print(f"  failed: {line}")
+            say(f"  failed: {line}")
     return 1 if left else 0
 
 
@@ -103,18 +105,18 @@ def notify_test_command(argv: list[str]) -> int:
         args = _pairs(argv, ("hooks",))
         retries = int(args.get("retries", 1))
     except ValueError as e:
-        print(f"yolo-hooks notify-test: {e}\n{__doc__}", file=sys.stderr)
+        say(f"yolo-hooks notify-test: {e}\n{__doc__}", err=True)
         return 2
     if "hooks" not in args:
-        print("usage: yolo-hooks notify-test hooks.yaml", file=sys.stderr)
+        say("usage: yolo-hooks notify-test hooks.yaml", err=True)
         return 2
     try:
         hooks = _destinations(args["hooks"])
     except ConfigError as e:
-        print(f"yolo-hooks: {e}", file=sys.stderr)
+        say(f"yolo-hooks: {e}", err=True)
         return 2
     if not hooks:
-        print(f"{args['hooks']}: no notify destination configured", file=sys.stderr)
+        say(f"{args['hooks']}: no notify destination configured", err=True)
         return 2
     failed = 0
     for hook in hooks:
@@ -124,11 +126,11 @@ def notify_test_command(argv: list[str]) -> int:
         result = delivery.send(probe_message(dest.name), retries=retries, report=False)
         took = time.perf_counter() - start
         if result.ok:
-            print(f"{dest.name} ({dest.format} → {dest.target}): OK in {took:.2f} s")
+            say(f"{dest.name} ({dest.format} → {dest.target}): OK in {took:.2f} s")
         else:
             failed += 1
             how = "rejected" if result.permanent else f"failed after {result.attempts} attempt(s)"
-            print(f"{dest.name} ({dest.format} → {dest.target}): {how}: {result.error}")
+            say(f"{dest.name} ({dest.format} → {dest.target}): {how}: {result.error}", secrets=hook.secrets())
         delivery.close()
-    print(f"{len(hooks) - failed}/{len(hooks)} destination(s) OK")
+    say(f"{len(hooks) - failed}/{len(hooks)} destination(s) OK")
     return 1 if failed else 0

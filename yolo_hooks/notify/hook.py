@@ -15,24 +15,20 @@ or in hooks.yaml, one list entry per destination::
 
 from __future__ import annotations
 
-import difflib
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.bus import Bus, Published
-from ..core.errors import ConfigError
 from ..core.hook import Hook
-from ..core.redact import redact_mapping
+from ..core.redact import redact_mapping, remember
 from ..core.run import recorded_snapshot
 from ..core.run_info import run_info
-from ..core.validate import check_choice, check_number, check_str
+from ..core.validate import check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
     BUS_EVENTS,
-    DEFAULT_EVENTS,
-    EVENTS,
     crash_message,
     epoch_message,
     new_best_message,
@@ -41,15 +37,11 @@ from .events import (
     train_end_message,
     train_start_message,
 )
-from .formats import FORMATS, OPTIONAL, REQUIRED
-from .message import SEVERITIES, Message
+from .message import Message
+from .options import HOOK, check_events, check_format, check_format_options, check_severity
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 
-HOOK = "notify"
 REPORT_EVENTS = ("val_report", "predict_report", "export_report")
-FORMAT_OPTIONS = ("url", "secret", "bot_token", "chat_id", "api_url", "smtp_host", "smtp_port", "security",
-                  "smtp_user", "password", "sender", "to", "ca_file", "display_name")  # fmt: skip
-ENV_HINT = {"url": "${WEBHOOK_URL}", "bot_token": "${TELEGRAM_BOT_TOKEN}", "password": "${SMTP_PASSWORD}"}
 
 
 class Notify(Hook):
@@ -80,7 +72,7 @@ class Notify(Hook):
     def __init__(
         self,
         *,
-        format: str,  # noqa: A002 (the config key users write)
+        format: str | None = None,  # noqa: A002 (the config key users write; None only to say it is missing)
         url: str | None = None,
         events: list[str] | str | None = None,
         min_severity: str = "info",
@@ -109,32 +101,37 @@ class Notify(Hook):
         strict: bool = False,
         name: str | None = None,
     ):
-        self.format = check_choice(HOOK, "format", format, FORMATS)
-        super().__init__(strict=strict, name=name or f"notify_{self.format}")
-        self._named = name is not None
+        self.format = check_format(name if isinstance(name, str) and name else HOOK, format)
+        super().__init__(strict=strict, name=name)
+        hook = self.name  # every error names the destination as the user knows it
         given = dict(url=url, secret=secret, bot_token=bot_token, chat_id=chat_id, api_url=api_url,
                      smtp_host=smtp_host, smtp_port=smtp_port, security=security, smtp_user=smtp_user,
                      password=password, sender=sender, to=to, ca_file=ca_file, display_name=display_name)
-        self._options = _check_format_options(self.format, {k: v for k, v in given.items() if v is not None})
-        self.min_severity = check_choice(HOOK, "min_severity", min_severity, SEVERITIES)
-        self.progress_every = check_number(HOOK, "progress_every", progress_every, minimum=1, integer=True,
+        self._options = check_format_options(hook, self.format, {k: v for k, v in given.items() if v is not None})
+        self.min_severity = check_severity(hook, min_severity)
+        self.progress_every = check_number(hook, "progress_every", progress_every, minimum=1, integer=True,
                                            allow_none=True)
-        self.progress_minutes = check_number(HOOK, "progress_minutes", progress_minutes, minimum=0,
+        self.progress_minutes = check_number(hook, "progress_minutes", progress_minutes, minimum=0,
                                              exclusive_minimum=True, allow_none=True)
-        self.events = _check_events(events, progress=bool(progress_every or progress_minutes))
-        self.timeout = check_number(HOOK, "timeout", timeout, minimum=0, exclusive_minimum=True)
-        self.retries = check_number(HOOK, "retries", retries, minimum=0, integer=True)
-        self.backoff = check_number(HOOK, "backoff", backoff, minimum=0)
-        self.max_backoff = check_number(HOOK, "max_backoff", max_backoff, minimum=0)
-        self.rate_limit = check_number(HOOK, "rate_limit", rate_limit, minimum=0, exclusive_minimum=True,
+        self.events = check_events(hook, events, progress=bool(self.progress_every or self.progress_minutes))
+        self.timeout = check_number(hook, "timeout", timeout, minimum=0, exclusive_minimum=True)
+        self.retries = check_number(hook, "retries", retries, minimum=0, integer=True)
+        self.backoff = check_number(hook, "backoff", backoff, minimum=0)
+        self.max_backoff = check_number(hook, "max_backoff", max_backoff, minimum=0)
+        self.rate_limit = check_number(hook, "rate_limit", rate_limit, minimum=0, exclusive_minimum=True,
                                        allow_none=True)
-        self.flush_timeout = check_number(HOOK, "flush_timeout", flush_timeout, minimum=0)
-        self.outbox = check_str(HOOK, "outbox", outbox, allow_none=True)
+        self.flush_timeout = check_number(hook, "flush_timeout", flush_timeout, minimum=0)
+        self.outbox = check_str(hook, "outbox", outbox, allow_none=True)
+        remember(self.secrets())  # every later log line, error, CLI line and file is scrubbed of them
         self._delivery: Delivery | None = None
         self._run: dict[str, str] = {}
         self._outbox_dir: Path | None = None
         self._outboxed_reported = 0
         self._reset_run()
+
+    def default_name(self) -> str:
+        """``notify_<format>`` (a second unnamed one of the same format becomes ``notify_<format>_2``)."""
+        return f"notify_{self.format}"
 
     # --- identity, secrets, config check ------------------------------------------------------------------------
     @property
@@ -356,54 +353,3 @@ class Notify(Hook):
         """End of export: flush."""
         self.flush()
 
-
-def _check_format_options(fmt: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Every option the format needs is there, none it does not read is, URLs are http(s), e-mail recipients ok."""
-    allowed = set(REQUIRED[fmt]) | set(OPTIONAL.get(fmt, ()))
-    for key in REQUIRED[fmt]:
-        if options.get(key) in (None, "", []):
-            hint = f" (e.g. {key}: \"{ENV_HINT[key]}\")" if key in ENV_HINT else ""
-            raise ConfigError(f"{HOOK}: format `{fmt}` needs `{key}`{hint}")
-    for key in options:
-        if key not in allowed:
-            known = ", ".join(sorted(allowed))
-            raise ConfigError(f"{HOOK}: format `{fmt}` does not use `{key}`; its options are: {known}")
-    for key in ("url", "api_url"):
-        if key in options:
-            check_str(HOOK, key, options[key])
-            parts = urlsplit(options[key])
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ConfigError.bad_value(HOOK, key, options[key], "an http:// or https:// URL")
-    for key in ("secret", "bot_token", "smtp_host", "smtp_user", "password", "sender", "display_name"):
-        if key in options:
-            check_str(HOOK, key, options[key])
-    chat_id = options.get("chat_id")
-    if chat_id is not None and (isinstance(chat_id, bool) or not isinstance(chat_id, (str, int)) or chat_id == ""):
-        raise ConfigError.bad_value(HOOK, "chat_id", options["chat_id"], "a chat id (number or @channelname)")
-    if "smtp_port" in options:
-        check_number(HOOK, "smtp_port", options["smtp_port"], minimum=1, maximum=65535, integer=True)
-    if "security" in options:
-        check_choice(HOOK, "security", options["security"], ("starttls", "ssl", "none"))
-    if "to" in options:
-        to = [options["to"]] if isinstance(options["to"], str) else options["to"]
-        if not isinstance(to, list) or not to or not all(isinstance(t, str) and "@" in t for t in to):
-            raise ConfigError.bad_value(HOOK, "to", options["to"], "an e-mail address or a list of them")
-        options["to"] = to
-    return options
-
-
-def _check_events(events: list[str] | str | None, progress: bool) -> tuple[str, ...]:
-    """The chosen event names (``all`` for every one); unknown names are a ConfigError with the closest spelling."""
-    if events is None:
-        return DEFAULT_EVENTS + (("epoch",) if progress else ())
-    if events == "all":
-        return EVENTS
-    chosen = [events] if isinstance(events, str) else events
-    if not isinstance(chosen, (list, tuple)) or not chosen:
-        raise ConfigError.bad_value(HOOK, "events", events, f"a list of events from: {', '.join(EVENTS)}")
-    for event in chosen:
-        if event not in EVENTS:
-            close = difflib.get_close_matches(str(event), EVENTS, n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
-            raise ConfigError(f"{HOOK}: unknown event `{event}`{hint}; events are: all, {', '.join(EVENTS)}")
-    return tuple(dict.fromkeys(chosen))

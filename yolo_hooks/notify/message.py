@@ -46,6 +46,28 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 SEVERITY_ICON = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 
 
+def clean_text(value: Any) -> str:
+    """``str(value)`` that encodes as UTF-8: a lone surrogate becomes U+FFFD; a whitespace-only text becomes "".
+
+    A run folder whose name is not valid UTF-8 comes back from ``Path.name`` with lone surrogates (``'\\udce9'``)
+    that no JSON body or e-mail can encode; bytes that were valid UTF-8 after all are decoded back. Services
+    trim what they receive, so a whitespace-only title, text or value would arrive empty and be rejected.
+
+    Examples:
+        >>> clean_text("run\\udce9"), clean_text("caf\\udcc3\\udca9"), clean_text("  \\n ")
+        ('run\ufffd', 'café', '')
+    """
+    text = str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if text.strip() else ""
+
+
 def json_ready(value: Any) -> Any:
     """``value`` made safe for strict JSON: non-finite floats become ``"nan"`` / ``"inf"`` / ``"-inf"``.
 
@@ -57,27 +79,34 @@ def json_ready(value: Any) -> Any:
         >>> json_ready({"loss": float("nan"), "epochs": (1, 2)})
         {'loss': 'nan', 'epochs': [1, 2]}
     """
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, str):
+        return _encodable(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
     if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
+        return {_encodable(str(k)): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [json_ready(v) for v in value]
     if isinstance(value, PurePath):
-        return str(value)
+        return _encodable(str(value))
     item = getattr(value, "item", None)  # numpy / torch scalars
     if callable(item):
         try:
             return json_ready(item())
         except (TypeError, ValueError, RuntimeError):
             pass
-    return str(value)
+    return _encodable(str(value))
+
+
+def _encodable(text: str) -> str:
+    """Raw data keeps its whitespace; only what cannot be encoded is replaced."""
+    return clean_text(text) if text.strip() else text
 
 
 def _strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
-    return {str(k): "" if v is None else str(v) for k, v in (mapping or {}).items()}
+    return {clean_text(k): "" if v is None else clean_text(v) for k, v in (mapping or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -110,8 +139,8 @@ class Message:
         if self.severity not in SEVERITIES:
             raise ValueError(f"Message severity must be one of {', '.join(SEVERITIES)}, got {self.severity!r}")
         # Normalise once so every format can rely on str values and JSON-safe data.
-        object.__setattr__(self, "title", str(self.title))
-        object.__setattr__(self, "text", "" if self.text is None else str(self.text))
+        object.__setattr__(self, "title", clean_text(self.title))
+        object.__setattr__(self, "text", "" if self.text is None else clean_text(self.text))
         object.__setattr__(self, "fields", _strings(self.fields))
         object.__setattr__(self, "run", _strings(self.run))
         object.__setattr__(self, "data", json_ready(dict(self.data or {})))

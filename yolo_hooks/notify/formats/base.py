@@ -108,8 +108,11 @@ def reply_json(body: bytes) -> Any:
 
 
 def short_text(body: bytes, limit: int = 200) -> str:
-    """The start of a reply body on one line, for error messages."""
-    text = " ".join(body.decode("utf-8", "replace").split())
+    """The start of a reply body on one line, for error messages; scrubbed *before* it is cut, so that a token
+    the server echoed back cannot survive as a half that no later scrub recognises."""
+    from ...core.redact import scrub
+
+    text = " ".join(scrub(body.decode("utf-8", "replace")).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -136,7 +139,7 @@ def http_check(
     """
     if 200 <= status < 300:
         return OK
-    detail = (describe(body) if describe else None) or (short_text(body) if body else "")
+    detail = short_text(str(describe(body)).encode("utf-8")) if describe and describe(body) else short_text(body)
     transient = status in (408, 425, 429) or status >= 500
     reason = status_phrase(status) + (" (rate limited)" if status == 429 else "") + (f": {detail}" if detail else "")
     if not transient:

@@ -31,22 +31,25 @@ EMPTY = "\u200b"  # Discord rejects empty field names and values
 
 def payload(message: Message, display_name: str | None = None) -> dict:
     """The webhook payload of ``message`` (with ``display_name`` overriding the webhook's name when given)."""
-    title = truncate(message.title or message.event, TITLE_LIMIT, utf16_len)
-    footer = truncate(" · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v), 200, utf16_len)
+    title = truncate(message.title.strip() or message.event, TITLE_LIMIT, utf16_len)
+    footer = truncate(" · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v).strip(), 200,
+                      utf16_len)
     used = utf16_len(title) + utf16_len(footer)
     fields = []
     for key, value in list(message.fields.items())[:MAX_FIELDS]:
-        name = truncate(key, FIELD_NAME_LIMIT, utf16_len) or EMPTY
-        text = render([(value, None)], DISCORD, FIELD_VALUE_LIMIT, utf16_len) or EMPTY
+        # Discord trims names and values: a whitespace-only one would arrive empty and reject the whole message.
+        name = truncate(key.strip(), FIELD_NAME_LIMIT, utf16_len) or EMPTY
+        text = render([(value.strip(), None)], DISCORD, FIELD_VALUE_LIMIT, utf16_len) or EMPTY
         size = utf16_len(name) + utf16_len(text)
         if used + size > TOTAL_LIMIT - MIN_DESCRIPTION:
             break
         fields.append({"name": name, "value": text, "inline": len(text) <= 40})
         used += size
     embed = {"title": title, "color": COLORS.get(message.severity, COLORS["info"])}
-    if message.text:
-        budget = min(DESCRIPTION_LIMIT, TOTAL_LIMIT - used)
-        embed["description"] = render([(message.text.strip(), None)], DISCORD, budget, utf16_len)
+    budget = min(DESCRIPTION_LIMIT, TOTAL_LIMIT - used)
+    description = render([(message.text.strip(), None)], DISCORD, budget, utf16_len) if message.text.strip() else ""
+    if description:
+        embed["description"] = description
     if fields:
         embed["fields"] = fields
     if footer:

@@ -25,16 +25,16 @@ MAX_FIELD_SECTIONS = 5  # 50 facts is far more than a training message has; keep
 
 def payload(message: Message) -> dict:
     """The Block Kit payload of ``message``."""
-    title = message.title or message.event
+    title = message.title.strip() or message.event  # the header's text must not be empty
     blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": truncate(title, HEADER_LIMIT), "emoji": True}}]
-    if message.text:
+    if message.text.strip():  # a section's text must be 1 character or more
         text = render([(message.text.strip(), None)], SLACK, SECTION_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     items = list(message.fields.items())
     shown = items[: FIELDS_PER_SECTION * MAX_FIELD_SECTIONS]
     for start in range(0, len(shown), FIELDS_PER_SECTION):
         fields = [
-            {"type": "mrkdwn", "text": render([(key, "bold"), ("\n" + value, None)], SLACK, FIELD_LIMIT)}
+            {"type": "mrkdwn", "text": render([(key.strip() or "-", "bold"), ("\n" + value, None)], SLACK, FIELD_LIMIT)}
             for key, value in shown[start : start + FIELDS_PER_SECTION]
         ]
         blocks.append({"type": "section", "fields": fields})

@@ -32,7 +32,7 @@ def card(message: Message, text_budget: int = TEXT_LIMIT, fact_count: int = MAX_
     body: list[dict] = [
         {
             "type": "TextBlock",
-            "text": truncate(message.title or message.event, TITLE_LIMIT),
+            "text": truncate(message.title.strip() or message.event, TITLE_LIMIT),
             "size": "Medium",
             "weight": "Bolder",
             "color": COLORS.get(message.severity, "Default"),
@@ -73,7 +73,8 @@ def payload(message: Message, text_budget: int = TEXT_LIMIT, fact_count: int = M
 def build(message: Message, options: Mapping) -> HttpRequest:
     """POST the card to the Workflows ``url``, within 28 000 bytes."""
     body = fit_json(lambda text, facts: payload(message, text, facts), MAX_BYTES, TEXT_LIMIT, MAX_FACTS)
-    return HttpRequest(url=str(options["url"]), body=body, headers={"Content-Type": JSON_CONTENT_TYPE})
+    # Workflows guesses the charset when none is given: say UTF-8 so a run name like "训练" arrives intact
+    return HttpRequest(url=str(options["url"]), body=body, headers={"Content-Type": JSON_CONTENT_TYPE + "; charset=utf-8"})
 
 
 def _describe(body: bytes) -> str | None:

@@ -25,7 +25,8 @@ def content(message: Message) -> str:
     context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
     if context:
         spans.append((f"\n> {context}", None))
-    return render(spans, MARKDOWN, CONTENT_BYTES, utf8_len).strip()
+    # the robot rejects an empty `content`: a message with nothing to say still names its event
+    return render(spans, MARKDOWN, CONTENT_BYTES, utf8_len).strip() or message.event
 
 
 def build(message: Message, options: Mapping) -> HttpRequest:

@@ -1,0 +1,165 @@
+"""No secret leaves the process: every log line, error, CLI output and file is grepped for each secret in raw,
+URL-encoded and base64 forms, with a real loopback server that echoes the webhook token back in its error."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+
+import pytest
+from ultralytics.utils import LOGGER
+
+from yolo_hooks import ConfigError, build_hooks, cli, load_config
+from yolo_hooks.core.redact import scrub
+from yolo_hooks.notify import Notify
+from yolo_hooks.notify.delivery import Destination
+from yolo_hooks.notify.message import Message
+from yolo_hooks.notify.outbox import append, make_record
+
+TOKEN = "ECHOTOKEN0123456789abcdef"
+HALF_TOKEN = TOKEN[:15]  # what a reply cut at 200 characters may keep of an echoed token
+PASSWORD = "smtp-hunter2-0123"
+
+
+def forms(secret: str) -> list[str]:
+    """The ways a secret shows up in text: raw, URL-encoded, base64 (padded or not)."""
+    b64 = base64.b64encode(secret.encode()).decode()
+    return [secret, quote(secret, safe=""), b64, b64.rstrip("=")]
+
+
+def leaks(text: str, *secrets: str) -> list[str]:
+    return [form for secret in secrets for form in forms(secret) if form in text]
+
+
+class EchoServer:
+    """Answers every POST with ``status`` and a body that quotes the request's URL and token in every form."""
+
+    def __init__(self, status: int):
+        self.status = status
+        self.hits = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server.hits += 1
+                url = f"http://127.0.0.1:{server.port}{self.path}"
+                body = ("invalid_token: " + " | ".join(forms(TOKEN) + forms(url))).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/{TOKEN}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(params=[400, 500], ids=["rejected", "failing"])
+def echo(request):
+    server = EchoServer(request.param)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hooks_file(tmp_path, echo, monkeypatch):
+    monkeypatch.setenv("ECHO_WEBHOOK_URL", echo.url)
+    path = tmp_path / "hooks.yaml"
+    path.write_text("notify:\n  - {format: json, url: '${ECHO_WEBHOOK_URL}', retries: 0}\n")
+    return path
+
+
+def test_notify_test_never_prints_the_token_the_server_echoes(hooks_file, echo, capsys):
+    assert cli.main(["notify-test", str(hooks_file), "retries=0"]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert echo.hits == 1 and f"HTTP {echo.status}" in text and "invalid_token: ***" in text
+    assert not leaks(text, TOKEN, echo.url) and HALF_TOKEN not in text
+
+
+def test_outbox_replay_never_prints_the_token_the_server_echoes(hooks_file, echo, tmp_path, capsys):
+    outbox = tmp_path / "run" / "notify_outbox.jsonl"
+    append(outbox, [make_record(Message("train_end", "info", "done"),
+                                Destination.of("notify_json", "json", {"url": echo.url}), "unreachable")])
+    assert cli.main(["outbox", "replay", f"hooks={hooks_file}", f"dir={tmp_path}", "retries=0"]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert echo.hits == 1 and "failed: notify_json: done" in text and "invalid_token: ***" in text
+    assert not leaks(text + outbox.read_text(encoding="utf-8"), TOKEN, echo.url) and HALF_TOKEN not in text
+
+
+@pytest.fixture
+def log_lines():
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    yield lines
+    LOGGER.removeHandler(handler)
+
+
+def test_training_log_and_outbox_never_show_the_echoed_token(echo, tmp_path, log_lines):
+    hook = Notify(format="json", url=echo.url, retries=0, outbox=str(tmp_path / "outbox.jsonl"))
+    hook.send(Message("crash", "critical", "run crashed"))
+    hook.flush(10)
+    files = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file())
+    assert echo.hits >= 1 and "invalid_token: ***" in " ".join(log_lines)
+    assert not leaks(" ".join(log_lines) + files, TOKEN, echo.url) and HALF_TOKEN not in " ".join(log_lines) + files
+
+
+@pytest.mark.parametrize("config", [
+    {"notify": [{"format": "${SECRET_WEBHOOK_URL}", "url": "${SECRET_WEBHOOK_URL}"}]},
+    {"notify": [{"format": "json", "url": "${SECRET_WEBHOOK_URL}", "events": ["${SECRET_WEBHOOK_URL}"]}]},
+    {"notify": [{"format": "email", "smtp_host": "127.0.0.1", "sender": "a@b.c", "to": "d@e.f", "password": 20261201}]},
+    {"notify": [{"format": "email", "smtp_host": "127.0.0.1", "sender": "a@b.c", "to": "d@e.f",
+                 "password": "${SMTP_PASSWORD}", "security": "${SMTP_PASSWORD}"}]},
+    {"early_stop": {"mode": "${SMTP_PASSWORD}"}},
+    {"early_stop": {"monitor": "fitness", "min_delta": "${SECRET_WEBHOOK_URL}"}},
+    {"best_mirror": {"to": "/tmp/mirror", "keep": "${SMTP_PASSWORD}"}},
+])  # fmt: skip
+def test_config_errors_and_check_never_print_a_secret(config, tmp_path, monkeypatch, capsys):
+    url = f"https://hooks.example.com/services/T1/B1/{TOKEN}"
+    monkeypatch.setenv("SECRET_WEBHOOK_URL", url)
+    monkeypatch.setenv("SMTP_PASSWORD", PASSWORD)
+    with pytest.raises(ConfigError) as caught:
+        build_hooks(load_config(config))
+    import yaml
+
+    path = tmp_path / "hooks.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main(["check", str(path)]) == 2
+    out = capsys.readouterr()
+    assert out.err.strip() == f"yolo-hooks: {caught.value}"
+    assert not leaks(str(caught.value) + out.out + out.err, TOKEN, url, PASSWORD, "20261201")
+
+
+@pytest.mark.parametrize("secret", [
+    "https://hooks.example.com/services/T1/B1/" + TOKEN,
+    "whsec_" + base64.b64encode(b"0123456789abcdef").decode(),
+    PASSWORD,
+])  # fmt: skip
+def test_scrub_removes_every_form_of_a_secret(secret):
+    text = " / ".join(forms(secret))
+    assert not leaks(scrub(text, [secret]), secret)
+
+
+def test_scrub_keeps_the_host_of_a_url_and_removes_its_token_alone():
+    url = f"https://hooks.example.com/services/T1/B1/{TOKEN}"
+    assert scrub(f"POST {url}: token {TOKEN} rejected", [url]) == "POST https://hooks.example.com/***: token *** rejected"
