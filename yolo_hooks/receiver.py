@@ -75,7 +75,7 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="yolo_hooks-receiver", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -19,7 +19,8 @@ from tests.best_mirror.support import (
 )
 from yolo_hooks import ConfigError
 from yolo_hooks.best_mirror import BestMirror
-from yolo_hooks.mirror import FsspecDestination, Job, LatestWinsQueue, LocalDestination, MirrorError, MirrorWorker
+from yolo_hooks.mirror import FsspecDestination, Job, LocalDestination, MirrorError, MirrorWorker
+from yolo_hooks.mirror.queue import job_queue
 from yolo_hooks.mirror.naming import check_template, field_name, prune, render
 from yolo_hooks.mirror.staging import StagedFile, Superseded, identity
 from yolo_hooks.mirror.upload import Upload, Uploader
@@ -80,8 +81,21 @@ def test_prune_keeps_the_newest(versions, keep, kept, deleted):
 
 
 # --- latest-wins queue ---------------------------------------------------------------------------------------------
+class SlotQueue:
+    """The mirror's queue, each job put under its own slot (as MirrorWorker.submit does)."""
+
+    def __init__(self):
+        self.queue = job_queue()
+
+    def put(self, job):
+        return self.queue.put(job, job.slot)
+
+    def __getattr__(self, name):
+        return getattr(self.queue, name)
+
+
 def test_queue_newer_job_replaces_waiting_one_of_same_slot():
-    q = LatestWinsQueue()
+    q = SlotQueue()
     assert q.put(Job("best", "best", 1)) is None
     assert q.put(Job("last", "last", "L")) is None
     assert q.put(Job("best", "best", 2)).payload == 1  # replaced, never uploaded
@@ -379,9 +393,20 @@ def test_memory_filesystem_second_name_is_a_verified_copy(source):
 
 
 def test_final_replacing_a_waiting_best_keeps_its_versioned_name(tmp_path, source):
-    q = LatestWinsQueue()
+    q = SlotQueue()
     staged = StagedFile(source, tmp_path / "staging", refs=2)
     q.put(Job("best", "best", Upload("best", staged, ["best-epoch009.pt", "best.pt"], "best-epoch009.pt", "best.json")))
     final = Upload("final", staged, ["best.pt"], None, "best.json")
     q.put(Job("best", "final", final))
     assert final.targets == ["best-epoch009.pt", "best.pt"] and final.versioned == "best-epoch009.pt"
+
+
+def test_the_end_of_the_run_cuts_a_backoff_wait_short(tmp_path, source):
+    dest = FlakyDestination(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
+    results = []
+    uploader = Uploader(dest, keep=3, retries=5, backoff=60, report=results.append, log=lambda *a: None)
+    threading.Timer(0.3, uploader.abort.set).start()  # what BestMirror's end of run does when its time is up
+    start = time.monotonic()
+    uploader(_upload(tmp_path, source, 1, "best-epoch001.pt"))
+    assert time.monotonic() - start < 5  # a back-off of up to 60 s, then 120 s... was a plain time.sleep
+    assert len(results) == 1 and not results[0].ok and "No space left on device" in results[0].error

@@ -1,8 +1,17 @@
-"""A lazily started background thread, so that slow work (HTTP, copies, uploads) never runs on the training thread.
+"""The one background worker: slow work (HTTP, copies, uploads, state files) never runs on the training thread.
 
-The training thread only calls :meth:`BackgroundWorker.submit`, which appends to a deque and signals a
-condition: a few microseconds. The thread starts on the first submit (never in ``__init__``, so that the owning
-hook still pickles for DDP) and is a daemon, so a forgotten flush cannot keep the process alive.
+The training thread only calls :meth:`BackgroundWorker.submit` (a dict insert under a lock: microseconds). The
+thread starts on the first submit or :meth:`~BackgroundWorker.start` (never in ``__init__``, so that the owning
+hook still pickles for DDP), is a daemon (a forgotten flush cannot keep the process alive) and ends by itself:
+after :meth:`~BackgroundWorker.close` once its queue is empty, or after ``linger`` idle seconds. No yolo_hooks
+thread outlives the work it was started for.
+
+Two ways to queue, one worker:
+
+- in order (``submit(task)``): every task runs, first in first out (notifications, state files);
+- latest wins (``submit(task, slot="best")``): a task still *waiting* is replaced by a newer one of the same slot
+  (queued at the end, in order of arrival); ``on_replace(old, new)`` runs under the queue's lock (before any
+  thread can take the new task) and ``on_skip(old)`` after. The task being run is never interrupted.
 
 Examples:
     >>> worker = BackgroundWorker("demo")
@@ -10,83 +19,221 @@ Examples:
     >>> worker.flush(timeout=5)
     done in the background
     True
+    >>> worker.close()
 """
 
 from __future__ import annotations
 
-import collections
+import itertools
+import os
+import sys
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from ultralytics.utils import LOGGER
 
+THREAD_PREFIX = "yolo_hooks-"  # every thread this package starts is named so (tests count them)
 
-class BackgroundWorker:
-    """Runs submitted callables one at a time, in order, on one daemon thread."""
 
-    def __init__(self, name: str):
-        self.name = name
-        self._tasks: collections.deque[Callable[[], None]] = collections.deque()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._busy = False
-        self._closed = False
+class LatestWinsQueue:
+    """Waiting tasks in order of arrival, at most one per slot; thread-safe, no thread of its own.
 
-    def submit(self, task: Callable[[], None]) -> None:
-        """Queue ``task``; starts the thread on first use. Never blocks on the task itself."""
+    Examples:
+        >>> q = LatestWinsQueue()
+        >>> q.put("best of epoch 1", "best") is None
+        True
+        >>> q.put("best of epoch 2", "best")  # replaces the waiting one
+        'best of epoch 1'
+        >>> q.take(timeout=0)
+        'best of epoch 2'
+    """
+
+    def __init__(self, on_replace: Callable[[Any, Any], None] | None = None):
+        self._waiting: dict[tuple, Any] = {}
+        self._running: Any = None
+        self._cond = threading.Condition()  # re-entrant: the worker holds it while it decides to start or end
+        self._order = itertools.count()
+        self._on_replace = on_replace
+
+    def put(self, task: Any, slot: str | None = None) -> Any:
+        """Queue ``task``; with a ``slot``, returns the waiting task of that slot it replaced (else None)."""
+        key = ("fifo", next(self._order)) if slot is None else ("slot", slot)
         with self._cond:
-            self._tasks.append(task)
-            if self._thread is None or not self._thread.is_alive():
-                self._closed = False
-                self._thread = threading.Thread(target=self._run, name=f"yolo_hooks-{self.name}", daemon=True)
-                self._thread.start()
+            old = self._waiting.pop(key, None)
+            if old is not None and self._on_replace is not None:
+                self._on_replace(old, task)
+            self._waiting[key] = task  # (re-)inserted at the end: order of arrival
+            self._cond.notify_all()
+        return old
+
+    def take(self, timeout: float | None = None) -> Any:
+        """The oldest waiting task (marked running), or None when none arrives within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._waiting:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return None
+                self._cond.wait(left)
+            return self._take_locked()
+
+    def _take_locked(self) -> Any:
+        self._running = self._waiting.pop(next(iter(self._waiting)))
+        return self._running
+
+    def done(self, task: Any) -> None:
+        """Mark the running ``task`` finished (successfully or not)."""
+        with self._cond:
+            if self._running is task:
+                self._running = None
             self._cond.notify_all()
 
-    def pending(self) -> int:
-        """Tasks queued or running."""
+    def pending(self) -> list:
+        """The running task (first) and the waiting ones."""
         with self._cond:
-            return len(self._tasks) + (1 if self._busy else 0)
+            return ([self._running] if self._running is not None else []) + list(self._waiting.values())
 
     def flush(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for every queued task to finish; True when all did."""
-        deadline = time.monotonic() + timeout
+        """Wait up to ``timeout`` seconds until nothing is waiting or running; True when that happened."""
+        deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
-            while self._tasks or self._busy:
+            while self._waiting or self._running is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._cond.wait(left)
         return True
 
-    def drain(self) -> list[Callable[[], None]]:
-        """Remove and return the tasks that have not started (e.g. to persist them after a flush timeout)."""
+    def drain(self) -> list:
+        """Remove and return every waiting (not running) task."""
         with self._cond:
-            tasks = list(self._tasks)
-            self._tasks.clear()
+            tasks = list(self._waiting.values())
+            self._waiting.clear()
+            self._cond.notify_all()
             return tasks
 
+
+class BackgroundWorker:
+    """Feeds queued tasks to ``process`` (default: call the task) one at a time, on one daemon thread.
+
+    Args:
+        name: shows in the thread name (``yolo_hooks-<name>``) and in the last-resort error log.
+        process: what to do with a task; None runs each task as a callable.
+        on_replace, on_skip: latest-wins callbacks (see the module docstring).
+        nice: on Linux, the thread's own nice value (19: lowest CPU priority), so that copying and hashing yield
+            the cores to the training; None leaves it alone.
+        linger: idle seconds before the thread ends by itself (None: only :meth:`close` ends it).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        process: Callable[[Any], None] | None = None,
+        *,
+        on_replace: Callable[[Any, Any], None] | None = None,
+        on_skip: Callable[[Any], None] | None = None,
+        nice: int | None = None,
+        linger: float | None = 30.0,
+    ):
+        self.name = name
+        self.queue = LatestWinsQueue(on_replace)
+        self.nice = nice
+        self.linger = linger
+        self.cpu_seconds = 0.0  # CPU time this worker's thread spent on tasks (benchmarks, diagnostics)
+        self._process = process
+        self._on_skip = on_skip
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        """Start the thread now if it is not running (idempotent), e.g. so a later submit pays no thread start."""
+        with self.queue._cond:
+            self._closing = False
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=THREAD_PREFIX + self.name, daemon=True)
+                self._thread.start()
+
+    def submit(self, task: Any, slot: str | None = None) -> Any:
+        """Queue ``task`` (microseconds; starts the thread if needed); returns the task it replaced, if any."""
+        with self.queue._cond:
+            replaced = self.queue.put(task, slot)
+            self.start()
+        if replaced is not None and self._on_skip is not None:
+            self._on_skip(replaced)
+        return replaced
+
+    def pending(self) -> int:
+        """Tasks waiting or running."""
+        return len(self.queue.pending())
+
+    def flush(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued task to finish; True when all did."""
+        return self.queue.flush(timeout)
+
+    def drain(self) -> list:
+        """Remove and return the tasks that have not started (e.g. to persist them after a flush timeout)."""
+        return self.queue.drain()
+
     def close(self) -> None:
-        """Let the thread exit once the queue is empty."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+        """Let the thread end as soon as its queue is empty (a later submit starts a new one)."""
+        with self.queue._cond:
+            self._closing = True
+            self.queue._cond.notify_all()
+
+    def join(self, timeout: float) -> bool:
+        """After :meth:`close`: wait up to ``timeout`` seconds for the thread to end; True when none is running."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(max(0.0, timeout))
+        return self._thread is None or not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """True while the thread runs."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def _run(self) -> None:
+        _lower_priority(self.nice)
+        queue = self.queue
+        idle_since = time.monotonic()
         while True:
-            with self._cond:
-                while not self._tasks and not self._closed:
-                    self._cond.wait(1.0)
-                if not self._tasks:
-                    self._thread = None
-                    return
-                task = self._tasks.popleft()
-                self._busy = True
+            with queue._cond:
+                while not queue._waiting:
+                    left = None if self.linger is None else idle_since + self.linger - time.monotonic()
+                    if self._closing or (left is not None and left <= 0):
+                        self._thread = None  # under the lock: a submit from now on starts a new thread
+                        return
+                    queue._cond.wait(left)
+                task = queue._take_locked()
+            started = time.thread_time()
             try:
-                task()
+                (self._process or _call)(task)
             except Exception as e:  # a task must handle its own errors; this is the last line of defence
                 LOGGER.warning(f"yolo_hooks: background task of {self.name} failed: {type(e).__name__}: {e}")
             finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+                self.cpu_seconds += time.thread_time() - started
+                queue.done(task)
+                idle_since = time.monotonic()
+
+
+def _call(task: Callable[[], None]) -> None:
+    task()
+
+
+def live_threads() -> list[threading.Thread]:
+    """The yolo_hooks threads running now (none is expected after a run has ended and been flushed)."""
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
+
+
+def _lower_priority(nice: int | None) -> None:
+    """Give the calling thread nice value ``nice`` (Linux: nice values are per thread; elsewhere a no-op)."""
+    if nice is None or not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+    except (OSError, AttributeError):
+        pass

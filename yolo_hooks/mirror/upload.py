@@ -1,7 +1,8 @@
 """What the background worker does with one job for one destination: copy, verify, sidecar, prune, retry.
 
 Runs only on the destination's worker thread. Every outcome (done or failed) is handed to ``report`` as a
-:class:`Result`; the hook publishes it later on the training thread.
+:class:`Result` at once, on this thread (the hook publishes it to the bus from here). Back-off waits follow the one
+retry policy (:mod:`yolo_hooks.core.retry`) and end at once when the end of the run sets ``abort``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..core.retry import RetryPolicy
 from .destinations import Destination
 from .naming import prune
 from .queue import Job
 from .sidecar import encode, sidecar
 from .staging import StagedFile, Superseded
-
-MAX_BACKOFF = 60.0
-
 
 @dataclass
 class Upload:
@@ -74,8 +73,9 @@ class Uploader:
     Args:
         destination: where to write.
         keep: versioned copies to keep (None: all).
-        retries: extra attempts after the first failure; delays ``backoff * 2**n``, at most 60 s.
-        report: receives every :class:`Result`.
+        retries: extra attempts after the first failure; back-off with full jitter, ``backoff * 2**n`` at most
+            (and 60 s), cut short by ``abort``.
+        report: receives every :class:`Result` (on the worker thread).
     """
 
     def __init__(self, destination: Destination, *, keep: int | None, retries: int, backoff: float,
@@ -84,6 +84,8 @@ class Uploader:
         self.keep = keep
         self.retries = retries
         self.backoff = backoff
+        self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=60.0)
+        self.abort = threading.Event()  # set by the end of the run: a back-off wait ends at once
         self.report = report
         self.log = log
         self.versions: list[str] = []  # versioned copies this run wrote here, oldest first (for `keep`)
@@ -109,15 +111,16 @@ class Uploader:
             elif upload.kind == "final" and self._lost is not None:
                 upload.absorb(self._lost)
                 self._lost = None
-            while attempts <= self.retries:
+            while True:
                 attempts += 1
                 try:
                     check = self._attempt(upload)
                 except Exception as e:  # disk full, read-only, missing, network, verification: all retried
                     error = f"{type(e).__name__}: {e}"
-                    if attempts <= self.retries:
-                        time.sleep(min(self.backoff * 2 ** (attempts - 1), MAX_BACKOFF))
-                    continue
+                    if self.policy.should_retry(attempts) and not self.policy.sleep(self.policy.delay(attempts),
+                                                                                      self.abort):
+                        continue
+                    break
                 self.report(self._result(upload, True, attempts, start, sha256=check.sha256, size=check.size))
                 return
             self.report(self._result(upload, False, attempts, start, error=error))
