@@ -25,7 +25,7 @@ from ..core.bus import Bus, Published
 from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_mapping
-from ..core.run import recorded_snapshot
+from ..core.recorded import recorded_snapshot
 from ..core.validate import check_choice, check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
