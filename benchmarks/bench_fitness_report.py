@@ -113,7 +113,8 @@ def micro(calls: int = 1000) -> dict:
             try:
                 for i in range(calls):
                     trainer.epoch = i
-                    run_state(trainer).last_train_epoch = i  # a training epoch, not the final evaluation
+                    state = run_state(trainer)  # a training epoch, not the final evaluation
+                    state.last_train_epoch, state.in_final_eval = i, False
                     start = time.perf_counter()
                     hook.on_fit_epoch_end(trainer)
                     times.append(time.perf_counter() - start)

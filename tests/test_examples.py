@@ -47,3 +47,33 @@ def test_every_secret_in_an_example_comes_from_the_environment_without_a_default
 
 def test_there_are_example_configs():
     assert {"hooks.yaml", "notify.yaml"} <= {p.name for p in EXAMPLES}
+
+
+def _demo_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo", Path(__file__).resolve().parents[1] / "examples" / "demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_demo_draws_its_dataset_with_one_label_per_shape(tmp_path):
+    """The demo trains on shapes it draws itself; each label box must sit on pixels of its shape's colour."""
+    import cv2
+    import numpy as np
+
+    demo = _demo_module()
+    data = demo.make_shapes(tmp_path / "shapes", train=6, val=2, size=96)
+    assert f"path: {tmp_path / 'shapes'}" in data.read_text() and "2: triangle" in data.read_text()
+    for split, count in (("train", 6), ("val", 2)):
+        images = sorted((tmp_path / "shapes" / "images" / split).glob("*.png"))
+        assert len(images) == count
+        for image in images:
+            pixels = cv2.imread(str(image))
+            background = pixels[0, 0].astype(int)
+            for line in (tmp_path / "shapes" / "labels" / split / f"{image.stem}.txt").read_text().splitlines():
+                cls, x, y, w, h = line.split()
+                assert int(cls) in range(len(demo.SHAPES)) and 0 < float(w) <= 0.5 and 0 < float(h) <= 0.5
+                cx, cy = int(float(x) * 96), int(float(y) * 96 + (float(h) * 96 / 4 if cls == "2" else 0))
+                assert np.abs(pixels[cy, cx].astype(int) - background).sum() > 60  # the centre is painted

@@ -26,7 +26,8 @@ from typing import Any
 
 from .core.colour import colour_enabled
 from .core.files import append_line, atomic_write_json
-from .core.run import recorded_epoch_values, recorded_snapshot, take_outcome, to_float
+from .core.recorded import recorded_epoch_values, recorded_snapshot
+from .core.run import take_outcome, to_float
 from .core.validate import check_bool, check_str
 from .fitness_files import (
     CSV_NAME,

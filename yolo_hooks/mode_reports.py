@@ -37,6 +37,7 @@ from typing import Any
 
 from .core.hook import Hook
 from .core.numbers import format_duration
+from .core import compat
 from .core.run import to_float
 from .core.validate import check_bool
 from .fitness_record import short_names
@@ -116,6 +117,7 @@ class PredictTally:
         self.start = time.perf_counter()
         self.images = 0
         self.latencies_ms: list[float] = []
+        self.speed_sums_ms: Counter = Counter()  # per speed key, for releases whose predictor keeps no speed
         self.per_class: Counter = Counter()
         self.sources: set[str] = set()
 
@@ -127,6 +129,7 @@ class PredictTally:
             speed = getattr(r, "speed", None) or {}
             if speed:
                 self.latencies_ms.append(sum(float(v) for v in speed.values() if v is not None))
+                self.speed_sums_ms.update({k: float(v) for k, v in speed.items() if v is not None})
             self.per_class.update(classes_of(r))
 
     def _source(self, arg) -> str | None:
@@ -136,6 +139,9 @@ class PredictTally:
         if len(self.sources) == 1:
             return next(iter(self.sources))
         return str(Path(next(iter(self.sources))).parent) if self.sources else None
+
+    def _mean_speed(self) -> dict[str, float]:
+        return {k: v / len(self.latencies_ms) for k, v in self.speed_sums_ms.items()} if self.latencies_ms else {}
 
     def report(self, predictor) -> dict[str, Any]:
         wall = time.perf_counter() - self.start
@@ -151,7 +157,7 @@ class PredictTally:
             "wall_time_s": wall,
             "throughput_ips": self.images / wall if wall > 0 else None,
             "latency_ms": percentiles(self.latencies_ms),
-            "speed_ms": {k: to_float(v) for k, v in (getattr(predictor, "speed", None) or {}).items()},
+            "speed_ms": compat.predict_speed(predictor, self._mean_speed()),
         }
 
 

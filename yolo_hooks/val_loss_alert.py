@@ -38,7 +38,8 @@ from .alert_rules import (
 from .core.errors import ConfigError
 from .core.files import append_line
 from .core.hook import Hook
-from .core.run import EpochSnapshot, recorded_snapshot
+from .core.recorded import recorded_snapshot
+from .core.run import EpochSnapshot
 from .core.validate import check_amount, check_bool, check_choice, check_number
 
 ALERTS_FILE = "alerts.jsonl"

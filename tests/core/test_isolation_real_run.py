@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import train
 from tests.helpers import Raiser, Recorder
 
-pytestmark = pytest.mark.training
+pytestmark = [pytest.mark.training, pytest.mark.floor]
 
 
 def test_a_raising_hook_does_not_stop_training_and_is_logged_once(tmp_path, device, caplog):

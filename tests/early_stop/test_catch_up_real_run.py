@@ -19,6 +19,7 @@ import yolo_hooks
 from tests.conftest import _InterruptAt, train
 from yolo_hooks import Hook
 from yolo_hooks.early_stop import EarlyStopping
+from yolo_hooks.core import compat
 from yolo_hooks.fitness_report import FitnessReport
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 from yolo_hooks.val_loss_alert import ValLossAlert
@@ -110,6 +111,6 @@ def test_hooks_one_epoch_behind_last_pt_catch_up_and_the_run_ends_as_uninterrupt
 
     # the lr reduction of epoch 2 was made on resume and was in effect for epoch 3
     assert [r["epoch"] for r in lr.reductions] == [2]
-    lr0 = resumed.trainer.args.lr0
+    lr0 = compat.base_lr(resumed.trainer)
     assert resumed.trainer.scheduler.base_lrs == [pytest.approx(lr0 * 0.5)] * len(lr.lrs)
     assert all(h.error_total == 0 for h in hooks)

@@ -12,6 +12,7 @@ from tests.conftest import _cuda_available, train, train_interrupted_then_resume
 from tests.helpers import Recorder
 from yolo_hooks import Hook
 from yolo_hooks.early_stop import EarlyStopping
+from yolo_hooks.core import compat
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not _cuda_available(), reason="no CUDA device"))]
@@ -34,11 +35,11 @@ class LrRecorder(Hook):
         self.rows.append({
             "epoch": trainer.epoch,
             "ni": self._batch + nb * trainer.epoch,
-            "nw": trainer._get_warmup_iterations(nb),
+            "nw": compat.warmup_iterations(trainer, nb),
             "lr": [g["lr"] for g in trainer.optimizer.param_groups],
-            "bias": [g.get("param_group") == "bias" for g in trainer.optimizer.param_groups],
+            "bias": [compat.is_bias_group(trainer.optimizer, i) for i in range(len(trainer.optimizer.param_groups))],
             "lf": trainer.lf(trainer.epoch),
-            "lr0": trainer.args.lr0,
+            "lr0": compat.base_lr(trainer),
             "warmup_bias_lr": trainer.args.warmup_bias_lr,
         })
         self._batch += 1

@@ -16,7 +16,8 @@ import torch
 
 from tests.fitness_report.helpers import read_jsonl, read_rows
 from tests.helpers import bests
-from yolo_hooks.core.run import EpochSnapshot, recorded_snapshot
+from yolo_hooks.core.recorded import recorded_snapshot
+from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.fitness_report import FitnessReport
 
 EPOCHS = 6

@@ -10,7 +10,7 @@ from tests.conftest import _cuda_available, train
 from tests.fitness_report.helpers import Listener, captured_log, read_jsonl, read_rows
 from yolo_hooks.fitness_report import FitnessReport
 
-pytestmark = pytest.mark.training
+pytestmark = [pytest.mark.training, pytest.mark.floor]
 
 EPOCHS = 3
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not _cuda_available(), reason="no CUDA device"))]

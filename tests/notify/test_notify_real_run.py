@@ -118,6 +118,7 @@ class _Fail:
         raise self.error
 
 
+@pytest.mark.floor
 @pytest.mark.parametrize("error,event,severity", [(RuntimeError("disk on fire"), "crash", "critical"),
                                                   (KeyboardInterrupt("preempted"), "interrupt", "warning")])
 def test_crash_and_interrupt_are_sent_once_with_the_exception_and_never_as_train_end(

@@ -23,6 +23,7 @@ def read_alerts(run_dir) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "alerts.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.floor
 def test_above_threshold_below_the_observed_loss_fires_and_its_reminder_survives_resume(tmp_path, device):
     listeners = []
 

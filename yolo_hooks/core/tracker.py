@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from . import compat
 from .bus import Bus
-from .hook import Hook
-from .run import recorded_epoch_values, run_state
+from .hook import GuardedCallback, Hook
+from .recorded import recorded_epoch_values
+from .run import run_state
 
 
 class RunTracker(Hook):
@@ -44,9 +46,20 @@ class RunTracker(Hook):
                 else:
                     self.log(f"{hook.name} state is behind last.pt: epoch {missed} is not in it", "warning")
 
+    def on_pretrain_routine_start(self, trainer):
+        """On releases whose ``teardown`` skips failed runs, make a crash or Ctrl-C still reach every hook's."""
+        compat.guard_teardown(trainer, lambda: self._teardown_after_failure(trainer))
+
     def on_train_epoch_end(self, trainer):
         """Only training epochs fire this; the final evaluation of best.pt fires ``on_fit_epoch_end`` alone."""
-        run_state(trainer).last_train_epoch = trainer.epoch
+        state = run_state(trainer)
+        state.last_train_epoch, state.epoch_pending, state.in_final_eval = trainer.epoch, True, False
+
+    def on_fit_epoch_end(self, trainer):
+        """Runs before every other hook's: an ``on_fit_epoch_end`` with no ``on_train_epoch_end`` since the previous
+        one is the final evaluation of best.pt (every release; ``trainer.epoch`` is raised for it only since 8.4.52)."""
+        state = run_state(trainer)
+        state.in_final_eval, state.epoch_pending = not state.epoch_pending, False
 
     def on_train_end(self, trainer):
         """Every state file of the run is on disk before the end-of-run work starts."""
@@ -54,5 +67,14 @@ class RunTracker(Hook):
 
     def teardown(self, trainer):
         """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``."""
+        run_state(trainer).teardown_done = True
         self.outcome(trainer)
         self.bus.flush_writes()
+
+    def _teardown_after_failure(self, trainer):
+        """Fire the ``teardown`` of every yolo_hooks hook of this trainer once, as Ultralytics 8.4.177+ would."""
+        if run_state(trainer).teardown_done:
+            return
+        for callback in list(trainer.callbacks.get("teardown", [])):
+            if isinstance(callback, GuardedCallback):
+                callback(trainer)

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from ..core.bus import Bus, Published
 from ..core.hook import Hook
 from ..core.redact import redact_mapping, remember
-from ..core.run import recorded_snapshot
+from ..core.recorded import recorded_snapshot
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
