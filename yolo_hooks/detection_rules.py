@@ -29,6 +29,7 @@ Examples:
 from __future__ import annotations
 
 import collections
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,8 +178,9 @@ class Alert:
     def track_ids(self) -> list[int]:
         return sorted({d.track_id for d in self.detections if d.track_id is not None})
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (boxes rounded to 0.1 px)."""
+    def as_dict(self, max_detections: int = 100) -> dict[str, Any]:
+        """JSON-ready (boxes rounded to 0.1 px; at most ``max_detections``, the most confident)."""
+        shown = sorted(self.detections, key=lambda d: -d.conf)[:max_detections]
         return {
             "rule": self.rule, "severity": self.severity, "frame_index": self.frame_index, "time": self.time,
             "subjects": list(self.subjects), "counts": dict(self.counts), "track_ids": self.track_ids,
@@ -186,8 +188,9 @@ class Alert:
             "detections": [
                 {"class": d.cls, "conf": round(d.conf, 4), "track_id": d.track_id,
                  "box": None if d.box is None else [round(v, 1) for v in d.box]}
-                for d in self.detections
+                for d in shown
             ],
+            "detections_total": len(self.detections),
         }  # fmt: skip
 
 
@@ -237,6 +240,8 @@ def _conditions(rule: Rule, frame: Frame) -> tuple[dict[str, list[Detection]], s
 
 def evaluate(rule: Rule, state: RuleState, frame: Frame) -> tuple[RuleState, Alert | None]:
     """Apply ``rule`` to one frame; returns the new state and the alert (None when nothing fired)."""
+    if not frame.detections and not state.stays and rule.is_presence:  # the common quiet frame: nothing to do
+        return dataclasses.replace(state, frames=state.frames + 1), None
     state = _copy(state)
     holding, outside, counts = _conditions(rule, frame)
     for subject in outside:
@@ -299,7 +304,7 @@ def _forget(rule: Rule, state: RuleState, frame: Frame) -> None:
 
 
 def describe(rule: Rule, subjects: list[str], dets: tuple[Detection, ...], counts: dict[str, int], held: float) -> str:
-    """One line for humans, e.g. ``person (track 7) in zone for 2.0 s``."""
+    """One line for humans, e.g. ``1 person seen in zone (track 7) for 2.0 s``."""
     tracks = sorted({d.track_id for d in dets if d.track_id is not None})
     found = ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"
     where = " in zone" if rule.zones else ""
@@ -308,5 +313,5 @@ def describe(rule: Rule, subjects: list[str], dets: tuple[Detection, ...], count
     since = f" for {held:.1f} s" if held > 0 else ""
     if not rule.is_presence:
         bounds = f"{rule.lowest}..{rule.max_count if rule.max_count is not None else '∞'}"
-        return f"{rule.name}: {found}{where} (allowed count {bounds} matched){since}"
-    return f"{rule.name}: {found} {verb}{where}{who}{since}"
+        return f"{found}{where} (count within {bounds}){since}"
+    return f"{found} {verb}{where}{who}{since}"

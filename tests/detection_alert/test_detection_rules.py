@@ -165,7 +165,7 @@ def test_alert_names_tracks_boxes_counts_and_how_long():
     assert alert.counts == {"person": 1}
     assert alert.as_dict()["detections"] == [{"class": "person", "conf": 0.9, "track_id": 7, "box": [80, 200, 120, 300]}]
     assert alert.held_for == pytest.approx(0.2)
-    assert "intruder: 1 person seen in zone (track 7) for 0.2 s" == alert.message
+    assert alert.message == "1 person seen in zone (track 7) for 0.2 s"
 
 
 def test_classification_top1_is_a_detection_without_a_box():
