@@ -42,6 +42,7 @@ from .events import (
     train_start_message,
 )
 from .formats import FORMATS, OPTIONAL, REQUIRED
+from .images import split
 from .message import SEVERITIES, Message
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 
@@ -195,7 +196,8 @@ class Notify(Hook):
         """Hand ``message`` to the background delivery if this destination wants it; never blocks."""
         if not self.wants(message.event, message.severity):
             return False
-        self.delivery.submit(message)
+        for part in split(self.format, message):  # WeCom: a snapshot goes as a second, image-only message
+            self.delivery.submit(part)
         return True
 
     def flush(self, timeout: float | None = None) -> int:
