@@ -62,7 +62,7 @@ class _Snapshot:
     """What the worker needs to make the files of one alert (frames are references or copies, never encoded)."""
 
     alert: Alert
-    record: dict[str, Any]
+    record: dict[str, Any]  # where and when (the rest of the alerts.jsonl line is made on the worker)
     result: Any = None  # a Results with a private copy of the frame; None: recorded without an image
     before: list = field(default_factory=list)
     after: list = field(default_factory=list)
@@ -153,6 +153,7 @@ class DetectionAlert(Hook):
         self._task = "detect"
         self._save_dir: Path | None = None
         self._run_frames = 0
+        self._main = True
         self._worker = None
         self._sources: collections.OrderedDict[Any, _Source] | None = None
         self._pending: list[_Snapshot] | None = None
@@ -174,17 +175,18 @@ class DetectionAlert(Hook):
             self._names = names
             self._class_mask = None
             if self.rule.classes is not None:
-                self._class_mask = np.array([names[i] in self.rule.classes for i in range(max(names) + 1)]
-                                            if names else [], dtype=bool)  # fmt: skip
+                size = max(names) + 2 if names else 1  # the last slot is False: ids beyond the names clip to it
+                self._class_mask = np.array([names.get(i) in self.rule.classes for i in range(size)], dtype=bool)
         self._task = str(getattr(predictor.args, "task", "detect"))
         if self._task == "classify" and self.rule.zones:
             raise ConfigError(f"{self.name}: `zone` needs boxes; a classify model only has a top-1 class")
         self._save_dir = Path(self.folder) if self.folder else Path(predictor.save_dir) / ALERTS_FOLDER
         self._run_frames = 0
+        self._main = self.is_main_process  # read once per run, not per frame
 
     def on_predict_batch_end(self, predictor):
         """Per frame: boxes -> plain data -> rule; on an alert, hand the frame over. Microseconds when quiet."""
-        if not self.is_main_process:
+        if not self._main:
             return
         results = predictor.results or ()
         dataset = predictor.dataset
@@ -248,19 +250,19 @@ class DetectionAlert(Hook):
         if boxes is not None and len(boxes):
             data = boxes.data
             data = data.cpu().numpy() if hasattr(data, "cpu") else np.asarray(data)
-            conf, cls = data[:, -2], data[:, -1].astype(int)
+            conf = data[:, -2]
             keep = conf >= self.rule.min_conf
             if self._class_mask is not None:
-                keep &= self._class_mask[np.clip(cls, 0, len(self._class_mask) - 1)] if len(self._class_mask) else False
+                keep &= self._class_mask.take(data[:, -1].astype(np.intp), mode="clip")
             rows = np.flatnonzero(keep)
             if len(rows):
-                xyxy = data[:, :4] if result.boxes is not None else _obb_xyxy(boxes)
-                ids = data[:, -3] if boxes.is_track else None
+                xyxy = data[rows, :4] if result.boxes is not None else _obb_xyxy(boxes)[rows]
+                ids = data[rows, -3].astype(int).tolist() if boxes.is_track else [None] * len(rows)
+                names = self._names
                 detections = tuple(
-                    Detection(self._names.get(int(cls[j]), str(int(cls[j]))), float(conf[j]),
-                              tuple(float(v) for v in xyxy[j]), None if ids is None else int(ids[j]))
-                    for j in rows
-                )  # fmt: skip
+                    Detection(names.get(c, str(c)), p, tuple(b), i)
+                    for c, p, b, i in zip(data[rows, -1].astype(int).tolist(), conf[rows].tolist(), xyxy.tolist(), ids)
+                )
         elif getattr(result, "probs", None) is not None:
             probs = result.probs
             top1, top1conf = int(probs.top1), float(probs.top1conf)
@@ -272,12 +274,8 @@ class DetectionAlert(Hook):
         """Record the alert and give the worker what it needs; only a copy of the frame is made here."""
         self.fired += 1
         stem = f"{self.name}_{self.fired:05d}_frame{alert.frame_index}"
-        record = {
-            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "source": str(result.path), "mode": mode, "frame_index": alert.frame_index, "video_frame": video_frame,
-            "video_time": None if video_frame is None else round(alert.time, 3), "task": self._task,
-            **alert.as_dict(), "stem": stem,
-        }  # fmt: skip
+        record = {"wall_time": time.time(), "source": str(result.path), "mode": mode, "video_frame": video_frame,
+                  "stem": stem}  # completed (alert details, time as text) on the worker
         snap = _Snapshot(alert, record, fps=fps or 10.0)
         queued = 0 if self._worker is None else self._worker.pending()
         if not self.snapshot:
@@ -318,14 +316,21 @@ class DetectionAlert(Hook):
         """Draw, encode, write the files and the record, then publish (on the worker thread)."""
         from . import snapshots
 
-        record = snap.record
-        record.update(image=None, sheet=None, clip=None)
+        alert, meta = snap.alert, snap.record
+        when = datetime.fromtimestamp(meta["wall_time"], timezone.utc).isoformat(timespec="milliseconds")
+        record = {
+            "time": when.replace("+00:00", "Z"), "source": meta["source"], "mode": meta["mode"],
+            "frame_index": alert.frame_index, "video_frame": meta["video_frame"],
+            "video_time": None if meta["video_frame"] is None else round(alert.time, 3), "task": self._task,
+            **alert.as_dict(), "stem": meta["stem"], "image": None, "sheet": None, "clip": None,
+        }  # fmt: skip
         notes = [snap.note] if snap.note else []
         if snap.result is not None:
             try:
                 annotated = snapshots.annotate(snap.result, snap.alert, self.rule.zones)
-                record["image"] = str(snapshots.write_jpeg(folder / f"{record['stem']}.jpg", annotated,
+                record["image"] = str(snapshots.write_jpeg(folder / f"{meta['stem']}.jpg", annotated,
                                                            self.jpeg_quality))
+                time.sleep(0)  # let the frame loop take the GIL between the stages of this work
                 frames = [*snap.before, annotated, *snap.after]
                 if len(frames) > 1 and self.sheet:
                     sheet = snapshots.contact_sheet(frames, len(snap.before))

@@ -29,7 +29,6 @@ Examples:
 from __future__ import annotations
 
 import collections
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,7 +240,8 @@ def _conditions(rule: Rule, frame: Frame) -> tuple[dict[str, list[Detection]], s
 def evaluate(rule: Rule, state: RuleState, frame: Frame) -> tuple[RuleState, Alert | None]:
     """Apply ``rule`` to one frame; returns the new state and the alert (None when nothing fired)."""
     if not frame.detections and not state.stays and rule.is_presence:  # the common quiet frame: nothing to do
-        return dataclasses.replace(state, frames=state.frames + 1), None
+        return RuleState(state.stays, state.fired_at, state.seen_outside, state.recent, state.frames + 1,
+                         state.fired, state.held_back), None  # shares the (unchanged) containers: never mutated
     state = _copy(state)
     holding, outside, counts = _conditions(rule, frame)
     for subject in outside:
