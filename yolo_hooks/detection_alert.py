@@ -318,11 +318,13 @@ class DetectionAlert(Hook):
 
         alert, meta = snap.alert, snap.record
         when = datetime.fromtimestamp(meta["wall_time"], timezone.utc).isoformat(timespec="milliseconds")
+        details = alert.as_dict()
+        del details["time"]  # the rule's clock (video time or wall clock): given below as video_time or time
         record = {
             "time": when.replace("+00:00", "Z"), "source": meta["source"], "mode": meta["mode"],
             "frame_index": alert.frame_index, "video_frame": meta["video_frame"],
             "video_time": None if meta["video_frame"] is None else round(alert.time, 3), "task": self._task,
-            **alert.as_dict(), "stem": meta["stem"], "image": None, "sheet": None, "clip": None,
+            **details, "image": None, "sheet": None, "clip": None,
         }  # fmt: skip
         notes = [snap.note] if snap.note else []
         if snap.result is not None:
@@ -334,10 +336,10 @@ class DetectionAlert(Hook):
                 frames = [*snap.before, annotated, *snap.after]
                 if len(frames) > 1 and self.sheet:
                     sheet = snapshots.contact_sheet(frames, len(snap.before))
-                    record["sheet"] = str(snapshots.write_jpeg(folder / f"{record['stem']}_sheet.jpg", sheet,
+                    record["sheet"] = str(snapshots.write_jpeg(folder / f"{meta['stem']}_sheet.jpg", sheet,
                                                                self.jpeg_quality))
                 if len(frames) > 1 and self.clip:
-                    record["clip"] = str(snapshots.write_clip(folder / f"{record['stem']}.mp4", frames, snap.fps))
+                    record["clip"] = str(snapshots.write_clip(folder / f"{meta['stem']}.mp4", frames, snap.fps))
             except Exception as e:  # a snapshot that cannot be made must not lose the alert itself
                 notes.append(f"snapshot failed: {type(e).__name__}: {e}")
         if notes:
@@ -348,7 +350,7 @@ class DetectionAlert(Hook):
             self.log(f"could not append to {folder / snapshots.ALERTS_LOG}: {e}", "warning")
         self.records.append(record)
         self.log(snap.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
-        data = {k: v for k, v in record.items() if k not in ("stem", "message")}
+        data = {k: v for k, v in record.items() if k != "message"}
         self.publish("detection", snap.alert.message, snap.alert.severity, **data)
 
 

@@ -185,7 +185,7 @@ class Alert:
             "subjects": list(self.subjects), "counts": dict(self.counts), "track_ids": self.track_ids,
             "held_for": round(self.held_for, 3), "message": self.message,
             "detections": [
-                {"class": d.cls, "conf": round(d.conf, 4), "track_id": d.track_id,
+                {"class": d.cls, "conf": float(f"{d.conf:.4g}"), "track_id": d.track_id,
                  "box": None if d.box is None else [round(v, 1) for v in d.box]}
                 for d in shown
             ],
