@@ -90,6 +90,10 @@ class DetectionAlert(Hook):
         before, after: frames kept from before / collected after the alert for a contact sheet and/or clip.
         sheet, clip: write a contact sheet JPEG / an MP4 clip of before + alert + after frames.
         jpeg_quality: 1-100. folder: where files go (default ``<predict save_dir>/alerts``).
+        mirror: also copy the files (verified by size and sha256) to this destination, as ``best_mirror`` does: a
+            folder, an fsspec URL (``s3://bucket/alerts``) or ``{url, storage_options}``.
+        mirror_url: the public base URL of ``mirror`` (``https://bucket.s3.amazonaws.com/alerts``): links to the
+            mirrored files go into the record and the notifications (Slack, Teams, DingTalk, Feishu show them).
         flush_timeout: seconds the end of a predict run waits for snapshot files.
     """
 
@@ -119,6 +123,8 @@ class DetectionAlert(Hook):
         clip: bool = False,
         jpeg_quality: int = 90,
         folder: str | None = None,
+        mirror: Any = None,
+        mirror_url: str | None = None,
         flush_timeout: float = 10,
         strict: bool = False,
         name: str | None = None,
@@ -145,6 +151,14 @@ class DetectionAlert(Hook):
         self.clip = check_bool(HOOK, "clip", clip)
         self.jpeg_quality = check_number(HOOK, "jpeg_quality", jpeg_quality, minimum=1, maximum=100, integer=True)
         self.folder = check_str(HOOK, "folder", folder, allow_none=True)
+        self.mirror = None
+        if mirror is not None:
+            from .mirror.destinations import make_destination
+
+            self.mirror = make_destination(HOOK, mirror)
+        self.mirror_url = check_str(HOOK, "mirror_url", mirror_url, allow_none=True)
+        if self.mirror_url is not None and self.mirror is None:
+            raise ConfigError(f"{HOOK}: `mirror_url` is the public address of `mirror`; set `mirror` too")
         self.flush_timeout = check_number(HOOK, "flush_timeout", flush_timeout, minimum=0)
         self.fired = 0  # alerts fired so far (all runs of this hook)
         self.records: collections.deque = collections.deque(maxlen=100)  # the latest alerts.jsonl records
@@ -165,6 +179,10 @@ class DetectionAlert(Hook):
             import dataclasses
 
             self.rule = dataclasses.replace(self.rule, name=self.name)
+
+    def secrets(self) -> list[str]:
+        """The mirror's full URL and secret storage options: logged only redacted."""
+        return [] if self.mirror is None else self.mirror.secrets()
 
     # --- the frame loop ---------------------------------------------------------------------------------------
     def on_predict_start(self, predictor):
@@ -342,6 +360,8 @@ class DetectionAlert(Hook):
                     record["clip"] = str(snapshots.write_clip(folder / f"{meta['stem']}.mp4", frames, snap.fps))
             except Exception as e:  # a snapshot that cannot be made must not lose the alert itself
                 notes.append(f"snapshot failed: {type(e).__name__}: {e}")
+        if self.mirror is not None:
+            notes += self._mirror_files(record)
         if notes:
             record["note"] = "; ".join(notes)
         try:
@@ -352,6 +372,27 @@ class DetectionAlert(Hook):
         self.log(snap.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
         data = {k: v for k, v in record.items() if k != "message"}
         self.publish("detection", snap.alert.message, snap.alert.severity, **data)
+
+    def _mirror_files(self, record: dict[str, Any]) -> list[str]:
+        """Copy the alert's files to ``mirror`` (verified); add ``<kind>_url`` links. Returns notes on failures."""
+        try:
+            self.mirror.prepare()
+        except Exception as e:
+            return [_mirror_note(e)]
+        for key in ("image", "sheet", "clip"):
+            if record.get(key):
+                path = Path(record[key])
+                try:
+                    self.mirror.put_file(path, path.name)
+                except Exception as e:  # the alert and its local files stand; the note says what is missing
+                    return [_mirror_note(e)]
+                if self.mirror_url:
+                    record[f"{key}_url"] = f"{self.mirror_url.rstrip('/')}/{path.name}"
+        return []
+
+
+def _mirror_note(error: Exception) -> str:
+    return f"mirror failed: {type(error).__name__}: {error}"
 
 
 def _obb_xyxy(obb) -> np.ndarray:

@@ -51,3 +51,29 @@ def test_yolo_hooks_track_command_runs_detection_alert(coco8_video, tracker_yaml
     lines = [json.loads(x) for x in (tmp_path / "t" / "alerts" / "alerts.jsonl").read_text().splitlines()]
     assert {r["rule"] for r in lines} == {"any_object", "crowd"}
     assert [r["frame_index"] for r in lines if r["rule"] == "crowd"][0] == 4
+
+
+def test_mirrored_snapshot_links_reach_services_that_cannot_upload(model, tmp_path):
+    from yolo_hooks.notify.events import detection_message
+    from yolo_hooks.notify.images import build_request
+
+    from ..helpers import Listener
+    from .test_real_predict import known
+
+    model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)  # builds model.predictor
+    hook = DetectionAlert(classes=["person"], folder=str(tmp_path / "alerts"), mirror=str(tmp_path / "mirror"),
+                          mirror_url="https://cams.example.com/alerts", strict=True)
+    listener = Listener()
+    yolo_hooks.attach(model, hook, listener)
+    hook.on_predict_start(model.predictor)
+    model.predictor.results = [known((10, 10, 50, 90, 1, 0.9, 0))]
+    hook.on_predict_batch_end(model.predictor)
+    hook.close(10)
+
+    [record] = hook.records
+    name = record["image"].rsplit("/", 1)[1]
+    assert (tmp_path / "mirror" / name).read_bytes() == (tmp_path / "alerts" / name).read_bytes()
+    assert record["image_url"] == f"https://cams.example.com/alerts/{name}"
+    [event] = [e for e in listener.published if e.kind == "detection"]
+    slack = build_request("slack", detection_message(event, {}), {"url": "https://hooks.slack.com/x"}).body.decode()
+    assert f"https://cams.example.com/alerts/{name}" in slack
