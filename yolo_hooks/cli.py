@@ -4,6 +4,7 @@ Usage:
     yolo-hooks train model=yolo11n.yaml data=datasets/coco8.yaml epochs=3 imgsz=320 hooks=hooks.yaml
     yolo-hooks val model=runs/detect/train/weights/best.pt data=datasets/coco8.yaml hooks=hooks.yaml
     yolo-hooks predict model=best.pt source=datasets/coco8/images/val hooks=hooks.yaml
+    yolo-hooks track model=best.pt source=video.mp4 hooks=hooks.yaml   # e.g. with detection_alert
     yolo-hooks export model=best.pt format=torchscript hooks=hooks.yaml
     yolo-hooks check hooks.yaml          # validate a config, print the resolved hooks (secrets redacted)
     yolo-hooks outbox [replay] [dir=runs] # list / resend undelivered notifications
@@ -18,7 +19,8 @@ import json
 import sys
 from typing import Callable
 
-MODES = ("train", "val", "predict", "export")
+MODES = ("train", "val", "predict", "track", "export")
+STREAMED = ("predict", "track")  # results are consumed one by one: a long video never piles up in memory
 
 # commands that live with the feature they belong to: name -> "module:function(argv) -> exit code"
 EXTRA_COMMANDS: dict[str, str] = {
@@ -68,7 +70,11 @@ def run_mode(mode: str, args: list[str]) -> int:
     except ConfigError as e:
         say(f"yolo-hooks: {e}", err=True)
         return 2
-    getattr(model, mode)(**overrides)
+    if mode in STREAMED and "stream" not in overrides:
+        for _ in getattr(model, mode)(stream=True, **overrides):
+            pass
+    else:
+        getattr(model, mode)(**overrides)
     return 0
 
 

@@ -31,8 +31,9 @@ from typing import Any, Callable, Mapping
 
 from ..core.redact import redact_url
 from ..core.worker import BackgroundWorker
+from . import images
 from . import outbox as outbox_file
-from .formats import DeliveryResult, build_request, check_response
+from .formats import DeliveryResult, check_response
 from .message import Message
 
 # Documented per-destination limits, used when `rate_limit` is not given (messages per minute).
@@ -311,12 +312,12 @@ class Delivery:
             from .formats import email
 
             try:
-                email.send_email(email.build_email(message, self.options), self.options, self.timeout)
+                email.send_email(images.build_email(message, self.options), self.options, self.timeout)
             except Exception as e:  # the classifier decides: 4xx SMTP transient, 5xx permanent, network transient
                 return email.classify_smtp_error(e)
             return DeliveryResult(ok=True)
         try:
-            request = build_request(fmt, message, self.options)
+            request = images.build_request(fmt, message, self.options)  # reads a snapshot image, if any
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
         import requests

@@ -29,7 +29,7 @@ DEFAULT_EVENTS = tuple(e for e in EVENTS if e not in {"epoch", "mirror_done"})
 # Bus kinds published by the other hooks that become a message of their own.
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
-    "val_report", "predict_report", "export_report",
+    "val_report", "predict_report", "export_report", "detection",
 }  # fmt: skip
 BUS_ICONS = {
     "alert": "⚠️",
@@ -41,6 +41,7 @@ BUS_ICONS = {
     "val_report": "📊",
     "predict_report": "🔎",
     "export_report": "📦",
+    "detection": "📸",
 }
 BUS_TITLES = {
     "alert": "Validation-loss alert",
@@ -52,6 +53,7 @@ BUS_TITLES = {
     "val_report": "Validation results",
     "predict_report": "Prediction results",
     "export_report": "Export finished",
+    "detection": "Detection alert",
 }
 
 
@@ -145,6 +147,8 @@ def new_best_message(snap: EpochSnapshot, previous: float | None, run: dict[str,
 
 def published_message(event: Published, run: dict[str, str]) -> Message:
     """A record from another hook (alert, early stop, LR reduction, mirror, val/predict/export report)."""
+    if event.kind == "detection":
+        return detection_message(event, run)
     icon = "🚨" if event.kind == "alert" and event.severity == "critical" else BUS_ICONS.get(event.kind, "🔔")
     title = BUS_TITLES.get(event.kind, event.kind.replace("_", " ").capitalize())
     fields = {}
@@ -228,4 +232,38 @@ def probe_message(destination: str) -> Message:
         fields={"Destination": destination, "Host": HOST},
         run={"host": HOST},
         data={"destination": destination},
+    )
+
+
+def detection_message(event: Published, run: dict[str, str]) -> Message:
+    """A detection alert: what was seen, where and when; ``data["image"]`` is the snapshot's path (the formats
+    that can upload files attach it when sending; the others name it, with its mirrored URL when there is one)."""
+    data = event.data
+    rule = str(data.get("rule") or event.source)
+    icon = "🚨" if event.severity == "critical" else BUS_ICONS["detection"]
+    fields = {"Rule": rule, "Source": Path(str(data.get("source") or "")).name}
+    if data.get("video_time") is not None:
+        fields["Video time"] = f"{float(data['video_time']):.1f} s (frame {data.get('video_frame')})"
+    else:
+        fields["Frame"] = str(data.get("frame_index", ""))
+    counts = data.get("counts") or {}
+    if counts:
+        fields["Seen"] = ", ".join(f"{n} {c}" for c, n in counts.items())
+    if data.get("track_ids"):
+        fields["Tracks"] = ", ".join(str(t) for t in data["track_ids"][:20])
+    for key, label in (("image_url", "Snapshot"), ("sheet_url", "Contact sheet"), ("clip_url", "Clip")):
+        if data.get(key):
+            fields[label] = str(data[key])
+    if "Snapshot" not in fields and data.get("image"):
+        fields["Snapshot"] = Path(str(data["image"])).name
+    if data.get("note"):
+        fields["Note"] = str(data["note"])
+    return Message(
+        event="detection",
+        severity=event.severity,
+        title=f"{icon} {rule}{_name(run)}",
+        text=event.message,
+        fields={k: v for k, v in fields.items() if v},
+        run=run,
+        data={**data, "source_hook": event.source, "published_id": event.id},
     )

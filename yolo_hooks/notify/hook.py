@@ -37,6 +37,7 @@ from .events import (
     train_end_message,
     train_start_message,
 )
+from .images import split
 from .message import Message
 from .options import HOOK, check_events, check_format, check_format_options, check_severity
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
@@ -193,7 +194,8 @@ class Notify(Hook):
         """Hand ``message`` to the background delivery if this destination wants it; never blocks."""
         if not self.wants(message.event, message.severity):
             return False
-        self.delivery.submit(message)
+        for part in split(self.format, message):  # WeCom: a snapshot goes as a second, image-only message
+            self.delivery.submit(part)
         return True
 
     def flush(self, timeout: float | None = None) -> int:

@@ -33,6 +33,7 @@ EVENTS = (
     "lr_reduced",
     "mirror_done",
     "mirror_failed",
+    "detection",
     "train_end",
     "crash",
     "interrupt",

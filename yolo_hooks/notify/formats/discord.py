@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from ..message import Message
-from .base import DeliveryResult, HttpRequest, http_check, json_request, reply_json
+from .base import DeliveryResult, HttpRequest, http_check, json_body, json_request, reply_json
 from .render import DISCORD, render, truncate, utf16_len
 
 TITLE_LIMIT = 256
@@ -82,3 +82,19 @@ def _retry_after(body: bytes) -> float | None:
 def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
     """204/200 delivered; 429 waits for the longer of ``Retry-After`` and the body's ``retry_after``."""
     return http_check(status, headers, body, describe=_describe, retry_after_from_body=_retry_after)
+
+
+# --- messages with an image (additive: text-only messages above are unchanged) -----------------------------------
+def build_image(message: Message, options: Mapping, image: bytes, filename: str) -> HttpRequest:
+    """POST multipart/form-data: ``payload_json`` (the embed, showing ``attachment://<filename>``) and ``files[0]``."""
+    from urllib3 import encode_multipart_formdata
+
+    body = payload(message, options.get("username"))
+    body["embeds"][0]["image"] = {"url": f"attachment://{filename}"}
+    body["attachments"] = [{"id": 0, "filename": filename}]
+    fields = [
+        ("payload_json", (None, json_body(body), "application/json")),
+        ("files[0]", (filename, image, "image/jpeg")),
+    ]
+    data, content_type = encode_multipart_formdata(fields)
+    return HttpRequest(url=str(options["url"]), body=data, headers={"Content-Type": content_type})

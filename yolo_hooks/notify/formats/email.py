@@ -165,3 +165,18 @@ def classify_smtp_error(exc: BaseException) -> DeliveryResult:
     if isinstance(exc, (OSError, smtplib.SMTPException)):  # refused, reset, timeout, DNS, TLS handshake
         return DeliveryResult(ok=False, retry=True, error=f"{type(exc).__name__}: {exc}")
     return DeliveryResult(ok=False, retry=False, error=f"{type(exc).__name__}: {exc}")
+
+
+# --- messages with an image (additive: text-only messages above are unchanged) -----------------------------------
+def build_email_with_image(message: Message, options: Mapping, image: bytes, filename: str) -> EmailMessage:
+    """The same e-mail, with the image inline in the HTML part (``multipart/related``, ``cid:``) below the text."""
+    mail = EmailMessage()
+    for key, value in build_email(message, options).items():
+        if not key.lower().startswith(("content-", "mime-version")):
+            mail[key] = value
+    cid = email.utils.make_msgid(idstring="snapshot", domain="yolo-hooks")
+    mail.set_content(plain_body(message) + f"\n(snapshot attached: {filename})\n")
+    img = f"<p><img src='cid:{cid[1:-1]}' alt='{html.escape(filename)}' style='max-width:100%'></p>"
+    mail.add_alternative(html_body(message).replace("</h2>", "</h2>" + img, 1), subtype="html")
+    mail.get_payload()[1].add_related(image, "image", "jpeg", cid=cid, filename=filename, disposition="inline")
+    return mail

@@ -70,3 +70,29 @@ def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResul
         if isinstance(reply, dict) and reply.get("ok") is False:
             return DeliveryResult(ok=False, retry=False, error=f"telegram: {_describe(body) or 'not ok'}")
     return verdict
+
+
+# --- messages with an image (additive: text-only messages above are unchanged) -----------------------------------
+CAPTION_LIMIT = 1024  # sendPhoto caption, UTF-16 units after entity parsing
+
+
+def caption(message: Message) -> str:
+    """The MarkdownV2 caption of ``message`` within 1024 UTF-16 units."""
+    spans = message_spans(message)
+    return render(spans, TELEGRAM, CAPTION_LIMIT, utf16_len).rstrip() or "\\."
+
+
+def build_image(message: Message, options: Mapping, image: bytes, filename: str) -> HttpRequest:
+    """POST ``sendPhoto`` (multipart/form-data: ``chat_id``, ``caption``, ``parse_mode``, ``photo``)."""
+    from urllib3 import encode_multipart_formdata
+
+    chat_id = options["chat_id"]
+    fields = {
+        "chat_id": str(chat_id),
+        "caption": caption(message),
+        "parse_mode": "MarkdownV2",
+        "photo": (filename, image, "image/jpeg"),
+    }
+    body, content_type = encode_multipart_formdata(fields)
+    url = api_url(options).rsplit("/", 1)[0] + "/sendPhoto"
+    return HttpRequest(url=url, body=body, headers={"Content-Type": content_type})

@@ -1,0 +1,126 @@
+"""DetectionAlert benchmark: what the hook costs the frame loop of ``model.predict(stream=True)``.
+
+Figures (``run()`` returns them; ``python benchmarks/bench_detection_alert.py [frames] [pairs]`` prints them):
+
+- ``hook_us``: time spent inside the hook's ``on_predict_batch_end`` per frame (the predict thread's cost, measured
+  around the callback), p50 / p99 in microseconds, for
+  ``quiet`` (a rule on `person` at min_conf 0.5: nothing passes the filter, the common case),
+  ``busy_no_alert`` (every box passes the filter and is turned into plain data, but a count of 10 000 is never
+  reached: the worst quiet frame), ``firing`` (an alert on every frame: the frame copy handed to the worker) and
+  ``firing_dead_endpoint`` (the same, with a Telegram notifier whose endpoint refuses connections);
+- ``frame_ratio``: per-frame wall time of the loop (time between two results, so model inference included) with
+  each of those hooks over the same loop without any hook, p50 and p99 ratios, median over alternating pairs.
+
+What it does not show: a GPU (everything here is CPU inference at imgsz 160); the worker's own CPU time (it
+competes with inference for the 2 cores of this machine, which is what ``frame_ratio`` of the firing cases shows).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+try:
+    from benchmarks.common import ROOT, machine, percentile, time_hooks
+except ImportError:  # run as a script: benchmarks/ is on sys.path, the project root is added by common
+    from common import ROOT, machine, percentile, time_hooks  # type: ignore
+
+PREDICT = dict(conf=1e-6, imgsz=160, verbose=False, exist_ok=True)  # random-init model: boxes only at a tiny conf
+SIZE = (640, 480)
+
+
+def make_video(path: Path, frames: int) -> Path:
+    """``frames`` frames of 640x480 at 30 fps, cycling through the coco8 images."""
+    import cv2
+
+    images = [cv2.resize(cv2.imread(str(p)), SIZE) for p in sorted((ROOT / "datasets/coco8/images").glob("*/*.jpg"))]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, SIZE)
+    for i in range(frames):
+        writer.write(images[(i // 5) % len(images)])
+    writer.release()
+    return path
+
+
+def scenarios(dead_url: str) -> dict:
+    from yolo_hooks.detection_alert import DetectionAlert
+    from yolo_hooks.notify import Notify
+
+    return {
+        "none": lambda: [],
+        "quiet": lambda: [DetectionAlert(classes=["person"], min_conf=0.5)],
+        "busy_no_alert": lambda: [DetectionAlert(min_conf=0.0, min_count=10_000, count="total")],
+        "firing": lambda: [DetectionAlert(min_conf=0.0, cooldown=0, count="total")],
+        "firing_dead_endpoint": lambda: [
+            DetectionAlert(min_conf=0.0, cooldown=0, count="total"),
+            Notify(format="telegram", bot_token="1:X", chat_id="1", api_url=dead_url, retries=1, backoff=0.05,
+                   flush_timeout=0.5, events=["detection"]),
+        ],
+    }
+
+
+def predict_once(video: Path, project: Path, hooks: list) -> dict:
+    """One stream=True pass; per-frame wall intervals and the hook's per-frame callback times (seconds)."""
+    from ultralytics import YOLO
+
+    import yolo_hooks
+
+    model = YOLO("yolo11n.yaml")
+    model.model.names = {i: n for i, n in enumerate(["person"] + [f"class{i}" for i in range(1, 80)])}
+    if hooks:
+        yolo_hooks.attach(model, *hooks)
+    sink = time_hooks(model)
+    intervals, last = [], None
+    for _ in model.predict(str(video), stream=True, project=str(project), name="p", **PREDICT):
+        now = time.perf_counter()
+        if last is not None:
+            intervals.append(now - last)
+        last = now
+    batch_end = [v for k, v in sink.items() if k.endswith("on_predict_batch_end") and "detection_alert" in k]
+    return {"intervals": intervals[5:], "hook": batch_end[0][5:] if batch_end else []}  # first frames: warm-up
+
+
+def run(frames: int = 150, pairs: int = 3) -> dict:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
+    cases = scenarios(dead)
+    out: dict = {"machine": machine(), "frames": frames, "pairs": pairs, "hook_us": {}, "frame_ratio": {}}
+    with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
+        video = make_video(Path(tmp) / "bench.mp4", frames)
+        predict_once(video, Path(tmp), [])  # warm caches (model build, video decode)
+        for name in [c for c in cases if c != "none"]:
+            p50s, p99s, hook = [], [], []
+            for i in range(pairs):
+                order = ("none", name) if i % 2 == 0 else (name, "none")
+                res = {c: predict_once(video, Path(tmp) / f"{name}{i}{c}", cases[c]()) for c in order}
+                base, with_hook = res["none"]["intervals"], res[name]["intervals"]
+                p50s.append(percentile(with_hook, 50) / percentile(base, 50))
+                p99s.append(percentile(with_hook, 99) / percentile(base, 99))
+                hook += res[name]["hook"]
+            out["hook_us"][name] = {"p50": percentile(hook, 50) * 1e6, "p99": percentile(hook, 99) * 1e6,
+                                    "frames": len(hook)}
+            out["frame_ratio"][name] = {"p50": statistics.median(p50s), "p99": statistics.median(p99s),
+                                        "p50_pairs": p50s, "p99_pairs": p99s}
+            out.setdefault("frame_ms_without_hooks", percentile(base, 50) * 1e3)
+    return out
+
+
+def report(out: dict) -> str:
+    lines = [f"DetectionAlert per frame ({out['frames']} frames of 640x480, imgsz 160, {out['pairs']} pairs) on "
+             f"{out['machine']}", f"frame time without hooks: p50 {out['frame_ms_without_hooks']:.1f} ms", "",
+             "| case | hook p50 µs/frame | hook p99 µs/frame | frame p50 ratio | frame p99 ratio |",
+             "|---|---|---|---|---|"]
+    for name, h in out["hook_us"].items():
+        r = out["frame_ratio"][name]
+        lines.append(f"| {name} | {h['p50']:.1f} | {h['p99']:.1f} | {r['p50']:.3f} | {r['p99']:.3f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:3]]
+    print(report(run(*args)))

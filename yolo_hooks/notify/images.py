@@ -1,0 +1,90 @@
+"""Messages that carry an image (a detection snapshot): the file is read when the message is sent, never before.
+
+A message carries an image as a *path* in ``message.data["image"]`` (so the outbox keeps the path, never the
+bytes; a replay reads the file again). At each delivery attempt :func:`build_request` / :func:`build_email` read
+the file and give it to the format's ``build_image``; a format without one (Slack, Teams, DingTalk, Feishu
+incoming webhooks cannot upload files) sends its usual text, which names the snapshot (and its mirrored URL when
+there is one). A file that cannot be read any more is sent as text with a note saying so: never lost silently.
+
+Examples:
+    >>> m = Message("detection", "warning", "Person in zone", data={"image": "/nonexistent/a.jpg"})
+    >>> build_request("json", m, {"url": "https://example.com/hook"}).payload()["text"]
+    '(snapshot a.jpg could not be read: file not found)'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Mapping
+
+from .formats import build_request as build_text_request
+from .formats import format_module
+from .formats.base import HttpRequest
+from .message import Message
+
+IMAGE_KEY = "image"
+TEXT_THEN_IMAGE = frozenset({"wecom"})  # an image message there has no text: the text goes first, on its own
+
+
+def image_path(message: Message) -> Path | None:
+    """The image this message carries, if any (an ``image_only`` part of a split message included)."""
+    value = message.data.get(IMAGE_KEY)
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def without_image(message: Message, note: str | None = None) -> Message:
+    """``message`` as text only (same id), with ``note`` appended to its text."""
+    data = {k: v for k, v in message.data.items() if k != IMAGE_KEY}
+    text = f"{message.text}\n{note}".strip() if note else message.text
+    return dataclasses.replace(message, text=text, data=data)
+
+
+def split(fmt: str, message: Message) -> list[Message]:
+    """Messages to queue for ``message``: itself, or for WeCom its text and then an image-only message."""
+    if fmt not in TEXT_THEN_IMAGE or image_path(message) is None:
+        return [message]
+    image_only = dataclasses.replace(message, id=f"{message.id}-image", text="",
+                                     data={IMAGE_KEY: message.data[IMAGE_KEY], "image_only": True})  # fmt: skip
+    return [without_image(message), image_only]
+
+
+def read_image(path: Path) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or None and a short reason."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, "file not found"
+    except OSError as e:
+        return None, e.strerror or type(e).__name__
+    return (data, None) if data else (None, "empty file")
+
+
+def build_request(fmt: str, message: Message, options: Mapping) -> HttpRequest:
+    """The request for ``message``, with its image for the formats that can upload one."""
+    path = image_path(message)
+    if path is None:
+        return build_text_request(fmt, message, options)
+    builder = getattr(format_module(fmt), "build_image", None)
+    if builder is None:
+        return build_text_request(fmt, without_image(message), options)
+    data, problem = read_image(path)
+    if data is None:
+        if message.data.get("image_only"):
+            message = dataclasses.replace(message, text=f"(snapshot {path.name} of this alert: see the message above)")
+        return build_text_request(fmt, without_image(message, f"(snapshot {path.name} could not be read: {problem})"),
+                                  options)
+    return builder(message, options, data, path.name)
+
+
+def build_email(message: Message, options: Mapping):
+    """The e-mail for ``message``, with its image inline when it can be read."""
+    from .formats import email
+
+    path = image_path(message)
+    if path is None:
+        return email.build_email(message, options)
+    data, problem = read_image(path)
+    if data is None:
+        return email.build_email(without_image(message, f"(snapshot {path.name} could not be read: {problem})"), options)
+    return email.build_email_with_image(message, options, data, path.name)
