@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from ..core.bus import Published
 from ..core.run import EpochSnapshot, RunOutcome
+from ..tune_summary import iteration_label
 from .message import EVENTS as MESSAGE_EVENTS
 from .message import SEVERITY_RANK, Message
 
@@ -73,6 +74,7 @@ def run_info(trainer_or_job: Any) -> dict[str, str]:
         "data": _short(getattr(args, "data", None)),
         "device": str(device) if device not in (None, "") else "",
         "host": _HOST,
+        "tune": iteration_label(),  # "tune iteration 2/300" in a model.tune() iteration
     }
     return {k: v for k, v in info.items() if v}
 
@@ -86,7 +88,8 @@ def _short(value: Any) -> str:
 
 
 def _name(run: Mapping[str, str]) -> str:
-    return f" — {run['name']}" if run.get("name") else ""
+    tune = f" ({run['tune']})" if run.get("tune") else ""
+    return f" — {run['name']}{tune}" if run.get("name") else tune
 
 
 def _number(value: Any, digits: int = 4) -> str:

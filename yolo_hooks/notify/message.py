@@ -39,6 +39,9 @@ EVENTS = (
     "val_report",
     "predict_report",
     "export_report",
+    "tune_start",  # model.tune() under YOLO_HOOKS (yolo_hooks.tune_summary)
+    "tune_new_best",
+    "tune_end",
     "test",
 )
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
