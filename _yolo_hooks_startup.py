@@ -15,7 +15,6 @@ few lines so that start-up needs no third-party import at all.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -66,6 +65,8 @@ def wrap_entry(module) -> bool:
 
 
 def _warn(text: str) -> None:
+    import logging  # only now: start-up imports nothing the interpreter has not loaded already
+
     logging.getLogger("ultralytics").warning(f"yolo_hooks: {text}")  # Ultralytics' LOGGER is this logger
 
 

@@ -1,0 +1,66 @@
+"""What ``yolo_hooks.pth`` costs every Python process: ``python -c pass`` with and without it.
+
+One fresh venv (``--without-pip``) holds only ``yolo_hooks.pth`` and ``_yolo_hooks_startup.py``, exactly as a wheel
+installs them. Runs alternate between the .pth present and renamed away (so drift on a busy machine hits both
+sides alike), ``RUNS`` each; a third row has ``YOLO_HOOKS`` set (the start-up module is imported and its import hook
+installed, nothing else). Prints a Markdown table; the figure is the ratio of medians with the interquartile range.
+
+    python benchmarks/bench_startup.py [runs=30]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(values, n=4)
+    return q[0], statistics.median(values), q[2]
+
+
+def main(runs: int = 30) -> str:
+    with tempfile.TemporaryDirectory(prefix="yolo_hooks_startup_") as tmp:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", tmp], check=True)
+        python = str(Path(tmp, "bin", "python"))
+        site = Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                            text=True).strip())
+        shutil.copy(ROOT / "_yolo_hooks_startup.py", site)
+        pth, away = site / "yolo_hooks.pth", site / "yolo_hooks.pth.off"
+        shutil.copy(ROOT / "yolo_hooks.pth", away)
+        env = {k: v for k, v in os.environ.items() if k not in {"YOLO_HOOKS", "PYTHONPATH"}}
+        cases = {"without the .pth": (False, {}), "with the .pth, YOLO_HOOKS unset": (True, {}),
+                 "with the .pth, YOLO_HOOKS set": (True, {"YOLO_HOOKS": "/nonexistent/hooks.yaml"})}
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        for _ in range(runs + 3):  # the first 3 rounds warm the page cache and are dropped
+            for name, (present, extra) in cases.items():
+                if present and not pth.exists():
+                    away.rename(pth)
+                elif not present and pth.exists():
+                    pth.rename(away)
+                start = time.perf_counter()
+                subprocess.run([python, "-c", "pass"], env={**env, **extra}, check=True)
+                times[name].append(time.perf_counter() - start)
+        times = {name: values[3:] for name, values in times.items()}
+    base = statistics.median(times["without the .pth"])
+    lines = [f"`python -c pass`, {runs} alternating runs each, Python {sys.version.split()[0]}, "
+             f"{os.cpu_count()} CPUs ({sysconfig.get_platform()})", "",
+             "| case | median ms | IQR ms | ratio to without |", "|---|---:|---:|---:|"]
+    for name, values in times.items():
+        q1, med, q3 = quartiles(values)
+        lines.append(f"| {name} | {med * 1000:.1f} | {q1 * 1000:.1f}–{q3 * 1000:.1f} | {med / base:.3f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    runs = int(next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("runs=")), 30))
+    print(main(runs))
