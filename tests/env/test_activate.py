@@ -83,11 +83,11 @@ def test_the_same_entries_from_attach_and_yolo_hooks_are_attached_once(hooks_fro
 def test_two_configs_with_the_same_names_follow_the_unique_name_rule(hooks_from, tmp_path):
     from ultralytics import YOLO
 
-    hooks_from("{fitness_report: {csv: false}}")
+    hooks_from("{early_stop: {patience: 5}}")
     model = YOLO("yolo11n.yaml")
-    yolo_hooks.attach(model, {"fitness_report": {"csv": True}})
+    yolo_hooks.attach(model, {"early_stop": {"patience": 3}})
     model.predict(IMAGE, imgsz=64, verbose=False, project=str(tmp_path), name="p")
-    assert [h.name for h in yolo_hooks.attached(model)] == ["fitness_report", "fitness_report_2"]
+    assert [h.name for h in yolo_hooks.attached(model)] == ["early_stop", "early_stop_2"]
 
     hooks_from("{early_stop: {patience: 5, name: stopper}}")
     clash = YOLO("yolo11n.yaml")
