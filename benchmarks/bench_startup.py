@@ -3,9 +3,14 @@
 One fresh venv (``--without-pip``) holds only ``yolo_hooks.pth`` and ``_yolo_hooks_startup.py``, exactly as a wheel
 installs them. Runs alternate between the .pth present and renamed away (so drift on a busy machine hits both
 sides alike), ``RUNS`` each; a third row has ``YOLO_HOOKS`` set (the start-up module is imported and its import hook
-installed, nothing else). Prints a Markdown table; the figure is the ratio of medians with the interquartile range.
+installed, nothing else). Writes a Markdown table to ``benchmarks/STARTUP.md`` (and prints it); the figure is the
+ratio of medians, with each side's interquartile range for the spread.
 
     python benchmarks/bench_startup.py [runs=30]
+
+What it shows: the start-up cost every Python process in the environment pays for having yolo_hooks installed.
+What it does not: the time to import Ultralytics or to attach hooks (that is the cost of using them, paid only by
+processes that import Ultralytics with YOLO_HOOKS set).
 """
 
 from __future__ import annotations
@@ -63,4 +68,6 @@ def main(runs: int = 30) -> str:
 
 if __name__ == "__main__":
     runs = int(next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("runs=")), 30))
-    print(main(runs))
+    text = main(runs)
+    (ROOT / "benchmarks" / "STARTUP.md").write_text("# Start-up file cost (`benchmarks/bench_startup.py`)\n\n" + text + "\n")
+    print(text)

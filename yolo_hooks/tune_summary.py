@@ -26,7 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterable
 
-TUNE_ENV = "YOLO_HOOKS_TUNE"  # set by the tuning process for its iterations: {"dir": tune_dir, "iterations": n}
+TUNE_ENV = "YOLO_HOOKS_TUNE"  # set by the tuning process for its iterations: {"dir", "results", "iterations"}
 RESULTS_FILE = "tune_results.ndjson"  # what Ultralytics' Tuner appends one record per iteration to
 SUMMARY_FILE = "tune_summary.json"
 ITERATION_EVENTS = ("crash", "interrupt")  # what an iteration sends to a destination that did not choose events
@@ -47,10 +47,11 @@ def iteration_context() -> dict[str, Any] | None:
     try:
         context = json.loads(raw)
         tune_dir = Path(context["dir"])
+        results = Path(context.get("results") or tune_dir / RESULTS_FILE)
     except (ValueError, KeyError, TypeError):
         return None
     return {"dir": str(tune_dir), "iterations": context.get("iterations"),
-            "iteration": len(read_records(tune_dir / RESULTS_FILE)) + 1}
+            "iteration": len(read_records(results)) + 1}
 
 
 def iteration_label() -> str:
@@ -246,7 +247,8 @@ class TuneWatch:
         records = read_records(self.results)  # a resumed tune: earlier iterations are not news again
         self.seen, self.best = len(records), new_bests(records, None)[1]
         self._previous_env = os.environ.get(TUNE_ENV)
-        os.environ[TUNE_ENV] = json.dumps({"dir": str(self.tune_dir), "iterations": planned})
+        os.environ[TUNE_ENV] = json.dumps({"dir": str(self.tune_dir), "results": str(self.results),
+                                           "iterations": planned})
         self.send(tune_start_message(planned, self.seen, self.run))
         self._stop.clear()
         self._thread = threading.Thread(target=self._follow, name="yolo_hooks-tune", daemon=True)
