@@ -36,12 +36,12 @@ EVENTS = (
     "train_end",
     "crash",
     "interrupt",
-    "val_report",
-    "predict_report",
-    "export_report",
     "tune_start",  # model.tune() under YOLO_HOOKS (yolo_hooks.tune_summary)
     "tune_new_best",
     "tune_end",
+    "val_report",
+    "predict_report",
+    "export_report",
     "test",
 )
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
