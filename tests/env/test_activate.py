@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import numpy as np
@@ -126,3 +128,31 @@ def test_yolo_hooks_env_command(tmp_path, capsys):
     (tmp_path / "hooks.yaml").write_text("early_stop: {patience: x}\n")
     assert main(["env", str(tmp_path / "hooks.yaml")]) == 2
     assert "patience" in capsys.readouterr().err
+
+
+def test_a_resumed_tune_sends_start_and_one_summary_without_replaying_old_bests(hooks_from, tmp_path):
+    """Ultralytics' real Tuner, resumed with every iteration already done: no training, just the tune's story."""
+    from ultralytics import YOLO
+    from ultralytics.engine.tuner import Tuner
+
+    from yolo_hooks.receiver import WebhookReceiver
+
+    records = [{"iteration": 1, "fitness": 0.2, "hyperparameters": {"lr0": 0.01}, "datasets": {},
+                "save_dirs": {"coco8": str(tmp_path / "a")}},
+               {"iteration": 2, "fitness": 0.0, "hyperparameters": {"lr0": 0.02}, "datasets": {},
+                "save_dirs": {"coco8": str(tmp_path / "b")}, "failed_datasets": ["coco8"]}]
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "tune_results.ndjson").write_text("".join(json.dumps(r) + "\n" for r in records))
+    with WebhookReceiver() as receiver:
+        hooks_from(json.dumps({"notify": {"format": "json", "url": receiver.url}}))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Tuner, "__call__", Tuner.__call__)  # our wrapper is undone after the test
+            YOLO("yolo11n.yaml").tune(data="coco8.yaml", iterations=2, project=str(tmp_path), name="t", resume=True)
+        messages = receiver.delivered()
+    assert [m["event"] for m in messages] == ["tune_start", "tune_end"]
+    assert messages[0]["data"]["start_iteration"] == 3
+    summary = messages[1]["data"]["summary"]
+    assert summary == json.loads((tmp_path / "t" / "tune_summary.json").read_text())
+    assert (summary["iterations_run"], summary["iterations_failed"], summary["best"]["iteration"]) == (2, 1, 1)
+    assert summary["best"]["weights"] == str(tmp_path / "a" / "weights" / "best.pt")
+    assert "YOLO_HOOKS_TUNE" not in os.environ  # set for the iterations only
