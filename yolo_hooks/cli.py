@@ -10,6 +10,7 @@ Usage:
     yolo-hooks outbox [replay] [dir=runs] # list / resend undelivered notifications
     yolo-hooks notify-test hooks.yaml    # one test message to each configured destination
     yolo-hooks receive [port=8080]       # a local webhook receiver that prints what it gets (for trying configs)
+    yolo-hooks env hooks.yaml            # check a config, print `export YOLO_HOOKS=...`: hooks in every YOLO process
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ STREAMED = ("predict", "track")  # results are consumed one by one: a long video
 EXTRA_COMMANDS: dict[str, str] = {
     "outbox": "yolo_hooks.notify.cli:outbox_command",
     "notify-test": "yolo_hooks.notify.cli:notify_test_command",
+    "env": "yolo_hooks.activate:env_command",
 }
 
 

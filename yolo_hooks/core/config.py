@@ -148,7 +148,19 @@ def build_hooks(config: dict[str, Any], strict: bool | None = None) -> list:
     """Construct every hook of ``config``; each validates its options and raises :class:`ConfigError`."""
     hooks = []
     for name, options in option_sets(config):
+        digest = config_digest(name, options)
         if strict is not None:
             options.setdefault("strict", strict)
-        hooks.append(hook_class(name)(**options))
+        hook = hook_class(name)(**options)
+        hook.config_digest = digest  # the same entry from two sources (attach + YOLO_HOOKS) is attached once
+        hooks.append(hook)
     return hooks
+
+
+def config_digest(name: str, options: dict[str, Any]) -> str:
+    """A fingerprint of one config entry (hashed: the options may hold secrets)."""
+    import hashlib
+    import json
+
+    text = json.dumps([name, options], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -30,8 +30,16 @@ def run_info(job: Any) -> dict[str, str]:
         "data": _short(getattr(args, "data", None)),
         "device": str(device) if device not in (None, "") else "",
         "host": HOST,
+        "tune": iteration_label(),  # "tune iteration 2/300" in a model.tune() iteration
     }
     return {k: v for k, v in info.items() if v}
+
+
+def iteration_label() -> str:
+    """``"tune iteration 2/300"`` inside a ``model.tune()`` iteration, else ``""``."""
+    from ..tune_summary import iteration_label as label  # the tune context lives with the tune summary
+
+    return label()
 
 
 @functools.lru_cache(maxsize=1)

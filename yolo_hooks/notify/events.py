@@ -63,7 +63,8 @@ def severity_at_least(severity: str, minimum: str) -> bool:
 
 
 def _name(run: Mapping[str, str]) -> str:
-    return f" — {run['name']}" if run.get("name") else ""
+    tune = f" ({run['tune']})" if run.get("tune") else ""
+    return f" — {run['name']}{tune}" if run.get("name") else tune
 
 
 def _number(value: Any, digits: int = 4) -> str:

@@ -37,6 +37,9 @@ EVENTS = (
     "train_end",
     "crash",
     "interrupt",
+    "tune_start",  # model.tune() under YOLO_HOOKS (yolo_hooks.tune_summary)
+    "tune_new_best",
+    "tune_end",
     "val_report",
     "predict_report",
     "export_report",

@@ -1,0 +1,81 @@
+"""YOLO_HOOKS in the processes Ultralytics starts itself: its `yolo` CLI, and every iteration of `model.tune()`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from yolo_hooks.receiver import WebhookReceiver
+
+ROOT = Path(__file__).resolve().parents[2]
+COCO8 = ROOT / "datasets" / "coco8.yaml"
+TINY = ["imgsz=64", "batch=4", "workers=0", "epochs=1", "plots=False", "amp=False", "device=cpu"]
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as r:
+        yield r
+
+
+@pytest.mark.training
+def test_yolo_cli_train_leaves_our_files_and_sends_our_messages(installed, tmp_path, receiver):
+    (tmp_path / "hooks.yaml").write_text(
+        "fitness_report: {csv: true, jsonl: true}\n"
+        f"notify: [{{format: json, url: '{receiver.url}', events: [train_start, train_end]}}]\n"
+    )
+    result = installed.run("yolo", "train", "model=yolo11n.yaml", f"data={COCO8}", *TINY, f"project={tmp_path}",
+                           "name=cli", YOLO_HOOKS=str(tmp_path / "hooks.yaml"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "cli"
+    assert (run / "fitness.csv").is_file() and (run / "fitness.jsonl").is_file()
+    events = [m["event"] for m in receiver.delivered()]
+    assert events == ["train_start", "train_end"]
+
+    # the same command without the variable: no files of ours, no messages
+    result = installed.run("yolo", "train", "model=yolo11n.yaml", f"data={COCO8}", *TINY, f"project={tmp_path}",
+                           "name=plain")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "plain" / "weights" / "last.pt").is_file()
+    assert not (tmp_path / "plain" / "fitness.csv").exists()
+    assert len(receiver.delivered()) == 2
+
+
+TUNE = """
+from ultralytics import YOLO
+YOLO("yolo11n.yaml").tune(data={data!r}, iterations=2, epochs=1, imgsz=64, batch=4, workers=0, plots=False,
+                          amp=False, device="cpu", project={project!r}, name="tune", val=True)
+"""
+
+
+@pytest.mark.training
+def test_tune_gives_hooks_to_every_iteration_and_sends_one_summary(installed, tmp_path):
+    with WebhookReceiver() as every_end, WebhookReceiver() as default:
+        (tmp_path / "hooks.yaml").write_text(
+            "fitness_report: {csv: true}\n"
+            "notify:\n"
+            f"  - {{format: json, url: '{every_end.url}', events: [train_end], name: ends}}\n"
+            f"  - {{format: json, url: '{default.url}', name: news}}\n"
+        )
+        result = installed.python_code(TUNE.format(data=str(COCO8), project=str(tmp_path)),
+                                       YOLO_HOOKS=str(tmp_path / "hooks.yaml"))
+        assert result.returncode == 0, result.stderr[-4000:]
+        ends, news = every_end.delivered(), default.delivered()
+
+    # a destination that asked for train_end hears it from both iterations, each saying which one it is
+    assert [m["event"] for m in ends] == ["train_end", "train_end"]
+    assert "tune iteration 1/2" in ends[0]["title"] and "tune iteration 2/2" in ends[1]["title"]
+    # a destination with default events hears the tune, not its iterations: start, new best(s), one end
+    kinds = [m["event"] for m in news]
+    assert kinds[0] == "tune_start" and kinds[-1] == "tune_end" and kinds.count("tune_end") == 1
+    assert set(kinds) <= {"tune_start", "tune_new_best", "tune_end"}
+    summary = json.loads((tmp_path / "tune" / "tune_summary.json").read_text())
+    assert news[-1]["data"]["summary"]["iterations_run"] == summary["iterations_run"] == 2
+    assert [i["iteration"] for i in summary["iterations"]] == [1, 2]
+    assert all(i["hyperparameters"] for i in summary["iterations"])
+    assert summary["best"]["iteration"] in (1, 2) and summary["best"]["weights"]
+    # the best iteration's run folder (the tuner deletes the other one) has its own fitness report
+    best_dirs = summary["iterations"][summary["best"]["iteration"] - 1]["save_dirs"].values()
+    assert all((Path(d) / "fitness.csv").is_file() for d in best_dirs)
