@@ -55,6 +55,11 @@ def outbox_command(argv: list[str]) -> int:
     except ValueError as e:
         print(f"yolo-hooks outbox: {e}\n{__doc__}", file=sys.stderr)
         return 2
+    from ..recover import recover_below
+
+    for report in recover_below(args.get("dir", ".")):  # killed runs: summary, `killed` message to the outbox
+        for line in report.lines() if report.killed else ():
+            print(line)
     recovered = outbox.recover(args.get("dir", "."))  # messages a killed run left in flight
     if recovered:
         print(f"{recovered} message(s) left in flight by a killed run were moved to the outbox")

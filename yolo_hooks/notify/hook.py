@@ -303,7 +303,10 @@ class Notify(Hook):
             if outcome.ok:
                 self.send(train_end_message(outcome, self._final, self._summary, self._run, elapsed))
             else:
-                self.send(crash_message(outcome, self._run, elapsed))
+                from ..forensics import crash_facts
+
+                facts = crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
+                self.send(crash_message(outcome, self._run, elapsed, facts))
         self._training = False
         self.flush()
 
@@ -405,4 +408,6 @@ def _check_events(events: list[str] | str | None, progress: bool) -> tuple[str, 
             close = difflib.get_close_matches(str(event), EVENTS, n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
             raise ConfigError(f"{HOOK}: unknown event `{event}`{hint}; events are: all, {', '.join(EVENTS)}")
+    if "crash" in chosen and "killed" not in chosen:  # a run found killed later is a crash to whoever wants crashes
+        chosen = [*chosen, "killed"]
     return tuple(dict.fromkeys(chosen))
