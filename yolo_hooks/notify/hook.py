@@ -189,7 +189,8 @@ class Notify(Hook):
 
     def wants(self, event: str, severity: str = "info") -> bool:
         """Would this destination send ``event`` at ``severity`` (and is this the process that sends)?"""
-        return event in self.events and severity_at_least(severity, self.min_severity) and self.is_main_process
+        chosen = event in self.events or (event == "killed" and "crash" in self.events)  # a kill is a crash too
+        return chosen and severity_at_least(severity, self.min_severity) and self.is_main_process
 
     def send(self, message: Message) -> bool:
         """Hand ``message`` to the background delivery if this destination wants it; never blocks."""
@@ -408,6 +409,4 @@ def _check_events(events: list[str] | str | None, progress: bool) -> tuple[str, 
             close = difflib.get_close_matches(str(event), EVENTS, n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
             raise ConfigError(f"{HOOK}: unknown event `{event}`{hint}; events are: all, {', '.join(EVENTS)}")
-    if "crash" in chosen and "killed" not in chosen:  # a run found killed later is a crash to whoever wants crashes
-        chosen = [*chosen, "killed"]
     return tuple(dict.fromkeys(chosen))
