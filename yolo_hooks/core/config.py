@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "lr_on_plateau": "yolo_hooks.lr_on_plateau:ReduceLROnPlateau",
     "notify": "yolo_hooks.notify:Notify",
     "best_mirror": "yolo_hooks.best_mirror:BestMirror",
+    "watchdog": "yolo_hooks.watchdog:Watchdog",
 }
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
