@@ -9,6 +9,7 @@ Usage:
     yolo-hooks outbox [replay] [dir=runs] # list / resend undelivered notifications
     yolo-hooks notify-test hooks.yaml    # one test message to each configured destination
     yolo-hooks recover RUN_DIR [hooks=hooks.yaml]  # finish what a killed run left undone (summary, message, mirror)
+    yolo-hooks resume DEST hooks=hooks.yaml [dir=...] # go on from the mirrored last.pt on a fresh machine
     yolo-hooks receive [port=8080]       # a local webhook receiver that prints what it gets (for trying configs)
 """
 
@@ -26,6 +27,7 @@ EXTRA_COMMANDS: dict[str, str] = {
     "outbox": "yolo_hooks.notify.cli:outbox_command",
     "notify-test": "yolo_hooks.notify.cli:notify_test_command",
     "recover": "yolo_hooks.run_cli:recover_command",
+    "resume": "yolo_hooks.resume:resume_command",
 }
 
 
