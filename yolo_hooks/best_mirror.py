@@ -53,7 +53,9 @@ class BestMirror(Hook):
             only ``best.pt``; None keeps all. Only copies written by this run (or the run it resumes) are deleted.
         name_template: name of each versioned copy: ``{epoch}``, ``{fitness}`` and metrics such as ``{mAP50_95}``,
             ``{mAP50}``, ``{precision}``, ``{recall}``, ``{val_box_loss}`` (see :mod:`yolo_hooks.mirror.naming`).
-        last_every: also mirror ``last.pt`` (+ ``last.json``) every N epochs; 0 never.
+        last_every: also mirror ``last.pt`` (+ ``last.json``) every N epochs; 0 never. The run's ``args.yaml``,
+            ``results.csv``, fitness files and hooks' state files go with it (under ``run/``), so that
+            ``yolo-hooks resume DEST`` can go on from the mirror on another machine.
         exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
         flush_timeout: seconds the end of training (and each export) waits for uploads before reporting what is
             missing.
@@ -259,7 +261,9 @@ class BestMirror(Hook):
         """
         workers = self._ensure_workers()
         staged = StagedFile(source, Path(save_dir) / STAGING, refs=len(workers), expected=ident)
-        jobs = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info))) for w in workers]
+        run_dir = Path(save_dir) if kind == "last" else None  # last.pt takes the run's small files with it
+        jobs = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info, run_dir)))
+                for w in workers]
         return [*jobs, (self._snapshotter, Job(slot, kind, staged))]
 
     def _submit(self, jobs: list) -> None:

@@ -9,6 +9,8 @@ Usage:
     yolo-hooks check hooks.yaml          # validate a config, print the resolved hooks (secrets redacted)
     yolo-hooks outbox [replay] [dir=runs] # list / resend undelivered notifications
     yolo-hooks notify-test hooks.yaml    # one test message to each configured destination
+    yolo-hooks recover RUN_DIR [hooks=hooks.yaml]  # finish what a killed run left undone (summary, message, mirror)
+    yolo-hooks resume DEST hooks=hooks.yaml [dir=...] # go on from the mirrored last.pt on a fresh machine
     yolo-hooks receive [port=8080]       # a local webhook receiver that prints what it gets (for trying configs)
     yolo-hooks env hooks.yaml            # check a config, print `export YOLO_HOOKS=...`: hooks in every YOLO process
 """
@@ -28,6 +30,8 @@ EXTRA_COMMANDS: dict[str, str] = {
     "outbox": "yolo_hooks.notify.cli:outbox_command",
     "notify-test": "yolo_hooks.notify.cli:notify_test_command",
     "env": "yolo_hooks.activate:env_command",
+    "recover": "yolo_hooks.run_cli:recover_command",
+    "resume": "yolo_hooks.resume:resume_command",
 }
 
 

@@ -26,6 +26,7 @@ END_REASONS = {
     "stopped_early": "stopped early",
     "crashed": "crashed",
     "interrupted": "interrupted",
+    "killed": "killed",
 }
 
 # Short console names for common metric words; keys themselves always come from the trainer.

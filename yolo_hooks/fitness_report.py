@@ -238,6 +238,10 @@ class FitnessReport(ModeReports):
             files["plot"] = str(self._out / PLOT_NAME)
         summary = build_summary(self.records, self.final_record, outcome, save_dir=str(trainer.save_dir),
                                 files=files, resumed_from=self._resumed_from)
+        if not getattr(outcome, "ok", True):  # crash or interrupt: what went wrong, where the weights are, how to go on
+            from .forensics import crash_facts
+
+            summary["forensics"] = crash_facts(trainer, self._bus.history if self._bus is not None else ())
         summary_path = self._out / SUMMARY_NAME
         write_json = lambda: atomic_write_json(summary_path, summary)  # noqa: E731
         if self.write_summary and not self._guarded_write(SUMMARY_NAME, write_json):

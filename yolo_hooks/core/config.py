@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "notify": "yolo_hooks.notify:Notify",
     "best_mirror": "yolo_hooks.best_mirror:BestMirror",
     "detection_alert": "yolo_hooks.detection_alert:DetectionAlert",
+    "watchdog": "yolo_hooks.watchdog:Watchdog",
 }
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

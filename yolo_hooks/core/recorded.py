@@ -13,7 +13,7 @@ from pathlib import Path
 from .run import EpochSnapshot, to_float
 
 
-def _results_rows(save_dir: str | Path) -> dict[int, dict[str, str]]:
+def results_rows(save_dir: str | Path) -> dict[int, dict[str, str]]:
     """results.csv rows by 1-based epoch (the last row of an epoch wins); empty when the file cannot be read."""
     rows: dict[int, dict[str, str]] = {}
     try:
@@ -37,7 +37,7 @@ def recorded_epoch_values(trainer, epoch: int) -> dict[str, float | None] | None
     those of :meth:`EpochSnapshot.values`. None when the epoch is not on disk; ``fitness`` is None unless the
     epoch is the one in last.pt.
     """
-    row = _results_rows(trainer.save_dir).get(epoch)
+    row = results_rows(trainer.save_dir).get(epoch)
     if row is None:
         return None
     values: dict[str, float | None] = {k: to_float(v) for k, v in row.items() if k not in {"epoch", "time"}}
@@ -62,7 +62,7 @@ def recorded_times(save_dir: Path) -> dict[int, float]:
     """results.csv's ``time`` by epoch (the last row of an epoch wins): seconds from the training start of the
     process that ran the epoch to just before it wrote last.pt. Empty when the file cannot be read."""
     times: dict[int, float] = {}
-    for epoch, row in _results_rows(save_dir).items():
+    for epoch, row in results_rows(save_dir).items():
         value = to_float(row.get("time"))
         if value is not None:
             times[epoch] = value

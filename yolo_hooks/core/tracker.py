@@ -6,7 +6,7 @@ from . import compat
 from .bus import Bus
 from .hook import GuardedCallback, Hook
 from .recorded import recorded_epoch_values
-from .run import run_state
+from .run import is_main_process, run_state
 
 
 class RunTracker(Hook):
@@ -26,6 +26,10 @@ class RunTracker(Hook):
         saving its state) is brought up to date through the hook's ``catch_up(trainer, epoch, values)`` with what
         the run recorded for the missing epoch (:func:`recorded_epoch_values`).
         """
+        if is_main_process():  # a killed run that used this folder gets its end now; then this run is marked running
+            from ..recover import on_run_start
+
+            on_run_start(trainer, [h for h in self.bus.hooks if h is not self], self.log)
         if not getattr(trainer.args, "resume", False):
             return
         completed = int(getattr(trainer, "start_epoch", 0))  # epochs in last.pt; 1-based number of the last one
@@ -50,6 +54,19 @@ class RunTracker(Hook):
         """On releases whose ``teardown`` skips failed runs, make a crash or Ctrl-C still reach every hook's."""
         compat.guard_teardown(trainer, lambda: self._teardown_after_failure(trainer))
 
+    def on_train_epoch_start(self, trainer):
+        """Ultralytics 8.4 reloads last.pt when the loss turns NaN and redoes the epoch, before any metric is saved
+        or ``on_fit_epoch_end`` fires: the only trace is ``nan_recovery_attempts`` going up. Publish each one."""
+        attempts = int(getattr(trainer, "nan_recovery_attempts", 0) or 0)
+        state = run_state(trainer)
+        seen = getattr(state, "nan_recoveries_seen", 0)
+        state.nan_recoveries_seen = attempts
+        if attempts > seen and is_main_process():
+            from ..forensics import nan_recovery
+
+            text, data = nan_recovery(trainer, attempts)
+            self.publish("nan_recovered", text, "warning", **data)
+
     def on_train_epoch_end(self, trainer):
         """Only training epochs fire this; the final evaluation of best.pt fires ``on_fit_epoch_end`` alone."""
         state = run_state(trainer)
@@ -68,8 +85,12 @@ class RunTracker(Hook):
     def teardown(self, trainer):
         """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``."""
         run_state(trainer).teardown_done = True
-        self.outcome(trainer)
+        outcome = self.outcome(trainer)
         self.bus.flush_writes()
+        if is_main_process():
+            from ..run_marker import ended
+
+            ended(trainer, outcome.status)
 
     def _teardown_after_failure(self, trainer):
         """Fire the ``teardown`` of every yolo_hooks hook of this trainer once, as Ultralytics 8.4.177+ would."""

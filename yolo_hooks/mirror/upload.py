@@ -38,6 +38,7 @@ class Upload:
     versioned: str | None = None
     sidecar: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    run_dir: Any = None  # last.pt: the run folder whose small files (mirror.run_files) go with it
 
     def absorb(self, replaced: Upload) -> None:
         """Take over the versioned name of the waiting best this final replaces (the last epoch's best.pt, rewritten
@@ -161,6 +162,17 @@ class Uploader:
                     self.destination.delete(name)
                 except Exception as e:  # the new copy is safe; an old one left behind is only untidy
                     self.log(f"could not delete old copy {name} at {self.destination.display}: {e}", "warning")
+        if upload.run_dir is not None:  # before the sidecar: a last.json names only files already there
+            from .run_files import run_files
+
+            names = []
+            for path, name in run_files(upload.run_dir):
+                try:
+                    self.destination.put_file(path, name)
+                except FileNotFoundError:  # replaced by its writer meanwhile (atomic rename): the next copy has it
+                    continue
+                names.append(name)
+            upload.info = {**upload.info, "run_files": names}
         if upload.sidecar:
             doc = sidecar(upload.targets[-1], upload.kind, check, upload.info, self.versions_now())
             self.destination.put_bytes(encode(doc), upload.sidecar)

@@ -58,6 +58,11 @@ def outbox_command(argv: list[str]) -> int:
     except ValueError as e:
         say(f"yolo-hooks outbox: {e}\n{__doc__}", err=True)
         return 2
+    from ..recover import recover_below
+
+    for report in recover_below(args.get("dir", ".")):  # killed runs: summary, `killed` message to the outbox
+        for line in report.lines() if report.killed else ():
+            print(line)
     recovered = outbox.recover(args.get("dir", "."))  # messages a killed run left in flight
     if recovered:
         say(f"{recovered} message(s) left in flight by a killed run were moved to the outbox")

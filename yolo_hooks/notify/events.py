@@ -30,6 +30,7 @@ DEFAULT_EVENTS = tuple(e for e in EVENTS if e not in {"epoch", "mirror_done"})
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
     "val_report", "predict_report", "export_report", "detection",
+    "val_report", "predict_report", "export_report", "nan_recovered", "stalled", "progress_resumed",
 }  # fmt: skip
 BUS_ICONS = {
     "alert": "⚠️",
@@ -42,6 +43,9 @@ BUS_ICONS = {
     "predict_report": "🔎",
     "export_report": "📦",
     "detection": "📸",
+    "nan_recovered": "🩹",
+    "stalled": "🐌",
+    "progress_resumed": "▶️",
 }
 BUS_TITLES = {
     "alert": "Validation-loss alert",
@@ -54,6 +58,9 @@ BUS_TITLES = {
     "predict_report": "Prediction results",
     "export_report": "Export finished",
     "detection": "Detection alert",
+    "nan_recovered": "NaN loss: reloaded last.pt",
+    "stalled": "Training stalled",
+    "progress_resumed": "Training progressing again",
 }
 
 
@@ -204,22 +211,64 @@ def train_end_message(
     )
 
 
-def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | None = None) -> Message:
-    """Training crashed (exception type and message) or was interrupted (Ctrl-C, SIGTERM, preemption)."""
+def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | None = None,
+                  facts: Mapping[str, Any] | None = None) -> Message:
+    """Training crashed (exception type and message) or was interrupted (Ctrl-C, SIGTERM, preemption).
+
+    ``facts`` (:func:`yolo_hooks.forensics.crash_facts`) adds the last traceback lines, versions, device, best
+    fitness and epoch, where last.pt / best.pt are (locally and mirrored), NaN recoveries and the resume command.
+    """
+    from ..forensics import fact_lines
+
+    facts = dict(facts or {})
     interrupted = outcome.status == "interrupted"
     where = f" at epoch {outcome.epoch}/{outcome.epochs}" if outcome.epoch is not None else " before the first epoch"
     error = f"{outcome.exc_type}: {outcome.message}" if outcome.message else str(outcome.exc_type)
+    text = f"{'Interrupted' if interrupted else 'Crashed'}{where}: {error}"
+    if facts.get("nan_recoveries"):
+        text += f" (the loss stayed NaN/Inf: last.pt was reloaded {min(facts['nan_recoveries'], 3)} of 3 times)"
+    if facts.get("resume"):
+        text += f"\nResume: {facts['resume']}"
     fields = {"Epoch": f"{outcome.epoch}/{outcome.epochs}" if outcome.epoch is not None else "",
               "Error": error, "Duration": format_duration(elapsed, missing=""), "Host": run.get("host", "")}
+    fields.update(fact_lines(facts))
+    if facts.get("traceback"):
+        fields["Traceback"] = "\n".join(facts["traceback"][-4:])
     return Message(
         event="interrupt" if interrupted else "crash",
         severity="warning" if interrupted else "critical",
         title=f"{'⏹️ Training interrupted' if interrupted else '💥 Training crashed'}{_name(run)}",
-        text=f"{'Interrupted' if interrupted else 'Crashed'}{where}: {error}",
+        text=text,
         fields={k: v for k, v in fields.items() if v},
         run=run,
         data={"status": outcome.status, "exc_type": outcome.exc_type, "message": outcome.message,
-              "epoch": outcome.epoch, "epochs": outcome.epochs, "elapsed": elapsed},
+              "epoch": outcome.epoch, "epochs": outcome.epochs, "elapsed": elapsed, "forensics": facts},
+    )
+
+
+def killed_message(facts: Mapping[str, Any], run: dict[str, str], message_id: str) -> Message:
+    """A run found killed (SIGKILL, OOM killer, lost machine) by ``yolo-hooks recover`` or a later run.
+
+    ``message_id`` is derived from the run: a second recovery, or a replay, sends the same id.
+    """
+    from ..forensics import fact_lines
+
+    epoch, epochs = facts.get("last_completed_epoch"), facts.get("epochs")
+    seen = f"after epoch {epoch}/{epochs}" if epoch is not None else "before its first epoch ended"
+    text = f"The training process was killed {seen}, during {facts.get('killed_during', '?')}."
+    if facts.get("training_done"):
+        text += " Every epoch had finished: weights/best.pt is the final model."
+    if facts.get("resume"):
+        text += f"\nGo on with: {facts['resume']}"
+    return Message(
+        event="killed",
+        severity="critical",
+        title=f"💀 Training killed{_name(run)}",
+        text=text,
+        fields={"Host": str(facts.get("host") or ""), **fact_lines(dict(facts))},
+        run=run,
+        data={"status": "killed", "epoch": epoch, "epochs": epochs, "forensics": dict(facts)},
+        id=message_id,
     )
 
 

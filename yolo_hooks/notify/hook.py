@@ -188,7 +188,8 @@ class Notify(Hook):
 
     def wants(self, event: str, severity: str = "info") -> bool:
         """Would this destination send ``event`` at ``severity`` (and is this the process that sends)?"""
-        return event in self.events and severity_at_least(severity, self.min_severity) and self.is_main_process
+        chosen = event in self.events or (event == "killed" and "crash" in self.events)  # a kill is a crash too
+        return chosen and severity_at_least(severity, self.min_severity) and self.is_main_process
 
     def send(self, message: Message) -> bool:
         """Hand ``message`` to the background delivery if this destination wants it; never blocks."""
@@ -303,7 +304,10 @@ class Notify(Hook):
             if outcome.ok:
                 self.send(train_end_message(outcome, self._final, self._summary, self._run, elapsed))
             else:
-                self.send(crash_message(outcome, self._run, elapsed))
+                from ..forensics import crash_facts
+
+                facts = crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
+                self.send(crash_message(outcome, self._run, elapsed, facts))
         self._training = False
         self.flush()
 

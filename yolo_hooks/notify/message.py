@@ -40,6 +40,10 @@ EVENTS = (
     "tune_start",  # model.tune() under YOLO_HOOKS (yolo_hooks.tune_summary)
     "tune_new_best",
     "tune_end",
+    "killed",
+    "nan_recovered",
+    "stalled",
+    "progress_resumed",
     "val_report",
     "predict_report",
     "export_report",

@@ -1,0 +1,103 @@
+"""``yolo_hooks_run.json``: a small file in the run folder that says which process runs it and how it ended.
+
+Written when training starts (status ``running``, pid, host, the notify destinations' non-secret identities) and
+when it ends (the outcome). A marker still saying ``running`` whose process is gone is a run that was killed
+(SIGKILL, OOM killer, preempted VM): :mod:`yolo_hooks.recover` finishes its work. The file holds no secret.
+
+Examples:
+    >>> marker = {"status": "running", "host": "other-host", "pid": 1}
+    >>> is_killed(marker)  # another machine's process cannot be checked from here
+    False
+    >>> is_killed(marker, force=True)
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .core.files import atomic_write_json, read_json
+
+MARKER = "yolo_hooks_run.json"
+
+
+def marker_path(run_dir: str | Path) -> Path:
+    """Where the marker of ``run_dir`` lives."""
+    return Path(run_dir) / MARKER
+
+
+def read(run_dir: str | Path) -> dict[str, Any] | None:
+    """The marker of ``run_dir``, or None when there is none (or it cannot be read)."""
+    marker = read_json(marker_path(run_dir))
+    return marker if isinstance(marker, dict) else None
+
+
+def write(run_dir: str | Path, marker: dict[str, Any]) -> None:
+    """Replace the marker atomically (no fsync: it must survive a killed process, not a power cut)."""
+    atomic_write_json(marker_path(run_dir), marker, fsync=False)
+
+
+def started(trainer: Any, hooks: list) -> dict[str, Any]:
+    """Mark the run as running in this process; a resumed run keeps the identity (``run_id``) of the run it
+    continues, so its messages keep their ids."""
+    save_dir = Path(trainer.save_dir)
+    previous = read(save_dir) or {}
+    resumed = bool(getattr(trainer.args, "resume", False))
+    marker = {
+        "v": 1,
+        "run_id": previous.get("run_id") if resumed and previous.get("run_id") else uuid.uuid4().hex,
+        "status": "running",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.time(),
+        "epochs": int(getattr(trainer, "epochs", 0) or 0),
+        "start_epoch": int(getattr(trainer, "start_epoch", 0) or 0),
+        "name": save_dir.name,
+        "notify": [h.destination.as_dict() for h in hooks if hasattr(h, "wants") and hasattr(h, "destination")],
+        "recovery": {},
+    }
+    write(save_dir, marker)
+    return marker
+
+
+def ended(trainer: Any, status: str) -> None:
+    """Mark the run as ended with ``status`` (finished, stopped_early, crashed, interrupted)."""
+    save_dir = Path(trainer.save_dir)
+    marker = read(save_dir)
+    if marker is None or marker.get("pid") != os.getpid():
+        return
+    marker.update(status=status, ended=time.time())
+    write(save_dir, marker)
+
+
+def is_killed(marker: dict[str, Any] | None, force: bool = False) -> bool:
+    """True when the marker says ``running`` (or ``killed``, being recovered) but its process is gone.
+
+    A process of another host cannot be checked: only ``force`` says it is gone (a folder copied from a dead VM).
+    """
+    if not marker or marker.get("status") not in {"running", "killed"}:
+        return False
+    if marker.get("status") == "killed" or force:
+        return True
+    if marker.get("host") != socket.gethostname():
+        return False
+    return not _alive(marker.get("pid"))
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
