@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .bus import Bus
+from .collective import share_stop
 from .hook import Hook
 from .run import recorded_epoch_values, run_state
 
@@ -43,6 +44,16 @@ class RunTracker(Hook):
                     self.log(f"{hook.name} caught up on epoch {missed} from results.csv and last.pt")
                 else:
                     self.log(f"{hook.name} state is behind last.pt: epoch {missed} is not in it", "warning")
+
+    def on_train_epoch_start(self, trainer):
+        """Every DDP rank starts the epoch with rank 0's ``trainer.stop``.
+
+        Ultralytics shares ``stop`` only after ``on_fit_epoch_end`` but checks it after every batch. A stop
+        requested anywhere else on rank 0 (a hook's catch-up in ``on_train_start`` after a resume) would make rank
+        0 leave the batch loop alone while the others wait for it in the next gradient all-reduce: a hang. Shared
+        here, it ends every rank after the same batch. Nothing comes before the broadcast, so every rank enters it.
+        """
+        share_stop(trainer)
 
     def on_train_epoch_end(self, trainer):
         """Only training epochs fire this; the final evaluation of best.pt fires ``on_fit_epoch_end`` alone."""
