@@ -187,9 +187,10 @@ class EarlyStopping(MonitorHook):
         ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
 
         It goes through the same decision as a live epoch. Should that decision be to stop, the stop is reported
-        for ``epoch`` and ``trainer.stop`` is set at once; Ultralytics still runs one batch (and a validation) of
-        the next epoch before it can break, so the resumed run ends one partial epoch later than an uninterrupted
-        one would have.
+        for ``epoch`` and ``trainer.stop`` is set at once (on rank 0; the core shares it with every DDP rank at the
+        start of the epoch, see :class:`~yolo_hooks.core.tracker.RunTracker`); Ultralytics still runs one batch
+        (and a validation) of the next epoch before it can break, so the resumed run ends one partial epoch later
+        than an uninterrupted one would have.
         """
         if not self.is_main_process or self.stopped_epoch is not None:
             return

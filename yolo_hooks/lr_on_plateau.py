@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core.collective import from_rank0
 from .core.numbers import finite
 from .core.validate import check_number
-from .plateau import MonitorHook, PlateauTracker, epochs_text, from_rank0
+from .plateau import MonitorHook, PlateauTracker, epochs_text
 
 __all__ = ["ReduceLROnPlateau"]
 
@@ -133,17 +134,21 @@ class ReduceLROnPlateau(MonitorHook):
         self.log(f"resumed: base lr {self._fmt(self.lrs)} after {len(self.reductions)} reduction(s)")
 
     def on_fit_epoch_end(self, trainer):
-        """Decide on rank 0, share the new rates with every DDP rank, and apply them for the next epoch."""
-        snap = self.snapshot(trainer)
-        if snap.is_final_eval:
-            return
-        new_lrs = None
+        """Decide on rank 0, share the decision with every DDP rank, and apply it there for the next epoch.
+
+        Other ranks do nothing before the broadcast (they have no metrics), so they always reach it; rank 0 reaches
+        it through ``finally`` even when reading or deciding fails. The final evaluation shares "nothing".
+        """
+        decision = None  # (epoch, new rates or None)
         try:
-            if self.is_main_process and not trainer.stop:  # a run that ends after this epoch has nothing to reduce
-                new_lrs = self._decide(snap.epoch, snap.values())
-        finally:  # a collective: rank 0 must reach it even if deciding failed, or every other rank would hang
-            new_lrs = from_rank0(new_lrs)
-        self._epoch_done(trainer, snap.epoch, new_lrs)
+            if self.is_main_process:
+                snap = self.snapshot(trainer)
+                if not snap.is_final_eval:  # a run that ends after this epoch has nothing to reduce
+                    decision = (snap.epoch, None if trainer.stop else self._decide(snap.epoch, snap.values()))
+        finally:  # a collective: every rank enters it once per call, or all the others would hang
+            decision = from_rank0(decision)
+        if decision is not None:
+            self._epoch_done(trainer, *decision)
 
     def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
         """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
@@ -151,10 +156,10 @@ class ReduceLROnPlateau(MonitorHook):
 
         A reduction that epoch would have made is made now and put in the optimizer and scheduler before the
         first resumed batch. Every rank reads the same recorded numbers, so each decides for itself: no collective
-        before training has started.
+        before training has started. The decision ignores ``trainer.stop``, which another hook's catch-up may have
+        set on rank 0 only at this point: every rank must come to the same rates.
         """
-        new_lrs = None if trainer.stop else self._decide(epoch, values)
-        self._epoch_done(trainer, epoch, new_lrs)
+        self._epoch_done(trainer, epoch, self._decide(epoch, values))
 
     def _epoch_done(self, trainer, epoch: int, new_lrs: list[float] | None) -> None:
         """One completed epoch, live or caught up: adopt and apply a reduction, report it, save the state."""

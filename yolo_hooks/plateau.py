@@ -185,14 +185,3 @@ def epochs_text(n: int) -> str:
     return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
-def from_rank0(value: Any) -> Any:
-    """Rank 0's ``value`` on every DDP rank (a collective: every rank must call it); unchanged without DDP."""
-    try:
-        import torch.distributed as dist
-    except ImportError:  # pragma: no cover - torch always comes with ultralytics
-        return value
-    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-        return value
-    box = [value if dist.get_rank() == 0 else None]
-    dist.broadcast_object_list(box, 0)
-    return box[0]

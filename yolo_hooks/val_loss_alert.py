@@ -153,6 +153,8 @@ class ValLossAlert(Hook):
         epoch's records to alerts.jsonl and before saving the state: a record already in the file is neither
         written nor published again; the others are, as usual. A line the process was killed in the middle of is
         cut off first (it is this epoch's record, written again whole), so the next append starts on its own line.
+        A stop (``action: stop``) is set on rank 0 here and shared with every DDP rank by the core at the start of
+        the first resumed epoch (:class:`~yolo_hooks.core.tracker.RunTracker`).
         """
         if not self.is_main_process:
             return

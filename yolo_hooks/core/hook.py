@@ -25,7 +25,7 @@ from .colour import colour_enabled, paint
 from .events import RESERVED_METHODS, check_event, known_events
 from .files import atomic_write_text, read_json
 from .redact import scrub
-from .run import EpochSnapshot, RunOutcome, is_main_process, run_state, take_outcome, take_snapshot
+from .run import EpochSnapshot, RunOutcome, is_main_process, rank, run_state, take_outcome, take_snapshot
 
 LOG_REPEATS_AT = (10, 100, 1000, 10000)  # a repeated identical failure is reported again only at these counts
 
@@ -181,14 +181,13 @@ class Hook:
         key = f"{event}: {message}"
         count = self.error_counts[key] = self.error_counts.get(key, 0) + 1
         prefix = paint("yolo_hooks:", colour_enabled(), "yellow", "bold")
+        # Ultralytics lets only errors through its LOGGER on DDP ranks > 0: a failure there is logged as one
+        where, log = ("", LOGGER.warning) if is_main_process() else (f" on rank {rank()}", LOGGER.error)
         if count == 1:
             trace = scrub("".join(traceback.format_exception(error)), self.secrets())
-            LOGGER.warning(
-                f"{prefix} {self.name}.{event} failed, training continues: "
-                f"{message}\n{trace}"
-            )
+            log(f"{prefix} {self.name}.{event} failed{where}, training continues: {message}\n{trace}")
         elif count in LOG_REPEATS_AT:
-            LOGGER.warning(f"{prefix} {self.name}.{event} failed {count} times: {message}")
+            log(f"{prefix} {self.name}.{event} failed {count} times{where}: {message}")
 
     @property
     def error_total(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import compat
 from .bus import Bus
+from .collective import share_stop
 from .hook import GuardedCallback, Hook
 from .recorded import recorded_epoch_values
 from .run import is_main_process, run_state
@@ -56,7 +57,14 @@ class RunTracker(Hook):
 
     def on_train_epoch_start(self, trainer):
         """Ultralytics 8.4 reloads last.pt when the loss turns NaN and redoes the epoch, before any metric is saved
-        or ``on_fit_epoch_end`` fires: the only trace is ``nan_recovery_attempts`` going up. Publish each one."""
+        or ``on_fit_epoch_end`` fires: the only trace is ``nan_recovery_attempts`` going up. Publish each one.
+
+        First, every DDP rank starts the epoch with rank 0's ``trainer.stop``: Ultralytics shares ``stop`` only
+        after ``on_fit_epoch_end`` but checks it after every batch, so a stop requested anywhere else on rank 0 (a
+        hook's catch-up in ``on_train_start`` after a resume) would make rank 0 leave the batch loop alone while the
+        others wait in the next gradient all-reduce. Nothing comes before the broadcast, so every rank enters it.
+        """
+        share_stop(trainer)
         attempts = int(getattr(trainer, "nan_recovery_attempts", 0) or 0)
         state = run_state(trainer)
         seen = getattr(state, "nan_recoveries_seen", 0)
