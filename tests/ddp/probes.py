@@ -12,7 +12,7 @@ from pathlib import Path
 
 from yolo_hooks import Hook
 from yolo_hooks.core.run import rank
-from yolo_hooks.early_stop import EarlyStop
+from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 from yolo_hooks.val_loss_alert import ValLossAlert
 
@@ -75,7 +75,7 @@ class FailsOnRank:
         return super().snapshot(trainer)
 
 
-class FailingEarlyStop(FailsOnRank, EarlyStop):
+class FailingEarlyStop(FailsOnRank, EarlyStopping):
     pass
 
 

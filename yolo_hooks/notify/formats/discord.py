@@ -89,7 +89,7 @@ def build_image(message: Message, options: Mapping, image: bytes, filename: str)
     """POST multipart/form-data: ``payload_json`` (the embed, showing ``attachment://<filename>``) and ``files[0]``."""
     from urllib3 import encode_multipart_formdata
 
-    body = payload(message, options.get("username"))
+    body = payload(message, options.get("display_name"))
     body["embeds"][0]["image"] = {"url": f"attachment://{filename}"}
     body["attachments"] = [{"id": 0, "filename": filename}]
     fields = [
