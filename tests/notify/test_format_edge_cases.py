@@ -10,7 +10,7 @@ import pytest
 import requests
 from werkzeug import Response
 
-from yolo_hooks.notify.events import run_info
+from yolo_hooks.core.run_info import run_info
 from yolo_hooks.notify.formats import HTTP_FORMATS, build_request, check_response
 from yolo_hooks.notify.formats.email import build_email
 from yolo_hooks.notify.message import Message
