@@ -106,3 +106,19 @@ def test_a_message_journaled_while_another_settles_keeps_its_journal(endpoint, t
     done = {e["id"] for e in entries if e["op"] == "done"}
     assert second.id in queued - done
     assert d.flush(10) == 0 and not journal.exists()
+
+
+def test_notify_test_says_a_redirected_destination_failed(tmp_path, endpoint, capsys):
+    from tests.notify.test_cli import write_hooks
+    from yolo_hooks import cli
+
+    other = Endpoint().start()
+    try:
+        endpoint.mode, endpoint.location = "302", other.url
+        hooks = write_hooks(tmp_path, f"notify:\n  - {{format: json, url: '{endpoint.url}'}}\n")
+        assert cli.main(["notify-test", str(hooks)]) == 1  # it printed OK: the other server's 200 counted
+        out = capsys.readouterr().out
+        assert "HTTP 302 redirect to http://127.0.0.1:" in out and "0/1 destination(s) OK" in out
+        assert other.requests == [] and "TOKEN" not in out
+    finally:
+        other.stop()

@@ -118,7 +118,8 @@ class Delivery:
         rate_limit: at most this many messages per ``rate_window`` seconds (``None``: the service's documented
             per-minute limit, if it has one).
         rate_window: the rate limit's sliding window in seconds (a minute).
-        flush_timeout: seconds the end-of-run flush (and the interpreter-exit flush) waits.
+        flush_timeout: seconds :meth:`flush` waits by default (the end of a run passes what is left of its one
+            deadline; the interpreter's exit shares one deadline among all deliveries).
         outbox: the JSONL file for undelivered messages.
         log: ``log(text, level)`` (the hook's, which scrubs secrets).
         secrets: strings scrubbed from outbox lines.

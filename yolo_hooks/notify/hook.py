@@ -66,7 +66,8 @@ class Notify(Hook):
         progress_minutes: a progress message at most every M minutes (with ``progress_every``: whichever first).
         timeout: seconds per request. retries: retries of a transient failure. backoff, max_backoff: seconds.
         rate_limit: messages per minute (default: the service's documented limit, e.g. 20 for WeCom/DingTalk).
-        flush_timeout: seconds the end of a run waits for queued messages before writing them to the outbox.
+        flush_timeout: at most this much of the run's one end-of-run deadline (``attach(..., end_timeout=10)``) is
+            spent waiting for this destination; the rest goes to the outbox. Nothing else ever waits.
         outbox: outbox file (default ``<run folder>/notify_outbox.jsonl``).
         secret: signing secret (json: Standard Webhooks HMAC; dingtalk, feishu: their signature schemes).
         bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, username, password, sender, to, ca_file:
