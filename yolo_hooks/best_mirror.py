@@ -204,6 +204,13 @@ class BestMirror(Hook):
         self._export_staging = staging
         _EXPORTING.add(self)  # the interpreter's exit waits for them (one deadline for all)
 
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
+        True when none is left. For scripts that want the copy before they go on; nothing in the hook waits."""
+        end = time.monotonic() + timeout
+        return all(w.flush(max(0.0, end - time.monotonic())) for w in [*(self._workers or []), self._snapshotter]
+                   if w is not None)
+
     # --- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The versioned copies kept per destination, so ``keep`` goes on counting after ``resume=True``."""

@@ -11,7 +11,7 @@ verdict from the format's ``check_response``:
 - permanent (a 4xx that retrying cannot fix: revoked webhook, bad payload; any 3xx): not retried, logged once.
 
 Redirects are never followed (Standard Webhooks says the same): a 3xx would turn the POST into a body-less GET to
-a host nobody configured, with the signed headers. At most :data:`MAX_REPLY_BYTES` of a reply are read, streamed.
+a host nobody configured, with the signed headers. At most 64 KiB of a reply are read, streamed (:mod:`.http`).
 
 Every message is journaled before it is queued (:mod:`yolo_hooks.notify.outbox`), so nothing needs waiting for
 twice: a message that failed for good goes to the outbox at once; at the end of the run :meth:`Delivery.flush`
@@ -38,13 +38,13 @@ from ..core.deadline import exit_deadline
 from ..core.redact import redact_url
 from ..core.retry import RetryPolicy
 from ..core.worker import BackgroundWorker
+from . import http
 from . import outbox as outbox_file
-from .formats import DeliveryResult, build_request, check_response
+from .formats import DeliveryResult, build_request
 from .message import Message
 
 # Documented per-destination limits, used when `rate_limit` is not given (messages per minute).
 FORMAT_RATE_LIMITS = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
-MAX_REPLY_BYTES = 64 * 1024  # of any reply, read streamed: a verdict needs the status and a short error text
 
 
 @dataclass(frozen=True)
@@ -347,36 +347,10 @@ class Delivery:
             request = build_request(fmt, message, self.options)
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
-        import requests
-
         if self._session is None:
-            self._session = requests.Session()  # one connection pool per destination, reused for every message
-        try:
-            reply = self._session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                json=request.json if request.body is None else None,
-                headers=request.headers,
-                timeout=(self.timeout, self.timeout),
-                allow_redirects=False,  # never: see the module docstring
-                stream=True,  # the body is read below, at most MAX_REPLY_BYTES of it
-            )
-            try:
-                body = read_prefix(reply, MAX_REPLY_BYTES)
-            finally:
-                reply.close()  # a body read to its end keeps the connection for reuse; a cut one closes it
-        except requests.RequestException as e:
-            if isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
-                self.down = describe_error(e, self.timeout)
-            return DeliveryResult(ok=False, retry=True, error=describe_error(e, self.timeout))
-        self.down = None
-        if 300 <= reply.status_code < 400:
-            location = reply.headers.get("Location")
-            where = f" to {redact_url(location)}" if location else " without a Location"
-            return DeliveryResult(ok=False, retry=False, error=f"HTTP {reply.status_code} redirect{where}, not "
-                                  f"followed (webhooks are never redirected: configure the URL it points to)")
-        return check_response(fmt, reply.status_code, reply.headers, body)
+            self._session = http.new_session()  # one connection pool per destination, reused for every message
+        result, self.down = http.send(self._session, request, fmt, self.timeout)
+        return result
 
     # --- outbox -----------------------------------------------------------------------------------------------
     def _hand_over(self, messages: list[Message], reason: str, attempts: int | None = None) -> int:
@@ -414,38 +388,6 @@ class Delivery:
             self._session = None
         _LIVE.discard(self)
         return ended
-
-
-def describe_error(error: Exception, timeout: float) -> str:
-    """A short reason for a ``requests`` exception, without the URL (which carries the webhook token)."""
-    import requests
-
-    text = str(error)
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return f"connect timed out after {timeout:g} s"
-    if isinstance(error, requests.exceptions.Timeout):
-        return f"no reply within {timeout:g} s"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS error (certificate verification failed?)"
-    if isinstance(error, requests.exceptions.ConnectionError):
-        if "refused" in text.lower():
-            return "connection refused"
-        if "RemoteDisconnected" in text or "aborted" in text.lower() or "reset" in text.lower():
-            return "connection closed by the server without a reply"
-        if "resolve" in text.lower() or "Name or service" in text:
-            return "host name not found"
-        return "connection failed"
-    return type(error).__name__
-
-
-def read_prefix(reply, limit: int) -> bytes:
-    """At most ``limit`` bytes of a streamed ``requests`` reply (a 50 MB or endless body costs nothing more)."""
-    body = bytearray()
-    for chunk in reply.iter_content(chunk_size=16 * 1024):
-        body += chunk
-        if len(body) >= limit:
-            break
-    return bytes(body[:limit])
 
 
 # Deliveries with work that outlives a training's end (messages sent after a predict, a val, an export): the
