@@ -7,7 +7,9 @@ hashing while copying, and checks it did not change meanwhile (Ultralytics rewri
 link would not be a snapshot); each uploads it through a temporary name, verifies size and sha256 read back from
 the destination, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
 waiting in the queue (latest wins), before it was even copied; the final best.pt (rewritten by Ultralytics after
-training, optimizer stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``.
+training, optimizer stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``
+within the run's one end-of-run deadline (``attach(..., end_timeout=10)``, shared by all hooks). Every result is
+published by the worker that produced it, at once (a ``mirror_failed`` does not wait for the next epoch).
 
 Examples:
     >>> from ultralytics import YOLO
@@ -20,13 +22,16 @@ Examples:
 
 from __future__ import annotations
 
-import collections
+import atexit
 import shutil
+import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from .core import Hook
+from .core.deadline import exit_deadline
 from .core.errors import ConfigError
 from .core.run_info import run_info
 from .core.validate import check_bool, check_number, check_str
@@ -57,8 +62,9 @@ class BestMirror(Hook):
             ``results.csv``, fitness files and hooks' state files go with it (under ``run/``), so that
             ``yolo-hooks resume DEST`` can go on from the mirror on another machine.
         exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
-        flush_timeout: seconds the end of training (and each export) waits for uploads before reporting what is
-            missing.
+        flush_timeout: at most this many seconds of the run's end-of-run deadline are spent waiting for uploads
+            before reporting what is missing (an export never waits: its copies finish in the background, and the
+            interpreter's exit waits for them within the same kind of deadline).
         retries: extra attempts after a failed upload, with back-off ``backoff * 2**n`` (at most 60 s).
         backoff: first back-off delay in seconds.
 
@@ -67,7 +73,7 @@ class BestMirror(Hook):
     """
 
     config_name = "best_mirror"
-    _transient = ("_workers", "_snapshotter", "_outbox", "_export_start")
+    _transient = ("_workers", "_snapshotter", "_export_start", "_export_staging")
 
     def __init__(
         self,
@@ -106,8 +112,8 @@ class BestMirror(Hook):
         self._state_saved: dict[str, Any] = {}  # what save_state last wrote (it is written only when it changes)
         self._workers: list[MirrorWorker] | None = None
         self._snapshotter: MirrorWorker | None = None
-        self._outbox: collections.deque[Result] | None = None
         self._export_start: float | None = None
+        self._export_staging: Path | None = None
 
     # --- Ultralytics events -------------------------------------------------------------------------------------
     def on_train_start(self, trainer):
@@ -144,9 +150,7 @@ class BestMirror(Hook):
         self.save_times.append(time.perf_counter() - started)
 
     def on_fit_epoch_end(self, trainer):
-        """Publish what the workers finished since the last epoch (on the training thread, in order); keep the
-        list of versioned copies for ``resume=True`` when it changed."""
-        self._report()
+        """Keep the list of versioned copies for ``resume=True`` when it changed."""
         if self.is_main_process and not self.snapshot(trainer).is_final_eval:
             self._save_versions(trainer, self.snapshot(trainer).epoch)
 
@@ -171,10 +175,11 @@ class BestMirror(Hook):
                                info)
         self._submit(jobs)
 
-    def teardown(self, trainer):
-        """Wait up to ``flush_timeout`` for the uploads (also after a crash), then say clearly what is missing."""
+    def finish(self, trainer, deadline):
+        """End of the run (the core calls it after every teardown, also after a crash): wait for the uploads within
+        the run's ``deadline`` (and ``flush_timeout``), then say clearly what is missing."""
         if self.is_main_process:
-            self._finish(Path(trainer.save_dir) / STAGING)
+            self._finish(Path(trainer.save_dir) / STAGING, deadline.left(self.flush_timeout))
             self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
 
     def on_export_start(self, exporter):
@@ -196,7 +201,17 @@ class BestMirror(Hook):
         for output in outputs:
             self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,
                                     [output.name], None, None, {**info, "source": str(output)}))
-        self._finish(staging)
+        for worker in [*(self._workers or []), self._snapshotter]:
+            worker.close()  # no wait on the user's thread: each thread ends once its copies are done
+        self._export_staging = staging
+        _EXPORTING.add(self)  # the interpreter's exit waits for them (one deadline for all)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
+        True when none is left. For scripts that want the copy before they go on; nothing in the hook waits."""
+        end = time.monotonic() + timeout
+        return all(w.flush(max(0.0, end - time.monotonic())) for w in [*(self._workers or []), self._snapshotter]
+                   if w is not None)
 
     # --- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -232,11 +247,10 @@ class BestMirror(Hook):
 
     def _ensure_workers(self) -> list[MirrorWorker]:
         if self._workers is None:
-            self._outbox = collections.deque()
             self._workers = []
             for i, dest in enumerate(self.destinations):
                 uploader = Uploader(dest, keep=self.keep, retries=self.retries, backoff=self.backoff,
-                                    report=self._outbox.append, log=self.log)
+                                    report=self._report, log=self.log)
                 uploader.versions = list(self._saved_versions.get(self._key(i), []))
                 self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=self._skip, nice=BACKGROUND_NICE))
             # Normal priority: the snapshot races with Ultralytics' next rewrite of the file (next epoch, or the
@@ -276,29 +290,27 @@ class BestMirror(Hook):
         """A waiting upload replaced by a newer one (training thread): its snapshot is released off this thread."""
         self._snapshotter.submit(Job(f"release:{id(job)}", "release", job.payload.staged))
 
-    def _report(self) -> None:
-        """Log and publish every result the workers produced (called on the training / export thread)."""
-        while self._outbox:
-            result = self._outbox.popleft()
-            self.results.append(result)
-            what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
-            data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
-            if result.ok:
-                self.log(f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified "
-                         f"sha256 {result.sha256[:12]}... in {result.seconds:.1f}s")
-                data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
-                self.publish("mirror_done", f"{what} mirrored to {result.destination}", "info", **data)
-            else:
-                self.log(f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): "
-                         f"{result.error}", "error")
-                data.update(error=result.error)
-                self.publish("mirror_failed", f"could not mirror {what} to {result.destination}: {result.error}",
-                             "critical", **data)
+    def _report(self, result: Result) -> None:
+        """Log and publish one result, on the thread that produced it (the bus is thread-safe)."""
+        self.results.append(result)
+        what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
+        data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
+        if result.ok:
+            self.log(f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified "
+                     f"sha256 {result.sha256[:12]}... in {result.seconds:.1f}s")
+            data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
+            self.publish("mirror_done", f"{what} mirrored to {result.destination}", "info", **data)
+        else:
+            self.log(f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): "
+                     f"{result.error}", "error")
+            data.update(error=result.error)
+            self.publish("mirror_failed", f"could not mirror {what} to {result.destination}: {result.error}",
+                         "critical", **data)
 
-    def _finish(self, staging: Path) -> None:
-        """Wait for every destination (one shared deadline), then report results and whatever is still missing."""
+    def _finish(self, staging: Path, timeout: float) -> None:
+        """Wait for every destination (one shared deadline), then report whatever is still missing."""
         workers = self._workers or []
-        deadline = time.monotonic() + self.flush_timeout
+        deadline = time.monotonic() + timeout
         for worker in workers:
             worker.flush(max(0.0, deadline - time.monotonic()))
         if self._snapshotter is not None:
@@ -307,17 +319,31 @@ class BestMirror(Hook):
                 if job.kind == "release":
                     job.payload.release()
             self._snapshotter.close()
-        self._report()
-        late = f"still not uploaded after flush_timeout={self.flush_timeout:g}s"
+            self._snapshotter.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
+        late = f"still not uploaded at the end of the run (after {timeout:.3g}s)"
         for worker in workers:
+            worker._process.abort.set()  # a back-off wait ends now; the attempt in progress reports on its own
             for job in worker.queue.pending():
-                self._outbox.append(_missing(job.payload, worker, late))
+                self._report(_missing(job.payload, worker, late))
             for job in worker.queue.drain():  # never started: nothing will upload them now
                 job.payload.staged.release()
             worker.close()  # the thread ends when idle; an export (or the next training) starts a new one
-        self._report()
+            worker.join(max(0.1, deadline - time.monotonic()))
+            worker._process.abort = threading.Event()  # a later export or training retries normally
         if staging.is_dir() and not any(staging.iterdir()):
             shutil.rmtree(staging, ignore_errors=True)
+
+
+# BestMirror hooks with export copies in flight: the interpreter's exit waits for them within one deadline.
+_EXPORTING: weakref.WeakSet[BestMirror] = weakref.WeakSet()
+
+
+@atexit.register
+def _finish_exports_at_exit() -> None:
+    deadline = exit_deadline()
+    for hook in list(_EXPORTING):
+        if any(w.pending() for w in hook._workers or []):
+            hook._finish(hook._export_staging, deadline.left(hook.flush_timeout))
 
 
 def _missing(item: Upload, worker: MirrorWorker, why: str) -> Result:

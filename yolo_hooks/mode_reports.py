@@ -10,7 +10,9 @@ Every figure is read from the validator / predictor / exporter object of that ca
 - **predict**: per-image latency is the sum of each result's ``speed`` (the predictor's own profilers: the batch's
   preprocess + inference + postprocess time shared by its images, exactly what Ultralytics prints per image);
   throughput is images / wall time between ``on_predict_start`` and ``on_predict_end`` (with ``stream=True`` this
-  includes the consumer's time between results).
+  includes the consumer's time between results). A stream of calls on one predictor (``model(frame)`` in a video
+  loop) gets one line at its first call, then one summary line at most every ``summary_every`` seconds, covering
+  every call since the previous line (``calls`` counts them) — never a line per frame.
 - **export**: format from ``exporter.args.format``; the output is the file or folder next to the source weights
   that the export created or rewrote; size on disk; time between ``on_export_start`` and ``on_export_end``.
 
@@ -39,7 +41,7 @@ from .core.hook import Hook
 from .core.numbers import format_duration
 from .core import compat
 from .core.run import to_float
-from .core.validate import check_bool
+from .core.validate import check_bool, check_number
 from .fitness_record import short_names
 
 PERCENTILES = (50, 90, 99)
@@ -115,6 +117,7 @@ class PredictTally:
 
     def __init__(self):
         self.start = time.perf_counter()
+        self.calls = 0
         self.images = 0
         self.latencies_ms: list[float] = []
         self.speed_sums_ms: Counter = Counter()  # per speed key, for releases whose predictor keeps no speed
@@ -151,6 +154,7 @@ class PredictTally:
             "task": str(getattr(args, "task", "")),
             "model": str(getattr(args, "model", "")),
             "source": self._source(getattr(args, "source", None)),
+            "calls": self.calls,
             "images": self.images,
             "detections": sum(self.per_class.values()),
             "detections_per_class": dict(self.per_class.most_common()),
@@ -206,7 +210,8 @@ def format_predict(rep: dict[str, Any]) -> str:
     more = len(rep["detections_per_class"]) - 5
     lat = rep["latency_ms"]
     ips = "-" if rep["throughput_ips"] is None else f"{rep['throughput_ips']:.1f}"
-    return (f"predict {Path(rep['model']).name}: {rep['images']} images, {rep['detections']} detections"
+    calls = f" in {rep['calls']} calls" if rep.get("calls", 1) > 1 else ""
+    return (f"predict {Path(rep['model']).name}: {rep['images']} images{calls}, {rep['detections']} detections"
             f"{' (' + top + (f', +{more} more' if more > 0 else '') + ')' if top else ''}  {ips} images/s  "
             f"latency p50 {_ms(lat['p50'])} p90 {_ms(lat['p90'])} p99 {_ms(lat['p99'])}")
 
@@ -226,8 +231,9 @@ class ModeReports(Hook):
 
     Args:
         val: report ``model.val()`` runs (never the validations inside a training).
-        predict: report ``model.predict()`` runs (one line per call: switch off for per-frame loops).
+        predict: report ``model.predict()`` runs (a loop of calls gets a summary line every ``summary_every`` s).
         export: report ``model.export()`` runs.
+        summary_every: seconds between two predict lines of one predictor (its first call is reported at once).
 
     Attributes:
         last_val_report, last_predict_report, last_export_report: the latest report dicts (None before one).
@@ -239,18 +245,20 @@ class ModeReports(Hook):
         """``reports`` (``fitness_report`` for the FitnessReport that inherits this)."""
         return self.config_name or "reports"
 
-    def __init__(self, *, val: bool = True, predict: bool = True, export: bool = True, strict: bool = False,
-                 name: str | None = None):
+    def __init__(self, *, val: bool = True, predict: bool = True, export: bool = True, summary_every: float = 60.0,
+                 strict: bool = False, name: str | None = None):
         super().__init__(strict=strict, name=name)
         hook = self.name
         self.report_val = check_bool(hook, "val", val)
         self.report_predict = check_bool(hook, "predict", predict)
         self.report_export = check_bool(hook, "export", export)
+        self.summary_every = float(check_number(hook, "summary_every", summary_every, minimum=0))
         self.last_val_report: dict | None = None
         self.last_predict_report: dict | None = None
         self.last_export_report: dict | None = None
         self._val_started: dict[int, float] = {}
-        self._tallies: dict[int, PredictTally] = {}
+        self._tallies: dict[int, PredictTally] = {}  # per predictor: the calls since its last line
+        self._last_line: dict[int, float] = {}  # per predictor: when its last line was made (perf_counter)
         self._export_started: dict[int, tuple[float, dict]] = {}
 
     def _emit(self, kind: str, text: str, report: dict[str, Any]) -> None:
@@ -273,7 +281,7 @@ class ModeReports(Hook):
     # predict
     def on_predict_start(self, predictor):
         if self.report_predict:
-            self._tallies[id(predictor)] = PredictTally()
+            self._tallies.setdefault(id(predictor), PredictTally()).calls += 1
 
     def on_predict_batch_end(self, predictor):
         tally = self._tallies.get(id(predictor))
@@ -281,9 +289,15 @@ class ModeReports(Hook):
             tally.add(predictor.results)
 
     def on_predict_end(self, predictor):
-        tally = self._tallies.pop(id(predictor), None)
+        key = id(predictor)
+        tally = self._tallies.get(key)
         if tally is None or not self.is_main_process:
             return
+        last = self._last_line.get(key)
+        if last is not None and time.perf_counter() - last < self.summary_every:
+            return  # a stream of calls: this one is counted in the next summary line
+        del self._tallies[key]
+        self._last_line[key] = time.perf_counter()
         rep = tally.report(predictor)
         self.last_predict_report = rep
         self._emit("predict_report", format_predict(rep), rep)

@@ -80,13 +80,14 @@ def run(request, tmp_path_factory, s3_server):
 
         model = YOLO("yolo11n.yaml")
         listener = Listener()
-        yolo_hooks.attach(model, *hooks.values(), listener)
+        yolo_hooks.attach(model, *hooks.values(), listener, end_timeout=60)  # the run's one end-of-run deadline (default 10 s)
         (tmp / "deleted").mkdir()
         (tmp / "share").mkdir()
         model.add_callback("on_train_epoch_start", _RemoveAtEpoch(tmp / "deleted" / "backup", 1))
         model.add_callback("on_train_epoch_start", _RemoveAtEpoch(tmp / "share", 1))
         train(tmp, model=model, device=request.param, epochs=2)
         exported = model.export(format="torchscript", imgsz=160)
+        assert all(hook.wait(120) for hook in hooks.values())  # an export's copies finish in the background
         yield dict(tmp=tmp, model=model, hooks=hooks, memory_url=memory_url, s3=s3, exported=Path(exported),
                    best=Path(model.trainer.best), published=listener.published)
 

@@ -3,8 +3,10 @@
 ``endpoint`` answers each request from its script (``endpoint.script("429", "500", "ok")``), then from its
 ``mode``: ``ok`` (200), ``429`` (with ``Retry-After``), ``500``, ``400``, ``slow`` (200 after ``delay`` s),
 ``close`` (accept, then hang up without a reply), ``drop`` (take the message, then hang up: the sender cannot
-know it arrived, so it sends it again — the at-least-once case receivers dedup by id). ``dead_url`` is a port
-with nothing listening (connection refused).
+know it arrived, so it sends it again — the at-least-once case receivers dedup by id), ``302`` (a redirect to
+``location``), ``410`` (gone), ``huge`` (200 with a ``huge_bytes`` body; ``bytes_sent`` counts what the client
+really read) and ``never`` (take the request, never answer). ``dead_url`` is a port with nothing listening
+(connection refused).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 
-MODES = ("ok", "429", "500", "400", "slow", "close", "drop")
+MODES = ("ok", "429", "500", "400", "slow", "close", "drop", "302", "410", "huge", "never")
 
 
 class Endpoint:
@@ -29,6 +31,10 @@ class Endpoint:
         self.port = port
         self.requests: list[dict[str, Any]] = []
         self.mode, self.delay, self.retry_after = "ok", 5.0, 1.0
+        self.location = "http://127.0.0.1:9/elsewhere"
+        self.huge_bytes = 50 * 1024 * 1024
+        self.bytes_sent = 0
+        self._stopped = threading.Event()
         self._script: collections.deque[str] = collections.deque()
         self._cycle: list[str] = []
         self._cycle_i = 0
@@ -84,19 +90,42 @@ class Endpoint:
                     return
                 if reply == "slow":
                     time.sleep(endpoint.delay)
-                status = {"ok": 200, "slow": 200, "429": 429, "500": 500, "400": 400}[reply]
+                if reply == "never":
+                    endpoint._stopped.wait(120)
+                    self.close_connection = True
+                    return
+                if reply == "huge":
+                    self._send_huge()
+                    return
+                status = {"ok": 200, "slow": 200, "429": 429, "500": 500, "400": 400, "302": 302, "410": 410}[reply]
                 payload = b'{"ok": true}' if status == 200 else b'{"ok": false, "error": "scripted"}'
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", f"{endpoint.retry_after:g}")
+                if status == 302:
+                    self.send_header("Location", endpoint.location)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def _send_huge(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(endpoint.huge_bytes))
+                self.end_headers()
+                chunk = b" " * 65536
+                try:
+                    for _ in range(endpoint.huge_bytes // len(chunk)):
+                        self.wfile.write(chunk)
+                        endpoint.bytes_sent += len(chunk)
+                except OSError:  # the client stopped reading and closed: what we want
+                    self.close_connection = True
+
             def log_message(self, *args):
                 pass
 
+        self._stopped.clear()
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
@@ -105,6 +134,7 @@ class Endpoint:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()  # requests held by `never` end too
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -113,7 +143,7 @@ class Endpoint:
     def received(self) -> list[dict[str, Any]]:
         """JSON bodies of requests that reached the receiver's handling (answered 200, or taken and dropped)."""
         with self._lock:
-            return [r["json"] for r in self.requests if r["reply"] in ("ok", "slow", "drop") and r["json"]]
+            return [r["json"] for r in self.requests if r["reply"] in ("ok", "slow", "drop", "huge") and r["json"]]
 
     def ids(self) -> list[str]:
         """Message ids received, duplicates included (the ``json`` format's ``id``)."""

@@ -63,10 +63,10 @@ def test_retry_after_of_a_429_is_honoured(endpoint, tmp_path):
 def test_backoff_is_exponential_with_full_jitter_and_capped(tmp_path):
     d = delivery("http://127.0.0.1:9/x", tmp_path, backoff=1.0, max_backoff=5.0)
     for attempt, cap in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (10, 5.0)]:
-        delays = [d._delay(attempt, None) for _ in range(300)]
+        delays = [d.policy.delay(attempt, None) for _ in range(300)]
         assert 0 <= min(delays) and max(delays) <= cap
         assert max(delays) > cap * 0.8 and min(delays) < cap * 0.2  # spread over [0, cap], not a fixed step
-    assert d._delay(1, 7.5) == 7.5  # the service's own wait wins
+    assert d.policy.delay(1, 7.5) == 7.5  # the service's own wait wins
 
 
 def test_a_4xx_is_not_retried_logged_once_and_kept_in_the_outbox(endpoint, tmp_path):
@@ -117,7 +117,8 @@ def test_unreachable_after_all_retries_goes_to_the_outbox_at_once_and_is_logged_
     d = delivery(dead_url, tmp_path, logs, retries=2)
     d.submit(message(1))
     d.submit(message(2))
-    assert d.flush(5) == 0  # both failed for good before the flush ended: already in the outbox
+    assert d._worker.flush(5)  # both fail for good within their retries (the run's end would not wait: known down)
+    assert d.flush(5) == 0  # already in the outbox
     records, _ = read(tmp_path / "outbox.jsonl")
     assert [r["reason"] for r in records] == ["unreachable after 3 attempts: connection refused"] * 2
     warnings = [text for level, text in logs if level == "warning"]
@@ -258,7 +259,7 @@ def test_a_script_that_exits_without_flushing_still_keeps_its_messages(tmp_path,
         "from yolo_hooks.notify.message import Message\n"
         f"hook = Notify(format='json', url={dead_url!r}, backoff=30, flush_timeout=0.5,\n"
         f"              outbox={str(tmp_path / 'o.jsonl')!r})\n"
-        "hook.send(Message('val_report', 'info', 'validation done', id='abc123'))\n"
+        "hook.send(Message('alert', 'warning', 'val loss high', id='abc123'))\n"
     )  # ...and the interpreter exits with the message in back-off
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)

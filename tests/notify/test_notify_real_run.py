@@ -30,8 +30,8 @@ class Publisher(Hook):
         snap = self.snapshot(trainer)
         if not snap.is_final_eval:
             for i in range(self.per_epoch):
-                self.publish("alert", f"val/loss above 10 at epoch {snap.epoch} ({i})", "warning", rule="above",
-                             loss="val/loss", value=12.5, threshold=10, epoch=snap.epoch)
+                self.publish("alert", f"val/loss above 10 at epoch {snap.epoch} ({i})", "warning", rule=f"above_{i}",
+                             loss="val/loss", value=12.5, threshold=10, epoch=snap.epoch)  # 4 rules: 4 alerts
 
     def on_train_end(self, trainer):
         self.publish("fitness_summary", "summary", **SUMMARY)

@@ -6,14 +6,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import build_hooks, load_config
+from .deadline import set_exit_timeout
 from .errors import ConfigError
 from .events import check_event
 from .hook import GuardedCallback, Hook
 from .redact import remember
 from .tracker import RunTracker
+from .validate import check_number
 
 
-def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = None) -> list[Hook]:
+def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = None,
+           end_timeout: float | None = None) -> list[Hook]:
     """Register hooks on ``model`` (a ``YOLO`` model, or any object with ``add_callback`` and ``callbacks``).
 
     Everything is validated before anything is registered: a bad config, an unknown hook or option, or a
@@ -23,6 +26,8 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
         model: the ``ultralytics.YOLO`` model (or trainer / validator / predictor).
         *items: hook objects, paths to ``hooks.yaml`` files, or config dicts.
         strict: when given, overrides every hook's ``strict`` (True re-raises hook errors; for tests and debugging).
+        end_timeout: seconds the end of a training waits for all hooks' end-of-run work together (flushes,
+            uploads; default 10); the interpreter's exit waits at most as long for messages sent after it.
 
     Returns:
         The attached hooks, in order.
@@ -53,6 +58,8 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
     plan = [(hook, hook.handlers()) for hook in hooks]  # validates every event name before registering any
     tracker = _find_tracker(model)
     give_unique_names(hooks, [] if tracker is None else [h for h in tracker.bus.hooks if h is not tracker])
+    if end_timeout is not None:
+        end_timeout = check_number("attach", "end_timeout", end_timeout, minimum=0)
     tracker = _tracker_of(model)
     for hook, handlers in plan:
         if strict is not None:
@@ -60,7 +67,19 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
         hook.bind(tracker.bus)
         for event in handlers:
             model.add_callback(event, GuardedCallback(hook, event))
+    if end_timeout is not None:
+        tracker.bus.end_timeout = float(end_timeout)
+        set_exit_timeout(end_timeout)
+    _finish_last(model, tracker)
     return hooks
+
+
+def _finish_last(model: Any, tracker: RunTracker) -> None:
+    """Keep the tracker's end-of-run step after every hook's ``teardown`` (re-appended after each attach)."""
+    teardown = model.callbacks.setdefault("teardown", [])
+    teardown[:] = [cb for cb in teardown if not (isinstance(cb, GuardedCallback) and cb.hook is tracker
+                                                 and cb.event == "finish_run")]
+    teardown.append(GuardedCallback(tracker, "finish_run"))
 
 
 def give_unique_names(hooks: list[Hook], present: list[Hook] | tuple = ()) -> None:

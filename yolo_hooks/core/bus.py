@@ -1,18 +1,32 @@
 """How hooks tell each other what happened (an alert, an early stop, a mirrored checkpoint...).
 
 Every hook attached to one model shares one :class:`Bus`. A hook calls ``self.publish(...)``; every hook on the
-bus that defines ``on_published(event)`` receives the :class:`Published` record at once, on the same thread (a
-notifier only queues it). The bus is pickled together with the hooks, so it stays shared in DDP workers.
+bus that defines ``on_published(event)`` receives the :class:`Published` record at once, on the publishing thread
+(a notifier only queues it). Background workers publish their results themselves, as soon as they have them (a
+``mirror_failed`` does not wait for the next epoch); the bus serialises deliveries with a lock, so subscribers see
+one event at a time. The bus is pickled together with the hooks, so it stays shared in DDP workers.
+
+An event's id is derived from what it announces (run, source, kind and the identity fields of its data, such as
+the epoch and the rule), so an epoch that a resumed run catches up on is announced under the same id as the first
+time: receivers drop the duplicate.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .deadline import END_TIMEOUT
+
 SEVERITIES = ("info", "warning", "critical")
+# Data keys that say *which* event this is (not how it measured): they make the id.
+HISTORY = 200  # recent events kept for crash forensics (where the copies went), never pickled
+IDENTITY_KEYS = ("epoch", "rule", "loss", "monitor", "destination", "file", "kind", "reason")
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,7 @@ class Published:
         severity: ``info``, ``warning`` or ``critical``.
         message: one line for humans.
         data: JSON-ready details.
+        id: derived from what it announces (see the module docstring), random for a one-off event.
     """
 
     kind: str
@@ -41,17 +56,39 @@ class Published:
         return {k: getattr(self, k) for k in ("id", "kind", "source", "severity", "message", "data", "time")}
 
 
+def event_id(run_id: str | None, source: str, kind: str, data: dict[str, Any]) -> str:
+    """The id of an event about an epoch of run ``run_id``: the same for every re-announcement; else random.
+
+    Examples:
+        >>> event_id("run1", "val_loss_alert", "alert", {"epoch": 3, "rule": "above", "value": 12.5}) == \\
+        ...     event_id("run1", "val_loss_alert", "alert", {"epoch": 3, "rule": "above", "value": 12.499})
+        True
+    """
+    if not run_id or data.get("epoch") is None:
+        return uuid.uuid4().hex
+    parts = [run_id, source, kind, *(f"{k}={data[k]}" for k in IDENTITY_KEYS if k in data)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
 class Bus:
     """Delivers published events to the hooks attached to the same model, and writes their state files.
 
     State files are written on one background thread (``writer``), in order: an ``os.replace`` on the training
     thread can wait milliseconds behind another thread's fsync of a checkpoint. A write lost to a SIGKILL leaves
     the state one epoch behind last.pt, which the core's resume catch-up handles.
+
+    Attributes:
+        run_id: the identity of the training run, kept across ``resume=True`` (see :mod:`yolo_hooks.core.tracker`).
+        end_timeout: seconds the end of a run waits for every hook's end-of-run work together.
     """
 
     def __init__(self):
         self.hooks: list = []
+        self.run_id: str | None = None
+        self.end_timeout = END_TIMEOUT
+        self.history: collections.deque[Published] = collections.deque(maxlen=HISTORY)  # crash forensics read it
         self._writer = None
+        self._lock = threading.RLock()  # re-entrant: a subscriber may publish in turn
 
     @property
     def writer(self):
@@ -66,8 +103,23 @@ class Bus:
         """Wait for pending state writes; True when none is left."""
         return self._writer is None or self._writer.flush(timeout)
 
+    def close_writer(self, timeout: float) -> bool:
+        """Flush the state writes and let the writer's thread end (the next write starts a new one)."""
+        if self._writer is None:
+            return True
+        done = self._writer.flush(timeout)
+        self._writer.close()
+        return self._writer.join(timeout) and done
+
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_writer": None}
+        return {**self.__dict__, "_writer": None, "_lock": None, "history": None}  # DDP workers start empty
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("run_id", None)
+        self.__dict__.setdefault("end_timeout", END_TIMEOUT)
+        self.history = collections.deque(maxlen=HISTORY)
+        self._lock = threading.RLock()
 
     def subscribe(self, hook) -> None:
         """Add a hook (once)."""
@@ -75,7 +127,10 @@ class Bus:
             self.hooks.append(hook)
 
     def publish(self, event: Published) -> None:
-        """Hand ``event`` to every subscriber's ``on_published`` (errors isolated per hook by the core)."""
-        for hook in list(self.hooks):
-            if hook is not None and callable(getattr(hook, "on_published", None)):
-                hook._call_guarded("on_published", event)
+        """Hand ``event`` to every subscriber's ``on_published`` (errors isolated per hook by the core); safe to
+        call from any thread."""
+        with self._lock:
+            self.history.append(event)
+            for hook in list(self.hooks):
+                if hook is not None and callable(getattr(hook, "on_published", None)):
+                    hook._call_guarded("on_published", event)

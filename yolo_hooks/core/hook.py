@@ -20,7 +20,7 @@ from typing import Any, Callable, ClassVar
 
 from ultralytics.utils import LOGGER
 
-from .bus import SEVERITIES, Bus, Published
+from .bus import SEVERITIES, Bus, Published, event_id
 from .colour import colour_enabled, paint
 from .events import RESERVED_METHODS, check_event, known_events
 from .files import atomic_write_text, read_json
@@ -43,6 +43,7 @@ class Hook:
     """
 
     config_name: ClassVar[str | None] = None  # top-level key in hooks.yaml
+    finish_last: ClassVar[bool] = False  # finish after the others (a notifier sends what they published at the end)
     allow_multiple: ClassVar[bool] = False  # may hooks.yaml give a list of option sets?
     _transient: ClassVar[tuple[str, ...]] = ()  # attributes dropped from pickled state
 
@@ -121,7 +122,9 @@ class Hook:
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
         message = scrub(message, self.secrets())
-        event = Published(kind=kind, source=self.name, severity=severity, message=message, data=data)
+        run_id = None if self._bus is None else self._bus.run_id
+        event = Published(kind=kind, source=self.name, severity=severity, message=message, data=data,
+                          id=event_id(run_id, self.name, kind, data))
         if self._bus is not None:
             self._bus.publish(event)
         return event
@@ -134,6 +137,8 @@ class Hook:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (read unknown or missing keys leniently)."""
 
+    # Optional: ``finish(self, trainer, deadline)`` does this hook's end-of-run waiting (flushes, uploads) within
+    # ``deadline.left()``: the core calls it once, after every teardown, with one deadline for all hooks.
     # Optional: ``catch_up(self, trainer, epoch, values)`` takes one completed epoch that the saved state missed
     # (``values`` as in EpochSnapshot.values(), read back from results.csv and last.pt); see RunTracker.
 

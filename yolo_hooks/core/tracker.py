@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from pathlib import Path
+
 from . import compat
 from .bus import Bus
 from .collective import share_stop
+from .deadline import Deadline
+from .files import atomic_write_text, read_json
 from .hook import GuardedCallback, Hook
 from .recorded import recorded_epoch_values
 from .run import is_main_process, run_state
+
+RUN_ID_FILE = "yolo_hooks.run.json"  # in the run's weights folder, next to last.pt
+
+
+def run_identity(weights_dir: Path, resume: bool) -> str:
+    """The run's id: read back on ``resume=True`` (the resumed run is the same run), else new and written down."""
+    path = Path(weights_dir) / RUN_ID_FILE
+    saved = read_json(path) if resume else None
+    if isinstance(saved, dict) and isinstance(saved.get("run_id"), str) and saved["run_id"]:
+        return saved["run_id"]
+    run_id = uuid.uuid4().hex
+    try:
+        atomic_write_text(path, json.dumps({"run_id": run_id}), fsync=False)  # once per run, before any message
+    except OSError:
+        pass  # ids then differ after a resume: at worst a duplicate, never a loss
+    return run_id
 
 
 class RunTracker(Hook):
@@ -19,6 +41,12 @@ class RunTracker(Hook):
     def __init__(self):
         super().__init__(name="yolo_hooks")
         self.bus = Bus()
+
+    def on_pretrain_routine_start(self, trainer):
+        """Give the run its identity (message ids are derived from it), kept across ``resume=True``."""
+        resume = bool(getattr(trainer.args, "resume", False))
+        if self.is_main_process:
+            self.bus.run_id = run_identity(Path(trainer.save_dir) / "weights", resume)
 
     def on_train_start(self, trainer):
         """On ``resume=True``, give every hook its saved state back before the first resumed epoch.
@@ -107,3 +135,15 @@ class RunTracker(Hook):
         for callback in list(trainer.callbacks.get("teardown", [])):
             if isinstance(callback, GuardedCallback):
                 callback(trainer)
+
+    def finish_run(self, trainer):
+        """After every hook's teardown (``attach`` keeps this callback last): each hook's ``finish(trainer,
+        deadline)`` with ONE deadline of ``bus.end_timeout`` seconds for all of them together, notifiers last (they
+        send what the others published at the end); then the state writer's thread ends too."""
+        if not self.is_main_process:
+            return
+        deadline = Deadline(self.bus.end_timeout)
+        hooks = [h for h in self.bus.hooks if h is not self and callable(getattr(h, "finish", None))]
+        for hook in sorted(hooks, key=lambda h: bool(getattr(h, "finish_last", False))):
+            hook._call_guarded("finish", trainer, deadline)
+        self.bus.close_writer(max(deadline.left(), 1.0))

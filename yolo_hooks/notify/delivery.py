@@ -6,14 +6,20 @@ verdict from the format's ``check_response``:
 
 - delivered: done;
 - transient (connection refused, timeout, 429, 5xx, the service's own "rate limited" reply): retried up to
-  ``retries`` times after ``Retry-After`` when the service gave one, else after an exponential back-off with full
-  jitter (``uniform(0, min(max_backoff, backoff * 2**n))``) so that many runs do not retry in lock-step;
-- permanent (a 4xx that retrying cannot fix: revoked webhook, bad payload): not retried, logged once.
+  ``retries`` times by the one retry policy (:mod:`yolo_hooks.core.retry`: ``Retry-After`` first, else
+  exponential back-off with full jitter);
+- permanent (a 4xx that retrying cannot fix: revoked webhook, bad payload; any 3xx): not retried, logged once.
 
-A message that failed for good goes to the outbox at once; at the end of the run :meth:`Delivery.flush` waits at
-most ``flush_timeout`` seconds, then interrupts back-off sleeps and writes everything still queued or in flight to
-the outbox, where ``yolo-hooks outbox replay`` picks it up. Delivery is at least once: a message whose slow reply
-arrives after it was written to the outbox is sent again on replay, with the same id for the receiver to dedup.
+Redirects are never followed (Standard Webhooks says the same): a 3xx would turn the POST into a body-less GET to
+a host nobody configured, with the signed headers. At most 64 KiB of a reply are read, streamed (:mod:`.http`).
+
+Every message is journaled before it is queued (:mod:`yolo_hooks.notify.outbox`), so nothing needs waiting for
+twice: a message that failed for good goes to the outbox at once; at the end of the run :meth:`Delivery.flush`
+waits at most the time it is given (not at all when this destination is known down in this run, or asked for a
+wait that ends after the deadline), then interrupts back-off waits and writes everything still queued or in flight
+to the outbox, where ``yolo-hooks outbox replay`` picks it up. Delivery is at least once: a message whose slow
+reply arrives after it was written to the outbox is sent again on replay, with the same id for the receiver to
+dedup.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from __future__ import annotations
 import atexit
 import collections
 import hashlib
-import random
 import threading
 import time
 import weakref
@@ -29,16 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from ..core.deadline import exit_deadline
 from ..core.redact import redact_url
+from ..core.retry import RetryPolicy
 from ..core.worker import BackgroundWorker
-from . import images
+from . import http, images
 from . import outbox as outbox_file
-from .formats import DeliveryResult, check_response
+from .formats import DeliveryResult
 from .message import Message
 
 # Documented per-destination limits, used when `rate_limit` is not given (messages per minute).
 FORMAT_RATE_LIMITS = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
-RETRY_AFTER_CAP = 3600.0  # a service asking for more than an hour is down; the end-of-run flush ends the wait anyway
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,8 @@ class Delivery:
         rate_limit: at most this many messages per ``rate_window`` seconds (``None``: the service's documented
             per-minute limit, if it has one).
         rate_window: the rate limit's sliding window in seconds (a minute).
-        flush_timeout: seconds the end-of-run flush (and the interpreter-exit flush) waits.
+        flush_timeout: seconds :meth:`flush` waits by default (the end of a run passes what is left of its one
+            deadline; the interpreter's exit shares one deadline among all deliveries).
         outbox: the JSONL file for undelivered messages.
         log: ``log(text, level)`` (the hook's, which scrubs secrets).
         secrets: strings scrubbed from outbox lines.
@@ -142,6 +149,7 @@ class Delivery:
         self.destination = destination
         self.options = dict(options)
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
+        self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
         self.rate_limit = FORMAT_RATE_LIMITS.get(destination.format) if rate_limit is None else rate_limit
         self.rate_window = rate_window
         self.flush_timeout = flush_timeout
@@ -159,6 +167,8 @@ class Delivery:
         self._sent_at: collections.deque[float] = collections.deque()  # attempt times in the last minute
         self._logged: set[str] = set()
         self._failing = False
+        self.down: str | None = None  # why this destination is known down in this run (refused, timed out)
+        self._next_attempt: float | None = None  # monotonic time a back-off / Retry-After wait ends
         self._journals: dict[str, Path] = {}  # message id -> its journal, until the message is settled
         self._checked: set[Path] = set()  # journals already looked at for a killed run's leftovers
 
@@ -167,7 +177,7 @@ class Delivery:
         """Journal ``message`` and queue it for the worker (microseconds; starts the thread on first use)."""
         if self._worker is None:
             self._worker = BackgroundWorker(f"notify-{self.destination.name}")
-            atexit.register(_flush_at_exit, weakref.ref(self))
+        _LIVE.add(self)
         journal = outbox_file.journal_path(self.outbox, self.destination)
         if journal not in self._checked:  # a killed earlier run (resume reuses its folder) may have left one
             self._checked.add(journal)
@@ -180,25 +190,28 @@ class Delivery:
                               "warning")
         try:  # write-ahead: a SIGKILL before delivery leaves it here, and the next start moves it to the outbox
             record = outbox_file.make_record(message, self.destination, outbox_file.KILLED)
-            outbox_file.journal_queued(journal, self.outbox, record, self.secrets)
-            with self._lock:
+            with self._lock:  # registered and written as one step: _settled never drops a journal in between
                 self._journals[message.id] = journal
+                try:
+                    outbox_file.journal_queued(journal, self.outbox, record, self.secrets)
+                except OSError:
+                    self._journals.pop(message.id, None)
+                    raise
         except OSError as e:
             self._log_once("journal", f"cannot write the notification journal {journal}: {e}", "warning")
         self._worker.submit(_Job(self, message))
 
     def _settled(self, messages: list[Message]) -> None:
         """Delivered or in the outbox: strike them from their journal; drop journals with nothing pending."""
-        with self._lock:
+        with self._lock:  # the same lock as submit's journal write: no message is journaled while we decide
             journals = [(m.id, self._journals.pop(m.id)) for m in messages if m.id in self._journals]
-            open_journals = set(self._journals.values())
-        for message_id, journal in journals:
-            try:
-                outbox_file.journal_done(journal, message_id)
-            except OSError:
-                pass  # the message is settled; at worst the next start re-queues it to the outbox (at least once)
-        for journal in {j for _, j in journals} - open_journals:
-            journal.unlink(missing_ok=True)
+            for message_id, journal in journals:
+                try:
+                    outbox_file.journal_done(journal, message_id)
+                except OSError:
+                    pass  # the message is settled; at worst the next start re-queues it to the outbox (at least once)
+            for journal in {j for _, j in journals} - set(self._journals.values()):
+                journal.unlink(missing_ok=True)
 
     def pending(self) -> int:
         """Messages queued or being sent."""
@@ -207,10 +220,17 @@ class Delivery:
     def flush(self, timeout: float | None = None, reason: str = "undelivered at end of run") -> int:
         """Wait up to ``timeout`` seconds (default ``flush_timeout``) for the queue to empty; write the rest to the
         outbox. Returns how many messages went to the outbox.
+
+        No wait at all when the destination is known down in this run (connection refused or timed out at the last
+        attempt) or when its next attempt would come after the wait: the journal already holds every message, so
+        the outbox gets them now instead of after a wait that cannot succeed.
         """
         if self._worker is None:
             return 0
-        if self._worker.flush(self.flush_timeout if timeout is None else timeout):
+        timeout = self.flush_timeout if timeout is None else timeout
+        if self.hopeless(timeout):
+            timeout = 0.0
+        if self._worker.flush(timeout):
             return 0
         aborted = self._abort
         aborted.set()  # the message in back-off stops waiting; the one in a slow request is written now anyway
@@ -220,6 +240,11 @@ class Delivery:
             messages.insert(0, current)
         self._abort = threading.Event()  # messages submitted later (a val after training) are delivered normally
         return self._hand_over(messages, reason)
+
+    def hopeless(self, within: float) -> bool:
+        """True when waiting ``within`` seconds for this destination cannot deliver what is queued."""
+        next_attempt = self._next_attempt
+        return self.down is not None or (next_attempt is not None and next_attempt > time.monotonic() + within)
 
     # --- the worker thread ------------------------------------------------------------------------------------
     def _run_job(self, message: Message) -> None:
@@ -248,7 +273,7 @@ class Delivery:
         ``report=False``: do not log failures (the caller prints the result itself, as the CLI commands do).
         """
         abort = abort or threading.Event()
-        retries = self.retries if retries is None else retries
+        policy = self.policy if retries is None else RetryPolicy(retries, self.backoff, self.max_backoff)
         attempts, error = 0, None
         while True:
             if message.id in self._handed_over or not self._wait_for_rate_limit(abort):
@@ -257,6 +282,7 @@ class Delivery:
             result = self._attempt(message)
             if result.ok:
                 self.delivered += 1
+                self.down = None
                 if self._failing:
                     self._failing = False
                     self._log(f"delivering again to {self.destination.target}", "info")
@@ -272,7 +298,7 @@ class Delivery:
                         "error",
                     )
                 return Attempt(False, attempts, error, permanent=True)
-            if attempts > retries:
+            if not policy.should_retry(attempts):
                 self._failing = True
                 if report:
                     self._log_once(
@@ -282,14 +308,13 @@ class Delivery:
                         "warning",
                     )
                 return Attempt(False, attempts, error)
-            if abort.wait(self._delay(attempts, result.retry_after)):
-                return Attempt(False, attempts, error, aborted=True)
-
-    def _delay(self, attempts: int, retry_after: float | None) -> float:
-        """Seconds before the next attempt: the service's own wait, or exponential back-off with full jitter."""
-        if retry_after is not None:
-            return min(max(0.0, retry_after), RETRY_AFTER_CAP)
-        return random.uniform(0, min(self.max_backoff, self.backoff * 2 ** (attempts - 1)))
+            delay = policy.delay(attempts, result.retry_after)
+            self._next_attempt = time.monotonic() + delay
+            try:
+                if policy.sleep(delay, abort):
+                    return Attempt(False, attempts, error, aborted=True)
+            finally:
+                self._next_attempt = None
 
     def _wait_for_rate_limit(self, abort: threading.Event) -> bool:
         """Sliding window: at most ``rate_limit`` attempts in any ``rate_window`` s. False when the flush aborted."""
@@ -314,28 +339,18 @@ class Delivery:
             try:
                 email.send_email(images.build_email(message, self.options), self.options, self.timeout)
             except Exception as e:  # the classifier decides: 4xx SMTP transient, 5xx permanent, network transient
+                if isinstance(e, (ConnectionRefusedError, TimeoutError)):
+                    self.down = f"{type(e).__name__}"
                 return email.classify_smtp_error(e)
             return DeliveryResult(ok=True)
         try:
             request = images.build_request(fmt, message, self.options)  # reads a snapshot image, if any
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
-        import requests
-
         if self._session is None:
-            self._session = requests.Session()  # one connection pool per destination, reused for every message
-        try:
-            reply = self._session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                json=request.json if request.body is None else None,
-                headers=request.headers,
-                timeout=(self.timeout, self.timeout),
-            )
-        except requests.RequestException as e:
-            return DeliveryResult(ok=False, retry=True, error=describe_error(e, self.timeout))
-        return check_response(fmt, reply.status_code, reply.headers, reply.content)
+            self._session = http.new_session()  # one connection pool per destination, reused for every message
+        result, self.down = http.send(self._session, request, fmt, self.timeout)
+        return result
 
     # --- outbox -----------------------------------------------------------------------------------------------
     def _hand_over(self, messages: list[Message], reason: str, attempts: int | None = None) -> int:
@@ -361,39 +376,28 @@ class Delivery:
             self._logged.add(key)
             self._log(text, level)
 
-    def close(self) -> None:
-        """Let the worker thread exit and close the connection pool (the object stays usable)."""
+    def close(self, timeout: float = 0.0) -> bool:
+        """Let the worker thread end once idle (waiting up to ``timeout`` s for it) and close the connection pool;
+        the object stays usable (a later submit starts a new thread). True when no thread is left."""
+        ended = True
         if self._worker is not None:
             self._worker.close()
-        if self._session is not None:
+            ended = self._worker.join(timeout)
+        if self._session is not None and ended:
             self._session.close()
             self._session = None
+        _LIVE.discard(self)
+        return ended
 
 
-def describe_error(error: Exception, timeout: float) -> str:
-    """A short reason for a ``requests`` exception, without the URL (which carries the webhook token)."""
-    import requests
-
-    text = str(error)
-    if isinstance(error, requests.exceptions.ConnectTimeout):
-        return f"connect timed out after {timeout:g} s"
-    if isinstance(error, requests.exceptions.Timeout):
-        return f"no reply within {timeout:g} s"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS error (certificate verification failed?)"
-    if isinstance(error, requests.exceptions.ConnectionError):
-        if "refused" in text.lower():
-            return "connection refused"
-        if "RemoteDisconnected" in text or "aborted" in text.lower() or "reset" in text.lower():
-            return "connection closed by the server without a reply"
-        if "resolve" in text.lower() or "Name or service" in text:
-            return "host name not found"
-        return "connection failed"
-    return type(error).__name__
+# Deliveries with work that outlives a training's end (messages sent after a predict, a val, an export): the
+# interpreter's exit gives them all one shared deadline, once (a delivery already flushed has nothing pending).
+_LIVE: weakref.WeakSet[Delivery] = weakref.WeakSet()
 
 
-def _flush_at_exit(ref: weakref.ref) -> None:
-    """At interpreter exit, give queued messages ``flush_timeout`` seconds, then keep the rest in the outbox."""
-    delivery = ref()
-    if delivery is not None and delivery.pending():
-        delivery.flush(reason="undelivered at interpreter exit")
+@atexit.register
+def _flush_at_exit() -> None:
+    deadline = exit_deadline()
+    for delivery in list(_LIVE):
+        if delivery.pending():
+            delivery.flush(deadline.left(), reason="undelivered at interpreter exit")

@@ -19,13 +19,18 @@ from ..core.numbers import format_duration
 from ..core.run import EpochSnapshot, RunOutcome
 from ..core.run_info import HOST
 from .message import EVENTS as MESSAGE_EVENTS
-from .message import SEVERITY_RANK, Message
+from .message import SEVERITY_RANK, Message, message_id
 
 # Events a destination can choose (``test`` is only sent by ``yolo-hooks notify-test``).
 EVENTS = tuple(e for e in MESSAGE_EVENTS if e != "test")
+# Reports of model.val() / predict() / export(): sent only to a destination that names them (a video loop calls
+# predict once per frame; nobody wants that in a chat unless they asked for it).
+REPORT_EVENTS = ("val_report", "predict_report", "export_report")
+# `events: all`: every training event.
+ALL_EVENTS = tuple(e for e in EVENTS if e not in REPORT_EVENTS)
 # Without `events:` a destination gets everything but the chatty ones: per-epoch progress is switched on by
 # `progress_every` / `progress_minutes`, and a mirrored best.pt is news only when it fails.
-DEFAULT_EVENTS = tuple(e for e in EVENTS if e not in {"epoch", "mirror_done"})
+DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done"})
 # Bus kinds published by the other hooks that become a message of their own.
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
@@ -99,6 +104,7 @@ def train_start_message(trainer: Any, run: dict[str, str]) -> Message:
     text = f"{run.get('model', 'model')} on {run.get('data', 'data')}: {epochs} epochs on {run.get('device', '?')}"
     text += f", resuming at epoch {start + 1}" if start else ""
     return Message(
+        id=message_id(run, "train_start", start),
         event="train_start",
         severity="info",
         title=f"🚀 Training {'resumed' if start else 'started'}{_name(run)}",
@@ -122,6 +128,7 @@ def epoch_message(snap: EpochSnapshot, run: dict[str, str]) -> Message:
         fields["Val loss"] = _number(snap.val_loss_total)
     fields["Elapsed"], fields["Time left"] = format_duration(snap.elapsed, missing=""), format_duration(eta, missing="")
     return Message(
+        id=message_id(run, "epoch", snap.epoch),
         event="epoch",
         severity="info",
         title=f"📈 Epoch {snap.epoch}/{snap.epochs}{_name(run)}",
@@ -142,6 +149,7 @@ def new_best_message(snap: EpochSnapshot, previous: float | None, run: dict[str,
     fields.update(_metric_fields(snap.metrics))
     change = f"up from {_number(previous)}" if previous is not None else "first best"
     return Message(
+        id=message_id(run, "new_best", snap.epoch),
         event="new_best",
         severity="info",
         title=f"🏆 New best fitness {_number(snap.fitness)}{_name(run)}",
@@ -164,6 +172,7 @@ def published_message(event: Published, run: dict[str, str]) -> Message:
         if isinstance(value, (str, int, float, bool)) and value != "":
             fields[key.replace("_", " ").capitalize()] = _number(value)
     return Message(
+        id=message_id(run, "published", event.id),
         event=event.kind,
         severity=event.severity,
         title=f"{icon} {title}{_name(run)}",
@@ -201,6 +210,7 @@ def train_end_message(
     if summary:
         data["summary"] = dict(summary)
     return Message(
+        id=message_id(run, "train_end", outcome.status, outcome.epoch),
         event="train_end",
         severity="info",
         title=f"{'⏹️ Training stopped early' if early else '✅ Training finished'}{_name(run)}",
@@ -235,6 +245,7 @@ def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | Non
     if facts.get("traceback"):
         fields["Traceback"] = "\n".join(facts["traceback"][-4:])
     return Message(
+        id=message_id(run, outcome.status, outcome.epoch, outcome.exc_type),
         event="interrupt" if interrupted else "crash",
         severity="warning" if interrupted else "critical",
         title=f"{'⏹️ Training interrupted' if interrupted else '💥 Training crashed'}{_name(run)}",

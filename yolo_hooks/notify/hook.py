@@ -28,6 +28,7 @@ from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
+    ALL_EVENTS,
     BUS_EVENTS,
     crash_message,
     epoch_message,
@@ -42,7 +43,6 @@ from .message import Message
 from .options import HOOK, check_events, check_format, check_format_options, check_severity
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 
-REPORT_EVENTS = ("val_report", "predict_report", "export_report")
 
 
 class Notify(Hook):
@@ -52,13 +52,15 @@ class Notify(Hook):
         format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram`` or
             ``email``.
         url: webhook URL (every format but telegram and email); put it in the environment: ``${SLACK_WEBHOOK_URL}``.
-        events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``).
+        events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``; ``all``: every
+            training event). The val / predict / export reports are sent only when listed by name.
         min_severity: drop messages below ``info`` / ``warning`` / ``critical``.
         progress_every: a progress message every N epochs (adds ``epoch`` to the default events).
         progress_minutes: a progress message at most every M minutes (with ``progress_every``: whichever first).
         timeout: seconds per request. retries: retries of a transient failure. backoff, max_backoff: seconds.
         rate_limit: messages per minute (default: the service's documented limit, e.g. 20 for WeCom/DingTalk).
-        flush_timeout: seconds the end of a run waits for queued messages before writing them to the outbox.
+        flush_timeout: at most this much of the run's one end-of-run deadline (``attach(..., end_timeout=10)``) is
+            spent waiting for this destination; the rest goes to the outbox. Nothing else ever waits.
         outbox: outbox file (default ``<run folder>/notify_outbox.jsonl``).
         secret: signing secret (json: Standard Webhooks HMAC; dingtalk, feishu: their signature schemes).
         bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, smtp_user (the login), password,
@@ -68,6 +70,7 @@ class Notify(Hook):
 
     config_name = HOOK
     allow_multiple = True
+    finish_last = True  # after the other hooks' finish: a mirror_failed published there is still sent
     _transient = ("_delivery",)
 
     def __init__(
@@ -219,6 +222,9 @@ class Notify(Hook):
 
     def _set_run(self, obj: Any) -> None:
         self._run = run_info(obj)
+        run_id = self._bus.run_id if self._bus is not None and self._training else None
+        if run_id:
+            self._run["run_id"] = run_id  # message ids are derived from it (see events.py)
         save_dir = getattr(obj, "save_dir", None)
         if save_dir:
             self._outbox_dir = Path(save_dir).resolve()
@@ -292,7 +298,7 @@ class Notify(Hook):
         return by_epochs or by_time
 
     def teardown(self, trainer):
-        """Train end (with the fitness summary), crash or interrupt — exactly once — then flush to the outbox."""
+        """Train end (with the fitness summary), crash or interrupt — exactly once (queued, never waited for here)."""
         if not self.is_main_process:
             return
         if not self._ended:
@@ -309,7 +315,13 @@ class Notify(Hook):
                 facts = crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
                 self.send(crash_message(outcome, self._run, elapsed, facts))
         self._training = False
-        self.flush()
+
+    def finish(self, trainer, deadline) -> None:
+        """End of the run (called by the core after every teardown): wait within the run's one ``deadline`` (and
+        ``flush_timeout``), the rest goes to the outbox; then the worker thread ends."""
+        self.flush(deadline.left(self.flush_timeout))
+        if self._delivery is not None:
+            self._delivery.close(max(0.1, deadline.left()))  # an idle thread ends at once
 
     def state_dict(self) -> dict[str, Any]:
         """The best fitness already announced (so that a resumed run does not announce it again)."""
@@ -328,34 +340,21 @@ class Notify(Hook):
             return
         if event.kind in BUS_EVENTS and self.wants(event.kind, event.severity):
             self.send(published_message(event, self._run))
-        if event.kind in REPORT_EVENTS and not self._training:
-            self.flush()  # a report is the end of a val / predict / export job
 
     # --- val / predict / export on their own ----------------------------------------------------------------------
+    # Nothing here waits: messages of these jobs are sent in the background (a video loop calls predict per frame);
+    # what is still queued at the interpreter's exit gets one shared deadline there, the rest goes to the outbox.
     # (the final validation of best.pt runs a validator without a trainer: `_training` tells it from a standalone one)
     def on_val_start(self, validator):
         """A standalone validation: its folder holds the outbox."""
         if not (self._training or getattr(validator, "training", False)):
             self._set_run(validator)
 
-    def on_val_end(self, validator):
-        """End of a standalone validation: flush (bounded by ``flush_timeout``)."""
-        if not (self._training or getattr(validator, "training", False)):
-            self.flush()
-
     def on_predict_start(self, predictor):
         """A prediction job: its folder holds the outbox."""
         self._set_run(predictor)
 
-    def on_predict_end(self, predictor):
-        """End of prediction: flush."""
-        self.flush()
-
     def on_export_start(self, exporter):
         """An export job (no run folder: the outbox is ``outbox`` or ``./yolo_hooks_outbox.jsonl``)."""
         self._set_run(exporter)
-
-    def on_export_end(self, exporter):
-        """End of export: flush."""
-        self.flush()
 

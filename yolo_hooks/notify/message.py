@@ -13,6 +13,7 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 import uuid
@@ -113,6 +114,22 @@ def _encodable(text: str) -> str:
     return clean_text(text) if text.strip() else text
 
 
+def message_id(run: Mapping[str, str], *what: Any) -> str:
+    """The id of a message about ``what`` (event, epoch, rule...) in the run ``run["run_id"]``: the same every time
+    it is announced; random when the message is not about a training run (a val / predict / export job).
+
+    Examples:
+        >>> message_id({"run_id": "r1"}, "epoch", 3) == message_id({"run_id": "r1"}, "epoch", 3)
+        True
+        >>> message_id({"run_id": "r1"}, "epoch", 3) == message_id({"run_id": "r2"}, "epoch", 3)
+        False
+    """
+    run_id = run.get("run_id")
+    if not run_id:
+        return uuid.uuid4().hex
+    return hashlib.sha256("\0".join([str(run_id), *map(str, what)]).encode()).hexdigest()[:32]
+
+
 def _strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
     return {clean_text(k): "" if v is None else clean_text(v) for k, v in (mapping or {}).items()}
 
@@ -129,7 +146,8 @@ class Message:
         fields: ordered facts shown as key/value, e.g. ``{"Epoch": "3/10"}`` (values are kept as strings).
         run: the run it is about: name, save_dir, model, data, device, host (strings).
         data: raw JSON-ready details (the ``json`` format sends them as they are).
-        id: unique id, sent as the idempotency key so receivers can drop duplicates.
+        id: sent as the idempotency key (``webhook-id``) so receivers can drop duplicates: derived from what the
+            message announces (:func:`message_id`), so a re-send (live, caught up after a resume, replayed) keeps it.
         time: creation time (UNIX seconds).
     """
 

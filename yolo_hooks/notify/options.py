@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from ..core.errors import ConfigError
 from ..core.validate import check_choice, check_number, check_str
-from .events import DEFAULT_EVENTS, EVENTS
+from .events import ALL_EVENTS, DEFAULT_EVENTS, EVENTS
 from .formats import FORMATS, OPTIONAL, REQUIRED
 from .message import SEVERITIES
 
@@ -91,7 +91,7 @@ def check_events(hook: str, events: Any, progress: bool) -> tuple[str, ...]:
     if events is None:
         return DEFAULT_EVENTS + (("epoch",) if progress else ())
     if events == "all":
-        return EVENTS
+        return ALL_EVENTS
     chosen = [events] if isinstance(events, str) else events
     if not isinstance(chosen, (list, tuple)) or not chosen:
         raise ConfigError.bad_value(hook, "events", events, f"a list of events from: {', '.join(EVENTS)}")

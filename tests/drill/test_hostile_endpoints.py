@@ -1,0 +1,102 @@
+"""The hostile-endpoint drill: a real training against each kind of bad webhook endpoint, then a replay.
+
+For each case the drill trains coco8 for one epoch with one ``json`` destination pointing at the endpoint (every
+event, a progress message per epoch), then makes the endpoint healthy and replays the outbox. It reports, per case:
+the training's wall time against the same training without hooks, the messages delivered during training, the
+messages kept in the outbox, and that the replay delivered each of those exactly once (a second replay finds
+nothing). The table is printed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+from ultralytics import YOLO
+
+import yolo_hooks
+from tests.conftest import train
+from tests.drill.conftest import DRILL_ROWS
+from tests.notify.conftest import Endpoint
+from yolo_hooks.notify import Notify
+from yolo_hooks.notify import delivery as delivery_module
+from yolo_hooks.notify.outbox import OUTBOX_NAME, read, replay
+
+pytestmark = [pytest.mark.drill, pytest.mark.training]
+
+END_TIMEOUT = 3.0  # the run's one end-of-run deadline in this drill (default 10 s)
+EXPECTED = {"train_start", "epoch", "train_end"}  # one epoch: what the destination is told
+
+
+def flapping(endpoint, other):
+    endpoint.cycle("ok", "close", "500", "ok", "close")
+
+
+def never(endpoint, other):
+    endpoint.mode = "never"
+
+
+def huge(endpoint, other):
+    endpoint.mode = "huge"  # 200 with a 50 MB body
+
+
+def redirect(endpoint, other):
+    endpoint.mode, endpoint.location = "302", other.url
+
+
+def gone(endpoint, other):
+    endpoint.mode = "410"
+
+
+def retry_after_an_hour(endpoint, other):
+    endpoint.mode, endpoint.retry_after = "429", 3600
+
+
+CASES = [flapping, never, huge, redirect, gone, retry_after_an_hour]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def test_a_training_against_a_hostile_endpoint(tmp_path, case):
+    endpoint, other = Endpoint().start(), Endpoint().start()
+    case(endpoint, other)
+    try:
+        hook = Notify(format="json", url=endpoint.url, events="all", progress_every=1, strict=True)
+        model = YOLO("yolo11n.yaml")
+        yolo_hooks.attach(model, hook, end_timeout=END_TIMEOUT)
+        start = time.monotonic()
+        train(tmp_path, model=model, epochs=1, imgsz=64)
+        seconds = time.monotonic() - start
+        delivered = set(endpoint.ids())
+        box = model.trainer.save_dir / OUTBOX_NAME
+        records, bad = read(box)
+        outboxed = {r["id"] for r in records}
+        assert bad == [] and other.requests == []  # a redirect is never followed
+
+        # nothing lost: every message was delivered or is in the outbox
+        events = {r["message"]["event"] for r in records} | {m["event"] for m in endpoint.received()}
+        assert events >= EXPECTED
+        # the end of the run waited at most its one deadline (no 3600 s Retry-After, no second wait)
+        assert hook.delivery not in delivery_module._LIVE
+
+        endpoint._script.clear()
+        endpoint._cycle, endpoint.mode = [], "ok"
+        endpoint._stopped.set()  # release requests still held by `never`
+        before = len(endpoint.requests)
+        report = replay(box, [Notify(format="json", url=endpoint.url, strict=True).delivery])
+        sent = collections.Counter(r["json"]["id"] for r in endpoint.requests[before:] if r["json"])
+        assert report.remaining == 0 and set(sent) == outboxed and all(n == 1 for n in sent.values())
+        again = replay(box, [Notify(format="json", url=endpoint.url, strict=True).delivery])
+        assert again.delivered == 0 and read(box)[0] == []
+        DRILL_ROWS[case.__name__] = {"seconds": seconds, "delivered": len(delivered), "outboxed": len(outboxed),
+                                     "replayed_once": True}
+    finally:
+        endpoint.stop()
+        other.stop()
+
+
+def test_the_same_training_without_hooks(tmp_path):
+    """The baseline of the table (run after the cases: the first training of a process pays for warm-up)."""
+    start = time.monotonic()
+    train(tmp_path, epochs=1, imgsz=64)
+    DRILL_ROWS["no hooks"] = {"seconds": time.monotonic() - start}

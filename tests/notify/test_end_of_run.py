@@ -1,0 +1,110 @@
+"""A run's end: one deadline for all hooks together, nothing waited for twice, no thread left; predict never waits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import yolo_hooks
+from tests.conftest import COCO8_VAL_IMAGES, train
+from tests.helpers import Listener
+from tests.notify.conftest import Endpoint
+from yolo_hooks.best_mirror import BestMirror
+from yolo_hooks.core.worker import live_threads
+from yolo_hooks.fitness_report import FitnessReport
+from yolo_hooks.mode_reports import ModeReports
+from yolo_hooks.notify import Notify, delivery
+from yolo_hooks.notify.outbox import OUTBOX_NAME, read
+
+pytestmark = pytest.mark.training
+
+
+def test_no_yolo_hooks_thread_is_left_after_each_of_three_trainings_in_one_process(tmp_path, endpoint):
+    for i in range(3):
+        hooks = [Notify(format="json", url=endpoint.url, events="all", strict=True),
+                 BestMirror(to=str(tmp_path / f"mirror{i}"), keep=1, strict=True), FitnessReport(strict=True)]
+        train(tmp_path / f"t{i}", *hooks, epochs=1, imgsz=64)
+        assert [t.name for t in live_threads()] == [], f"after training {i + 1}"
+    assert {m["event"] for m in endpoint.received()} >= {"train_start", "train_end", "mirror_done"}
+    assert (tmp_path / "mirror2" / "best.pt").exists()
+
+
+def test_the_end_of_a_run_waits_once_for_all_destinations_together(tmp_path):
+    never = Endpoint().start()  # takes every request and never answers
+    never.mode = "never"
+    try:
+        hooks = [Notify(format="json", url=never.url, timeout=30, name=f"dest{i}", strict=True) for i in range(3)]
+        ended = {}
+
+        def mark_end(trainer):
+            ended["at"] = time.monotonic()
+
+        from ultralytics import YOLO
+
+        model = YOLO("yolo11n.yaml")
+        model.add_callback("on_train_end", mark_end)  # just before every teardown
+        yolo_hooks.attach(model, *hooks, end_timeout=2)
+        train(tmp_path, model=model, epochs=1, imgsz=64)
+        waited = time.monotonic() - ended["at"]
+        assert waited < 2 + 2.5, waited  # three destinations, flush_timeout=10 each: 30 s one after another before
+        for hook in hooks:  # everything is in the outbox: the interpreter's exit has nothing left to wait for
+            records, _ = read(model.trainer.save_dir / OUTBOX_NAME)
+            mine = [r["message"]["event"] for r in records if r["destination"]["name"] == hook.name]
+            assert sorted(mine) == ["train_end", "train_start"]
+            assert hook.delivery not in delivery._LIVE
+    finally:
+        never.stop()
+
+
+def test_predict_never_waits_for_the_network_and_a_stream_gets_one_summary_line(trained_weights, tmp_path):
+    from ultralytics import YOLO
+
+    never = Endpoint().start()
+    never.mode = "never"
+    try:
+        model = YOLO(trained_weights)
+        report, listener = ModeReports(summary_every=3600, strict=True), Listener()
+        quiet = Notify(format="json", url=never.url, flush_timeout=3, name="quiet", strict=True)  # default events
+        asked = Notify(format="json", url=never.url, flush_timeout=3, events=["predict_report"], name="asked",
+                       strict=True)
+        yolo_hooks.attach(model, report, listener, quiet, asked)
+        image = str(next(COCO8_VAL_IMAGES.iterdir()))
+        times = []
+        for _ in range(5):  # a video loop: one call per frame
+            start = time.perf_counter()
+            model.predict(image, imgsz=64, verbose=False, project=str(tmp_path), name="p", exist_ok=True)
+            times.append(time.perf_counter() - start)
+        assert max(times) < 3, times  # each call flushed up to flush_timeout=3 s before
+        assert listener.kinds() == ["predict_report"]  # one line for the stream's first call, not one per frame
+        assert quiet._delivery is None  # reports reach a destination only when it names them
+        assert asked.delivery.pending() + asked.delivery.outboxed == 1
+        report._tallies.clear()
+        report.summary_every = 0  # the next call is due: its line covers every call since the last one
+        model.predict(image, imgsz=64, verbose=False, project=str(tmp_path), name="p", exist_ok=True)
+        assert listener.published[-1].data["calls"] == 1
+    finally:
+        never.stop()
+
+
+def test_no_file_is_fsynced_on_the_training_thread(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    from yolo_hooks.early_stop import EarlyStop
+
+    on_training_thread = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        if threading.current_thread() is threading.main_thread():
+            on_training_thread.append(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    stopper = EarlyStop(patience=1, strict=True)
+    model = train(tmp_path, stopper, epochs=3, imgsz=64)  # the 0.0 plateau of a random-init model stops it
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert stopper.stopped_epoch == 2
+    assert (model.trainer.save_dir / "early_stop.json").exists()
+    assert on_training_thread == []  # early_stop.json was fsynced on the training thread before
