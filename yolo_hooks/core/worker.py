@@ -21,6 +21,8 @@ from typing import Callable
 
 from ultralytics.utils import LOGGER
 
+from .redact import scrub
+
 
 class BackgroundWorker:
     """Runs submitted callables one at a time, in order, on one daemon thread."""
@@ -85,7 +87,7 @@ class BackgroundWorker:
             try:
                 task()
             except Exception as e:  # a task must handle its own errors; this is the last line of defence
-                LOGGER.warning(f"yolo_hooks: background task of {self.name} failed: {type(e).__name__}: {e}")
+                LOGGER.warning(scrub(f"yolo_hooks: background task of {self.name} failed: {type(e).__name__}: {e}"))
             finally:
                 with self._cond:
                     self._busy = False
