@@ -57,7 +57,8 @@ def pose_dataset(tmp: Path) -> Path:
     """coco8 boxes as one class with 17 visible keypoints spread over each box; returns the data yaml."""
 
     def line(c, x, y, w, h):
-        points = " ".join(f"{x - w / 2 + w * (i % 5) / 4:.5f} {y - h / 2 + h * (i // 5) / 3:.5f} 2" for i in range(KEYPOINTS))
+        points = " ".join(f"{x - w / 2 + w * (i % 5) / 4:.5f} {y - h / 2 + h * (i // 5) / 3:.5f} 2"
+                          for i in range(KEYPOINTS))
         return f"0 {x:.5f} {y:.5f} {w:.5f} {h:.5f} {points}"
 
     return _task_dataset(tmp / "coco8-pose", "pose", line)

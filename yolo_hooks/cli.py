@@ -142,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
         module, func = EXTRA_COMMANDS[command].split(":")
         handler: Callable[[list[str]], int] = getattr(importlib.import_module(module), func)
         return handler(rest)
-    say(f"yolo-hooks: unknown command {command!r}; commands: {', '.join([*MODES, 'check', 'receive', *EXTRA_COMMANDS])}")
+    commands = ", ".join([*MODES, "check", "receive", *EXTRA_COMMANDS])
+    say(f"yolo-hooks: unknown command {command!r}; commands: {commands}")
     return 2
 
 

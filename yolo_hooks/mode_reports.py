@@ -67,8 +67,9 @@ def percentiles(values: list[float], qs=PERCENTILES) -> dict[str, float | None]:
 
 
 def images_seen(validator) -> int:
-    """Images the validator validated: ``validator.seen`` (detect, segment, pose, obb), else the number of labels it
-    collected (Ultralytics' ClassificationValidator never sets ``seen``; it keeps one label per image in ``targets``)."""
+    """Images the validator validated: ``validator.seen`` (detect, segment, pose, obb), else the number of labels
+    it collected (Ultralytics' ClassificationValidator never sets ``seen``; it keeps one label per image in
+    ``targets``)."""
     seen = getattr(validator, "seen", None)
     if seen:
         return int(seen)

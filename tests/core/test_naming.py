@@ -16,7 +16,8 @@ URL = "http://127.0.0.1:9/hook/TOKEN-naming-0123456789"
 
 def options_of(config_name: str, tmp_path) -> dict:
     """The fewest options each real hook needs."""
-    return {"notify": {"format": "json", "url": URL}, "best_mirror": {"to": str(tmp_path / "mirror")}}.get(config_name, {})
+    needed = {"notify": {"format": "json", "url": URL}, "best_mirror": {"to": str(tmp_path / "mirror")}}
+    return needed.get(config_name, {})
 
 
 # (config name, an option it rejects): each hook's own check, so its own error text names the hook

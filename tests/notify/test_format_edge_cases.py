@@ -90,7 +90,8 @@ def test_edge_case_payloads_are_valid_for_the_service(fmt, case, httpserver):
 
     path = "/bot123:ABC/sendMessage" if fmt == "telegram" else f"/hook/{fmt}"
     httpserver.expect_request(path, method="POST").respond_with_handler(service)
-    options = {"url": httpserver.url_for(path), "api_url": httpserver.url_for("/"), "bot_token": "123:ABC", "chat_id": "42"}
+    options = {"url": httpserver.url_for(path), "api_url": httpserver.url_for("/"), "bot_token": "123:ABC",
+               "chat_id": "42"}
     request = build_request(fmt, EDGE_CASES[case](), options)
     with requests.Session() as session:
         reply = session.request(request.method, request.url, data=request.body, headers=request.headers, timeout=5)

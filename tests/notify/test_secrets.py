@@ -162,4 +162,23 @@ def test_scrub_removes_every_form_of_a_secret(secret):
 
 def test_scrub_keeps_the_host_of_a_url_and_removes_its_token_alone():
     url = f"https://hooks.example.com/services/T1/B1/{TOKEN}"
-    assert scrub(f"POST {url}: token {TOKEN} rejected", [url]) == "POST https://hooks.example.com/***: token *** rejected"
+    scrubbed = scrub(f"POST {url}: token {TOKEN} rejected", [url])
+    assert scrubbed == "POST https://hooks.example.com/***: token *** rejected"
+
+
+def test_a_failing_background_task_is_logged_without_the_secret_it_quotes(log_lines):
+    from yolo_hooks.core.redact import remember
+    from yolo_hooks.core.worker import BackgroundWorker
+
+    url = f"https://hooks.example.com/worker/{TOKEN}"
+    remember([url])  # as attach does for every hook's secrets
+
+    def task():
+        raise ConnectionError(f"Max retries exceeded with url: /worker/{TOKEN} ({url})")
+
+    worker = BackgroundWorker("secrets-test")
+    worker.submit(task)
+    worker.flush(5)
+    worker.close()
+    text = " ".join(log_lines)
+    assert "background task of secrets-test failed: ConnectionError" in text and not leaks(text, TOKEN, url)

@@ -33,6 +33,8 @@ from typing import Any, Callable
 
 from ultralytics.utils import LOGGER
 
+from .redact import scrub
+
 THREAD_PREFIX = "yolo_hooks-"  # every thread this package starts is named so (tests count them)
 
 
@@ -211,7 +213,7 @@ class BackgroundWorker:
             try:
                 (self._process or _call)(task)
             except Exception as e:  # a task must handle its own errors; this is the last line of defence
-                LOGGER.warning(f"yolo_hooks: background task of {self.name} failed: {type(e).__name__}: {e}")
+                LOGGER.warning(scrub(f"yolo_hooks: background task of {self.name} failed: {type(e).__name__}: {e}"))
             finally:
                 self.cpu_seconds += time.thread_time() - started
                 queue.done(task)

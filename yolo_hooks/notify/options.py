@@ -82,7 +82,8 @@ def check_signing_secret(hook: str, secret: str) -> str:
     try:
         signing_key(secret)
     except ValueError:
-        raise ConfigError.bad_value(hook, "secret", secret, "whsec_ followed by valid base64, or any other text") from None
+        allowed = "whsec_ followed by valid base64, or any other text"
+        raise ConfigError.bad_value(hook, "secret", secret, allowed) from None
     return secret
 
 

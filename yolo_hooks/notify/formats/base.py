@@ -112,7 +112,8 @@ def short_text(body: bytes, limit: int = 200) -> str:
     the server echoed back cannot survive as a half that no later scrub recognises."""
     from ...core.redact import scrub
 
-    text = " ".join(scrub(body.decode("utf-8", "replace")).split())
+    head = body[: limit * 4 + 4096]  # enough to hold any token that reaches into the first `limit` characters
+    text = " ".join(scrub(head.decode("utf-8", "replace")).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

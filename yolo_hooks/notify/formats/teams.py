@@ -74,7 +74,8 @@ def build(message: Message, options: Mapping) -> HttpRequest:
     """POST the card to the Workflows ``url``, within 28 000 bytes."""
     body = fit_json(lambda text, facts: payload(message, text, facts), MAX_BYTES, TEXT_LIMIT, MAX_FACTS)
     # Workflows guesses the charset when none is given: say UTF-8 so a run name like "训练" arrives intact
-    return HttpRequest(url=str(options["url"]), body=body, headers={"Content-Type": JSON_CONTENT_TYPE + "; charset=utf-8"})
+    headers = {"Content-Type": JSON_CONTENT_TYPE + "; charset=utf-8"}
+    return HttpRequest(url=str(options["url"]), body=body, headers=headers)
 
 
 def _describe(body: bytes) -> str | None:
