@@ -102,3 +102,27 @@ def test_known_boxes_drive_zone_duration_and_cooldown_per_track(model, tmp_path)
     assert snapshot.shape == (480, 640, 3)
     b, g, r = (int(v) for v in snapshot[200, 260])  # the firing box is outlined in red (JPEG: nearly)
     assert r > 200 and b < 60 and g < 60
+
+
+def test_oriented_boxes_and_classification_top1_become_detections(model):
+    """obb Results give their axis-aligned bounds; a classify Results gives its top-1 class and confidence."""
+    from ultralytics.engine.results import Results
+
+    from yolo_hooks.detection_rules import Alert
+    from yolo_hooks.snapshots import annotate
+
+    model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)
+    hook = DetectionAlert(classes=["person", "car"], min_conf=0.3)
+    hook.on_predict_start(model.predictor)
+    image = np.zeros((200, 300, 3), np.uint8)
+    obb = Results(image, "cam", coco8_names(), obb=torch.tensor([[150, 100, 40, 20, 0.0, 0.9, 0],
+                                                                 [50, 50, 10, 10, 0.0, 0.2, 0]]))
+    [det] = hook.observe(obb, 0, 0.0).detections
+    assert det.cls == "person" and det.box == pytest.approx((130, 90, 170, 110))
+    assert annotate(obb, Alert("r", "warning", 0, 0.0, ("class:person",), (det,), {"person": 1}, 0, ""), ()).shape \
+        == (200, 300, 3)
+
+    probs = torch.zeros(80)
+    probs[2] = 0.8
+    classify = Results(image, "cam", coco8_names(), probs=probs)
+    assert [(d.cls, round(d.conf, 2), d.box) for d in hook.observe(classify, 0, 0.0).detections] == [("car", 0.8, None)]
