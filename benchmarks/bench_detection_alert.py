@@ -138,7 +138,8 @@ def run_replay(frames: int = 90) -> dict:
 
 def report_replay(out: dict) -> str:
     lines = [f"DetectionAlert callback replayed over {out['frames']} recorded frames x 3 on {out['machine']}", "",
-             "| case | boxes/frame | CPU p50 µs | CPU p99 µs | wall p50 µs | wall p99 µs |", "|---|---|---|---|---|---|"]
+             "| case | boxes/frame | CPU p50 µs | CPU p99 µs | wall p50 µs | wall p99 µs |",
+             "|---|---|---|---|---|---|"]
     for name, h in out["hook_cpu_us"].items():
         lines.append(f"| {name} | {h['boxes_per_frame']:.0f} | {h['cpu_p50']:.1f} | {h['cpu_p99']:.1f} | "
                      f"{h['wall_p50']:.1f} | {h['wall_p99']:.1f} |")

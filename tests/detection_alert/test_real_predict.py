@@ -14,7 +14,7 @@ import yolo_hooks
 from yolo_hooks import ConfigError
 from yolo_hooks.detection_alert import DetectionAlert
 
-from .conftest import FPS, PREDICT, SIZE, coco8_names
+from .conftest import PREDICT, SIZE, coco8_names
 
 
 def records(folder: Path) -> list[dict]:
