@@ -48,7 +48,7 @@ def make_video(path: Path, frames: int) -> Path:
     return path
 
 
-def scenarios(dead_url: str) -> dict:
+def scenarios(dead_url: str, outbox: Path) -> dict:
     from yolo_hooks.detection_alert import DetectionAlert
     from yolo_hooks.notify import Notify
 
@@ -60,7 +60,7 @@ def scenarios(dead_url: str) -> dict:
         "firing_dead_endpoint": lambda: [
             DetectionAlert(min_conf=0.0, cooldown=0, count="total"),
             Notify(format="telegram", bot_token="1:X", chat_id="1", api_url=dead_url, retries=1, backoff=0.05,
-                   flush_timeout=0.5, events=["detection"]),
+                   flush_timeout=0.5, events=["detection"], outbox=str(outbox)),
         ],
     }
 
@@ -133,7 +133,8 @@ def run_replay(frames: int = 90) -> dict:
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
         video = make_video(Path(tmp) / "bench.mp4", frames)
-        return {"machine": machine(), "frames": frames, "hook_cpu_us": replay(video, Path(tmp), scenarios(dead))}
+        cases = scenarios(dead, Path(tmp) / "outbox.jsonl")
+        return {"machine": machine(), "frames": frames, "hook_cpu_us": replay(video, Path(tmp), cases)}
 
 
 def report_replay(out: dict) -> str:
@@ -152,10 +153,10 @@ def run(frames: int = 150, pairs: int = 3) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
-    cases = scenarios(dead)
     out: dict = {"machine": machine(), "frames": frames, "pairs": pairs, "hook_us": {}, "frame_ratio": {}}
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
         video = make_video(Path(tmp) / "bench.mp4", frames)
+        cases = scenarios(dead, Path(tmp) / "outbox.jsonl")
         predict_once(video, Path(tmp), [])  # warm caches (model build, video decode)
         for name in [c for c in cases if c != "none"]:
             p50s, p99s, hook = [], [], []
