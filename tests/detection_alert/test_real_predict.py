@@ -126,3 +126,19 @@ def test_oriented_boxes_and_classification_top1_become_detections(model):
     probs[2] = 0.8
     classify = Results(image, "cam", coco8_names(), probs=probs)
     assert [(d.cls, round(d.conf, 2), d.box) for d in hook.observe(classify, 0, 0.0).detections] == [("car", 0.8, None)]
+
+
+def test_model_called_frame_by_frame_keeps_durations_and_after_frames_across_calls(model, coco8_video, tmp_path):
+    """`model(frame)` in a loop: every call is a predict run of one frame; the rule state carries over."""
+    hook = DetectionAlert(min_conf=0.0, min_duration="3 frames", cooldown=3600, count="total", after=1,
+                          folder=str(tmp_path), strict=True)
+    yolo_hooks.attach(model, hook)
+    capture = cv2.VideoCapture(str(coco8_video))
+    for _ in range(5):
+        ok, frame = capture.read()
+        model(frame, **PREDICT)
+    capture.release()
+    assert hook.close(30)
+    [record] = records(tmp_path)
+    assert record["frame_index"] == 2 and record["mode"] == "image"
+    assert cv2.imread(record["sheet"]).shape[1] == 2 * SIZE[0]  # the alert frame and the one after, side by side
