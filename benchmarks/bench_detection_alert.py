@@ -8,6 +8,10 @@ Figures (``run()`` returns them; ``python benchmarks/bench_detection_alert.py [f
   ``busy_no_alert`` (every box passes the filter and is turned into plain data, but a count of 10 000 is never
   reached: the worst quiet frame), ``firing`` (an alert on every frame: the frame copy handed to the worker) and
   ``firing_dead_endpoint`` (the same, with a Telegram notifier whose endpoint refuses connections);
+- ``hook_cpu_us``: the same callbacks replayed over the recorded ``Results`` of the video (no inference running
+  beside them), timed in wall time and in the thread's own CPU time (``time.thread_time``): the CPU figure is the
+  one a loaded machine cannot inflate by preempting the thread; the wall figure adds waiting for the GIL while the
+  snapshot worker runs (the firing cases) and for the CPU;
 - ``frame_ratio``: per-frame wall time of the loop (time between two results, so model inference included) with
   each of those hooks over the same loop without any hook, p50 and p99 ratios, median over alternating pairs.
 
@@ -44,7 +48,7 @@ def make_video(path: Path, frames: int) -> Path:
     return path
 
 
-def scenarios(dead_url: str) -> dict:
+def scenarios(dead_url: str, outbox: Path) -> dict:
     from yolo_hooks.detection_alert import DetectionAlert
     from yolo_hooks.notify import Notify
 
@@ -56,7 +60,7 @@ def scenarios(dead_url: str) -> dict:
         "firing_dead_endpoint": lambda: [
             DetectionAlert(min_conf=0.0, cooldown=0, count="total"),
             Notify(format="telegram", bot_token="1:X", chat_id="1", api_url=dead_url, retries=1, backoff=0.05,
-                   flush_timeout=0.5, events=["detection"]),
+                   flush_timeout=0.5, events=["detection"], outbox=str(outbox)),
         ],
     }
 
@@ -82,16 +86,77 @@ def predict_once(video: Path, project: Path, hooks: list) -> dict:
     return {"intervals": intervals[5:], "hook": batch_end[0][5:] if batch_end else []}  # first frames: warm-up
 
 
+def replay(video: Path, project: Path, cases: dict, repeats: int = 3) -> dict:
+    """Per-frame cost of each case's hook callbacks over recorded Results: wall and thread-CPU µs, p50/p99."""
+    from ultralytics import YOLO
+
+    import yolo_hooks
+    from yolo_hooks.core.hook import GuardedCallback
+
+    model = YOLO("yolo11n.yaml")
+    model.model.names = {i: n for i, n in enumerate(["person"] + [f"class{i}" for i in range(1, 80)])}
+    recorded = list(model.predict(str(video), stream=True, project=str(project), name="rec", **PREDICT))
+    predictor = model.predictor
+    out = {}
+    for name, make in cases.items():
+        if name == "none":
+            continue
+        hooks = make()
+        yolo_hooks.attach(model, *hooks)
+        alert = hooks[0]
+        callback = GuardedCallback(alert, "on_predict_batch_end")
+        wall, cpu = [], []
+        for _ in range(repeats):
+            alert.on_predict_start(predictor)
+            for result in recorded:
+                predictor.results = [result]
+                w0, c0 = time.perf_counter(), time.thread_time()
+                callback(predictor)
+                cpu.append(time.thread_time() - c0)
+                wall.append(time.perf_counter() - w0)
+            alert.close(30)
+        for hook in hooks:
+            if hasattr(hook, "flush"):
+                hook.flush(1)
+        model.callbacks = {k: [c for c in v if not isinstance(c, GuardedCallback)] for k, v in model.callbacks.items()}
+        out[name] = {"wall_p50": percentile(wall, 50) * 1e6, "wall_p99": percentile(wall, 99) * 1e6,
+                     "cpu_p50": percentile(cpu, 50) * 1e6, "cpu_p99": percentile(cpu, 99) * 1e6,
+                     "frames": len(cpu), "boxes_per_frame": statistics.mean(len(r.boxes) for r in recorded)}
+    return out
+
+
+def run_replay(frames: int = 90) -> dict:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
+        video = make_video(Path(tmp) / "bench.mp4", frames)
+        cases = scenarios(dead, Path(tmp) / "outbox.jsonl")
+        return {"machine": machine(), "frames": frames, "hook_cpu_us": replay(video, Path(tmp), cases)}
+
+
+def report_replay(out: dict) -> str:
+    lines = [f"DetectionAlert callback replayed over {out['frames']} recorded frames x 3 on {out['machine']}", "",
+             "| case | boxes/frame | CPU p50 µs | CPU p99 µs | wall p50 µs | wall p99 µs |",
+             "|---|---|---|---|---|---|"]
+    for name, h in out["hook_cpu_us"].items():
+        lines.append(f"| {name} | {h['boxes_per_frame']:.0f} | {h['cpu_p50']:.1f} | {h['cpu_p99']:.1f} | "
+                     f"{h['wall_p50']:.1f} | {h['wall_p99']:.1f} |")
+    return "\n".join(lines)
+
+
 def run(frames: int = 150, pairs: int = 3) -> dict:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
-    cases = scenarios(dead)
     out: dict = {"machine": machine(), "frames": frames, "pairs": pairs, "hook_us": {}, "frame_ratio": {}}
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
         video = make_video(Path(tmp) / "bench.mp4", frames)
+        cases = scenarios(dead, Path(tmp) / "outbox.jsonl")
         predict_once(video, Path(tmp), [])  # warm caches (model build, video decode)
         for name in [c for c in cases if c != "none"]:
             p50s, p99s, hook = [], [], []
@@ -122,5 +187,10 @@ def report(out: dict) -> str:
 
 
 if __name__ == "__main__":
-    args = [int(a) for a in sys.argv[1:3]]
-    print(report(run(*args)))
+    if sys.argv[1:2] == ["replay"]:  # the hook's own cost, without inference beside it: quick and noise-robust
+        print(report_replay(run_replay(*[int(a) for a in sys.argv[2:3]])))
+    else:
+        args = [int(a) for a in sys.argv[1:3]]
+        print(report_replay(run_replay(args[0] if args else 90)))
+        print()
+        print(report(run(*args)))

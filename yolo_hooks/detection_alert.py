@@ -254,7 +254,9 @@ class DetectionAlert(Hook):
         if self._sources is None:
             self._sources = collections.OrderedDict()
         source = self._sources.get(key)
-        if source is None:
+        if source is not None:
+            self._sources.move_to_end(key)  # the least recently seen source is the one forgotten
+        else:
             source = self._sources[key] = _Source(RuleState(), collections.deque(maxlen=max(1, self.before)))
             while len(self._sources) > MAX_SOURCES:
                 self._sources.popitem(last=False)

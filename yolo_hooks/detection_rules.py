@@ -214,7 +214,8 @@ def in_zones(rule: Rule, det: Detection, frame: Frame) -> bool:
 
 def _conditions(rule: Rule, frame: Frame) -> tuple[dict[str, list[Detection]], set[str], dict[str, int]]:
     """Subjects whose condition holds (with their detections), subjects seen outside, and counts per class."""
-    wanted = [d for d in frame.detections if (rule.classes is None or d.cls in rule.classes) and d.conf >= rule.min_conf]
+    classes = rule.classes
+    wanted = [d for d in frame.detections if (classes is None or d.cls in classes) and d.conf >= rule.min_conf]
     inside = [d for d in wanted if in_zones(rule, d, frame)]
     counts = dict(collections.Counter(d.cls for d in inside))
     tracked = rule.is_presence and rule.count == "per_class" and wanted and all(d.track_id is not None for d in wanted)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 
 import yolo_hooks
+from yolo_hooks import cli
 from yolo_hooks.detection_alert import DetectionAlert
 from yolo_hooks.notify import Notify
 
@@ -44,10 +42,7 @@ def test_yolo_hooks_track_command_runs_detection_alert(coco8_video, tracker_yaml
     hooks.write_text("detection_alert:\n  - {name: any_object, min_conf: 0.0, cooldown: 3600}\n"
                      "  - {name: crowd, min_count: 5, count: total, min_conf: 0.0, min_duration: 5 frames}\n")
     args = [f"{k}={v}" for k, v in PREDICT.items()] + [f"tracker={tracker_yaml}", f"project={tmp_path}", "name=t"]
-    done = subprocess.run([sys.executable, "-m", "yolo_hooks.cli", "track", "model=yolo11n.yaml",
-                           f"source={coco8_video}", f"hooks={hooks}", *args],
-                          capture_output=True, text=True, timeout=300, env=os.environ.copy())
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert cli.main(["track", "model=yolo11n.yaml", f"source={coco8_video}", f"hooks={hooks}", *args]) == 0
     lines = [json.loads(x) for x in (tmp_path / "t" / "alerts" / "alerts.jsonl").read_text().splitlines()]
     assert {r["rule"] for r in lines} == {"any_object", "crowd"}
     assert [r["frame_index"] for r in lines if r["rule"] == "crowd"][0] == 4

@@ -14,7 +14,7 @@ import yolo_hooks
 from yolo_hooks import ConfigError
 from yolo_hooks.detection_alert import DetectionAlert
 
-from .conftest import FPS, PREDICT, SIZE, coco8_names
+from .conftest import PREDICT, SIZE, coco8_names
 
 
 def records(folder: Path) -> list[dict]:
@@ -102,3 +102,43 @@ def test_known_boxes_drive_zone_duration_and_cooldown_per_track(model, tmp_path)
     assert snapshot.shape == (480, 640, 3)
     b, g, r = (int(v) for v in snapshot[200, 260])  # the firing box is outlined in red (JPEG: nearly)
     assert r > 200 and b < 60 and g < 60
+
+
+def test_oriented_boxes_and_classification_top1_become_detections(model):
+    """obb Results give their axis-aligned bounds; a classify Results gives its top-1 class and confidence."""
+    from ultralytics.engine.results import Results
+
+    from yolo_hooks.detection_rules import Alert
+    from yolo_hooks.snapshots import annotate
+
+    model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)
+    hook = DetectionAlert(classes=["person", "car"], min_conf=0.3)
+    hook.on_predict_start(model.predictor)
+    image = np.zeros((200, 300, 3), np.uint8)
+    obb = Results(image, "cam", coco8_names(), obb=torch.tensor([[150, 100, 40, 20, 0.0, 0.9, 0],
+                                                                 [50, 50, 10, 10, 0.0, 0.2, 0]]))
+    [det] = hook.observe(obb, 0, 0.0).detections
+    assert det.cls == "person" and det.box == pytest.approx((130, 90, 170, 110))
+    assert annotate(obb, Alert("r", "warning", 0, 0.0, ("class:person",), (det,), {"person": 1}, 0, ""), ()).shape \
+        == (200, 300, 3)
+
+    probs = torch.zeros(80)
+    probs[2] = 0.8
+    classify = Results(image, "cam", coco8_names(), probs=probs)
+    assert [(d.cls, round(d.conf, 2), d.box) for d in hook.observe(classify, 0, 0.0).detections] == [("car", 0.8, None)]
+
+
+def test_model_called_frame_by_frame_keeps_durations_and_after_frames_across_calls(model, coco8_video, tmp_path):
+    """`model(frame)` in a loop: every call is a predict run of one frame; the rule state carries over."""
+    hook = DetectionAlert(min_conf=0.0, min_duration="3 frames", cooldown=3600, count="total", after=1,
+                          folder=str(tmp_path), strict=True)
+    yolo_hooks.attach(model, hook)
+    capture = cv2.VideoCapture(str(coco8_video))
+    for _ in range(5):
+        ok, frame = capture.read()
+        model(frame, **PREDICT)
+    capture.release()
+    assert hook.close(30)
+    [record] = records(tmp_path)
+    assert record["frame_index"] == 2 and record["mode"] == "image"
+    assert cv2.imread(record["sheet"]).shape[1] == 2 * SIZE[0]  # the alert frame and the one after, side by side

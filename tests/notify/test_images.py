@@ -19,6 +19,12 @@ from yolo_hooks.notify.message import Message
 
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    """A destination without a run folder keeps its journal (and outbox) in the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def snapshot(tmp_path) -> Path:
     """A real 200x120 JPEG."""

@@ -86,5 +86,6 @@ def build_email(message: Message, options: Mapping):
         return email.build_email(message, options)
     data, problem = read_image(path)
     if data is None:
-        return email.build_email(without_image(message, f"(snapshot {path.name} could not be read: {problem})"), options)
+        note = f"(snapshot {path.name} could not be read: {problem})"
+        return email.build_email(without_image(message, note), options)
     return email.build_email_with_image(message, options, data, path.name)
