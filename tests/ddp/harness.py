@@ -142,8 +142,9 @@ def launch(spec: dict, folder, timeout: float) -> str:
     path, log = folder / "ddp_spec.json", folder / "ddp_output.log"
     path.write_text(json.dumps(spec))
     with open(log, "w") as out:
+        root = Path(__file__).resolve().parents[2]  # this checkout's tests and yolo_hooks come first on sys.path
         proc = subprocess.Popen([sys.executable, "-m", "tests.ddp.harness", str(path)], stdout=out,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, cwd=root)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

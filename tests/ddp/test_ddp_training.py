@@ -22,7 +22,7 @@ from tests.ddp.harness import RANKS, launch
 from tests.ddp.probes import PROBE_DIR, KeepStateOfEpoch
 from yolo_hooks.receiver import WebhookReceiver
 
-pytestmark = pytest.mark.training
+pytestmark = [pytest.mark.training, pytest.mark.ddp]
 
 TIMEOUT = 420  # seconds for one run on a loaded 2-core machine; a healthy run takes a fraction of it
 # batch 2 over 2 ranks: 2 batches per rank and epoch, so a stop flag seen by one rank only after a batch shows
