@@ -27,7 +27,6 @@ from .core.errors import ConfigError
 from .core.hook import Hook
 
 ENV_VAR = "YOLO_HOOKS"
-ENTRY_POINT = ("ultralytics.utils.callbacks", "add_integration_callbacks")  # for a compat check (core/compat.py)
 
 
 def config_source(value: str) -> str | dict:

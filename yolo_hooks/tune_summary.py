@@ -285,9 +285,12 @@ class TuneWatch:
         summary = summarize(records, str(self.tune_dir), self.planned, status, self._best_weights(records),
                             time.time() - self.started)
         atomic_write_json(self.tune_dir / SUMMARY_FILE, summary)
-        if self.notifiers:
-            self.notifiers[0].publish("tune_summary", tune_end_message(summary, self.run).text, **summary)
-        self.send(tune_end_message(summary, self.run))
+        from .core.bus import Published
+
+        message = tune_end_message(summary, self.run)
+        self.bus.publish(Published(kind="tune_summary", source="tune_summary", severity=message.severity,
+                                   message=message.text, data=summary))
+        self.send(message)
         for notifier in self.notifiers:
             notifier.flush()
         return summary
