@@ -243,7 +243,7 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
             done[key] = time.time()
         except Exception as e:  # the destination is down: the next recovery tries again
             report.skipped.append(f"mirroring best.pt with {mirror.name} failed: {type(e).__name__}: {e}")
-    if not mirrors and "mirror" not in done and (run_dir / "weights" / "best.pt").is_file():
+    if not mirrors and marker.get("mirrors") and (run_dir / "weights" / "best.pt").is_file():
         report.skipped.append("best.pt not checked against the mirror: pass hooks=hooks.yaml")
     if "message" not in done:
         message = killed_message(run_dir, marker, facts)
