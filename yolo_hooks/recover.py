@@ -28,6 +28,7 @@ from typing import Any
 from . import run_marker
 from .core.files import atomic_write_json, read_json
 from .core.recorded import results_rows
+from .core.redact import scrub
 from .core.run import RunOutcome, to_float
 from .forensics import resume_command, versions
 
@@ -243,8 +244,9 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
             report.done.extend(mirror_best(run_dir, mirror, facts))
             done[key] = time.time()
         except Exception as e:  # the destination is down: the next recovery tries again
-            report.skipped.append(f"mirroring best.pt with {mirror.name} failed: {type(e).__name__}: {e}")
-    if not mirrors and "mirror" not in done and (run_dir / "weights" / "best.pt").is_file():
+            report.skipped.append(scrub(f"mirroring best.pt with {mirror.name} failed: {type(e).__name__}: {e}",
+                                        mirror.secrets()))
+    if not mirrors and marker.get("mirrors") and (run_dir / "weights" / "best.pt").is_file():
         report.skipped.append("best.pt not checked against the mirror: pass hooks=hooks.yaml")
     if "message" not in done:
         message = killed_message(run_dir, marker, facts)
@@ -274,7 +276,7 @@ def _deliver(message, notifiers: list, run_dir: Path) -> str:
         else:
             outbox.append(delivery.outbox, [outbox.make_record(message, delivery.destination, f"recovery: {result.error}")],
                           hook.secrets())
-            results.append(f"{hook.name}: kept in the outbox ({result.error})")
+            results.append(scrub(f"{hook.name}: kept in the outbox ({result.error})", hook.secrets()))
         delivery.close()
     return f"killed message {message.id[:12]}: " + (", ".join(results) or "no destination takes `killed`")
 

@@ -102,7 +102,9 @@ def resume_command(argv: list[str]) -> int:
             return 2
         doc = fetch(dest, run_dir.resolve())
     except (OSError, MirrorError, ValueError) as e:
-        print(f"yolo-hooks resume: {e}", file=sys.stderr)
+        from .core.redact import scrub
+
+        print(scrub(f"yolo-hooks resume: {e}", dest.secrets()), file=sys.stderr)
         return 1
     run_dir = run_dir.resolve()
     last = run_dir / "weights" / "last.pt"

@@ -59,6 +59,7 @@ def started(trainer: Any, hooks: list) -> dict[str, Any]:
         "start_epoch": int(getattr(trainer, "start_epoch", 0) or 0),
         "name": save_dir.name,
         "notify": [h.destination.as_dict() for h in hooks if hasattr(h, "wants") and hasattr(h, "destination")],
+        "mirrors": [h.name for h in hooks if hasattr(h, "destinations") and hasattr(h, "last_every")],
         "recovery": {},
     }
     write(save_dir, marker)

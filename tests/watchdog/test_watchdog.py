@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import cloudpickle
 import pytest
 
 from tests.conftest import train
@@ -52,6 +53,8 @@ def test_a_batch_that_hangs_is_reported_once_and_its_end_too(tmp_path):
 
     model = YOLO("yolo11n.yaml")
     model.add_callback("on_train_batch_end", sleep_in_batch(epoch=1, seconds=4.0))  # before the watchdog's
+    pickled = []
+    model.add_callback("on_fit_epoch_end", lambda trainer: pickled.append(cloudpickle.dumps(trainer.callbacks)))  # DDP
     watchdog, listener = Watchdog(stall_after=1.5, first_batch=120, dataloading=120, validation=120, action="dump"), Listener()
     train(tmp_path, watchdog, listener, model=model, epochs=2, imgsz=64, batch=2)
 
@@ -66,3 +69,4 @@ def test_a_batch_that_hangs_is_reported_once_and_its_end_too(tmp_path):
     assert "Thread 0x" in stacks and "test_watchdog.py" in stacks  # faulthandler's dump of every thread
     assert not [t for t in threading.enumerate() if t.name == "yolo_hooks-watchdog"]  # no thread outlives the run
     assert model.trainer.epoch == 1  # the training ran to its end, untouched
+    assert pickled and all(cloudpickle.loads(p) for p in pickled)  # picklable while its thread runs

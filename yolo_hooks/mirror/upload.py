@@ -167,10 +167,11 @@ class Uploader:
 
             names = []
             for path, name in run_files(upload.run_dir):
-                try:
-                    self.destination.put_file(path, name)
+                try:  # read once: results.csv and fitness.jsonl may grow meanwhile (a torn last line is skipped)
+                    data = path.read_bytes()
                 except FileNotFoundError:  # replaced by its writer meanwhile (atomic rename): the next copy has it
                     continue
+                self.destination.put_bytes(data, name)
                 names.append(name)
             upload.info = {**upload.info, "run_files": names}
         if upload.sidecar:
