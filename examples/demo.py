@@ -76,14 +76,15 @@ def hooks_config(webhook_url: str, mirror_dir: Path) -> dict:
         "fitness_report": {"csv": True, "plot": True},
         # validation loss 15% above its best so far, after 3 warm-up epochs: the model starts to overfit
         "val_loss_alert": {"rise": "15%", "warmup": 3},
-        # fitness must improve by more than 0.01 within 5 epochs, or training stops
-        "early_stop": {"patience": 5, "min_delta": 0.01},
+        # after 10 warm-up epochs (a random-init model's first mAPs are noise), fitness must improve by more than
+        # 0.01 within 5 epochs, or training stops
+        "early_stop": {"patience": 5, "min_delta": 0.01, "start_epoch": 10},
         "notify": [{"format": "json", "url": webhook_url, "events": None, "flush_timeout": 10}],
         "best_mirror": {"to": str(mirror_dir), "keep": 2, "flush_timeout": 60},
     }
 
 
-def main(epochs: int = 60) -> None:
+def main(epochs: int = 45) -> None:
     from ultralytics import YOLO
 
     import yolo_hooks
