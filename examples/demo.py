@@ -7,8 +7,8 @@ best.pt mirror (to a local folder) attached, and ends by printing where every ar
 few epochs, flattens, and early stopping ends the plateau; the val-loss alert fires when validation loss climbs
 back above its best.
 
-Run from anywhere: ``python examples/demo.py`` (one to two minutes on 2 CPU cores). The tests train on the
-bundled coco8 instead.
+Run from anywhere: ``python examples/demo.py`` (about 21 epochs of 48 images at 96 pixels: a minute or two on
+2 CPU cores). The tests train on the bundled coco8 instead.
 """
 
 from __future__ import annotations
