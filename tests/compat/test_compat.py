@@ -34,7 +34,8 @@ def test_the_installed_release_is_at_least_the_floor_that_pyproject_declares():
 @pytest.mark.parametrize("since, flag", [
     ((8, 4, 177), "TEARDOWN_ON_FAILURE"),
     ((8, 4, 52), "FINAL_EVAL_RAISES_EPOCH"),
-    ((8, 4, 0), "DDP_WORKERS_GET_CALLBACKS"),
+    ((8, 4, 140), "DDP_WORKERS_GET_CALLBACKS"),
+    ((8, 4, 172), "STOPPER_RESUMED"),
 ])
 def test_each_difference_is_switched_by_the_release_that_made_it(since, flag):
     assert getattr(compat, flag) == (compat.VERSION >= since)

@@ -13,14 +13,14 @@ final evaluation raises ``trainer.epoch``  8.4.52       none needed: the core te
                                                         ``on_train_epoch_end`` since the previous one)
 EarlyStopping state kept in last.pt        8.4.172      :data:`STOPPER_RESUMED`: before, a resumed run starts a fresh
                                                         stopper (``best_epoch`` 0 until fitness improves again)
-callbacks sent to DDP workers              8.4.0        :data:`DDP_WORKERS_GET_CALLBACKS`: before, hooks run in the
+callbacks sent to DDP workers              8.4.140      :data:`DDP_WORKERS_GET_CALLBACKS`: before, hooks run in the
 (cloudpickle)                                           launching process only, which sees no epochs
-``trainer.tloss`` a dict of named losses   8.4.x        none needed: read through ``trainer.label_loss_items``
+``trainer.tloss`` a dict of named losses   8.4.104      none needed: read through ``trainer.label_loss_items``
 ``trainer._get_warmup_iterations``         8.4.103      :func:`warmup_iterations`
 ``predictor.speed``                        8.4.108      :func:`predict_speed` (mean of the results' own ``speed``)
 ``args.lr0`` holds what optimizer=auto     8.4.172      :func:`base_lr` (the same choice, made again)
 chose
-optimizer groups named (``param_group``)   8.4.0        :func:`is_bias_group`
+optimizer groups named (``param_group``)   8.4.3        :func:`is_bias_group`
 =========================================  ===========  =============================================================
 
 All of them fire the same 25 event names.
@@ -48,7 +48,7 @@ VERSION = parse_version(ultralytics.__version__)
 TEARDOWN_ON_FAILURE = VERSION >= (8, 4, 177)  # teardown in train()'s finally: it sees crashes and Ctrl-C
 FINAL_EVAL_RAISES_EPOCH = VERSION >= (8, 4, 52)  # trainer.epoch is last + 1 during the final evaluation
 STOPPER_RESUMED = VERSION >= (8, 4, 172)  # last.pt carries EarlyStopping's best_fitness / best_epoch
-DDP_WORKERS_GET_CALLBACKS = VERSION >= (8, 4, 0)  # DDP workers receive the model's callbacks (cloudpickle)
+DDP_WORKERS_GET_CALLBACKS = VERSION >= (8, 4, 140)  # DDP workers receive the model's callbacks (cloudpickle)
 
 
 def guard_teardown(trainer, fire: Callable[[], None]) -> None:
@@ -110,7 +110,7 @@ def base_lr(trainer) -> float:
 
 
 def is_bias_group(optimizer, index: int) -> bool:
-    """Whether param group ``index`` holds the biases (warmup starts them at ``warmup_bias_lr``): 8.4 names its
-    groups (``param_group: bias``); 8.3 puts the biases first."""
+    """Whether param group ``index`` holds the biases (warmup starts them at ``warmup_bias_lr``): 8.4.3+ name the
+    groups (``param_group: bias``); before, the biases come first."""
     group = optimizer.param_groups[index]
     return group["param_group"] == "bias" if "param_group" in group else index == 0
