@@ -91,7 +91,7 @@ def test_no_file_is_fsynced_on_the_training_thread(tmp_path, monkeypatch):
     import os
     import threading
 
-    from yolo_hooks.early_stop import EarlyStop
+    from yolo_hooks.early_stop import EarlyStopping
 
     on_training_thread = []
     real_fsync = os.fsync
@@ -102,7 +102,7 @@ def test_no_file_is_fsynced_on_the_training_thread(tmp_path, monkeypatch):
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    stopper = EarlyStop(patience=1, strict=True)
+    stopper = EarlyStopping(patience=1, strict=True)
     model = train(tmp_path, stopper, epochs=3, imgsz=64)  # the 0.0 plateau of a random-init model stops it
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert stopper.stopped_epoch == 2
