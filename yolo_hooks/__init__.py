@@ -33,29 +33,34 @@ from .core import (
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the table below imports each on first use
     from .best_mirror import BestMirror
+    from .detection_alert import DetectionAlert
     from .early_stop import EarlyStopping
     from .fitness_report import FitnessReport
     from .lr_on_plateau import ReduceLROnPlateau
     from .mode_reports import ModeReports
     from .notify import Notify
     from .val_loss_alert import ValLossAlert
+    from .watchdog import Watchdog
 
 __version__ = "0.1.0"
 
 # Hook class -> module. Imported on first use, so ``import yolo_hooks`` stays light (no matplotlib, requests...).
 HOOK_CLASSES: dict[str, str] = {
     "BestMirror": "yolo_hooks.best_mirror",
+    "DetectionAlert": "yolo_hooks.detection_alert",
     "EarlyStopping": "yolo_hooks.early_stop",
     "FitnessReport": "yolo_hooks.fitness_report",
     "ModeReports": "yolo_hooks.mode_reports",
     "Notify": "yolo_hooks.notify",
     "ReduceLROnPlateau": "yolo_hooks.lr_on_plateau",
     "ValLossAlert": "yolo_hooks.val_loss_alert",
+    "Watchdog": "yolo_hooks.watchdog",
 }
 
 __all__ = [
     "BestMirror",
     "ConfigError",
+    "DetectionAlert",
     "EarlyStopping",
     "EpochSnapshot",
     "FitnessReport",
@@ -67,6 +72,7 @@ __all__ = [
     "ReduceLROnPlateau",
     "RunOutcome",
     "ValLossAlert",
+    "Watchdog",
     "__version__",
     "attach",
     "attached",
