@@ -138,6 +138,8 @@ def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) 
     if not records:  # no fitness_report in the run: the numbers results.csv and best.pt give
         summary.update(last_epoch=facts["last_completed_epoch"], best_fitness=facts["best_fitness"],
                        best_epoch=facts["best_epoch"], epochs_run=facts["last_completed_epoch"] or 0)
+    if facts["last_completed_epoch"]:  # results.csv is written before last.pt; the fitness record after it
+        summary["last_epoch"] = max(summary.get("last_epoch") or 0, facts["last_completed_epoch"])
     summary["forensics"] = facts
     summary["recovered"] = time.time()
     atomic_write_json(path, summary)
