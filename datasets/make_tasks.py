@@ -86,7 +86,7 @@ def label_line(task: str, cls: int, x: float, y: float, w: float, h: float) -> s
 
 
 def _yaml(root: Path, names: dict[int, str], extra: str = "") -> str:
-    lines = [f"# made by datasets/make_tasks.py from the bundled coco8", f"path: {root}", "train: images/train",
+    lines = ["# made by datasets/make_tasks.py from the bundled coco8", f"path: {root}", "train: images/train",
              "val: images/val", extra.rstrip(), "names:"]
     return "\n".join(line for line in lines if line) + "\n" + "".join(f"  {i}: {n}\n" for i, n in names.items())
 

@@ -37,8 +37,14 @@ import numpy as np
 from .core.errors import ConfigError
 from .core.hook import Hook
 from .core.validate import check_bool, check_choice, check_number, check_str
-from .detection_options import (check_anchor, check_class_names, check_counts, parse_classes, parse_duration,
-                                parse_zones)  # fmt: skip
+from .detection_options import (
+    check_anchor,
+    check_class_names,
+    check_counts,
+    parse_classes,
+    parse_duration,
+    parse_zones,  # fmt: skip
+)
 from .detection_rules import COUNTS, TRIGGERS, Alert, Detection, Frame, Rule, RuleState, evaluate
 
 HOOK = "detection_alert"

@@ -21,8 +21,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable
 
-from .core.redact import scrub
 from .core.recorded import recorded_times
+from .core.redact import scrub
 
 TRACEBACK_LINES = 12  # the last lines of the traceback: where it failed, not the whole Ultralytics call stack
 FACTS_ATTR = "_yolo_hooks_crash_facts"  # where a trainer keeps its facts once read (one read per teardown)

@@ -37,9 +37,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .core import compat
 from .core.hook import Hook
 from .core.numbers import format_duration
-from .core import compat
 from .core.run import to_float
 from .core.validate import check_bool, check_number
 from .fitness_record import short_names

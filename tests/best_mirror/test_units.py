@@ -20,8 +20,8 @@ from tests.best_mirror.support import (
 from yolo_hooks import ConfigError
 from yolo_hooks.best_mirror import BestMirror
 from yolo_hooks.mirror import FsspecDestination, Job, LocalDestination, MirrorError, MirrorWorker
-from yolo_hooks.mirror.queue import job_queue
 from yolo_hooks.mirror.naming import check_template, field_name, prune, render
+from yolo_hooks.mirror.queue import job_queue
 from yolo_hooks.mirror.staging import StagedFile, Superseded, identity
 from yolo_hooks.mirror.upload import Upload, Uploader
 

@@ -18,8 +18,8 @@ from ultralytics import YOLO
 import yolo_hooks
 from tests.conftest import _InterruptAt, train
 from yolo_hooks import Hook
-from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.core import compat
+from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.fitness_report import FitnessReport
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 from yolo_hooks.val_loss_alert import ValLossAlert

@@ -11,8 +11,8 @@ import pytest
 from tests.conftest import _cuda_available, train, train_interrupted_then_resumed
 from tests.helpers import Recorder
 from yolo_hooks import Hook
-from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.core import compat
+from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not _cuda_available(), reason="no CUDA device"))]

@@ -18,7 +18,6 @@ from yolo_hooks.notify.images import build_email, build_request, split
 from yolo_hooks.notify.message import Message
 
 
-
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path, monkeypatch):
     """A destination without a run folder keeps its journal (and outbox) in the working directory."""

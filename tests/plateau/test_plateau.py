@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from yolo_hooks.core.run import EpochSnapshot
 from tests.helpers import captured_log
 from yolo_hooks import ConfigError
+from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.early_stop import EarlyStopping
 from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
 from yolo_hooks.plateau import PlateauTracker, resolve_mode

@@ -93,8 +93,8 @@ def test_killed_in_the_final_validation_then_outbox_recover_and_replay(tmp_path,
 def test_killed_in_on_train_end_then_the_next_run_in_the_folder_recovers(tmp_path):
     """The next training in the same folder sends the killed run's message, mirrors its best.pt and removes its
     staging snapshots and half-written temporaries before it starts."""
-    from tests.conftest import train
     import yolo_hooks
+    from tests.conftest import train
 
     receiver = WebhookReceiver().start()
     mirror = tmp_path / "mirror"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 
 import pytest
 from ultralytics import YOLO

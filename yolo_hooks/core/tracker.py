@@ -43,7 +43,9 @@ class RunTracker(Hook):
         self.bus = Bus()
 
     def on_pretrain_routine_start(self, trainer):
-        """Give the run its identity (message ids are derived from it), kept across ``resume=True``."""
+        """Give the run its identity (message ids are derived from it), kept across ``resume=True``; on releases
+        whose ``teardown`` skips failed runs, make a crash or Ctrl-C still reach every hook's."""
+        compat.guard_teardown(trainer, lambda: self._teardown_after_failure(trainer))
         resume = bool(getattr(trainer.args, "resume", False))
         if self.is_main_process:
             self.bus.run_id = run_identity(Path(trainer.save_dir) / "weights", resume)
@@ -78,10 +80,6 @@ class RunTracker(Hook):
                     self.log(f"{hook.name} caught up on epoch {missed} from results.csv and last.pt")
                 else:
                     self.log(f"{hook.name} state is behind last.pt: epoch {missed} is not in it", "warning")
-
-    def on_pretrain_routine_start(self, trainer):
-        """On releases whose ``teardown`` skips failed runs, make a crash or Ctrl-C still reach every hook's."""
-        compat.guard_teardown(trainer, lambda: self._teardown_after_failure(trainer))
 
     def on_train_epoch_start(self, trainer):
         """Ultralytics 8.4 reloads last.pt when the loss turns NaN and redoes the epoch, before any metric is saved

@@ -19,6 +19,7 @@ from .queue import Job
 from .sidecar import encode, sidecar
 from .staging import StagedFile, Superseded
 
+
 @dataclass
 class Upload:
     """The payload of a :class:`Job`: a staged snapshot and the names it gets in the destination.

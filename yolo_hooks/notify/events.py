@@ -12,6 +12,7 @@ Examples:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.bus import Published
@@ -34,8 +35,7 @@ DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done"
 # Bus kinds published by the other hooks that become a message of their own.
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
-    "val_report", "predict_report", "export_report", "detection",
-    "val_report", "predict_report", "export_report", "nan_recovered", "stalled", "progress_resumed",
+    "val_report", "predict_report", "export_report", "detection", "nan_recovered", "stalled", "progress_resumed",
 }  # fmt: skip
 BUS_ICONS = {
     "alert": "⚠️",

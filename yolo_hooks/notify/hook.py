@@ -22,13 +22,12 @@ from urllib.parse import urlsplit
 
 from ..core.bus import Bus, Published
 from ..core.hook import Hook
-from ..core.redact import redact_mapping, remember
 from ..core.recorded import recorded_snapshot
+from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
 from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
 from .events import (
-    ALL_EVENTS,
     BUS_EVENTS,
     crash_message,
     epoch_message,
@@ -42,7 +41,6 @@ from .images import split
 from .message import Message
 from .options import HOOK, check_events, check_format, check_format_options, check_severity
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
-
 
 
 class Notify(Hook):
