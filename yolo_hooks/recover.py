@@ -311,9 +311,9 @@ def _hand_over(message, notifiers: list, run_dir: Path) -> str:
     return f"killed message {message.id[:12]} handed to " + (", ".join(sent) or "no destination (none takes `killed`)")
 
 
-def on_run_start(trainer, hooks: list, log) -> dict[str, Any]:
+def on_run_start(trainer, hooks: list, log, run_id: str | None = None) -> dict[str, Any]:
     """At the start of a run: recover a killed run that used the same folder, then mark this run as running."""
     report = recover(trainer.save_dir, hooks, send=_hand_over)
     for line in report.lines() if report.killed else ():
         log(f"previous run was killed; recovered: {line}", "warning")
-    return run_marker.started(trainer, hooks)
+    return run_marker.started(trainer, hooks, run_id)

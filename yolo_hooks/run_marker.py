@@ -42,15 +42,20 @@ def write(run_dir: str | Path, marker: dict[str, Any]) -> None:
     atomic_write_json(marker_path(run_dir), marker, fsync=False)
 
 
-def started(trainer: Any, hooks: list) -> dict[str, Any]:
-    """Mark the run as running in this process; a resumed run keeps the identity (``run_id``) of the run it
-    continues, so its messages keep their ids."""
+def run_id_for(run_dir: str | Path, resume: bool) -> str:
+    """The run's identity, from which message ids are derived: on ``resume=True`` the one of the run it continues
+    (read back from its marker), so a message re-sent after the resume keeps its id; else a new one."""
+    previous = (read(run_dir) or {}) if resume else {}
+    run_id = previous.get("run_id")
+    return run_id if isinstance(run_id, str) and run_id else uuid.uuid4().hex
+
+
+def started(trainer: Any, hooks: list, run_id: str | None = None) -> dict[str, Any]:
+    """Mark the run as running in this process, under ``run_id`` (default: :func:`run_id_for` the trainer)."""
     save_dir = Path(trainer.save_dir)
-    previous = read(save_dir) or {}
-    resumed = bool(getattr(trainer.args, "resume", False))
     marker = {
         "v": 1,
-        "run_id": previous.get("run_id") if resumed and previous.get("run_id") else uuid.uuid4().hex,
+        "run_id": run_id or run_id_for(save_dir, bool(getattr(trainer.args, "resume", False))),
         "status": "running",
         "pid": os.getpid(),
         "host": socket.gethostname(),

@@ -31,7 +31,6 @@ TASKS = {
     "classify": ("yolo11n-cls.yaml", "val/loss", "metrics/accuracy_top1", ("top1", "top5")),
     "obb": ("yolo11n-obb.yaml", "val/box_loss", "metrics/mAP50-95(B)", ("mAP50", "mAP50-95")),
 }
-ISSUE_11 = "issue 11 (h11b): fixed in the hardening branch; remove this xfail once it is merged"
 
 
 def sha256(path) -> str:
@@ -84,9 +83,7 @@ def test_each_epoch_line_shows_the_task_metrics_with_their_labels(run):
             assert f" {label} " in line, (label, line)
 
 
-def test_the_summary_shows_the_task_metrics_with_their_labels(run, request):
-    if run["task"] in {"segment", "pose"}:
-        request.applymarker(pytest.mark.xfail(strict=False, reason=f"(B)/(M)/(P) labels dropped; {ISSUE_11}"))
+def test_the_summary_shows_the_task_metrics_with_their_labels(run):
     summary = [line for line in run["lines"] if line.startswith("fitness_report: best epoch ")]
     assert len(summary) == 1
     for label in run["labels"]:
@@ -127,9 +124,7 @@ def test_the_mirror_holds_the_final_best_pt(run):
     assert sha256(copy) == sha256(run["trainer"].best)
 
 
-def test_val_report_counts_the_val_images(run, make_tasks, request):
-    if run["task"] == "classify":
-        request.applymarker(pytest.mark.xfail(strict=False, reason=f"classify val counted 0 images; {ISSUE_11}"))
+def test_val_report_counts_the_val_images(run, make_tasks):
     rep = run["report"].last_val_report
     assert rep is not None and rep["images"] == make_tasks.count_images(run["data"])
 

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-from pathlib import Path
-
 from . import compat
 from .bus import Bus
 from .collective import share_stop
 from .deadline import Deadline
-from .files import atomic_write_text, read_json
 from .hook import GuardedCallback, Hook
 from .recorded import recorded_epoch_values
 from .run import is_main_process, run_state
-
-RUN_ID_FILE = "yolo_hooks.run.json"  # in the run's weights folder, next to last.pt
-
-
-def run_identity(weights_dir: Path, resume: bool) -> str:
-    """The run's id: read back on ``resume=True`` (the resumed run is the same run), else new and written down."""
-    path = Path(weights_dir) / RUN_ID_FILE
-    saved = read_json(path) if resume else None
-    if isinstance(saved, dict) and isinstance(saved.get("run_id"), str) and saved["run_id"]:
-        return saved["run_id"]
-    run_id = uuid.uuid4().hex
-    try:
-        atomic_write_text(path, json.dumps({"run_id": run_id}), fsync=False)  # once per run, before any message
-    except OSError:
-        pass  # ids then differ after a resume: at worst a duplicate, never a loss
-    return run_id
 
 
 class RunTracker(Hook):
@@ -48,7 +27,9 @@ class RunTracker(Hook):
         compat.guard_teardown(trainer, lambda: self._teardown_after_failure(trainer))
         resume = bool(getattr(trainer.args, "resume", False))
         if self.is_main_process:
-            self.bus.run_id = run_identity(Path(trainer.save_dir) / "weights", resume)
+            from ..run_marker import run_id_for
+
+            self.bus.run_id = run_id_for(trainer.save_dir, resume)
 
     def on_train_start(self, trainer):
         """On ``resume=True``, give every hook its saved state back before the first resumed epoch.
@@ -60,7 +41,7 @@ class RunTracker(Hook):
         if is_main_process():  # a killed run that used this folder gets its end now; then this run is marked running
             from ..recover import on_run_start
 
-            on_run_start(trainer, [h for h in self.bus.hooks if h is not self], self.log)
+            on_run_start(trainer, [h for h in self.bus.hooks if h is not self], self.log, self.bus.run_id)
         if not getattr(trainer.args, "resume", False):
             return
         completed = int(getattr(trainer, "start_epoch", 0))  # epochs in last.pt; 1-based number of the last one
