@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,9 @@ from .core.recorded import results_rows
 from .core.redact import scrub
 from .core.run import RunOutcome, to_float
 from .forensics import resume_command, versions
+from .notify.message import message_id
 
 STAGING = ".mirror_staging"
-ID_NAMESPACE = uuid.UUID("6f1d7c52-3f7e-4c55-9a59-0d6b8f1e2a41")  # yolo_hooks message ids derived from a run
-
-
-def message_id(run_id: str, event: str) -> str:
-    """A message's id from what it announces: the same run and event always give the same id."""
-    return uuid.uuid5(ID_NAMESPACE, f"{run_id}:{event}").hex
 
 
 @dataclass
@@ -199,7 +193,7 @@ def killed_message(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any])
     from .notify.events import killed_message as build
 
     run = {"name": marker.get("name") or run_dir.name, "save_dir": str(run_dir), "host": marker.get("host") or ""}
-    return build(facts, {k: v for k, v in run.items() if v}, message_id(marker["run_id"], "killed"))
+    return build(facts, {k: v for k, v in run.items() if v}, message_id({"run_id": marker["run_id"]}, "killed"))
 
 
 # --- the whole recovery -------------------------------------------------------------------------------------------

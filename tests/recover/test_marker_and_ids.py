@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from yolo_hooks.notify.events import killed_message
-from yolo_hooks.recover import message_id
+from yolo_hooks.notify.message import message_id as derived
 from yolo_hooks.run_marker import is_killed
 
 HOST = socket.gethostname()
@@ -28,6 +28,10 @@ GONE = 2**22 + 12345  # above the default pid_max: no such process
 ])
 def test_who_counts_as_killed(marker, force, killed):
     assert is_killed(marker, force=force) is killed
+
+
+def message_id(run_id: str, event: str) -> str:
+    return derived({"run_id": run_id}, event)
 
 
 def test_the_killed_message_id_is_derived_from_the_run():
