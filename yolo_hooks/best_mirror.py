@@ -22,7 +22,6 @@ Examples:
 
 from __future__ import annotations
 
-import atexit
 import shutil
 import threading
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import Hook
-from .core.deadline import exit_deadline
+from .core.deadline import Deadline, at_exit
 from .core.errors import ConfigError
 from .core.run_info import run_info
 from .core.validate import check_bool, check_number, check_str
@@ -338,12 +337,13 @@ class BestMirror(Hook):
 _EXPORTING: weakref.WeakSet[BestMirror] = weakref.WeakSet()
 
 
-@atexit.register
-def _finish_exports_at_exit() -> None:
-    deadline = exit_deadline()
+def _finish_exports_at_exit(deadline: Deadline) -> None:
     for hook in list(_EXPORTING):
         if any(w.pending() for w in hook._workers or []):
             hook._finish(hook._export_staging, deadline.left(hook.flush_timeout))
+
+
+at_exit(_finish_exports_at_exit)
 
 
 def _missing(item: Upload, worker: MirrorWorker, why: str) -> Result:

@@ -81,6 +81,9 @@ def run_mode(mode: str, args: list[str]) -> int:
             pass
     else:
         getattr(model, mode)(**overrides)
+    from .core.deadline import finish_background_work
+
+    finish_background_work()  # the command's process ends here: snapshot files, copies and messages first
     return 0
 
 

@@ -23,8 +23,8 @@ or in hooks.yaml (several allowed)::
 
 from __future__ import annotations
 
-import atexit
 import collections
+import functools
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .core.deadline import at_exit
 from .core.errors import ConfigError
 from .core.hook import Hook
 from .core.validate import check_bool, check_choice, check_number, check_str
@@ -100,7 +101,8 @@ class DetectionAlert(Hook):
             folder, an fsspec URL (``s3://bucket/alerts``) or ``{url, storage_options}``.
         mirror_url: the public base URL of ``mirror`` (``https://bucket.s3.amazonaws.com/alerts``): links to the
             mirrored files go into the record and the notifications (Slack, Teams, DingTalk, Feishu show them).
-        flush_timeout: seconds the end of a predict run waits for snapshot files.
+        flush_timeout: at most this many seconds of the interpreter's exit deadline are spent on snapshot files
+            still being written (nothing waits for them on the predict thread; :meth:`close` waits on request).
     """
 
     config_name = HOOK
@@ -238,13 +240,12 @@ class DetectionAlert(Hook):
                 source.ring.append(result.orig_img)  # a reference: loaders give every frame its own array
 
     def on_predict_end(self, predictor):
-        """A finished run (several frames): submit what is collected and wait up to ``flush_timeout`` for files.
-
-        A one-frame run — ``model(frame)`` in a loop — does not wait: its after-frames come with the next calls,
-        and the files are finished in the background (and at interpreter exit at the latest).
-        """
+        """A finished run (several frames): hand what is collected to the worker, never waiting for it here (the
+        user's thread goes on; :meth:`close` waits when a script wants the files now, and the interpreter's exit
+        waits within its one deadline). A one-frame run — ``model(frame)`` in a loop — keeps its snapshots open:
+        their after-frames come with the next calls."""
         if self._run_frames > 1:
-            self.close(self.flush_timeout)
+            self.close(timeout=0.0)
 
     def close(self, timeout: float | None = None) -> bool:
         """Finish every pending snapshot (with the after-frames it has) and wait for the files; True when done."""
@@ -333,7 +334,7 @@ class DetectionAlert(Hook):
             from .core.worker import BackgroundWorker
 
             self._worker = BackgroundWorker(f"{self.name}-snapshots")
-            atexit.register(_close_at_exit, weakref.ref(self))
+            at_exit(functools.partial(_close_at_exit, weakref.ref(self)))
         folder = self._save_dir or Path.cwd() / ALERTS_FOLDER
         self._worker.submit(lambda: self._write(snap, folder))
 
@@ -408,7 +409,7 @@ def _obb_xyxy(obb) -> np.ndarray:
     return xyxy.cpu().numpy() if hasattr(xyxy, "cpu") else np.asarray(xyxy)
 
 
-def _close_at_exit(ref: weakref.ref) -> None:
+def _close_at_exit(ref: weakref.ref, deadline) -> None:
     hook = ref()
     if hook is not None:
-        hook.close()
+        hook.close(deadline.left(hook.flush_timeout))

@@ -26,6 +26,7 @@ def test_alert_photo_reaches_telegram_from_a_real_predict_run(model, coco8_video
         yolo_hooks.attach(model, notify, alert)  # notify first: its end-of-run flush runs before the snapshot is done
         for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name="p", **PREDICT):
             pass
+        assert alert.close(30)  # the snapshot is written and published on the hook's worker, never on the frame loop
         notify.flush(10)
         photos = [r for r in endpoint.requests if r["path"].endswith("/sendPhoto")]
         assert len(photos) == 1

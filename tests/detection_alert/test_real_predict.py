@@ -25,6 +25,7 @@ def test_predict_stream_writes_annotated_jpeg_sheet_clip_and_records(model, coco
     hook = DetectionAlert(min_conf=0.0, cooldown="10 frames", before=2, after=2, clip=True, strict=True)
     yolo_hooks.attach(model, hook)
     frames = sum(1 for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name="p", **PREDICT))
+    assert hook.close(30)  # the predict thread never waits for the files: a script that wants them now asks
 
     folder = tmp_path / "p" / "alerts"
     got = records(folder)
@@ -46,6 +47,7 @@ def test_track_names_track_ids_and_fires_per_track(model, coco8_video, tracker_y
     for _ in model.track(str(coco8_video), stream=True, tracker=str(tracker_yaml), project=str(tmp_path), name="t",
                          **PREDICT):
         pass
+    assert hook.close(30)
     got = records(tmp_path / "t" / "alerts")
     assert got, "the low-threshold tracker confirms tracks on every frame"
     assert got[0]["frame_index"] == 2  # held for 3 frames
@@ -142,3 +144,22 @@ def test_model_called_frame_by_frame_keeps_durations_and_after_frames_across_cal
     [record] = records(tmp_path)
     assert record["frame_index"] == 2 and record["mode"] == "image"
     assert cv2.imread(record["sheet"]).shape[1] == 2 * SIZE[0]  # the alert frame and the one after, side by side
+
+
+def test_the_predict_thread_never_waits_for_snapshot_files(model, coco8_video, tmp_path):
+    import threading
+
+    release = threading.Event()
+
+    class SlowDisk(DetectionAlert):
+        def _write(self, snap, folder):  # a disk that does not answer until the test says so
+            release.wait(60)
+            super()._write(snap, folder)
+
+    hook = SlowDisk(min_conf=0.0, cooldown=3600, strict=True)
+    yolo_hooks.attach(model, hook)
+    frames = sum(1 for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name="p", **PREDICT))
+    assert frames == 24 and hook._worker.pending() == 1  # predict returned with the snapshot still being written
+    release.set()
+    assert hook.close(30)
+    assert len(records(tmp_path / "p" / "alerts")) == 1

@@ -10,7 +10,9 @@ Examples:
 
 from __future__ import annotations
 
+import atexit
 import time
+from typing import Callable
 
 END_TIMEOUT = 10.0  # seconds the end of a training (or the interpreter's exit) waits for all hooks together
 
@@ -47,3 +49,24 @@ def set_exit_timeout(seconds: float) -> None:
 def exit_deadline() -> Deadline:
     """A new deadline of the exit timeout (started now)."""
     return Deadline(_exit_timeout)
+
+
+_AT_EXIT: list[tuple[bool, Callable[[Deadline], None]]] = []
+
+
+def at_exit(finish: Callable[[Deadline], None], last: bool = False) -> None:
+    """Run ``finish(deadline)`` when the interpreter exits, with ONE deadline shared by everything registered here
+    (snapshot files and mirror copies first, ``last=True`` — the notifiers, which send what those publish — after)."""
+    _AT_EXIT.append((last, finish))
+
+
+@atexit.register
+def finish_background_work() -> None:
+    """Everything registered with :func:`at_exit`, now, within one exit deadline (the interpreter's exit calls it;
+    so does the ``yolo-hooks`` command when its job is done, the end of its process). Safe to call twice."""
+    deadline = exit_deadline()
+    for _, finish in sorted(_AT_EXIT, key=lambda item: item[0]):
+        try:
+            finish(deadline)
+        except Exception:  # the interpreter is going away: nothing to report to, nothing to raise into
+            pass

@@ -24,7 +24,6 @@ dedup.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import hashlib
 import threading
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ..core.deadline import exit_deadline
+from ..core.deadline import Deadline, at_exit
 from ..core.redact import redact_url
 from ..core.retry import RetryPolicy
 from ..core.worker import BackgroundWorker
@@ -395,9 +394,10 @@ class Delivery:
 _LIVE: weakref.WeakSet[Delivery] = weakref.WeakSet()
 
 
-@atexit.register
-def _flush_at_exit() -> None:
-    deadline = exit_deadline()
+def _flush_at_exit(deadline: Deadline) -> None:
     for delivery in list(_LIVE):
         if delivery.pending():
             delivery.flush(deadline.left(), reason="undelivered at interpreter exit")
+
+
+at_exit(_flush_at_exit, last=True)
