@@ -38,7 +38,6 @@ def main(out: Path) -> None:
     from ultralytics import YOLO
 
     import yolo_hooks
-    from yolo_hooks.detection_alert import DetectionAlert
 
     video = make_video(out / "coco8.mp4")
     model = YOLO("yolo11n.yaml")
@@ -50,7 +49,7 @@ def main(out: Path) -> None:
         def on_published(self, event):
             print(f"published {event.kind} ({event.severity}): {event.message} -> {event.data['image']}")
 
-    alert = DetectionAlert(
+    alert = yolo_hooks.DetectionAlert(
         name="person_lower_half", classes=["person"], min_conf=0.0,
         zone=[[0, 0.5], [1, 0.5], [1, 1], [0, 1]],  # the lower half of the frame, as fractions
         min_duration="3 frames", cooldown="1s", before=2, after=2, clip=True,
@@ -58,6 +57,7 @@ def main(out: Path) -> None:
     yolo_hooks.attach(model, alert, PrintPublished())
     for _ in model.predict(str(video), stream=True, conf=1e-6, imgsz=96, verbose=False, project=str(out), name="p"):
         pass
+    alert.close(30)  # the frame loop never waited for the snapshot files; wait for them here, before reading them
     print(f"{alert.fired} alert(s); files in {alert.records[-1]['image'].rsplit('/', 1)[0] if alert.records else '-'}")
 
 

@@ -9,9 +9,8 @@ with the image) all happen there.
 
 Examples:
     >>> import yolo_hooks
-    >>> from yolo_hooks.detection_alert import DetectionAlert
-    >>> yolo_hooks.attach(model, DetectionAlert(classes=["person"], zone=[[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
-    ...                                         min_duration="2s", cooldown=60, before=4, after=4))  # doctest: +SKIP
+    >>> yolo_hooks.attach(model, yolo_hooks.DetectionAlert(classes=["person"], zone=[[0, 0.5], [1, 0.5], [1, 1], [0, 1]],
+    ...                                                    min_duration="2s", cooldown=60, before=4, after=4))  # doctest: +SKIP
     >>> for r in model.track("cam.mp4", stream=True): ...  # doctest: +SKIP
 
 or in hooks.yaml (several allowed)::

@@ -16,8 +16,7 @@ Limits, in seconds (``None``: the default):
 
 Examples:
     >>> import yolo_hooks
-    >>> from yolo_hooks.watchdog import Watchdog
-    >>> yolo_hooks.attach(model, Watchdog(stall_after=900, action="dump"))  # doctest: +SKIP
+    >>> yolo_hooks.attach(model, yolo_hooks.Watchdog(stall_after=900, action="dump"))  # doctest: +SKIP
 
 or in hooks.yaml: ``watchdog: {stall_after: 900, action: dump}``.
 """
