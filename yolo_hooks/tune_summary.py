@@ -159,13 +159,13 @@ def tune_new_best_message(record: dict[str, Any], previous: float | None, planne
 
 
 def tune_end_message(summary: dict[str, Any], run: dict[str, str]):
-    from .notify.events import duration
+    from .core.numbers import format_duration
     from .notify.message import Message
 
     best, status = summary.get("best"), summary["status"]
     icon = {"finished": "✅", "interrupted": "⏹️"}.get(status, "💥")
     text = f"{status.capitalize()} after {summary['iterations_run']}/{summary['iterations_planned']} iterations"
-    text += f" in {duration(summary['elapsed'])}" if summary.get("elapsed") else ""
+    text += f" in {format_duration(summary['elapsed'])}" if summary.get("elapsed") else ""
     fields = {"Iterations": f"{summary['iterations_run']}/{summary['iterations_planned']}",
               "Failed": str(summary["iterations_failed"])}
     if best:
@@ -230,7 +230,7 @@ class TuneWatch:
         for notifier in notifiers:
             notifier.bind(self.bus)
             notifier._set_run(job)  # run name, model, data, and the outbox in the tune folder
-        from .notify.events import run_info
+        from .core.run_info import run_info
 
         self.run = run_info(job)
         self.planned: int | None = None
