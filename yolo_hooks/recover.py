@@ -67,7 +67,7 @@ def _checkpoint(path: Path) -> dict[str, Any] | None:
 
 def killed_facts(run_dir: Path, marker: dict[str, Any]) -> dict[str, Any]:
     """What the folder tells about a killed run: last epoch, best fitness and epoch, where the weights are."""
-    from .fitness_record import JSONL_NAME, read_jsonl
+    from .fitness_files import JSONL_NAME, read_jsonl
 
     records = [r for r in read_jsonl(run_dir / JSONL_NAME) if r.get("phase", "train") == "train"]
     rows = results_rows(run_dir)
@@ -118,7 +118,8 @@ def _args(run_dir: Path) -> dict[str, Any]:
 # --- the steps ----------------------------------------------------------------------------------------------------
 def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) -> str:
     """``fitness_summary.json`` with status ``killed``, unless the run wrote its own before it died."""
-    from .fitness_record import JSONL_NAME, SUMMARY_NAME, build_summary, read_jsonl
+    from .fitness_files import JSONL_NAME, SUMMARY_NAME, read_jsonl
+    from .fitness_record import build_summary
 
     path = run_dir / SUMMARY_NAME
     existing = read_json(path)
@@ -152,8 +153,9 @@ def clean_staging(run_dir: Path) -> str | None:
 
 def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
     """Make every destination of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256."""
+    from .core.run_info import run_info
     from .mirror.destinations import file_check
-    from .mirror.sidecar import encode, run_info, sidecar
+    from .mirror.sidecar import encode, sidecar
 
     best = run_dir / "weights" / "best.pt"
     out = []
@@ -170,7 +172,7 @@ def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
             continue
         dest.put_file(best, "best.pt", check)
         info = {"epoch": facts.get("best_epoch"), "fitness": facts.get("best_fitness"), "recovered": True,
-                **run_info(type("Run", (), {"save_dir": run_dir})(), str(best))}
+                "source": str(best), **run_info(type("Run", (), {"save_dir": run_dir})())}
         dest.put_bytes(encode(sidecar("best.pt", "final", check, info, sidecar_doc.get("versions") or [])),
                        "best.json")
         out.append(f"best.pt mirrored to {dest.display}: {check.size / 1e6:.1f} MB verified sha256 {check.sha256[:12]}")

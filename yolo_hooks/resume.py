@@ -96,7 +96,7 @@ def resume_command(argv: list[str]) -> int:
     try:
         if run_dir is None:  # the run's own name, under ./runs/<task>/
             args = json.loads(_read(dest, "last.json"))
-            run_dir = Path("runs") / "resumed" / str(args.get("run") or "train")
+            run_dir = Path("runs") / "resumed" / str(args.get("name") or "train")
         if run_dir.exists() and any(run_dir.iterdir()):
             print(f"yolo-hooks resume: {run_dir} is not empty; choose another dir=", file=sys.stderr)
             return 2

@@ -251,6 +251,10 @@ class Destination:
         self._commit(tmp, name, expected, fill)
         return expected
 
+    def read_check(self, name: str) -> FileCheck:
+        """Size and sha256 of ``name`` as stored in the destination (recovery verifies a copy it did not make)."""
+        return self._read_back(name)
+
     def _read_back(self, name: str) -> FileCheck:
         return stream_check(self._open_read(name))
 
