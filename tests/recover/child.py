@@ -20,7 +20,7 @@ os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-EPOCHS = 1
+EPOCHS = 2  # epoch 1's best.pt is still being uploaded (slowly) during epoch 2 and the final validation
 
 
 def main(project: str, url: str, mirror: str, control: str, when: str) -> None:
@@ -30,6 +30,9 @@ def main(project: str, url: str, mirror: str, control: str, when: str) -> None:
     from tests.best_mirror.support import SlowDestination
 
     def pause(what: str):
+        deadline = time.time() + 60  # kill mid-upload: wait until the slow copy's temporary is in the mirror
+        while not list(Path(mirror).glob(".*tmp-*")) and time.time() < deadline:
+            time.sleep(0.05)
         (Path(control) / "paused").write_text(what)
         time.sleep(600)
 

@@ -70,8 +70,8 @@ def test_killed_in_the_final_validation_then_outbox_recover_and_replay(tmp_path,
     listed = capsys.readouterr().out
     assert "killed: 💀 Training killed" in listed and not (run / ".mirror_staging").exists()
     summary = json.loads((run / "fitness_summary.json").read_text())
-    assert summary["status"] == "killed" and summary["last_epoch"] == 1 and summary["epochs"] == 1
-    assert summary["forensics"]["last_completed_epoch"] == 1 and summary["forensics"]["training_done"]
+    assert summary["status"] == "killed" and summary["last_epoch"] == 2 and summary["epochs"] == 2
+    assert summary["forensics"]["last_completed_epoch"] == 2 and summary["forensics"]["training_done"]
 
     assert main(["recover", str(run), f"hooks={hooks}"]) == 0
     best = sha256(run / "weights" / "best.pt")
