@@ -31,7 +31,7 @@ COCO8_YAML = COCO8.parent / "coco8.yaml"
 SPLITS = ("train", "val")
 TASKS = ("segment", "pose", "classify", "obb")
 POLYGON_POINTS = 16
-MIN_CROP = 8  # pixels; smaller crops are skipped
+MIN_CROP = 10  # pixels a side; Ultralytics rejects smaller images ("image size <10 pixels")
 
 
 def coco8_names() -> dict[int, str]:
