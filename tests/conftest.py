@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -97,3 +98,26 @@ def train_interrupted_then_resumed(tmp_path: Path, make_hooks, *, epochs: int, i
     yolo_hooks.attach(resumed, *resumed_hooks)
     resumed.train(resume=True)
     return first_hooks, resumed_hooks, resumed
+
+
+# --- per-task datasets (segment, pose, classify, obb) made from coco8 by the committed datasets/make_tasks.py -----
+MAKE_TASKS = Path(__file__).resolve().parents[1] / "datasets" / "make_tasks.py"
+
+
+def load_make_tasks():
+    """datasets/make_tasks.py as a module (datasets/ is data, not a package)."""
+    spec = importlib.util.spec_from_file_location("make_tasks", MAKE_TASKS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def make_tasks():
+    return load_make_tasks()
+
+
+@pytest.fixture(scope="session")
+def task_data(tmp_path_factory, make_tasks) -> dict[str, Path]:
+    """``{task: data}`` for segment, pose, classify and obb, built once per session in a temporary folder."""
+    return make_tasks.make_tasks(tmp_path_factory.mktemp("tasks"))

@@ -70,7 +70,7 @@ def test_a_misspelled_class_never_stops_the_run_without_strict(model, coco8_vide
     assert any("did you mean `person`" in k for k in hook.error_counts)
 
 
-def known(*rows, shape=(480, 640)) -> "Results":
+def known(*rows, shape=(480, 640)):
     """A real Results with boxes given as (x1, y1, x2, y2, track id, conf, class id) rows."""
     from ultralytics.engine.results import Results
 

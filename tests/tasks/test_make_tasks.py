@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tasks.conftest import load_make_tasks
+from tests.conftest import load_make_tasks
 
 make_tasks = load_make_tasks()
 
