@@ -66,3 +66,18 @@ def test_an_event_about_an_epoch_has_the_same_id_every_time_it_is_announced():
     assert first != event_id("run-b", "val_loss_alert", "alert", {"epoch": 3, "rule": "above"})
     assert first != event_id("run-a", "val_loss_alert", "alert", {"epoch": 4, "rule": "above"})
     assert event_id(None, "x", "alert", {"epoch": 3}) != event_id(None, "x", "alert", {"epoch": 3})  # no run: random
+
+
+def test_recent_events_are_kept_for_crash_forensics_but_never_pickled_to_ddp_workers():
+    import pickle
+
+    from yolo_hooks.core.bus import HISTORY, Published
+
+    bus = Bus()
+    for epoch in range(HISTORY + 5):
+        bus.publish(Published(kind="mirror_done", source="best_mirror", severity="info", message="", data={"epoch": epoch}))
+    assert len(bus.history) == HISTORY and bus.history[-1].data["epoch"] == HISTORY + 4  # bounded, newest kept
+    worker_copy = pickle.loads(pickle.dumps(bus))
+    assert list(worker_copy.history) == []
+    worker_copy.publish(Published(kind="alert", source="x", severity="warning", message="", data={}))
+    assert len(worker_copy.history) == 1
