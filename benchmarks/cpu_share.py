@@ -88,6 +88,7 @@ class CallbackMeter:
     def __init__(self):
         self.cpu: dict[str, float] = defaultdict(float)  # hook -> CPU seconds on the calling thread
         self.wall: dict[str, list[float]] = defaultdict(list)  # "hook.event" -> wall seconds per call
+        self.cpu_calls: dict[str, list[float]] = defaultdict(list)  # "hook.event" -> thread CPU seconds per call
 
     def wrap(self, model) -> None:
         from yolo_hooks.core.hook import GuardedCallback
@@ -98,7 +99,7 @@ class CallbackMeter:
     def _timed(self, callback: Callable) -> Callable:
         hook = getattr(callback.hook, "name", type(callback.hook).__name__)
         key = f"{hook}.{callback.event}"
-        cpu, wall = self.cpu, self.wall
+        cpu, wall, cpu_calls = self.cpu, self.wall, self.cpu_calls
 
         def timed(obj: Any) -> Any:
             c0, w0 = time.thread_time(), time.perf_counter()
@@ -106,7 +107,9 @@ class CallbackMeter:
                 return callback(obj)
             finally:
                 wall[key].append(time.perf_counter() - w0)
-                cpu[hook] += time.thread_time() - c0
+                spent = time.thread_time() - c0
+                cpu_calls[key].append(spent)
+                cpu[hook] += spent
 
         return timed
 
@@ -145,6 +148,8 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
         "share": ours / total_cpu,
         "events": {k: {"calls": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99), "max": max(v)}
                    for k, v in meter.wall.items()},
+        "wall_calls": dict(meter.wall),
+        "cpu_calls": dict(meter.cpu_calls),
     }
 
 

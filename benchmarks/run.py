@@ -1,20 +1,27 @@
-"""What yolo_hooks costs a training, measured in one run, written to benchmarks/RESULTS.md as ratios.
+"""What yolo_hooks costs, as ratios and shares with their spread, written to benchmarks/RESULTS.md by one command.
 
-    python benchmarks/run.py            # ~6-8 minutes on 2 CPU cores
-    python benchmarks/run.py --quick    # fewer pairs, for a smoke test
+    python benchmarks/run.py            # ~10-15 minutes on 2 CPU cores
+    python benchmarks/run.py --quick    # one run / two pairs of everything, for a smoke test (~3 minutes)
 
-1. coco8 training wall time and epoch time with every hook attached vs none (same seed and settings, alternating
-   pairs, median ratio; goal <= 1.02), and the same with the webhook endpoint dead, 5-second-slow and answering 429.
-2. Training-thread cost per event for each hook (p50/p99), from the hooked runs.
-3. Mirror and notification throughput against their plain baselines (``shutil.copyfile``, a bare
-   ``requests.post`` loop).
+1. CPU share per hook (``cpu_share.py``): yolo_hooks' CPU seconds (callbacks by thread CPU time, background threads
+   by their own CPU clocks) over the training's CPU seconds, with every hook and without best_mirror; a few runs,
+   median and range. Training-thread time per event and hook (wall and thread CPU, p50/p99) from the same runs.
+2. Epoch-time ratios hooked/bare in alternating pairs (median and interquartile range of the per-pair ratios), with
+   the webhook endpoint up and dead.
+3. The mirror's verified copy against ``cp`` + ``fsync`` + ``sha256sum`` (``bench_mirror_copy.py``); the notify
+   worker against a bare ``requests.post`` loop (``bench_notify.py``).
+4. ``import yolo_hooks`` on top of ``import ultralytics`` (subprocesses); the start-up ``.pth`` file
+   (``bench_startup.py``); predict/track frames with DetectionAlert (``bench_detection_alert.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,126 +43,252 @@ def all_hooks(url: str, mirror: Path) -> dict:
     }
 
 
-def overhead(tmp: Path, pairs: int) -> tuple[dict, dict]:
-    """Ratios hooked/bare per endpoint scenario, and the per-event timings of every hooked run."""
-    from common import TRAIN_ARGS
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile); all three equal the value for a single one."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], statistics.median(values), q[2]
+
+
+def cpu_shares(tmp: Path, runs: int) -> dict:
+    """``runs`` cpu_share measurements with every hook and as many without best_mirror, alternating."""
+    from cpu_share import measure
 
     from yolo_hooks.receiver import WebhookReceiver
 
-    TRAIN_ARGS["imgsz"] = IMGSZ
-    events: dict[str, list[float]] = {}
+    out: dict = {"every hook": [], "without best_mirror": []}
+    with WebhookReceiver() as receiver:
+        for i in range(runs):
+            for label in out:
+                config = all_hooks(receiver.url, tmp / f"cpu-mirror-{i}")
+                if label == "without best_mirror":
+                    config.pop("best_mirror")
+                out[label].append(measure(tmp, f"cpu-{label.replace(' ', '_')}-{i}", EPOCHS, config, IMGSZ))
+                print(f"cpu share, {label}, run {i + 1}: {100 * out[label][-1]['share']:.3f} %", flush=True)
+    return out
+
+
+def epoch_pairs(tmp: Path, pairs: int) -> dict:
+    """Hooked/bare ratios of summed epoch time and of wall time, per endpoint scenario, in alternating pairs."""
+    from yolo_hooks.receiver import WebhookReceiver
+
     results = {}
     receiver = WebhookReceiver().start()
-    scenarios = {
-        "endpoint up": lambda: receiver.set_mode("ok"),
-        "endpoint up, without best_mirror": lambda: receiver.set_mode("ok"),
-        "endpoint dead": lambda: receiver.stop(),
-        "endpoint 5 s slow": lambda: receiver.set_mode("slow", delay=5.0),
-        "endpoint 429": lambda: receiver.set_mode("429", retry_after=1),
-    }
-    train_once(tmp, "warmup", 1)  # first-run costs (imports, dataset cache) stay out of the pairs
-    for label, arrange in scenarios.items():
-        if receiver._server is None:
-            receiver.start()
-        receiver.set_mode("ok")
-        arrange()
+    url = receiver.url
+    for label in ("endpoint up", "endpoint dead"):
+        if label == "endpoint dead":
+            receiver.stop()  # nothing listens on the port any more: connection refused, retries, outbox
 
         def bare(i, label=label):
             return train_once(tmp, f"bare-{label}-{i}", EPOCHS, seed=0)
 
         def hooked(i, label=label):
-            hooks = all_hooks(receiver.url, tmp / f"mirror-{label}-{i}")
-            if "without best_mirror" in label:
-                hooks.pop("best_mirror")
-            out = train_once(tmp, f"hooked-{label}-{i}", EPOCHS, hooks, seed=0)
-            for key, values in out["events"].items():
-                events.setdefault(key, []).extend(values)
-            return out
+            return train_once(tmp, f"hooked-{label}-{i}", EPOCHS, all_hooks(url, tmp / f"mirror-{label}-{i}"), seed=0)
 
         results[label] = alternating_pairs(bare, hooked, pairs)
-        print(f"{label}: wall x{results[label]['wall_ratio']:.3f}, epochs x{results[label]['epoch_ratio']:.3f}")
-    receiver.stop()
-    return results, events
+        q1, med, q3 = spread(results[label]["epoch_ratios"])
+        print(f"epoch pairs, {label}: x{med:.3f} (IQR {q1:.3f}-{q3:.3f})", flush=True)
+    return results
 
 
-def throughput(tmp: Path) -> dict:
-    """Verified mirror copy vs shutil.copyfile of the same checkpoint; notify worker vs a bare requests.post loop."""
-    import bench_notify
-
-    from yolo_hooks.mirror.destinations import LocalDestination
-
-    source = next(tmp.rglob("weights/last.pt"))
-    size = source.stat().st_size
-    plain, mirrored = [], []
-    for i in range(5):
-        start = time.perf_counter()
-        shutil.copyfile(source, tmp / f"plain-{i}.pt")
-        plain.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        LocalDestination(tmp / "mirror-throughput").put_file(source, f"copy-{i}.pt")
-        mirrored.append(time.perf_counter() - start)
-    notify = bench_notify.throughput(500, tmp)
-    return {
-        "checkpoint_mb": size / 1e6,
-        "copyfile_mb_s": size / 1e6 / statistics.median(plain),
-        "mirror_mb_s": size / 1e6 / statistics.median(mirrored),
-        "notify": notify,
-    }
+def import_cost(runs: int) -> dict:
+    """``import yolo_hooks`` after ``import ultralytics`` in fresh interpreters: wall and CPU, median and IQR."""
+    code = ("import time, ultralytics; c, w = time.process_time(), time.perf_counter(); import yolo_hooks; "
+            "print(time.perf_counter() - w, time.process_time() - c)")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("YOLO_HOOKS", None)
+    wall, cpu = [], []
+    for i in range(runs + 1):  # the first run warms the page cache
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        w, c = map(float, out.stdout.split()[-2:])
+        if i:
+            wall.append(w)
+            cpu.append(c)
+    return {"runs": runs, "wall": spread(wall), "cpu": spread(cpu)}
 
 
-def write_results(path: Path, ratios: dict, events: dict, speed: dict, pairs: int, seconds: float) -> str:
+def matplotlib_import_cpu(runs: int = 3) -> float:
+    """CPU seconds of importing what fitness.png needs (paid once per process; Ultralytics' plots=True pays it too)."""
+    code = ("import time; c = time.process_time(); import matplotlib.figure, matplotlib.backends.backend_agg; "
+            "print(time.process_time() - c)")
+    return statistics.median(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                  check=True).stdout.split()[-1]) for _ in range(runs))
+
+
+ONCE = ("on_pretrain_routine_start", "on_pretrain_routine_end", "on_train_start", "on_train_end", "teardown")
+
+
+def once_and_repeating(result: dict) -> tuple[float, float]:
+    """CPU seconds of one cpu_share run split into once-per-run callbacks and the rest (per epoch + background)."""
+    once = sum(sum(v) for k, v in result["cpu_calls"].items() if k.rsplit(".", 1)[1] in ONCE)
+    ours = sum(parts["thread"] + parts["background"] for parts in result["hooks"].values())
+    return once, ours - once
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
+
+
+def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
+    shares, pairs = fig["shares"], fig["pairs"]
+    n_runs = len(shares["every hook"])
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {machine()}.",
-        f"Made by `python benchmarks/run.py` in {seconds / 60:.1f} min: coco8, yolo11n.yaml (random init), "
-        f"imgsz={IMGSZ}, {EPOCHS} epochs, batch 4, CPU; {pairs} alternating pairs per row (bare/hooked, then "
-        "hooked/bare), median of the per-pair ratios. Every hook attached: fitness_report (csv, jsonl, plot), "
-        "val_loss_alert, early_stop, lr_on_plateau, notify (json, to a loopback receiver), best_mirror (local folder).",
+        f"Machine: {machine()}; load average {fig['load'][0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        "(other processes share the cores: wall-clock figures carry their noise, CPU-time figures much less).",
+        f"Made by `python benchmarks/run.py{' --quick' if quick else ''}` in {seconds / 60:.1f} min. Training "
+        f"workload: coco8, yolo11n.yaml (random init), imgsz={IMGSZ}, {EPOCHS} epochs, batch 4, CPU, plots=False. "
+        "Every hook: fitness_report (csv, jsonl, plot), val_loss_alert, early_stop, lr_on_plateau, notify (json, every "
+        "event, to a loopback receiver), best_mirror (local folder). Fitness stays 0.0, so Ultralytics writes a new "
+        "best.pt every epoch and the mirror copies one every epoch (its worst case).",
         "",
-        "## Training time, all hooks vs none",
+        "## CPU share: what the hooks cost, in CPU seconds",
         "",
-        "| webhook endpoint | epoch-time ratio | wall-time ratio | per-pair epoch ratios |",
-        "| --- | --- | --- | --- |",
+        f"yolo_hooks' CPU seconds over the whole training's CPU seconds (`benchmarks/cpu_share.py`), {n_runs} run(s) "
+        "per row, median (min-max). Goals: <= 1 % with every hook, <= 0.3 % without best_mirror.",
+        "",
+        "| hooks | share, median (min-max) | runs |",
+        "| --- | --- | --- |",
     ]
-    for label, r in ratios.items():
-        each = ", ".join(f"{x:.3f}" for x in r["epoch_ratios"])
-        lines.append(f"| {label} | **{r['epoch_ratio']:.3f}** | {r['wall_ratio']:.3f} | {each} |")
+    for label, results in shares.items():
+        values = [r["share"] for r in results]
+        lines.append(f"| {label} | **{_pct(statistics.median(values))}** ({_pct(min(values))}-{_pct(max(values))}) "
+                     f"| {', '.join(_pct(v) for v in values)} |")
+    hooks = sorted({h for results in shares.values() for r in results for h in r["hooks"]})
+    lines += ["", "Per hook (median over the runs with every hook; training thread + background threads):", "",
+              "| hook | share | on the training thread | on background threads |", "| --- | --- | --- | --- |"]
+    every = shares["every hook"]
+    for hook in hooks:
+        rows = [r["hooks"].get(hook, {"thread": 0.0, "background": 0.0}) | {"total": r["total_cpu"]} for r in every]
+        share = statistics.median((x["thread"] + x["background"]) / x["total"] for x in rows)
+        thread = statistics.median(x["thread"] / x["total"] for x in rows)
+        background = statistics.median(x["background"] / x["total"] for x in rows)
+        lines.append(f"| {hook} | {share * 100:.3f} % | {thread * 100:.3f} % | {background * 100:.3f} % |")
+    lines += ["", "The same split into once-per-run work (set-up at the start; summary, plot, final copy and flush at the "
+              "end: events " + ", ".join(f"`{e}`" for e in ONCE) + ") and the work that repeats every epoch (every "
+              "other event, and the background threads), over the training's CPU seconds. The per-epoch share is the "
+              "one that stays as a run gets longer; the once-per-run CPU is amortised over it.", "",
+              "| hooks | per-epoch share, median (min-max) | per-epoch CPU | once-per-run CPU, median |",
+              "| --- | --- | --- | --- |"]
+    for label, results in shares.items():
+        split = [once_and_repeating(r) for r in results]
+        repeating = [rep / r["total_cpu"] for r, (_, rep) in zip(results, split)]
+        once = statistics.median(o for o, _ in split)
+        per_epoch = statistics.median(rep for _, rep in split) / (EPOCHS + 1)  # + the final validation's event
+        lines.append(f"| {label} | **{_pct(statistics.median(repeating))}** ({_pct(min(repeating))}-"
+                     f"{_pct(max(repeating))}) | {per_epoch * 1e3:.0f} ms per epoch | {once * 1e3:.0f} ms |")
+    mpl = fig["matplotlib_import_cpu"]
+    total = statistics.median(r["total_cpu"] for r in every)
+    plot = statistics.median(sum(r["cpu_calls"].get("fitness_report.on_train_end", [0.0])) for r in every)
+    mirror = statistics.median(r["hooks"].get("best_mirror", {}).get("background", 0.0) for r in every)
     lines += [
         "",
-        "Epoch time is Ultralytics' own `epoch_time` summed over the epochs (what the hooks can slow down); wall time "
-        "is the whole `model.train()` call, which also holds the once-per-run end: the fitness plot, the final "
-        "best.pt upload and the notification flush (bounded by `flush_timeout`, 2 s here, when the endpoint is "
-        "dead or slow: undelivered messages then go to the outbox).",
+        f"Shows: what our code consumed, whatever else the machine was doing. The training used a median "
+        f"{total:.0f} CPU s ({total / EPOCHS:.1f} CPU s per epoch of 4 images), so fixed costs weigh heavily: "
+        f"fitness_report's end of run (summary, fitness.png and the matplotlib import it needs) took {plot * 1e3:.0f} "
+        f"ms CPU, {_pct(plot / total)} of this run (in a fresh interpreter the import alone is {mpl * 1e3:.0f} ms; "
+        "Ultralytics' default plots=True imports matplotlib anyway), and on a run of an hour it is a few hundredths "
+        f"of a percent. The mirror's background work is {mirror / (EPOCHS + 1) * 1e3:.0f} ms CPU per new best.pt "
+        "(snapshot, one read hashed while writing, fsync, read-back hash): against an epoch of a few CPU seconds "
+        "that is percents, against a real epoch of minutes it is below the goal. Does not show: CPU the hooks make others spend (the "
+        "loopback receiver runs in this process but is not counted as ours; page-cache and fsync work done by the "
+        "kernel outside our threads), and a background thread that ends between two 5 ms samples loses at most its "
+        "last 5 ms (a lower bound). The share scales with the workload: this one trains 4 images per epoch, so "
+        "per-epoch work (a new best.pt each epoch) is large against it; on real datasets it shrinks in proportion.",
         "",
-        "A new best.pt every epoch (fitness stays 0.0, so Ultralytics rewrites best.pt each time) makes the mirror "
-        "snapshot, hash, write, fsync and read back a 26.7 MB checkpoint every epoch (every half second here), on the two cores "
-        "torch trains on (uploads run at nice 19); the row without best_mirror shows the rest of the hooks alone. "
-        "That work is per new best.pt, not per second, so on longer epochs it shrinks in proportion (not measured "
-        "here).",
+        "## Training-thread time per event and hook",
         "",
-        "## Training-thread cost per event and hook",
+        "Wall time and thread CPU time of each callback on the thread that calls it, pooled over the runs with "
+        "every hook. Goal: p99 <= 1 ms per event per hook.",
         "",
-        "| hook.event | calls | p50 | p99 | p99 / mean epoch time |",
-        "| --- | --- | --- | --- | --- |",
+        "| hook.event | calls | wall p50 | wall p99 | CPU p50 | CPU p99 |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    epoch_time = statistics.median(r for r in [speed.get("mean_epoch_s", 1.0)])
-    for key in sorted(events):
-        values = events[key]
-        p50, p99 = percentile(values, 50), percentile(values, 99)
-        lines.append(f"| `{key}` | {len(values)} | {p50 * 1e3:.3f} ms | {p99 * 1e3:.3f} ms | {p99 / epoch_time:.1e} |")
-    n = speed["notify"]
+    wall: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+    for r in every:
+        for k, v in r["wall_calls"].items():
+            wall.setdefault(k, []).extend(v)
+        for k, v in r["cpu_calls"].items():
+            cpu.setdefault(k, []).extend(v)
+    for key in sorted(wall):
+        w, c = wall[key], cpu.get(key, [float("nan")])
+        over = " ⚠" if percentile(w, 99) > 1e-3 else ""
+        lines.append(f"| `{key}`{over} | {len(w)} | {percentile(w, 50) * 1e3:.3f} ms | {percentile(w, 99) * 1e3:.3f} "
+                     f"ms | {percentile(c, 50) * 1e3:.3f} ms | {percentile(c, 99) * 1e3:.3f} ms |")
     lines += [
         "",
-        "## Throughput against plain baselines",
+        "Shows: how long each callback holds the training loop. Wall p99 includes time the thread was not running "
+        "at all (preempted by other processes on the shared cores, or waiting for the GIL); the CPU column is the "
+        "work itself. Events marked ⚠ exceed 1 ms wall at p99; once-per-run events (on_train_end, teardown) are "
+        "listed for completeness: teardown waits, by design, up to `flush_timeout` for the last deliveries.",
         "",
-        "| what | ours | baseline | ratio |",
+        "## Epoch time, every hook vs none",
+        "",
+        f"Ultralytics' own `epoch_time` summed over the {EPOCHS} epochs, hooked/bare, in alternating pairs "
+        "(bare first, then hooked first); median and interquartile range of the per-pair ratios.",
+        "",
+        "| webhook endpoint | pairs | epoch-time ratio, median (IQR) | wall-time ratio, median (IQR) |",
         "| --- | --- | --- | --- |",
-        f"| best.pt mirror, verified copy of a {speed['checkpoint_mb']:.1f} MB checkpoint (write to a temporary, "
-        f"fsync, read back, sha256 both, rename) vs `shutil.copyfile` | {speed['mirror_mb_s']:.0f} MB/s | "
-        f"{speed['copyfile_mb_s']:.0f} MB/s | {speed['mirror_mb_s'] / speed['copyfile_mb_s']:.2f} |",
+    ]
+    for label, r in pairs.items():
+        e1, em, e3 = spread(r["epoch_ratios"])
+        w1, wm, w3 = spread(r["wall_ratios"])
+        lines.append(f"| {label} | {r['pairs']} | **{em:.3f}** ({e1:.3f}-{e3:.3f}) | {wm:.3f} ({w1:.3f}-{w3:.3f}) |")
+    lines += [
+        "",
+        "Shows: the end-to-end slowdown a user would see, including GIL and cache effects that CPU time does not "
+        "capture. Does not resolve a 1-2 % cost on this shared machine: the interquartile range is wider than that, "
+        "which is why the CPU share above is the figure to judge by. Wall time also holds the once-per-run end "
+        "(fitness plot, final best.pt copy, notification flush bounded by `flush_timeout`, 2 s, when the endpoint is "
+        "dead).",
+        "",
+        "## Against plain baselines",
+        "",
+        "| what | ours | baseline | ratio ours/baseline, median (IQR) |",
+        "| --- | --- | --- | --- |",
+    ]
+    m, n = fig["mirror"], fig["notify"]
+    lines += [
+        f"| verified mirror copy of a {m['size_mb']:.0f} MB file (one read hashed while writing, fsync, read back and "
+        f"hash, rename, fsync folder) vs `cp` + `sync` + `sha256sum` of the copy, same disk | "
+        f"{m['ours_mb_s']:.0f} MB/s | {m['baseline_mb_s']:.0f} MB/s | **{m['ratio']:.2f}** "
+        f"({m['ratio_q1']:.2f}-{m['ratio_q3']:.2f}), {m['runs']} runs |",
         f"| notify worker to a loopback endpoint vs a bare `requests.post` loop | {n['worker_per_s']:.0f} msg/s | "
         f"{n['bare_post_per_s']:.0f} msg/s | {n['worker_per_s'] / n['bare_post_per_s']:.2f} |",
+        "",
+        "Shows: that verification costs no more than doing the same by hand (goal >= 0.8; the baseline pays three "
+        "process starts, which weigh less on larger files) and that queueing adds no per-message cost. Does not show: "
+        "remote destinations (S3 etc.), where the network dominates, or a cold page cache.",
+        "",
+        "## Start-up and import",
+        "",
+    ]
+    imp = fig["import"]
+    lines += [
+        f"`import yolo_hooks` after `import ultralytics`, {imp['runs']} fresh interpreters: wall median "
+        f"**{imp['wall'][1] * 1e3:.1f} ms** (IQR {imp['wall'][0] * 1e3:.1f}-{imp['wall'][2] * 1e3:.1f}), CPU median "
+        f"{imp['cpu'][1] * 1e3:.1f} ms (IQR {imp['cpu'][0] * 1e3:.1f}-{imp['cpu'][2] * 1e3:.1f}); goal <= 50 ms. "
+        "Shows: what a user's script pays once to use the hooks on top of Ultralytics. Does not show: the optional "
+        "extras (fsspec, matplotlib), imported only when a hook needs them.",
+        "",
+        "The start-up `.pth` file (`benchmarks/bench_startup.py`; also in STARTUP.md): ",
+        "",
+        fig["startup"],
+        "",
+        "Shows: the cost of the `.pth` line in every Python start-up of the environment; the per-line timeit figure "
+        "is the resolvable one (a few thousandths of `python -c pass`), the subprocess ratios carry the machine's "
+        "noise (compare them with their IQR). Does not show: interpreters started without site (`-S`).",
+        "",
+        "## Predict and track frames",
+        "",
+        fig["frames"],
+        "",
+        "Shows: DetectionAlert's callback time per frame (goal <= 50 µs with no alert firing) and whole-frame time "
+        "ratios with vs without it, with a dead endpoint too. Does not show: GPU inference, where the frame is "
+        "shorter and the same microseconds weigh more.",
         "",
     ]
     text = "\n".join(lines)
@@ -164,23 +297,33 @@ def write_results(path: Path, ratios: dict, events: dict, speed: dict, pairs: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1 pair per scenario")
-    parser.add_argument("--pairs", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one CPU-share run and two pairs, fewer repetitions")
+    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs per endpoint scenario")
+    parser.add_argument("--runs", type=int, default=3, help="cpu_share runs per configuration")
     args = parser.parse_args()
-    pairs = 1 if args.quick else args.pairs
-    start = time.time()
+    runs, pairs = (1, 2) if args.quick else (args.runs, args.pairs)
+    import bench_detection_alert
+    import bench_mirror_copy
+    import bench_notify
+    import bench_startup
+
+    start, fig = time.time(), {"load": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_") as tmp:
         tmp = Path(tmp)
-        ratios, events = overhead(tmp, pairs)
-        speed = throughput(tmp)
-        epoch_times = []
-        for csv_path in tmp.rglob("hooked-*/results.csv"):
-            rows = csv_path.read_text().splitlines()[1:]
-            times = [float(r.split(",")[1]) for r in rows]
-            epoch_times.append(times[-1] / len(times))
-        speed["mean_epoch_s"] = statistics.median(epoch_times) if epoch_times else 1.0
-        text = write_results(ROOT / "benchmarks" / "RESULTS.md", ratios, events, speed, pairs, time.time() - start)
+        train_once(tmp, "warmup", 1)  # first-run costs (imports, dataset cache) stay out of every figure
+        fig["shares"] = cpu_shares(tmp, runs)
+        fig["matplotlib_import_cpu"] = matplotlib_import_cpu()
+        fig["pairs"] = epoch_pairs(tmp, pairs)
+        fig["mirror"] = bench_mirror_copy.run(3 if args.quick else 9, folder=tmp)
+        fig["notify"] = bench_notify.throughput(200 if args.quick else 500, tmp)
+    fig["import"] = import_cost(5 if args.quick else 20)
+    fig["startup"] = bench_startup.main(5 if args.quick else 30)
+    fig["frames"] = bench_detection_alert.report(bench_detection_alert.run(60 if args.quick else 150,
+                                                                           1 if args.quick else 3))
+    raw = Path(tempfile.gettempdir()) / "yolo_hooks_benchmark_figures.json"  # to re-render RESULTS.md by hand
+    raw.write_text(json.dumps(fig, default=str))
+    text = write_results(ROOT / "benchmarks" / "RESULTS.md", fig, args.quick, time.time() - start)
     print(text)
 
 

@@ -154,7 +154,8 @@ class Hook:
         state = self.state_dict()
         if not state or not self.is_main_process:
             return
-        path, text = self.state_path(trainer), json.dumps({"epoch": epoch, "state": state}, indent=2, default=str)
+        # one line: without `indent` json uses its C encoder (the indented form runs in Python on this thread)
+        path, text = self.state_path(trainer), json.dumps({"epoch": epoch, "state": state}, default=str)
         if self._bus is None:
             atomic_write_text(path, text, fsync=False)
         else:

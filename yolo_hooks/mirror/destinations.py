@@ -27,7 +27,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from ..core.redact import redact_url
 
@@ -174,17 +174,23 @@ class Destination:
     def put_file(self, source: Path, name: str, expected: FileCheck | None = None) -> FileCheck:
         """Copy local ``source`` to ``name`` through a verified temporary; returns the verified check.
 
+        The source is read once: each chunk is hashed as it is written (``expected``, when given, is what that
+        hash must come to: the source did not change since it was checked).
+
         Raises:
-            MirrorError: the copy read back differs from the source (size or sha256).
+            MirrorError: the copy read back differs from the source (size or sha256), or the source changed.
             OSError: the destination failed (missing, read-only, full, network); the temporary is removed.
         """
-        expected = expected or file_check(source)
+        digest, sent = hashlib.sha256(), [0]
 
         def chunks() -> Iterator[bytes]:  # fresh bytes per chunk: a backend may keep them (multipart buffers)
             with source.open("rb", buffering=0) as f:
-                yield from iter(lambda: f.read(CHUNK), b"")
+                for chunk in iter(lambda: f.read(CHUNK), b""):
+                    digest.update(chunk)  # releases the GIL (large buffer), like the read and the write
+                    sent[0] += len(chunk)
+                    yield chunk
 
-        return self._put(chunks(), name, expected)
+        return self._put(chunks(), name, expected, lambda: FileCheck(sent[0], digest.hexdigest()))
 
     def put_copy(self, existing: str, name: str, expected: FileCheck) -> bool:
         """Make ``name`` a copy of ``existing``, a file already verified in this destination, without sending its
@@ -193,20 +199,21 @@ class Destination:
         """
         tmp = temp_name(name)
 
-        def fill() -> bool:
+        def fill() -> FileCheck | None:
             if not self._duplicate(existing, tmp):
-                return False
+                return None
             self._verify_duplicate(existing, tmp, expected)
-            return True
+            return expected
 
-        return self._commit(tmp, name, expected, fill)
+        return self._commit(tmp, name, fill) is not None
 
-    def _commit(self, tmp: str, name: str, expected: FileCheck, fill) -> bool:
-        """``fill()`` the temporary (False: nothing was made), rename it to ``name``, check the size it has there;
-        a failure anywhere removes the temporary."""
+    def _commit(self, tmp: str, name: str, fill: Callable[[], FileCheck | None]) -> FileCheck | None:
+        """``fill()`` the temporary and verify it (its check; None: nothing was made), rename it to ``name``, check
+        the size it has there; a failure anywhere removes the temporary."""
         try:
-            if not fill():
-                return False
+            expected = fill()
+            if expected is None:
+                return None
             self._rename(tmp, name)
         except BaseException:
             self._discard(tmp)
@@ -214,7 +221,7 @@ class Destination:
         size = self._size(name)
         if size != expected.size:
             raise MirrorError(f"{name} has {size} bytes after the rename, expected {expected.size}")
-        return True
+        return expected
 
     def _duplicate(self, src: str, dst: str) -> bool:
         """Copy ``src`` to ``dst`` inside the destination; False when the backend has no such operation."""
@@ -231,25 +238,36 @@ class Destination:
         expected = FileCheck(len(data), hashlib.sha256(data).hexdigest())
         return self._put(iter([data]), name, expected)
 
-    def _put(self, chunks: Iterator[bytes], name: str, expected: FileCheck) -> FileCheck:
+    def _put(self, chunks: Iterator[bytes], name: str, expected: FileCheck | None,
+             sent: Callable[[], FileCheck] | None = None) -> FileCheck:
+        """Write ``chunks`` to a temporary, check it, rename it to ``name``; returns the verified check.
+
+        ``sent()`` is the check of the bytes ``chunks`` produced (hashed on the way); the read-back copy must match
+        it, and it must match ``expected`` when that is given.
+        """
         self.prepare()
         if getattr(self, "_cleaned_in", None) != os.getpid():  # once per process: a killed earlier run's leftovers
             self._cleaned_in = os.getpid()
             self.clean_abandoned()
         tmp = temp_name(name)
 
-        def fill() -> bool:
+        def fill() -> FileCheck:
             self._write_chunks(chunks, tmp)
+            source = sent() if sent is not None else expected
+            if expected is not None and source != expected:
+                raise MirrorError(
+                    f"the source of {name} changed while it was copied: read {source.size} bytes sha256 "
+                    f"{source.sha256[:12]}, expected {expected.size} bytes sha256 {expected.sha256[:12]}"
+                )
             got = self._read_back(tmp)  # read back from the destination, not from our buffer
-            if got != expected:
+            if got != source:
                 raise MirrorError(
                     f"verification failed for {name}: wrote {got.size} bytes sha256 {got.sha256[:12]}, "
-                    f"source has {expected.size} bytes sha256 {expected.sha256[:12]}"
+                    f"source has {source.size} bytes sha256 {source.sha256[:12]}"
                 )
-            return True
+            return source
 
-        self._commit(tmp, name, expected, fill)
-        return expected
+        return self._commit(tmp, name, fill)
 
     def read_check(self, name: str) -> FileCheck:
         """Size and sha256 of ``name`` as stored in the destination (recovery verifies a copy it did not make)."""

@@ -7,8 +7,8 @@ at once (:meth:`StagedFile.materialize`; at once, because the next epoch or the 
 every destination already dropped that version for a newer one. The copy is a reflink where the filesystem can,
 else ``sendfile`` (no GIL held meanwhile); the identity is checked before and after. If the file changed in between
 (the next best, or the final optimizer strip, was already written), the snapshot is dropped as *superseded*, never
-uploaded torn; the newer version has its own job. It is hashed once, by the first upload that needs it (a version
-replaced before any upload started is never hashed), in one ``sha256`` call over a memory map.
+uploaded torn; the newer version has its own job. It is hashed by the first upload while that upload copies it
+(one read; a version replaced before any upload started is never hashed), and later uploads check against that.
 
 One staged file may feed several destinations; it is deleted when the last of them is done with it.
 """
@@ -141,13 +141,24 @@ class StagedFile:
             raise Superseded(f"{source.name} was rewritten while it was being copied")
         return path, method
 
+    def known_check(self) -> FileCheck | None:
+        """The check an upload already computed (or :attr:`check` made), else None."""
+        with self._lock:
+            return self._check
+
+    def remember(self, check: FileCheck) -> None:
+        """Keep the check an upload computed while it copied the staged file (the first one wins)."""
+        with self._lock:
+            if self._check is None:
+                self._check = check
+
     @property
     def check(self) -> FileCheck:
         """Size and sha256 of the staged copy, computed once by the first destination thread that needs it."""
         path = self.materialize()
         with self._copy_lock:
-            if self._check is None:
-                self._check = file_check(path)
+            if self.known_check() is None:
+                self.remember(file_check(path))
             return self._check
 
     def files(self) -> list[tuple[Path, str]]:

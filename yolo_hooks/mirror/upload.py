@@ -148,9 +148,9 @@ class Uploader:
             for path, name in staged.files():
                 self.destination.put_file(path, name)
             return _folder_check(staged)
-        check = staged.check
         first, *others = upload.targets
-        self.destination.put_file(staged.path, first, check)
+        check = self.destination.put_file(staged.path, first, staged.known_check())  # hashed while it copies
+        staged.remember(check)
         for name in others:  # the same bytes under another name: no second upload where the backend can copy
             if not self.destination.put_copy(first, name, check):
                 self.destination.put_file(staged.path, name, check)

@@ -1,0 +1,71 @@
+"""The mirror's verified copy against a fair baseline: ``cp`` + ``fsync`` + ``sha256sum`` of the same file.
+
+Ours (:meth:`LocalDestination.put_file`): read the source once, hashing each chunk as it is written to a temporary,
+fsync it, read the temporary back and hash it, compare, rename, fsync the folder. The baseline does the least a
+shell script needs for the same guarantee on the same disk: ``cp SRC DST && sync DST && sha256sum DST`` (one
+shell; comparing the hash with the source's is left out of the baseline, in its favour). Runs alternate (ours,
+baseline, baseline, ours, ...) with a warm page cache for the source; median of the per-run throughputs.
+
+    python benchmarks/bench_mirror_copy.py          # 7 runs of a 32 MiB file
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def run(runs: int = 7, size_mb: int = 32, folder: Path | None = None) -> dict:
+    """Median MB/s of ours and of the baseline, the ratio of the medians and the per-run ratios."""
+    from yolo_hooks.mirror.destinations import LocalDestination
+
+    with tempfile.TemporaryDirectory(prefix="yolo_hooks_copy_", dir=folder) as tmp:
+        tmp = Path(tmp)
+        source = tmp / "source.pt"
+        source.write_bytes(os.urandom(size_mb << 20))
+        source.read_bytes()  # in the page cache for both
+        dest = LocalDestination(tmp / "mirror")
+        (tmp / "cp").mkdir()
+        ours, baseline = [], []
+
+        def run_ours(i: int) -> float:
+            start = time.perf_counter()
+            dest.put_file(source, f"copy-{i}.pt")
+            return time.perf_counter() - start
+
+        def run_baseline(i: int) -> float:
+            target = tmp / "cp" / f"copy-{i}.pt"
+            start = time.perf_counter()
+            subprocess.run(["sh", "-c", 'cp "$1" "$2" && sync "$2" && sha256sum "$2" >/dev/null', "sh", str(source),
+                            str(target)], check=True)
+            return time.perf_counter() - start
+
+        for i in range(runs + 1):  # round 0 warms both paths and is dropped
+            order = (run_ours, run_baseline) if i % 2 == 0 else (run_baseline, run_ours)
+            times = {f: f(i) for f in order}
+            if i:
+                ours.append(times[run_ours])
+                baseline.append(times[run_baseline])
+            shutil.rmtree(tmp / "mirror", ignore_errors=True)
+            shutil.rmtree(tmp / "cp", ignore_errors=True)
+            (tmp / "cp").mkdir()
+    mb = size_mb * 1.048576
+    ratios = sorted(b / o for o, b in zip(ours, baseline))  # throughput ours / baseline = time baseline / ours
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return {"size_mb": mb, "runs": runs, "ours_mb_s": mb / statistics.median(ours),
+            "baseline_mb_s": mb / statistics.median(baseline), "ratio": statistics.median(ratios),
+            "ratio_q1": q[0], "ratio_q3": q[2], "ratios": ratios, "have_sha256sum": shutil.which("sha256sum") is not None}
+
+
+if __name__ == "__main__":
+    out = run(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    print(f"{out['size_mb']:.1f} MB: ours {out['ours_mb_s']:.0f} MB/s, cp+fsync+sha256sum {out['baseline_mb_s']:.0f} MB/s,"
+          f" ratio {out['ratio']:.2f} (IQR {out['ratio_q1']:.2f}-{out['ratio_q3']:.2f}, {out['runs']} runs)")
