@@ -21,11 +21,12 @@ pytestmark = pytest.mark.training
 
 
 def test_no_yolo_hooks_thread_is_left_after_each_of_three_trainings_in_one_process(tmp_path, endpoint):
+    before = set(live_threads())  # an earlier test's predict worker may still be idling out its 30 s in this process
     for i in range(3):
         hooks = [Notify(format="json", url=endpoint.url, events="all", strict=True),
                  BestMirror(to=str(tmp_path / f"mirror{i}"), keep=1, strict=True), FitnessReport(strict=True)]
         train(tmp_path / f"t{i}", *hooks, epochs=1, imgsz=64)
-        assert [t.name for t in live_threads()] == [], f"after training {i + 1}"
+        assert [t.name for t in live_threads() if t not in before] == [], f"after training {i + 1}"
     assert {m["event"] for m in endpoint.received()} >= {"train_start", "train_end", "mirror_done"}
     assert (tmp_path / "mirror2" / "best.pt").exists()
 
