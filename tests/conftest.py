@@ -121,3 +121,30 @@ def make_tasks():
 def task_data(tmp_path_factory, make_tasks) -> dict[str, Path]:
     """``{task: data}`` for segment, pose, classify and obb, built once per session in a temporary folder."""
     return make_tasks.make_tasks(tmp_path_factory.mktemp("tasks"))
+
+
+# --- an S3-compatible server (moto server mode) on loopback, shared by the mirror and resume tests -----------------
+@pytest.fixture(scope="module")
+def s3_server(monkeypatch_module):
+    """A real S3-compatible server (moto) on 127.0.0.1 with dummy credentials in the usual AWS variables."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}.items():
+        monkeypatch_module.setenv(key, value)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    import s3fs
+
+    # moto keeps its buckets per process, not per server: a second module's server already has the bucket
+    s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).makedirs("mirror-bucket", exist_ok=True)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp

@@ -23,31 +23,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def s3_server(monkeypatch_module):
-    """A real S3-compatible server (moto) on 127.0.0.1 with dummy credentials in the usual AWS variables."""
-    from moto.server import ThreadedMotoServer
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_SESSION_TOKEN": "testing"}.items():
-        monkeypatch_module.setenv(key, value)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    import s3fs
-
-    s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir("mirror-bucket")
-    yield endpoint
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as mp:
-        yield mp
-
-
 class _RemoveAtEpoch:
     """Deletes a folder at the start of 0-based epoch ``epoch`` (a destination disappearing mid-run)."""
 

@@ -8,14 +8,13 @@ import shutil
 
 import pytest
 
-from tests.best_mirror.test_real_run import monkeypatch_module, s3_server  # noqa: F401 (fixtures)
 from tests.conftest import _InterruptAt, train
 from yolo_hooks.cli import main
 
 pytestmark = pytest.mark.training
 
 
-def test_resume_from_s3_continues_every_epoch_exactly_once(tmp_path, s3_server):  # noqa: F811
+def test_resume_from_s3_continues_every_epoch_exactly_once(tmp_path, s3_server):
     from ultralytics import YOLO
 
     import yolo_hooks
