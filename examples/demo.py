@@ -78,7 +78,7 @@ def hooks_config(webhook_url: str, mirror_dir: Path) -> dict:
         "val_loss_alert": {"rise": "15%", "warmup": 3},
         # after 10 warm-up epochs (a random-init model's first mAPs are noise), fitness must improve by more than
         # 0.01 within 5 epochs, or training stops
-        "early_stop": {"patience": 5, "min_delta": 0.01, "start_epoch": 10},
+        "early_stop": {"patience": 5, "min_delta": 0.01, "warmup": 10},
         "notify": [{"format": "json", "url": webhook_url, "events": None, "flush_timeout": 10}],
         "best_mirror": {"to": str(mirror_dir), "keep": 2, "flush_timeout": 60},
     }

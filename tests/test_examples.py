@@ -77,3 +77,9 @@ def test_the_demo_draws_its_dataset_with_one_label_per_shape(tmp_path):
                 assert int(cls) in range(len(demo.SHAPES)) and 0 < float(w) <= 0.5 and 0 < float(h) <= 0.5
                 cx, cy = int(float(x) * 96), int(float(y) * 96 + (float(h) * 96 / 4 if cls == "2" else 0))
                 assert np.abs(pixels[cy, cx].astype(int) - background).sum() > 60  # the centre is painted
+
+
+def test_the_demo_hooks_config_attaches(tmp_path):
+    """The README's main command must not die on a renamed option: its hooks build as ``attach`` would build them."""
+    hooks = build_hooks(_demo_module().hooks_config("http://127.0.0.1:9/hook", tmp_path / "mirror"))
+    assert {h.config_name for h in hooks} == {"fitness_report", "val_loss_alert", "early_stop", "notify", "best_mirror"}
