@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.files import atomic_write_text
+from .core.files import read_jsonl as read_json_lines
 
 CSV_NAME, JSONL_NAME, SUMMARY_NAME, PLOT_NAME = "fitness.csv", "fitness.jsonl", "fitness_summary.json", "fitness.png"
 
@@ -44,20 +45,8 @@ def json_line(record: dict[str, Any]) -> str:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """Every well-formed record of ``path``; a torn last line (crash mid-write) is skipped."""
-    out = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("epoch"), int):
-            out.append(rec)
-    return out
+    """Every well-formed epoch record of ``path``; a torn last line (crash mid-write) is skipped."""
+    return [rec for rec in read_json_lines(path) if isinstance(rec.get("epoch"), int)]
 
 
 def read_csv_header(path: Path) -> list[str] | None:

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from .core.recorded import recorded_times
 from .core.redact import scrub
+from .core.run import to_float
 
 TRACEBACK_LINES = 12  # the last lines of the traceback: where it failed, not the whole Ultralytics call stack
 FACTS_ATTR = "_yolo_hooks_crash_facts"  # where a trainer keeps its facts once read (one read per teardown)
@@ -117,7 +118,7 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
         "duration": time.time() - started if isinstance(started, (int, float)) else None,
         "last_completed_epoch": completed,
         "epochs": getattr(trainer, "epochs", None),
-        "best_fitness": _number(best_fitness),
+        "best_fitness": to_float(best_fitness),
         "best_epoch": getattr(stopper, "best_epoch", None) if best_fitness is not None else None,
         "nan_recoveries": int(getattr(trainer, "nan_recovery_attempts", 0) or 0),
         "last_pt": str(last) if last.is_file() else None,
@@ -131,13 +132,6 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
     return facts
 
 
-def _number(value: Any) -> float | None:
-    if hasattr(value, "item"):
-        value = value.item()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def fact_lines(facts: dict[str, Any]) -> dict[str, str]:
@@ -169,11 +163,11 @@ def nan_recovery(trainer: Any, attempt: int) -> tuple[str, dict[str, Any]]:
     tloss = getattr(trainer, "tloss", None)
     if tloss is not None:
         try:
-            losses = {k: _number(v) for k, v in trainer.label_loss_items(tloss).items()}
+            losses = {k: to_float(v) for k, v in trainer.label_loss_items(tloss).items()}
         except Exception:  # a trainer without per-loss names: the total is enough
             losses = {}
     bad = [k for k, v in losses.items() if v is None or not math.isfinite(v)]
-    total = _number(getattr(trainer, "loss", None))
+    total = to_float(getattr(trainer, "loss", None))
     which = ", ".join(bad) if bad else ("total loss" if total is None or not math.isfinite(total) else "fitness")
     text = (f"{which} turned NaN/Inf in epoch {epoch}: Ultralytics reloaded last.pt and is redoing the epoch "
             f"(attempt {attempt} of 3)")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.files import atomic_write_json, read_json
+from .core.run_info import process_alive
 
 MARKER = "yolo_hooks_run.json"
 
@@ -92,18 +93,6 @@ def is_killed(marker: dict[str, Any] | None, force: bool = False) -> bool:
         return True
     if marker.get("host") != socket.gethostname():
         return False
-    return not _alive(marker.get("pid"))
+    return not process_alive(marker.get("pid"))
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

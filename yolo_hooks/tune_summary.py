@@ -26,6 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterable
 
+from .core.files import read_jsonl
+
 TUNE_ENV = "YOLO_HOOKS_TUNE"  # set by the tuning process for its iterations: {"dir", "results", "iterations"}
 RESULTS_FILE = "tune_results.ndjson"  # what Ultralytics' Tuner appends one record per iteration to
 SUMMARY_FILE = "tune_summary.json"
@@ -71,19 +73,7 @@ def quiet_iteration_events(events: Iterable[str]) -> tuple[str, ...]:
 # --- pure: records -> summary, messages ---------------------------------------------------------------------------
 def read_records(path: Path) -> list[dict[str, Any]]:
     """The tuner's records so far (a half-written last line is skipped: it is read again next time)."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return read_jsonl(path)
 
 
 def iteration_failed(record: dict[str, Any]) -> bool:

@@ -36,7 +36,7 @@ from .alert_rules import (
     evaluate,
 )
 from .core.errors import ConfigError
-from .core.files import append_line
+from .core.files import append_line, read_jsonl
 from .core.hook import Hook
 from .core.recorded import recorded_snapshot
 from .core.run import EpochSnapshot
@@ -259,19 +259,7 @@ def _drop_torn_line(path: Path) -> None:
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
     """The records of alerts.jsonl; a missing file is empty, a torn last line (killed mid-write) is skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return read_jsonl(path)
 
 
 # --- option parsing (plain functions: option value in, validated value or ConfigError out) --------------------------

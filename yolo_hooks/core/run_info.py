@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import functools
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,18 @@ def _short(value: Any) -> str:
         return ""
     text = str(value)
     return Path(text).name if len(text) > 60 else text
+
+
+def process_alive(pid: Any) -> bool:
+    """True when process ``pid`` exists on this machine (this process included)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True

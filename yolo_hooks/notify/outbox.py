@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..core.files import append_line, atomic_write_text
 from ..core.redact import scrub
+from ..core.run_info import process_alive
 from .message import Message
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def recover(folder: str | Path) -> int:
             elif entry.get("op") == "done":
                 done.add(entry.get("id"))
         lost = [e for i, e in queued.items() if i not in done]
-        if any(_alive(e.get("pid")) for e in lost):
+        if any(process_alive(e.get("pid")) for e in lost):
             continue  # its process is still running (and sending): not ours to take
         by_outbox: dict[str, list[dict]] = {}
         for entry in lost:
@@ -172,17 +173,6 @@ def recover(folder: str | Path) -> int:
     return recovered
 
 
-def _alive(pid: int | None) -> bool:
-    """True when process ``pid`` exists (on this machine)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def find(root: str | Path) -> list[Path]:
