@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import functools
 import platform
-import socket
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any, Iterable
 
+from .core import run_info
 from .core.recorded import recorded_times
 from .core.redact import scrub
 from .core.run import to_float
@@ -31,14 +31,12 @@ FACTS_ATTR = "_yolo_hooks_crash_facts"  # where a trainer keeps its facts once r
 
 @functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
-    """Host, Python, torch, Ultralytics and yolo_hooks versions (the same for the whole process)."""
-    out = {"host": socket.gethostname(), "python": platform.python_version()}
-    for name in ("torch", "ultralytics"):
-        module = sys.modules.get(name)
-        out[name] = str(getattr(module, "__version__", "")) if module else ""
-    from . import __version__
-
-    out["yolo_hooks"] = __version__
+    """Host, Python, torch, Ultralytics and yolo_hooks versions (host and our two from :mod:`core.run_info`)."""
+    shared = run_info.versions()
+    torch = sys.modules.get("torch")
+    out = {"host": run_info.HOST, "python": platform.python_version(),
+           "torch": str(getattr(torch, "__version__", "")) if torch else "",
+           "ultralytics": shared["ultralytics_version"], "yolo_hooks": shared["yolo_hooks_version"]}
     return {k: v for k, v in out.items() if v}
 
 
