@@ -27,16 +27,14 @@ import functools
 import time
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from .core.deadline import at_exit
 from .core.errors import ConfigError
 from .core.hook import Hook
 from .core.validate import check_bool, check_choice, check_number, check_str
+from .detection_frames import class_mask, detections_of, frame_of
 from .detection_options import (
     check_anchor,
     check_class_names,
@@ -45,7 +43,7 @@ from .detection_options import (
     parse_duration,
     parse_zones,  # fmt: skip
 )
-from .detection_rules import COUNTS, TRIGGERS, Alert, Detection, Frame, Rule, RuleState, evaluate
+from .detection_rules import COUNTS, TRIGGERS, Alert, Frame, Rule, RuleState, evaluate, is_idle
 
 HOOK = "detection_alert"
 SEVERITIES = ("info", "warning", "critical")
@@ -69,7 +67,8 @@ class _Snapshot:
 
     alert: Alert
     record: dict[str, Any]  # where and when (the rest of the alerts.jsonl line is made on the worker)
-    result: Any = None  # a Results with a private copy of the frame; None: recorded without an image
+    result: Any = None  # the frame's Results (made private on the worker); None: recorded without an image
+    image: Any = None  # a private copy of the frame itself (the user may draw on theirs afterwards)
     before: list = field(default_factory=list)
     after: list = field(default_factory=list)
     fps: float = 10.0
@@ -106,7 +105,7 @@ class DetectionAlert(Hook):
 
     config_name = HOOK
     allow_multiple = True
-    _transient = ("_worker", "_sources", "_pending")
+    _transient = ("_worker", "_sources", "_pending", "_last")
 
     def __init__(
         self,
@@ -170,7 +169,7 @@ class DetectionAlert(Hook):
         self.fired = 0  # alerts fired so far (all runs of this hook)
         self.records: collections.deque = collections.deque(maxlen=100)  # the latest alerts.jsonl records
         self._names: dict[int, str] = {}
-        self._class_mask: np.ndarray | None = None
+        self._class_mask = None  # numpy lookup: class id -> watched (None: every class)
         self._task = "detect"
         self._save_dir: Path | None = None
         self._run_frames = 0
@@ -178,6 +177,7 @@ class DetectionAlert(Hook):
         self._worker = None
         self._sources: collections.OrderedDict[Any, _Source] | None = None
         self._pending: list[_Snapshot] | None = None
+        self._last: tuple[Any, _Source] | None = None
 
     def bind(self, bus) -> None:
         """Join the bus; the rule takes the (made unique) hook name."""
@@ -198,45 +198,54 @@ class DetectionAlert(Hook):
         if names != self._names:
             check_class_names(self.name, self.rule.classes, names)
             self._names = names
-            self._class_mask = None
-            if self.rule.classes is not None:
-                size = max(names) + 2 if names else 1  # the last slot is False: ids beyond the names clip to it
-                self._class_mask = np.array([names.get(i) in self.rule.classes for i in range(size)], dtype=bool)
+            self._class_mask = class_mask(self.rule.classes, names)
         self._task = str(getattr(predictor.args, "task", "detect"))
         if self._task == "classify" and self.rule.zones:
             raise ConfigError(f"{self.name}: `zone` needs boxes; a classify model only has a top-1 class")
         self._save_dir = Path(self.folder) if self.folder else Path(predictor.save_dir) / ALERTS_FOLDER
         self._run_frames = 0
         self._main = self.is_main_process  # read once per run, not per frame
+        self._last = None  # (key, source) of the latest frame: the same source frame after frame, looked up once
 
     def on_predict_batch_end(self, predictor):
         """Per frame: boxes -> plain data -> rule; on an alert, hand the frame over. Microseconds when quiet."""
         if not self._main:
             return
-        results = predictor.results or ()
+        results = predictor.results
+        if not results:
+            return
         dataset = predictor.dataset
         mode = getattr(dataset, "mode", "image")
         n = len(results)
+        rule, mask, names = self.rule, self._class_mask, self._names
         for i, result in enumerate(results):
-            key = str(result.path) if mode == "video" else (i if mode == "stream" else "images")
-            source = self._source(key)
+            key = result.path if mode == "video" else (i if mode == "stream" else "images")
+            last = self._last
+            source = last[1] if last is not None and last[0] == key else self._source(key)
             index = source.frames
             source.frames += 1
             self._run_frames += 1
-            video_frame, fps = None, None
-            if mode == "video":
-                fps = float(getattr(dataset, "fps", 0) or 30)
-                video_frame = int(getattr(dataset, "frame", index + 1)) - (n - 1 - i)
-                now = (video_frame - 1) / fps
-            else:
-                now = time.time()
-            frame = self.observe(result, index, now)
-            source.state, alert = evaluate(self.rule, source.state, frame)
-            self._feed_after(result.orig_img)
-            if alert is not None:
-                self._fire(result, alert, source, mode, video_frame, fps)
+            detections = detections_of(result, rule.min_conf, mask, names)
+            if self._pending:
+                self._feed_after(result.orig_img)
+            if detections or not is_idle(rule, source.state):  # a quiet frame is only counted
+                self._evaluate(result, detections, source, index, mode, dataset, n - 1 - i)
             if self.before:
                 source.ring.append(result.orig_img)  # a reference: loaders give every frame its own array
+
+    def _evaluate(self, result, detections, source: _Source, index: int, mode: str, dataset, later: int) -> None:
+        """Apply the rule to a frame that has detections (or a rule under way); fire when it says so."""
+        video_frame = fps = None
+        if mode == "video":  # the video's own clock: durations and cooldowns hold when decoding runs late
+            fps = float(getattr(dataset, "fps", 0) or 30)
+            video_frame = int(getattr(dataset, "frame", index + 1)) - later
+            now = (video_frame - 1) / fps
+        else:
+            now = time.time()
+        height, width = result.orig_shape[:2]
+        source.state, alert = evaluate(self.rule, source.state, Frame(index, now, width, height, detections))
+        if alert is not None:
+            self._fire(result, alert, source, mode, video_frame, fps)
 
     def on_predict_end(self, predictor):
         """A finished run (several frames): hand what is collected to the worker, never waiting for it here (the
@@ -266,42 +275,12 @@ class DetectionAlert(Hook):
             source = self._sources[key] = _Source(RuleState(), collections.deque(maxlen=max(1, self.before)))
             while len(self._sources) > MAX_SOURCES:
                 self._sources.popitem(last=False)
+        self._last = (key, source)
         return source
 
     def observe(self, result, index: int, now: float) -> Frame:
-        """The frame's detections that can matter (confidence, then class, filtered first) as plain data.
-
-        The confidence column alone becomes a Python list and is filtered there: on a tensor fresh from inference
-        that is a few times cheaper than numpy's comparison and ``flatnonzero`` (25 vs 115 µs for 300 boxes, measured
-        in the predict loop); only the rows that pass are converted whole."""
-        height, width = result.orig_shape[:2]
-        boxes = result.boxes if result.boxes is not None else getattr(result, "obb", None)
-        detections: tuple[Detection, ...] = ()
-        if boxes is not None and len(boxes):
-            data = boxes.data
-            min_conf = self.rule.min_conf
-            rows = [i for i, p in enumerate(data[:, -2].tolist()) if p >= min_conf]
-            if rows:
-                picked = data[rows].tolist()  # [..., (track id,) conf, class] per row
-                mask = self._class_mask
-                if mask is not None:
-                    last = len(mask) - 1  # ids beyond the names clip to the last slot, which is False
-                    keep = [k for k, row in enumerate(picked) if mask[min(max(int(row[-1]), 0), last)]]
-                    rows, picked = [rows[k] for k in keep], [picked[k] for k in keep]
-            if rows:
-                xyxy = [row[:4] for row in picked] if result.boxes is not None else _obb_xyxy(boxes)[rows].tolist()
-                track = boxes.is_track
-                names = self._names
-                detections = tuple(
-                    Detection(names.get(int(row[-1]), str(int(row[-1]))), row[-2], tuple(box),
-                              int(row[-3]) if track else None)
-                    for row, box in zip(picked, xyxy)
-                )
-        elif getattr(result, "probs", None) is not None:
-            probs = result.probs
-            top1, top1conf = int(probs.top1), float(probs.top1conf)
-            detections = (Detection(self._names.get(top1, str(top1)), top1conf),)
-        return Frame(index, now, int(width), int(height), detections)
+        """The frame's detections that can matter, as plain data (:func:`~yolo_hooks.detection_frames.frame_of`)."""
+        return frame_of(result, index, now, self.rule.min_conf, self._class_mask, self._names)
 
     # --- hand-over --------------------------------------------------------------------------------------------
     def _fire(self, result, alert: Alert, source: _Source, mode: str, video_frame: int | None, fps: float | None):
@@ -316,10 +295,9 @@ class DetectionAlert(Hook):
             pass
         elif queued >= MAX_QUEUED:
             snap.note = f"snapshot skipped: {queued} snapshots still being written"
-        else:
-            copy = result.cpu()  # boxes, masks, keypoints, probs: the same tensors when already on the CPU
-            copy.orig_img = np.array(result.orig_img, copy=True)  # the user may draw on their frame afterwards
-            snap.result, snap.before = copy, list(source.ring) if self.before else []
+        else:  # the Results is made private (.cpu()) on the worker: here only the frame, which users draw on, is copied
+            snap.result, snap.image = result, result.orig_img.copy()
+            snap.before = list(source.ring) if self.before else []
         if snap.result is not None and self.after:
             if self._pending is None:
                 self._pending = []
@@ -350,34 +328,16 @@ class DetectionAlert(Hook):
         """Draw, encode, write the files and the record, then publish (on the worker thread)."""
         from . import snapshots
 
-        alert, meta = snap.alert, snap.record
-        when = datetime.fromtimestamp(meta["wall_time"], timezone.utc).isoformat(timespec="milliseconds")
-        details = alert.as_dict()
-        del details["time"]  # the rule's clock (video time or wall clock): given below as video_time or time
-        record = {
-            "time": when.replace("+00:00", "Z"), "source": meta["source"], "mode": meta["mode"],
-            "frame_index": alert.frame_index, "video_frame": meta["video_frame"],
-            "video_time": None if meta["video_frame"] is None else round(alert.time, 3), "task": self._task,
-            **details, "image": None, "sheet": None, "clip": None,
-        }  # fmt: skip
+        record = snapshots.alert_record(snap.alert, snap.record, self._task)
         notes = [snap.note] if snap.note else []
         if snap.result is not None:
-            try:
-                annotated = snapshots.annotate(snap.result, snap.alert, self.rule.zones)
-                record["image"] = str(snapshots.write_jpeg(folder / f"{meta['stem']}.jpg", annotated,
-                                                           self.jpeg_quality))
-                time.sleep(0)  # let the frame loop take the GIL between the stages of this work
-                frames = [*snap.before, annotated, *snap.after]
-                if len(frames) > 1 and self.sheet:
-                    sheet = snapshots.contact_sheet(frames, len(snap.before))
-                    record["sheet"] = str(snapshots.write_jpeg(folder / f"{meta['stem']}_sheet.jpg", sheet,
-                                                               self.jpeg_quality))
-                if len(frames) > 1 and self.clip:
-                    record["clip"] = str(snapshots.write_clip(folder / f"{meta['stem']}.mp4", frames, snap.fps))
-            except Exception as e:  # a snapshot that cannot be made must not lose the alert itself
-                notes.append(f"snapshot failed: {type(e).__name__}: {e}")
+            result = snap.result.cpu()  # boxes, masks, keypoints, probs: the same tensors when already on the CPU
+            result.orig_img = snap.image
+            notes += snapshots.write_files(record, result, snap.alert, self.rule.zones, folder,
+                                           snap.record["stem"], snap.before,
+                                           snap.after, snap.fps, self.jpeg_quality, self.sheet, self.clip)
         if self.mirror is not None:
-            notes += self._mirror_files(record)
+            notes += snapshots.mirror_files(record, self.mirror, self.mirror_url)
         if notes:
             record["note"] = "; ".join(notes)
         try:
@@ -388,32 +348,6 @@ class DetectionAlert(Hook):
         self.log(snap.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
         data = {k: v for k, v in record.items() if k != "message"}
         self.publish("detection", snap.alert.message, snap.alert.severity, **data)
-
-    def _mirror_files(self, record: dict[str, Any]) -> list[str]:
-        """Copy the alert's files to ``mirror`` (verified); add ``<kind>_url`` links. Returns notes on failures."""
-        try:
-            self.mirror.prepare()
-        except Exception as e:
-            return [_mirror_note(e)]
-        for key in ("image", "sheet", "clip"):
-            if record.get(key):
-                path = Path(record[key])
-                try:
-                    self.mirror.put_file(path, path.name)
-                except Exception as e:  # the alert and its local files stand; the note says what is missing
-                    return [_mirror_note(e)]
-                if self.mirror_url:
-                    record[f"{key}_url"] = f"{self.mirror_url.rstrip('/')}/{path.name}"
-        return []
-
-
-def _mirror_note(error: Exception) -> str:
-    return f"mirror failed: {type(error).__name__}: {error}"
-
-
-def _obb_xyxy(obb) -> np.ndarray:
-    xyxy = obb.xyxy
-    return xyxy.cpu().numpy() if hasattr(xyxy, "cpu") else np.asarray(xyxy)
 
 
 def _close_at_exit(ref: weakref.ref, deadline) -> None:

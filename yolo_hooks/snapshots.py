@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -119,3 +121,57 @@ def append_record(folder: Path, record: dict[str, Any]) -> Path:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
     return path
+
+
+def alert_record(alert: Alert, meta: dict[str, Any], task: str) -> dict[str, Any]:
+    """The ``alerts.jsonl`` line of ``alert`` (``meta``: wall_time, source, mode, video_frame from the frame loop),
+    with its file fields still empty."""
+    when = datetime.fromtimestamp(meta["wall_time"], timezone.utc).isoformat(timespec="milliseconds")
+    details = alert.as_dict()
+    del details["time"]  # the rule's clock (video time or wall clock): given below as video_time or time
+    return {
+        "time": when.replace("+00:00", "Z"), "source": meta["source"], "mode": meta["mode"],
+        "frame_index": alert.frame_index, "video_frame": meta["video_frame"],
+        "video_time": None if meta["video_frame"] is None else round(alert.time, 3), "task": task,
+        **details, "image": None, "sheet": None, "clip": None,
+    }  # fmt: skip
+
+
+def write_files(record: dict[str, Any], result, alert: Alert, zones: Sequence[Zone], folder: Path, stem: str,
+                before: list, after: list, fps: float, quality: int, sheet: bool, clip: bool) -> list[str]:  # fmt: skip
+    """Write ``<stem>.jpg``, the annotated frame (and the sheet / clip of ``before`` + it + ``after``); fill
+    ``record``'s paths. Returns notes on what could not be made: a failed snapshot never loses the alert itself."""
+    try:
+        annotated = annotate(result, alert, zones)
+        record["image"] = str(write_jpeg(folder / f"{stem}.jpg", annotated, quality))
+        time.sleep(0)  # let the frame loop take the GIL between the stages of this work
+        frames = [*before, annotated, *after]
+        if len(frames) > 1 and sheet:
+            record["sheet"] = str(write_jpeg(folder / f"{stem}_sheet.jpg", contact_sheet(frames, len(before)), quality))
+        if len(frames) > 1 and clip:
+            record["clip"] = str(write_clip(folder / f"{stem}.mp4", frames, fps))
+    except Exception as e:
+        return [f"snapshot failed: {type(e).__name__}: {e}"]
+    return []
+
+
+def mirror_files(record: dict[str, Any], mirror, mirror_url: str | None) -> list[str]:
+    """Copy the alert's files to ``mirror`` (verified); add ``<kind>_url`` links. Returns notes on failures."""
+    try:
+        mirror.prepare()
+    except Exception as e:
+        return [_mirror_note(e)]
+    for key in ("image", "sheet", "clip"):
+        if record.get(key):
+            path = Path(record[key])
+            try:
+                mirror.put_file(path, path.name)
+            except Exception as e:  # the alert and its local files stand; the note says what is missing
+                return [_mirror_note(e)]
+            if mirror_url:
+                record[f"{key}_url"] = f"{mirror_url.rstrip('/')}/{path.name}"
+    return []
+
+
+def _mirror_note(error: Exception) -> str:
+    return f"mirror failed: {type(error).__name__}: {error}"

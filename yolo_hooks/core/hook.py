@@ -227,7 +227,14 @@ class GuardedCallback:
         self.__name__ = f"{type(hook).__name__}.{event}"
 
     def __call__(self, obj: Any) -> Any:
-        return self.hook._call_guarded(self.event, obj)
+        hook = self.hook  # Hook._call_guarded, inlined: this runs on every batch and every frame
+        try:
+            return getattr(hook, self.event)(obj)
+        except Exception as e:
+            hook._record_error(self.event, e)
+            if hook.strict:
+                raise
+            return None
 
     def __repr__(self) -> str:
         return f"<yolo_hooks {self.__name__}>"

@@ -1,0 +1,78 @@
+"""One Ultralytics ``Results`` as the plain data the detection rules read (:class:`~yolo_hooks.detection_rules.Frame`).
+
+This runs on the frame loop, once per frame, so it is written for the common case: a frame where nothing reaches
+the rule's confidence. Then the only work is the confidence column as a Python list and its ``max`` (one tensor
+slice, one copy of a few hundred floats: measured cheaper in the live predict loop than numpy or torch reductions,
+whose first call after inference pays cold caches). Only the rows that pass are converted, and they become
+``Detection`` tuples (a named tuple is built several times faster than a frozen dataclass).
+
+Examples:
+    >>> frame_of(result, index=0, now=0.0, min_conf=0.5, mask=None, names={0: "person"})  # doctest: +SKIP
+    Frame(index=0, time=0.0, width=640, height=480, detections=())
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .detection_rules import Detection, Frame
+
+
+def class_mask(wanted: tuple[str, ...] | None, names: dict[int, str]) -> np.ndarray | None:
+    """A lookup ``mask[class id]`` -> wanted, or None for every class. Ids beyond the names clip to the last slot,
+    which is False."""
+    if wanted is None:
+        return None
+    size = max(names) + 2 if names else 1
+    return np.array([names.get(i) in wanted for i in range(size)], dtype=bool)
+
+
+def frame_of(result: Any, index: int, now: float, min_conf: float, mask: np.ndarray | None,
+             names: dict[int, str]) -> Frame:  # fmt: skip
+    """The frame's detections that can matter (confidence, then class, filtered first) as plain data."""
+    height, width = result.orig_shape[:2]
+    return Frame(index, now, width, height, detections_of(result, min_conf, mask, names))
+
+
+def detections_of(result: Any, min_conf: float, mask: np.ndarray | None, names: dict[int, str]) -> tuple[Detection, ...]:
+    """The detections of ``result`` at ``min_conf`` or more, of the classes in ``mask``: boxes (detect, segment,
+    pose), oriented boxes (their enclosing box), or classify's top-1 class."""
+    boxes = result.boxes
+    if boxes is None:
+        boxes = getattr(result, "obb", None)
+    if boxes is not None:
+        return _detections(result, boxes, min_conf, mask, names)
+    probs = getattr(result, "probs", None)
+    if probs is None:
+        return ()
+    top1, top1conf = int(probs.top1), float(probs.top1conf)
+    return (Detection(names.get(top1, str(top1)), top1conf),)
+
+
+def _detections(result: Any, boxes: Any, min_conf: float, mask: np.ndarray | None,
+                names: dict[int, str]) -> tuple[Detection, ...]:  # fmt: skip
+    data = boxes.data
+    confs = data[:, -2].tolist()
+    if not confs or max(confs) < min_conf:  # the quiet frame: nothing else is touched
+        return ()
+    rows = [i for i, p in enumerate(confs) if p >= min_conf]
+    picked = data[rows].tolist()  # [x1, y1, x2, y2, (track id,) conf, class] per row (obb: xywhr first)
+    if mask is not None:
+        last = len(mask) - 1
+        keep = [k for k, row in enumerate(picked) if mask[min(max(int(row[-1]), 0), last)]]
+        if not keep:
+            return ()
+        rows, picked = [rows[k] for k in keep], [picked[k] for k in keep]
+    xyxy = [row[:4] for row in picked] if result.boxes is not None else _obb_xyxy(boxes)[rows].tolist()
+    get, new = names.get, tuple.__new__  # Detection(...) without its Python-level __new__: one per object per frame
+    if boxes.is_track:
+        return tuple(new(Detection, (get(int(r[-1])) or str(int(r[-1])), r[-2], tuple(b), int(r[-3])))
+                     for r, b in zip(picked, xyxy))  # fmt: skip
+    return tuple(new(Detection, (get(int(r[-1])) or str(int(r[-1])), r[-2], tuple(b), None)) for r, b in zip(picked, xyxy))
+
+
+def _obb_xyxy(obb: Any) -> np.ndarray:
+    xyxy = obb.xyxy
+    return xyxy.cpu().numpy() if hasattr(xyxy, "cpu") else np.asarray(xyxy)
