@@ -34,7 +34,8 @@ from .core.deadline import Deadline, at_exit
 from .core.errors import ConfigError
 from .core.run_info import run_info
 from .core.validate import check_bool, check_number, check_str
-from .mirror.destinations import Destination, make_destination
+from .mirror.base import Destination
+from .mirror.destinations import make_destination
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
 from .mirror.queue import Job, MirrorWorker
 from .mirror.staging import StagedFile, Superseded, file_identity
