@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 from ..core.errors import ConfigError
 from ..core.validate import check_choice, check_number, check_str
+from . import formats
 from .events import ALL_EVENTS, DEFAULT_EVENTS, EVENTS
-from .formats import FORMATS, OPTIONAL, REQUIRED
+from .formats import OPTIONAL, REQUIRED
 from .message import SEVERITIES
 
 HOOK = "notify"
@@ -28,7 +29,7 @@ ENV_HINT = {"url": "${WEBHOOK_URL}", "bot_token": "${TELEGRAM_BOT_TOKEN}", "pass
 
 def check_format(hook: str, value: Any) -> str:
     """One of :data:`~yolo_hooks.notify.formats.FORMATS` (a missing ``format`` is ``None`` here, not a TypeError)."""
-    return check_choice(hook, "format", value, FORMATS)
+    return check_choice(hook, "format", value, formats.FORMATS)  # read now: register() may add to it
 
 
 def check_format_options(hook: str, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
