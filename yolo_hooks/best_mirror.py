@@ -23,16 +23,15 @@ Examples:
 from __future__ import annotations
 
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
 from .core import Hook
-from .core.deadline import Deadline, at_exit
 from .core.run_info import run_info
 from .core.validate import check_number
 from .mirror import workers as background
 from .mirror.base import Destination
+from .mirror.exports import ExportCopies
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
 from .mirror.options import check_destinations, check_exports
 from .mirror.queue import Job, MirrorWorker
@@ -41,7 +40,7 @@ from .mirror.upload import Result
 from .mirror.workers import STAGING
 
 
-class BestMirror(Hook):
+class BestMirror(ExportCopies, Hook):
     """Mirror best.pt (and optionally last.pt and exported models) to folders or fsspec URLs, verified.
 
     Args:
@@ -163,30 +162,6 @@ class BestMirror(Hook):
             self._finish(Path(trainer.save_dir) / STAGING, deadline.left(self.flush_timeout))
             self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
 
-    def on_export_start(self, exporter):
-        """Remember when the export began, to recognise its output files."""
-        self._export_start = time.time()
-
-    def on_export_end(self, exporter):
-        """Mirror the exported file(s) when ``exports`` asks for this format, and wait for them."""
-        fmt = str(getattr(exporter.args, "format", "")).lower()
-        if not self.exports or not self.is_main_process or (self.exports is not True and fmt not in self.exports):
-            return
-        source = Path(exporter.file)
-        outputs = background.export_outputs(source, self._export_start or 0.0)
-        if not outputs:
-            self.log(f"found no {fmt} export of {source.name} to mirror", "warning")
-            return
-        info = {"format": fmt, "source": str(source), **run_info(exporter)}
-        staging = source.parent / STAGING
-        for output in outputs:
-            self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,
-                                    [output.name], None, None, {**info, "source": str(output)}))
-        for worker in [*(self._workers or []), self._snapshotter]:
-            worker.close()  # no wait on the user's thread: each thread ends once its copies are done
-        self._export_staging = staging
-        _EXPORTING.add(self)  # the interpreter's exit waits for them (one deadline for all)
-
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
         True when none is left. For scripts that want the copy before they go on; nothing in the hook waits."""
@@ -276,16 +251,3 @@ class BestMirror(Hook):
     def _finish(self, staging: Path, timeout: float) -> None:
         """Wait for every destination (one shared deadline), then report whatever is still missing."""
         background.finish(self._workers or [], self._snapshotter, staging, timeout, self._report)
-
-
-# BestMirror hooks with export copies in flight: the interpreter's exit waits for them within one deadline.
-_EXPORTING: weakref.WeakSet[BestMirror] = weakref.WeakSet()
-
-
-def _finish_exports_at_exit(deadline: Deadline) -> None:
-    for hook in list(_EXPORTING):
-        if any(w.pending() for w in hook._workers or []):
-            hook._finish(hook._export_staging, deadline.left(hook.flush_timeout))
-
-
-at_exit(_finish_exports_at_exit)

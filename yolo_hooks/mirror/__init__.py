@@ -5,6 +5,9 @@ base.py          Destination: temp name, verify, rename; clean-up of a killed pr
 local.py         a local or mounted folder (fsync, hard links)
 fsspec_url.py    any fsspec URL (s3://, gs://, memory://, ...)
 destinations.py  a destination from a config value (path, URL or {url, storage_options})
+options.py       the hook's own option checks (`to`, `exports`)
+workers.py       the snapshot and upload threads, their jobs, the end-of-run flush, what a result says
+exports.py       copies of model.export() files, waited for at the interpreter's exit
 staging.py       the private snapshot of a checkpoint (reflink or sendfile), shared by every destination
 queue.py         a destination's jobs on the one background worker (core/worker.py), latest wins
 upload.py        one job at one destination: copies, sidecar, ``keep`` pruning, retries with back-off

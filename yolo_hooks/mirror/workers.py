@@ -116,13 +116,3 @@ def describe(result: Result) -> tuple[str, str, str, str, str, dict[str, Any]]:
     text = f"could not mirror {what} to {result.destination}: {result.error}"
     return line, "error", "mirror_failed", text, "critical", data
 
-
-def export_outputs(source: Path, since: float) -> list[Path]:
-    """Files/folders next to ``source`` named after it and written since the export began (its output)."""
-    out = []
-    for entry in source.parent.iterdir():
-        if entry == source or not entry.name.startswith(source.stem) or entry.name.startswith("."):
-            continue
-        if entry.stat().st_mtime >= since - 1.0:
-            out.append(entry)
-    return sorted(out)
