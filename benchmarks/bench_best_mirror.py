@@ -32,7 +32,7 @@ class _Slow:
 
     @staticmethod
     def make(root: Path):
-        from yolo_hooks.mirror.destinations import LocalDestination
+        from yolo_hooks.mirror.local import LocalDestination
 
         class SlowDestination(LocalDestination):
             def _write_chunks(self, chunks, name):
@@ -69,7 +69,7 @@ def run(epochs: int = 8, pairs: int = 3) -> dict[str, float]:
     """``pairs`` x (no mirror, slow destination, fast destination) coco8 trainings, alternating, and a copy test."""
     from tests.conftest import train
     from yolo_hooks.best_mirror import BestMirror
-    from yolo_hooks.mirror.destinations import LocalDestination
+    from yolo_hooks.mirror.local import LocalDestination
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_mirror_"))
     figures: dict[str, float] = {}

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def run(runs: int = 7, size_mb: int = 32, folder: Path | None = None) -> dict:
     """Median MB/s of ours and of the baseline, the ratio of the medians and the per-run ratios."""
-    from yolo_hooks.mirror.destinations import LocalDestination
+    from yolo_hooks.mirror.local import LocalDestination
 
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_copy_", dir=folder) as tmp:
         tmp = Path(tmp)

@@ -22,31 +22,25 @@ Examples:
 
 from __future__ import annotations
 
-import shutil
-import threading
 import time
-import weakref
 from pathlib import Path
 from typing import Any
 
 from .core import Hook
-from .core.deadline import Deadline, at_exit
-from .core.errors import ConfigError
 from .core.run_info import run_info
-from .core.validate import check_bool, check_number, check_str
-from .mirror.destinations import Destination, make_destination
+from .core.validate import check_number
+from .mirror import workers as background
+from .mirror.base import Destination
+from .mirror.exports import ExportCopies
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
+from .mirror.options import check_destinations, check_exports
 from .mirror.queue import Job, MirrorWorker
-from .mirror.staging import StagedFile, Superseded, file_identity
-from .mirror.upload import Result, Upload, Uploader
-
-STAGING = ".mirror_staging"
-# Nice value of the background threads on Linux (19: lowest). Copying and hashing 26 MB checkpoints then only
-# uses CPU the training leaves idle, instead of stealing a core from torch's intra-op threads.
-BACKGROUND_NICE = 19
+from .mirror.staging import file_identity
+from .mirror.upload import Result
+from .mirror.workers import STAGING
 
 
-class BestMirror(Hook):
+class BestMirror(ExportCopies, Hook):
     """Mirror best.pt (and optionally last.pt and exported models) to folders or fsspec URLs, verified.
 
     Args:
@@ -90,17 +84,11 @@ class BestMirror(Hook):
     ):
         super().__init__(strict=strict, name=name)
         hook = self.name
-        items = to if isinstance(to, (list, tuple)) else [to]
-        if not items:
-            raise ConfigError.bad_value(hook, "to", to, "a destination or a non-empty list of destinations")
-        self.destinations: list[Destination] = [make_destination(hook, item) for item in items]
-        shown = [d.display for d in self.destinations]
-        if len(set(map(repr, self.destinations))) != len(self.destinations):
-            raise ConfigError(f"{hook}: `to` lists the same destination twice: {', '.join(shown)}")
+        self.destinations: list[Destination] = check_destinations(hook, to)
         self.keep = check_number(hook, "keep", keep, minimum=0, integer=True, allow_none=True)
         self.name_template = check_template(hook, name_template)
         self.last_every = check_number(hook, "last_every", last_every, minimum=0, integer=True)
-        self.exports = _check_exports(hook, exports)
+        self.exports = check_exports(hook, exports)
         self.flush_timeout = float(check_number(hook, "flush_timeout", flush_timeout, minimum=0))
         self.retries = check_number(hook, "retries", retries, minimum=0, maximum=100, integer=True)
         self.backoff = float(check_number(hook, "backoff", backoff, minimum=0))
@@ -141,10 +129,8 @@ class BestMirror(Hook):
             self._best_info = {**info, "source": str(snap.best_path), **run_info(trainer)}
             jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
-        if self.last_every and snap.epoch % self.last_every == 0 and (ident := file_identity(snap.last_path)):
-            last_info = {**info, "source": str(snap.last_path), **run_info(trainer)}
-            jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
-                               last_info)
+        if self.last_every and snap.epoch % self.last_every == 0:
+            jobs += self._last_jobs(trainer, snap)
         self._submit(jobs)
         self.save_times.append(time.perf_counter() - started)
 
@@ -159,12 +145,7 @@ class BestMirror(Hook):
         if not self.is_main_process:
             return
         snap = self.snapshot(trainer)
-        jobs = []
-        if self.last_every and (ident := file_identity(snap.last_path)) is not None:
-            info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
-                    "source": str(snap.last_path), **run_info(trainer), "final": True}
-            jobs += self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json",
-                               info)
+        jobs = self._last_jobs(trainer, snap, final=True) if self.last_every else []
         if (ident := file_identity(snap.best_path)) is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
         else:
@@ -180,30 +161,6 @@ class BestMirror(Hook):
         if self.is_main_process:
             self._finish(Path(trainer.save_dir) / STAGING, deadline.left(self.flush_timeout))
             self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
-
-    def on_export_start(self, exporter):
-        """Remember when the export began, to recognise its output files."""
-        self._export_start = time.time()
-
-    def on_export_end(self, exporter):
-        """Mirror the exported file(s) when ``exports`` asks for this format, and wait for them."""
-        fmt = str(getattr(exporter.args, "format", "")).lower()
-        if not self.exports or not self.is_main_process or (self.exports is not True and fmt not in self.exports):
-            return
-        source = Path(exporter.file)
-        outputs = _export_outputs(source, self._export_start or 0.0)
-        if not outputs:
-            self.log(f"found no {fmt} export of {source.name} to mirror", "warning")
-            return
-        info = {"format": fmt, "source": str(source), **run_info(exporter)}
-        staging = source.parent / STAGING
-        for output in outputs:
-            self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,
-                                    [output.name], None, None, {**info, "source": str(output)}))
-        for worker in [*(self._workers or []), self._snapshotter]:
-            worker.close()  # no wait on the user's thread: each thread ends once its copies are done
-        self._export_staging = staging
-        _EXPORTING.add(self)  # the interpreter's exit waits for them (one deadline for all)
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
@@ -246,15 +203,10 @@ class BestMirror(Hook):
 
     def _ensure_workers(self) -> list[MirrorWorker]:
         if self._workers is None:
-            self._workers = []
-            for i, dest in enumerate(self.destinations):
-                uploader = Uploader(dest, keep=self.keep, retries=self.retries, backoff=self.backoff,
-                                    report=self._report, log=self.log)
-                uploader.versions = list(self._saved_versions.get(self._key(i), []))
-                self._workers.append(MirrorWorker(f"{self.name}-{i}", uploader, on_skip=self._skip, nice=BACKGROUND_NICE))
-            # Normal priority: the snapshot races with Ultralytics' next rewrite of the file (next epoch, or the
-            # optimizer strip); a starved snapshot would be superseded every time.
-            self._snapshotter = MirrorWorker(f"{self.name}-snapshot", _stage, on_skip=lambda job: None)
+            versions = [self._saved_versions.get(self._key(i), []) for i in range(len(self.destinations))]
+            self._workers, self._snapshotter = background.make_workers(
+                self.name, self.destinations, versions, self._skip, keep=self.keep, retries=self.retries,
+                backoff=self.backoff, report=self._report, log=self.log)
         return self._workers
 
     def _versioned_name(self, snap) -> str:
@@ -266,18 +218,18 @@ class BestMirror(Hook):
             return fallback
 
     def _jobs(self, slot, kind, source: Path, ident, save_dir: Path, targets, versioned, sidecar, info) -> list:
-        """The snapshot job and one upload job per destination, all sharing one snapshot of ``source`` (``ident``).
-
-        The snapshot thread copies (and hashes) the file at once, at normal priority, before Ultralytics rewrites
-        it; the destination threads, at the lowest priority, upload it whenever the CPU is free. Each destination
-        queue is latest-wins; the snapshot is not copied at all when every destination dropped it first.
-        """
+        """The snapshot job and one upload job per destination (see :func:`yolo_hooks.mirror.workers.jobs`)."""
         workers = self._ensure_workers()
-        staged = StagedFile(source, Path(save_dir) / STAGING, refs=len(workers), expected=ident)
-        run_dir = Path(save_dir) if kind == "last" else None  # last.pt takes the run's small files with it
-        jobs = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info, run_dir)))
-                for w in workers]
-        return [*jobs, (self._snapshotter, Job(slot, kind, staged))]
+        return background.jobs(workers, self._snapshotter, slot, kind, source, ident, save_dir, targets, versioned,
+                               sidecar, info)
+
+    def _last_jobs(self, trainer, snap, **extra) -> list:
+        """last.pt with last.json (and the run's small files) for every destination, when last.pt exists."""
+        if (ident := file_identity(snap.last_path)) is None:
+            return []
+        info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics, "source": str(snap.last_path),
+                **run_info(trainer), **extra}
+        return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
 
     def _submit(self, jobs: list) -> None:
         """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the destinations' threads)."""
@@ -292,104 +244,10 @@ class BestMirror(Hook):
     def _report(self, result: Result) -> None:
         """Log and publish one result, on the thread that produced it (the bus is thread-safe)."""
         self.results.append(result)
-        what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
-        data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
-        if result.ok:
-            self.log(f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified "
-                     f"sha256 {result.sha256[:12]}... in {result.seconds:.1f}s")
-            data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
-            self.publish("mirror_done", f"{what} mirrored to {result.destination}", "info", **data)
-        else:
-            self.log(f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): "
-                     f"{result.error}", "error")
-            data.update(error=result.error)
-            self.publish("mirror_failed", f"could not mirror {what} to {result.destination}: {result.error}",
-                         "critical", **data)
+        line, level, kind, text, severity, data = background.describe(result)
+        self.log(line, level)
+        self.publish(kind, text, severity, **data)
 
     def _finish(self, staging: Path, timeout: float) -> None:
         """Wait for every destination (one shared deadline), then report whatever is still missing."""
-        workers = self._workers or []
-        deadline = time.monotonic() + timeout
-        for worker in workers:
-            worker.flush(max(0.0, deadline - time.monotonic()))
-        if self._snapshotter is not None:
-            self._snapshotter.flush(max(0.0, deadline - time.monotonic()))
-            for job in self._snapshotter.queue.drain():
-                if job.kind == "release":
-                    job.payload.release()
-            self._snapshotter.close()
-            self._snapshotter.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
-        late = f"still not uploaded at the end of the run (after {timeout:.3g}s)"
-        for worker in workers:
-            worker._process.abort.set()  # a back-off wait ends now; the attempt in progress reports on its own
-            for job in worker.queue.pending():
-                self._report(_missing(job.payload, worker, late))
-            for job in worker.queue.drain():  # never started: nothing will upload them now
-                job.payload.staged.release()
-            worker.close()  # the thread ends when idle; an export (or the next training) starts a new one
-            worker.join(max(0.1, deadline - time.monotonic()))
-            worker._process.abort = threading.Event()  # a later export or training retries normally
-        if staging.is_dir() and not any(staging.iterdir()):
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-# BestMirror hooks with export copies in flight: the interpreter's exit waits for them within one deadline.
-_EXPORTING: weakref.WeakSet[BestMirror] = weakref.WeakSet()
-
-
-def _finish_exports_at_exit(deadline: Deadline) -> None:
-    for hook in list(_EXPORTING):
-        if any(w.pending() for w in hook._workers or []):
-            hook._finish(hook._export_staging, deadline.left(hook.flush_timeout))
-
-
-at_exit(_finish_exports_at_exit)
-
-
-def _missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
-    """A failed :class:`Result` for something that will not reach ``worker``'s destination."""
-    source = item.staged.source
-    return Result(
-        ok=False, kind=item.kind, destination=worker._process.destination.display, file=item.targets[-1],
-        epoch=item.info.get("epoch"), fitness=item.info.get("fitness"), error=f"{why}; the local file is {source}",
-    )
-
-
-def _stage(job: Job) -> None:
-    """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), or
-    release the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds)."""
-    if job.kind == "release":
-        job.payload.release()
-        return
-    try:
-        job.payload.materialize()
-    except (Superseded, OSError):
-        pass
-
-
-def _check_exports(hook: str, exports: Any) -> bool | tuple[str, ...]:
-    if isinstance(exports, bool):
-        return check_bool(hook, "exports", exports)
-    if isinstance(exports, str):
-        exports = [exports]
-    if not isinstance(exports, (list, tuple)) or not exports:
-        raise ConfigError.bad_value(hook, "exports", exports, "true, false, or a list of export formats")
-    from ultralytics.engine.exporter import export_formats
-
-    formats = [f for f in export_formats()["Argument"] if f != "-"]
-    for fmt in exports:
-        check_str(hook, "exports", fmt)
-        if fmt.lower() not in formats:
-            raise ConfigError.bad_value(hook, "exports", fmt, "export formats among " + ", ".join(formats))
-    return tuple(f.lower() for f in exports)
-
-
-def _export_outputs(source: Path, since: float) -> list[Path]:
-    """Files/folders next to ``source`` named after it and written since the export began (its output)."""
-    out = []
-    for entry in source.parent.iterdir():
-        if entry == source or not entry.name.startswith(source.stem) or entry.name.startswith("."):
-            continue
-        if entry.stat().st_mtime >= since - 1.0:
-            out.append(entry)
-    return sorted(out)
+        background.finish(self._workers or [], self._snapshotter, staging, timeout, self._report)

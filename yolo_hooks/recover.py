@@ -154,7 +154,7 @@ def clean_staging(run_dir: Path) -> str | None:
 def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
     """Make every destination of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256."""
     from .core.run_info import run_info
-    from .mirror.destinations import file_check
+    from .mirror.checks import file_check
     from .mirror.sidecar import encode, sidecar
 
     best = run_dir / "weights" / "best.pt"

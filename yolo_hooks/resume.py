@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .mirror.destinations import Destination, FileCheck, MirrorError, make_destination, stream_check
+from .mirror.base import Destination
+from .mirror.checks import FileCheck, MirrorError, stream_check
+from .mirror.destinations import make_destination
 
 
 def _destination(dest: str, hooks: list) -> Destination:

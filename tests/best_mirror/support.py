@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from yolo_hooks.mirror.destinations import FileCheck, LocalDestination
+from yolo_hooks.mirror.checks import FileCheck
+from yolo_hooks.mirror.local import LocalDestination
 
 
 class SlowDestination(LocalDestination):

@@ -318,7 +318,8 @@ def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_co
     import subprocess
     import sys
 
-    from yolo_hooks.mirror.destinations import _HOST, TMP_MARK, LocalDestination
+    from yolo_hooks.mirror.base import _HOST, TMP_MARK
+    from yolo_hooks.mirror.local import LocalDestination
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)

@@ -1,6 +1,13 @@
 """The parts of :class:`yolo_hooks.best_mirror.BestMirror`, one concern per module.
 
-destinations.py  local folder / fsspec URL: temp name, verify (size + sha256), rename; list and delete
+checks.py        FileCheck (size + sha256) and hashing in large chunks
+base.py          Destination: temp name, verify, rename; clean-up of a killed process's temporaries
+local.py         a local or mounted folder (fsync, hard links)
+fsspec_url.py    any fsspec URL (s3://, gs://, memory://, ...)
+destinations.py  a destination from a config value (path, URL or {url, storage_options})
+options.py       the hook's own option checks (`to`, `exports`)
+workers.py       the snapshot and upload threads, their jobs, the end-of-run flush, what a result says
+exports.py       copies of model.export() files, waited for at the interpreter's exit
 staging.py       the private snapshot of a checkpoint (reflink or sendfile), shared by every destination
 queue.py         a destination's jobs on the one background worker (core/worker.py), latest wins
 upload.py        one job at one destination: copies, sidecar, ``keep`` pruning, retries with back-off
@@ -9,7 +16,11 @@ sidecar.py       best.json / last.json
 """
 
 from ..core.worker import LatestWinsQueue
-from .destinations import Destination, FileCheck, FsspecDestination, LocalDestination, MirrorError, make_destination
+from .base import Destination
+from .checks import FileCheck, MirrorError
+from .destinations import make_destination
+from .fsspec_url import FsspecDestination
+from .local import LocalDestination
 from .queue import Job, MirrorWorker
 from .upload import Result, Upload
 

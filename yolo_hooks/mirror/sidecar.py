@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..core.run_info import versions as _versions
-from .destinations import FileCheck
+from .checks import FileCheck
 
 
 def sidecar(name: str, kind: str, check: FileCheck, info: dict[str, Any], versions: list[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from .destinations import FileCheck, file_check
+from .checks import FileCheck, file_check
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..core.retry import RetryPolicy
-from .destinations import Destination
+from .base import Destination
 from .naming import prune
 from .queue import Job
 from .sidecar import encode, sidecar
@@ -187,7 +187,7 @@ class Uploader:
 
 
 def _folder_check(staged: StagedFile):
-    from .destinations import FileCheck
+    from .checks import FileCheck
 
     files = staged.files()
     return FileCheck(sum(p.stat().st_size for p, _ in files), "")

@@ -24,7 +24,6 @@ from .formats.base import HttpRequest
 from .message import Message
 
 IMAGE_KEY = "image"
-TEXT_THEN_IMAGE = frozenset({"wecom"})  # an image message there has no text: the text goes first, on its own
 
 
 def image_path(message: Message) -> Path | None:
@@ -41,8 +40,9 @@ def without_image(message: Message, note: str | None = None) -> Message:
 
 
 def split(fmt: str, message: Message) -> list[Message]:
-    """Messages to queue for ``message``: itself, or for WeCom its text and then an image-only message."""
-    if fmt not in TEXT_THEN_IMAGE or image_path(message) is None:
+    """Messages to queue for ``message``: itself, or, where an image message carries no text (a format's
+    ``IMAGE_WITHOUT_TEXT``: WeCom), its text and then an image-only message."""
+    if image_path(message) is None or not getattr(format_module(fmt), "IMAGE_WITHOUT_TEXT", False):
         return [message]
     image_only = dataclasses.replace(message, id=f"{message.id}-image", text="",
                                      data={IMAGE_KEY: message.data[IMAGE_KEY], "image_only": True})  # fmt: skip

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from ..core.errors import ConfigError
 from ..core.validate import check_choice, check_number, check_str
+from . import formats
 from .events import ALL_EVENTS, DEFAULT_EVENTS, EVENTS
-from .formats import FORMATS, OPTIONAL, REQUIRED
 from .message import SEVERITIES
 
 HOOK = "notify"
@@ -28,14 +28,15 @@ ENV_HINT = {"url": "${WEBHOOK_URL}", "bot_token": "${TELEGRAM_BOT_TOKEN}", "pass
 
 def check_format(hook: str, value: Any) -> str:
     """One of :data:`~yolo_hooks.notify.formats.FORMATS` (a missing ``format`` is ``None`` here, not a TypeError)."""
-    return check_choice(hook, "format", value, FORMATS)
+    return check_choice(hook, "format", value, formats.FORMATS)
 
 
 def check_format_options(hook: str, fmt: str, options: dict[str, Any]) -> dict[str, Any]:
     """Every option the format needs is there, none it does not read is, URLs are http(s), e-mail recipients ok,
     a ``whsec_`` signing secret decodes."""
-    allowed = set(REQUIRED[fmt]) | set(OPTIONAL.get(fmt, ()))
-    for key in REQUIRED[fmt]:
+    required = formats.REQUIRED[fmt]  # formats.*, read now: register() may add formats
+    allowed = set(required) | set(formats.OPTIONAL.get(fmt, ()))
+    for key in required:
         if options.get(key) is None or options.get(key) == "" or options.get(key) == []:
             hint = f" (e.g. {key}: \"{ENV_HINT[key]}\")" if key in ENV_HINT else ""
             raise ConfigError(f"{hook}: format `{fmt}` needs `{key}`{hint}")

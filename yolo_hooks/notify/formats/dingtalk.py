@@ -21,11 +21,16 @@ import hashlib
 import hmac
 import time
 import urllib.parse
+from functools import partial
 from typing import Mapping
 
 from ..message import Message
-from .base import JSON_CONTENT_TYPE, DeliveryResult, HttpRequest, errcode_check, fit_json
-from .render import MARKDOWN, render, truncate
+from .base import JSON_CONTENT_TYPE, HttpRequest, errcode_check, fit_json
+from .render import MARKDOWN, render, run_line, truncate
+
+REQUIRED = ("url",)
+OPTIONAL = ("secret",)
+RATE_LIMIT = 20
 
 MAX_BYTES = 20_000
 TITLE_LIMIT = 100
@@ -55,7 +60,7 @@ def payload(message: Message, text_budget: int = MAX_BYTES, field_count: int = 1
         spans.append(("\n\n", None))
     for key, value in list(message.fields.items())[:field_count]:
         spans += [(f"{truncate(key, 100)}:", "bold"), (f" {truncate(value, 500)}\n\n", None)]
-    context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+    context = run_line(message)
     if context:
         spans.append((f"> {truncate(context, 200)}", None))
     return {"msgtype": "markdown", "markdown": {"title": title, "text": render(spans, MARKDOWN).strip()}}
@@ -70,15 +75,6 @@ def build(message: Message, options: Mapping) -> HttpRequest:
     return HttpRequest(url=url, body=body, headers={"Content-Type": JSON_CONTENT_TYPE + "; charset=utf-8"})
 
 
-def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
-    """``errcode`` 0 delivered; "send too fast" and "busy" retried; anything else permanent."""
-    return errcode_check(
-        status,
-        headers,
-        body,
-        code_keys=("errcode",),
-        message_keys=("errmsg",),
-        rate_limited=RATE_LIMITED,
-        rate_limit_wait=60.0,
-        service="dingtalk",
-    )
+# ``errcode`` 0 delivered; "send too fast" and "busy" retried; anything else permanent.
+check = partial(errcode_check, code_keys=("errcode",), message_keys=("errmsg",), rate_limited=RATE_LIMITED,
+                rate_limit_wait=60.0, service="dingtalk")

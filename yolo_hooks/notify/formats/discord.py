@@ -14,8 +14,12 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from ..message import Message
-from .base import DeliveryResult, HttpRequest, http_check, json_body, json_request, reply_json
-from .render import DISCORD, render, truncate, utf16_len
+from .base import DeliveryResult, HttpRequest, http_check, json_body, reply_json
+from .render import DISCORD, heading, render, run_line, truncate, utf16_len
+
+REQUIRED = ("url",)
+OPTIONAL = ("display_name",)
+RATE_LIMIT = 30
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -29,11 +33,10 @@ COLORS = {"info": 0x2E86DE, "warning": 0xF39C12, "critical": 0xE74C3C}
 EMPTY = "\u200b"  # Discord rejects empty field names and values
 
 
-def payload(message: Message, display_name: str | None = None) -> dict:
-    """The webhook payload of ``message`` (with ``display_name`` overriding the webhook's name when given)."""
-    title = truncate(message.title.strip() or message.event, TITLE_LIMIT, utf16_len)
-    footer = truncate(" · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v).strip(), 200,
-                      utf16_len)
+def payload(message: Message, options: Mapping | None = None) -> dict:
+    """The embed of ``message``, POSTed to the webhook ``url`` (``display_name`` overrides the webhook's name)."""
+    title = truncate(heading(message), TITLE_LIMIT, utf16_len)
+    footer = truncate(run_line(message).strip(), 200, utf16_len)
     used = utf16_len(title) + utf16_len(footer)
     fields = []
     for key, value in list(message.fields.items())[:MAX_FIELDS]:
@@ -56,14 +59,9 @@ def payload(message: Message, display_name: str | None = None) -> dict:
         embed["footer"] = {"text": footer}
     embed["timestamp"] = datetime.fromtimestamp(message.time, tz=timezone.utc).isoformat()
     body = {"embeds": [embed], "allowed_mentions": {"parse": []}}
-    if display_name:
+    if display_name := (options or {}).get("display_name"):
         body["username"] = truncate(str(display_name), 80)  # Discord's field name
     return body
-
-
-def build(message: Message, options: Mapping) -> HttpRequest:
-    """POST the embed to the webhook ``url``."""
-    return json_request(str(options["url"]), payload(message, options.get("display_name")))
 
 
 def _describe(body: bytes) -> str | None:
@@ -89,7 +87,7 @@ def build_image(message: Message, options: Mapping, image: bytes, filename: str)
     """POST multipart/form-data: ``payload_json`` (the embed, showing ``attachment://<filename>``) and ``files[0]``."""
     from urllib3 import encode_multipart_formdata
 
-    body = payload(message, options.get("display_name"))
+    body = payload(message, options)
     body["embeds"][0]["image"] = {"url": f"attachment://{filename}"}
     body["attachments"] = [{"id": 0, "filename": filename}]
     fields = [

@@ -24,6 +24,9 @@ from ..message import Message
 from .base import DeliveryResult
 from .render import PLAIN, render_message, truncate
 
+REQUIRED = ("smtp_host", "sender", "to")
+OPTIONAL = ("smtp_port", "security", "smtp_user", "password", "ca_file")
+
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SUBJECT_LIMIT = 200

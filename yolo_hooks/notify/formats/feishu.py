@@ -21,11 +21,16 @@ import base64
 import hashlib
 import hmac
 import time
+from functools import partial
 from typing import Mapping
 
 from ..message import Message
-from .base import JSON_CONTENT_TYPE, DeliveryResult, HttpRequest, errcode_check, fit_json
-from .render import truncate
+from .base import JSON_CONTENT_TYPE, HttpRequest, errcode_check, fit_json
+from .render import run_line, truncate
+
+REQUIRED = ("url",)
+OPTIONAL = ("secret",)
+RATE_LIMIT = 60
 
 MAX_BYTES = 20_000
 TITLE_LIMIT = 200
@@ -56,7 +61,7 @@ def card(message: Message, text_budget: int = MAX_BYTES, field_count: int = 1000
     ]
     if fields:
         elements.append({"tag": "div", "fields": fields})
-    context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+    context = run_line(message)
     if context:
         elements.append({"tag": "note", "elements": [{"tag": "plain_text", "content": truncate(context, 200)}]})
     return {
@@ -84,16 +89,6 @@ def build(message: Message, options: Mapping) -> HttpRequest:
     return HttpRequest(url=str(options["url"]), body=body, headers={"Content-Type": JSON_CONTENT_TYPE + "; charset=utf-8"})
 
 
-def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
-    """``code`` 0 delivered; flow control and internal errors retried; anything else permanent."""
-    return errcode_check(
-        status,
-        headers,
-        body,
-        code_keys=("code", "StatusCode"),
-        message_keys=("msg", "StatusMessage"),
-        rate_limited=RATE_LIMITED,
-        busy=BUSY,
-        rate_limit_wait=60.0,
-        service="feishu",
-    )
+# ``code`` 0 delivered; flow control and internal errors retried; anything else permanent.
+check = partial(errcode_check, code_keys=("code", "StatusCode"), message_keys=("msg", "StatusMessage"),
+                rate_limited=RATE_LIMITED, busy=BUSY, rate_limit_wait=60.0, service="feishu")

@@ -25,6 +25,9 @@ from typing import Mapping
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, DeliveryResult, HttpRequest, http_check, json_body
 
+NAME = "json"
+REQUIRED = ("url",)
+OPTIONAL = ("secret",)
 SCHEMA = "yolo_hooks.notification/v1"
 
 
@@ -51,9 +54,10 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def build(message: Message, options: Mapping) -> HttpRequest:
-    """POST the schema-v1 body to ``options["url"]``; signed when ``options["secret"]`` is set."""
-    body = json_body(payload(message))
+def build(message: Message, options: Mapping, body: bytes | None = None) -> HttpRequest:
+    """POST the schema-v1 ``body`` (by default: of ``message``) to ``options["url"]``; signed when
+    ``options["secret"]`` is set."""
+    body = json_body(payload(message)) if body is None else body
     headers = {"Content-Type": JSON_CONTENT_TYPE, "Idempotency-Key": message.id}
     secret = options.get("secret")
     if secret:
@@ -84,10 +88,4 @@ def build_image(message: Message, options: Mapping, image: bytes, filename: str)
     """
     extra = {"filename": filename, "content_type": "image/jpeg", "size": len(image),
              "sha256": hashlib.sha256(image).hexdigest(), "base64": base64.b64encode(image).decode("ascii")}
-    body = json_body({**payload(message), "image": extra})
-    headers = {"Content-Type": JSON_CONTENT_TYPE, "Idempotency-Key": message.id}
-    if options.get("secret"):
-        timestamp = int(time.time())
-        headers.update({"webhook-id": message.id, "webhook-timestamp": str(timestamp),
-                        "webhook-signature": sign(str(options["secret"]), message.id, timestamp, body)})
-    return HttpRequest(url=str(options["url"]), body=body, headers=headers)
+    return build(message, options, json_body({**payload(message), "image": extra}))

@@ -172,6 +172,16 @@ def message_spans(
     return spans
 
 
+def heading(message: Message) -> str:
+    """The message's title, or its event when the title is blank (services reject an empty heading)."""
+    return message.title.strip() or message.event
+
+
+def run_line(message: Message) -> str:
+    """``run name · host``: the small context line under a message (empty when the run has neither)."""
+    return " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+
+
 def render_message(
     message: Message,
     dialect: Dialect = PLAIN,

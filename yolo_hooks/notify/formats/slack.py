@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Mapping
 
 from ..message import SEVERITY_ICON, Message
-from .base import DeliveryResult, HttpRequest, http_check, json_request
-from .render import SLACK, render, render_message, truncate
+from .render import SLACK, heading, render, render_message, truncate
+
+REQUIRED = ("url",)
+OPTIONAL = ()
+RATE_LIMIT = 60
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -23,9 +26,10 @@ MAX_BLOCKS = 50
 MAX_FIELD_SECTIONS = 5  # 50 facts is far more than a training message has; keeps the message readable
 
 
-def payload(message: Message) -> dict:
-    """The Block Kit payload of ``message``."""
-    title = message.title.strip() or message.event  # the header's text must not be empty
+def payload(message: Message, options: Mapping | None = None) -> dict:
+    """The Block Kit payload of ``message``, POSTed to the incoming-webhook ``url``; replies read by ``http_check``
+    (Slack names the problem in the body of a 4xx: ``invalid_payload``, ``no_service``...)."""
+    title = heading(message)  # the header's text must not be empty
     blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": truncate(title, HEADER_LIMIT), "emoji": True}}]
     if message.text.strip():  # a section's text must be 1 character or more
         text = render([(message.text.strip(), None)], SLACK, SECTION_LIMIT)
@@ -47,13 +51,3 @@ def payload(message: Message) -> dict:
     # `text` is what notifications and screen readers show; the blocks are the message itself.
     fallback = render_message(message, SLACK, SECTION_LIMIT, fields=False) or title
     return {"text": fallback, "blocks": blocks[:MAX_BLOCKS]}
-
-
-def build(message: Message, options: Mapping) -> HttpRequest:
-    """POST the Block Kit payload to the incoming-webhook ``url``."""
-    return json_request(str(options["url"]), payload(message))
-
-
-def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
-    """200 is delivered; Slack names the problem in the body of a 4xx (``invalid_payload``, ``no_service``...)."""
-    return http_check(status, headers, body)

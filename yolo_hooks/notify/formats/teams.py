@@ -16,7 +16,10 @@ from typing import Mapping
 
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, DeliveryResult, HttpRequest, fit_json, http_check, reply_json
-from .render import truncate
+from .render import heading, run_line, truncate
+
+REQUIRED = ("url",)
+OPTIONAL = ()
 
 MAX_BYTES = 28_000
 TITLE_LIMIT = 200
@@ -32,7 +35,7 @@ def card(message: Message, text_budget: int = TEXT_LIMIT, fact_count: int = MAX_
     body: list[dict] = [
         {
             "type": "TextBlock",
-            "text": truncate(message.title.strip() or message.event, TITLE_LIMIT),
+            "text": truncate(heading(message), TITLE_LIMIT),
             "size": "Medium",
             "weight": "Bolder",
             "color": COLORS.get(message.severity, "Default"),
@@ -48,7 +51,7 @@ def card(message: Message, text_budget: int = TEXT_LIMIT, fact_count: int = MAX_
     ]
     if facts:
         body.append({"type": "FactSet", "facts": facts})
-    context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+    context = run_line(message)
     if context:
         body.append({"type": "TextBlock", "text": truncate(context, 200), "size": "Small", "isSubtle": True, "wrap": True})
     return {

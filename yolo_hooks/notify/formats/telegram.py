@@ -17,7 +17,11 @@ from typing import Mapping
 
 from ..message import Message
 from .base import DeliveryResult, HttpRequest, http_check, json_request, reply_json
-from .render import TELEGRAM, message_spans, render, utf16_len
+from .render import TELEGRAM, message_spans, render, run_line, utf16_len
+
+REQUIRED = ("bot_token", "chat_id")
+OPTIONAL = ("api_url",)
+RATE_LIMIT = 20
 
 TEXT_LIMIT = 4096
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -26,7 +30,7 @@ DEFAULT_API_URL = "https://api.telegram.org"
 def text(message: Message) -> str:
     """The MarkdownV2 text of ``message`` within 4096 UTF-16 units."""
     spans = message_spans(message)
-    context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+    context = run_line(message)
     if context and message.run.get("name", "") not in message.title:
         spans += [("\n", None), (context, None)]
     return render(spans, TELEGRAM, TEXT_LIMIT, utf16_len).rstrip() or "\\."

@@ -9,11 +9,17 @@ Payload: ``{"msgtype": "markdown", "markdown": {"content": "..."}}`` with ``cont
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Mapping
 
 from ..message import Message
-from .base import DeliveryResult, HttpRequest, errcode_check, json_request
-from .render import MARKDOWN, message_spans, render, utf8_len
+from .base import HttpRequest, errcode_check, json_request
+from .render import MARKDOWN, message_spans, render, run_line, utf8_len
+
+REQUIRED = ("url",)
+OPTIONAL = ()
+RATE_LIMIT = 20
+IMAGE_WITHOUT_TEXT = True  # an image message has no text: the text goes first, on its own (notify.images.split)
 
 CONTENT_BYTES = 4096
 RATE_LIMITED = frozenset({45009, 45033})
@@ -22,7 +28,7 @@ RATE_LIMITED = frozenset({45009, 45033})
 def content(message: Message) -> str:
     """The markdown content, at most 4096 bytes."""
     spans = message_spans(message)
-    context = " · ".join(v for v in (message.run.get("name"), message.run.get("host")) if v)
+    context = run_line(message)
     if context:
         spans.append((f"\n> {context}", None))
     # the robot rejects an empty `content`: a message with nothing to say still names its event
@@ -34,18 +40,9 @@ def build(message: Message, options: Mapping) -> HttpRequest:
     return json_request(str(options["url"]), {"msgtype": "markdown", "markdown": {"content": content(message)}})
 
 
-def check(status: int, headers: Mapping[str, str], body: bytes) -> DeliveryResult:
-    """``errcode`` 0 delivered; rate limits and "busy" retried; anything else permanent."""
-    return errcode_check(
-        status,
-        headers,
-        body,
-        code_keys=("errcode",),
-        message_keys=("errmsg",),
-        rate_limited=RATE_LIMITED,
-        rate_limit_wait=60.0,
-        service="wecom",
-    )
+# ``errcode`` 0 delivered; rate limits and "busy" retried; anything else permanent.
+check = partial(errcode_check, code_keys=("errcode",), message_keys=("errmsg",), rate_limited=RATE_LIMITED,
+                rate_limit_wait=60.0, service="wecom")
 
 
 # --- messages with an image (additive: text-only messages above are unchanged) -----------------------------------

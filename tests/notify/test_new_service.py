@@ -1,0 +1,87 @@
+"""A new notification service is one module: the README's example, written to a package of its own and registered
+the documented way, is checked at attach time and delivers to a real loopback endpoint through the usual worker."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from yolo_hooks.core.errors import ConfigError
+from yolo_hooks.notify import Notify, formats
+from yolo_hooks.notify.delivery import FORMAT_RATE_LIMITS
+from yolo_hooks.notify.message import Message
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def recipe() -> str:
+    """The first Python block of the README's "Adding a notification service"."""
+    section = README.read_text(encoding="utf-8").split("### Adding a notification service", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.fixture
+def mattermost(tmp_path, monkeypatch):
+    """The README's module as ``my_services.mattermost``, registered for this test only."""
+    package = tmp_path / "my_services"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "mattermost.py").write_text(recipe())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for table in ("_MODULES", "REQUIRED", "OPTIONAL", "RATE_LIMITS"):
+        monkeypatch.setattr(formats, table, dict(getattr(formats, table)))
+    for names in ("FORMATS", "HTTP_FORMATS"):
+        monkeypatch.setattr(formats, names, getattr(formats, names))
+    assert formats.register("my_services.mattermost") == "mattermost"
+    yield "mattermost"
+    for name in [m for m in sys.modules if m.split(".")[0] == "my_services"]:  # the next test's package is another
+        del sys.modules[name]
+
+
+def test_the_readme_service_is_about_thirty_lines():
+    assert len(recipe().splitlines()) <= 35
+
+
+def test_the_readme_service_delivers_to_a_loopback_endpoint(mattermost, endpoint, tmp_path):
+    endpoint.retry_after = 0
+    endpoint.script("500")  # read by the shared http_check: retried, same message
+    hook = Notify(format=mattermost, url=endpoint.url, display_name="yolo bot", events=["alert"], backoff=0.01,
+                  outbox=str(tmp_path / "outbox.jsonl"))
+    message = Message(event="alert", severity="warning", title="val loss rising", text="3 epochs in a row",
+                      fields={"Epoch": "7/10"}, run={"name": "train7", "host": "gpu1"})
+    assert hook.send(message)
+    assert hook.flush(5) == 0
+    assert [r["reply"] for r in endpoint.requests] == ["500", "ok"]
+    assert endpoint.requests[-1]["json"] == {
+        "text": "**val loss rising**\n\n3 epochs in a row\n\n**Epoch:** 7/10\n\n> train7 · gpu1",
+        "username": "yolo bot",
+    }
+    assert not (tmp_path / "outbox.jsonl").exists()
+
+
+def test_the_new_service_options_are_checked_at_attach(mattermost):
+    with pytest.raises(ConfigError, match="format `mattermost` needs `url`"):
+        Notify(format=mattermost)
+    with pytest.raises(ConfigError, match="format `mattermost` does not use `secret`; its options are: display_name, url"):
+        Notify(format=mattermost, url="https://chat.example.com/hooks/x", secret="s")
+
+
+def test_a_name_is_registered_once_and_a_module_must_look_like_a_service(mattermost, tmp_path):
+    (tmp_path / "my_services" / "slack.py").write_text('REQUIRED = ("url",)\n\ndef payload(message, options):\n    return {}\n')
+    importlib.invalidate_caches()
+    with pytest.raises(ValueError, match="notification format 'slack' is already yolo_hooks.notify.formats.slack"):
+        formats.register("my_services.slack")
+    (tmp_path / "my_services" / "empty.py").write_text("")
+    importlib.invalidate_caches()  # files written after the package was imported
+    with pytest.raises(ValueError, match="my_services.empty is not a service module"):
+        formats.register("my_services.empty")
+
+
+def test_every_shipped_service_declares_its_options_and_its_rate_limit_where_it_has_one():
+    assert formats.FORMATS == ("json", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email")
+    assert formats.REQUIRED["telegram"] == ("bot_token", "chat_id") and formats.OPTIONAL["json"] == ("secret",)
+    assert formats.RATE_LIMITS == FORMAT_RATE_LIMITS  # until delivery reads formats.RATE_LIMITS itself

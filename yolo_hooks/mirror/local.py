@@ -1,0 +1,115 @@
+"""A local or mounted folder as a mirror destination: ``os.replace`` of an fsync'ed temporary in the same folder
+(atomic on POSIX and Windows), then an fsync of the folder; a second name of a verified file is a hard link."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from .base import Destination
+from .checks import FileCheck, MirrorError, file_check
+
+
+class LocalDestination(Destination):
+    """A local or mounted directory. Its last path component is created when missing, never its parents: a
+    missing parent usually means an unmounted share, and writing to the bare mount point would only look safe.
+    """
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+        self.display = str(self.root)
+
+    def prepare(self) -> None:
+        if self.root.is_dir():
+            return
+        if not self.root.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, "destination's parent folder is missing (not mounted?)", str(self.root.parent))
+        self.root.mkdir(exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        return self.root / name
+
+    def _list(self) -> list[str]:
+        return sorted(os.listdir(self.root)) if self.root.is_dir() else []
+
+    def _open_write(self, name: str) -> BinaryIO:
+        path = self._path(name)
+        if path.parent != self.root:  # a file of an exported folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return _SyncedFile(path)
+
+    def _open_read(self, name: str) -> BinaryIO:
+        return self._path(name).open("rb")
+
+    def _rename(self, src: str, dst: str) -> None:
+        os.replace(self._path(src), self._path(dst))
+        _fsync_dir(self.root)  # make the rename itself durable, not only the bytes
+
+    def _size(self, name: str) -> int | None:
+        try:
+            return self._path(name).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def _read_back(self, name: str) -> FileCheck:
+        return file_check(self._path(name))
+
+    def _duplicate(self, src: str, dst: str) -> bool:
+        # A hard link: the second name of a verified file costs no write, no fsync and no hashing. Safe because
+        # every name is only ever replaced by a rename, never rewritten in place.
+        try:
+            os.link(self._path(src), self._path(dst))
+        except OSError as e:
+            if e.errno in _NO_LINKS:
+                return False
+            raise
+        return True
+
+    def _verify_duplicate(self, src: str, dst: str, expected: FileCheck) -> None:
+        a, b = self._path(src).stat(), self._path(dst).stat()
+        if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) or b.st_size != expected.size:
+            raise MirrorError(f"hard link {dst} is not {src} ({b.st_size} bytes, expected {expected.size})")
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+
+# link(2) errors meaning "this filesystem has no hard links here" (FAT, some network shares): copy instead.
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV, errno.ENOSYS}
+
+
+class _SyncedFile:
+    """A file opened for writing that is flushed and fsync'ed before close (the copy must survive a power cut)."""
+
+    def __init__(self, path: Path):
+        self._f = path.open("wb")
+
+    def write(self, data: bytes) -> int:
+        return self._f.write(data)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *_):
+        try:
+            if exc_type is None:
+                self._f.flush()
+                os.fsync(self._f.fileno())
+        finally:
+            self._f.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # not supported (e.g. Windows); the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+

@@ -1,0 +1,46 @@
+"""The option checks of :class:`~yolo_hooks.best_mirror.BestMirror` that are its own (numbers go through
+:mod:`yolo_hooks.core.validate`): plain values in, validated values or a :class:`ConfigError` out.
+
+Examples:
+    >>> check_exports("best_mirror", ["ONNX"])
+    ('onnx',)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.errors import ConfigError
+from ..core.validate import check_bool, check_str
+from .base import Destination
+from .destinations import make_destination
+
+
+def check_destinations(hook: str, to: Any) -> list[Destination]:
+    """One destination or a non-empty list of them, none listed twice."""
+    items = to if isinstance(to, (list, tuple)) else [to]
+    if not items:
+        raise ConfigError.bad_value(hook, "to", to, "a destination or a non-empty list of destinations")
+    destinations = [make_destination(hook, item) for item in items]
+    if len(set(map(repr, destinations))) != len(destinations):
+        shown = ", ".join(d.display for d in destinations)
+        raise ConfigError(f"{hook}: `to` lists the same destination twice: {shown}")
+    return destinations
+
+
+def check_exports(hook: str, exports: Any) -> bool | tuple[str, ...]:
+    """True, False, or export formats Ultralytics knows (lower-cased)."""
+    if isinstance(exports, bool):
+        return check_bool(hook, "exports", exports)
+    if isinstance(exports, str):
+        exports = [exports]
+    if not isinstance(exports, (list, tuple)) or not exports:
+        raise ConfigError.bad_value(hook, "exports", exports, "true, false, or a list of export formats")
+    from ultralytics.engine.exporter import export_formats
+
+    formats = [f for f in export_formats()["Argument"] if f != "-"]
+    for fmt in exports:
+        check_str(hook, "exports", fmt)
+        if fmt.lower() not in formats:
+            raise ConfigError.bad_value(hook, "exports", fmt, "export formats among " + ", ".join(formats))
+    return tuple(f.lower() for f in exports)

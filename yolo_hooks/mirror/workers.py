@@ -1,0 +1,118 @@
+"""The background side of :class:`~yolo_hooks.best_mirror.BestMirror`: one snapshot thread and one upload thread per
+destination, the jobs they share, and the end of the run (one deadline, then whatever is missing is reported).
+
+The hook decides *what* to copy on the training thread; everything here runs, or is waited for, off that thread
+(the ``finish`` wait happens in the core's end-of-run deadline). What a :class:`Result` says in the log and on the
+bus is :func:`describe`, a plain function.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .base import Destination
+from .queue import Job, MirrorWorker
+from .staging import StagedFile, Superseded
+from .upload import Result, Upload, Uploader
+
+STAGING = ".mirror_staging"
+# Nice value of the upload threads on Linux (19: lowest). Copying and hashing 26 MB checkpoints then only uses CPU
+# the training leaves idle, instead of stealing a core from torch's intra-op threads.
+BACKGROUND_NICE = 19
+
+
+def make_workers(name: str, destinations: list[Destination], versions: list[list[str]], on_skip: Callable,
+                 **uploader: Any) -> tuple[list[MirrorWorker], MirrorWorker]:
+    """One upload worker per destination (its ``keep`` list restored from ``versions``) and the snapshot worker;
+    ``uploader`` holds :class:`Uploader`'s keyword arguments (keep, retries, backoff, report, log)."""
+    workers = []
+    for i, (dest, kept) in enumerate(zip(destinations, versions)):
+        process = Uploader(dest, **uploader)
+        process.versions = list(kept)
+        workers.append(MirrorWorker(f"{name}-{i}", process, on_skip=on_skip, nice=BACKGROUND_NICE))
+    # Normal priority: the snapshot races with Ultralytics' next rewrite of the file (next epoch, or the optimizer
+    # strip); a starved snapshot would be superseded every time.
+    return workers, MirrorWorker(f"{name}-snapshot", stage, on_skip=lambda job: None)
+
+
+def jobs(workers: list[MirrorWorker], snapshotter: MirrorWorker, slot: str, kind: str, source: Path, ident,
+         save_dir: Path, targets: list[str], versioned: str | None, sidecar: str | None, info: dict) -> list:
+    """The snapshot job and one upload job per destination, all sharing one snapshot of ``source`` (``ident``).
+
+    The snapshot thread copies (and hashes) the file at once, at normal priority, before Ultralytics rewrites it;
+    the destination threads, at the lowest priority, upload it whenever the CPU is free. Each destination queue is
+    latest-wins; the snapshot is not copied at all when every destination dropped it first.
+    """
+    staged = StagedFile(source, Path(save_dir) / STAGING, refs=len(workers), expected=ident)
+    run_dir = Path(save_dir) if kind == "last" else None  # last.pt takes the run's small files with it
+    uploads = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info, run_dir)))
+               for w in workers]
+    return [*uploads, (snapshotter, Job(slot, kind, staged))]
+
+
+def stage(job: Job) -> None:
+    """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), or
+    release the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds)."""
+    if job.kind == "release":
+        job.payload.release()
+        return
+    try:
+        job.payload.materialize()
+    except (Superseded, OSError):
+        pass
+
+
+def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, staging: Path, timeout: float,
+           report: Callable[[Result], None]) -> None:
+    """Wait for every destination (one shared deadline), then report whatever is still missing."""
+    deadline = time.monotonic() + timeout
+    for worker in workers:
+        worker.flush(max(0.0, deadline - time.monotonic()))
+    if snapshotter is not None:
+        snapshotter.flush(max(0.0, deadline - time.monotonic()))
+        for job in snapshotter.queue.drain():
+            if job.kind == "release":
+                job.payload.release()
+        snapshotter.close()
+        snapshotter.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
+    late = f"still not uploaded at the end of the run (after {timeout:.3g}s)"
+    for worker in workers:
+        worker._process.abort.set()  # a back-off wait ends now; the attempt in progress reports on its own
+        for job in worker.queue.pending():
+            report(missing(job.payload, worker, late))
+        for job in worker.queue.drain():  # never started: nothing will upload them now
+            job.payload.staged.release()
+        worker.close()  # the thread ends when idle; an export (or the next training) starts a new one
+        worker.join(max(0.1, deadline - time.monotonic()))
+        worker._process.abort = threading.Event()  # a later export or training retries normally
+    if staging.is_dir() and not any(staging.iterdir()):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
+    """A failed :class:`Result` for something that will not reach ``worker``'s destination."""
+    source = item.staged.source
+    return Result(
+        ok=False, kind=item.kind, destination=worker._process.destination.display, file=item.targets[-1],
+        epoch=item.info.get("epoch"), fitness=item.info.get("fitness"), error=f"{why}; the local file is {source}",
+    )
+
+
+def describe(result: Result) -> tuple[str, str, str, str, str, dict[str, Any]]:
+    """What ``result`` says: ``(log line, log level, event kind, event text, severity, event data)``."""
+    what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
+    data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
+    if result.ok:
+        line = (f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified sha256 {result.sha256[:12]}... "
+                f"in {result.seconds:.1f}s")
+        data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
+        return line, "info", "mirror_done", f"{what} mirrored to {result.destination}", "info", data
+    line = f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): {result.error}"
+    data.update(error=result.error)
+    text = f"could not mirror {what} to {result.destination}: {result.error}"
+    return line, "error", "mirror_failed", text, "critical", data
+
