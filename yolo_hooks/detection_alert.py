@@ -34,7 +34,7 @@ from .core.deadline import at_exit
 from .core.errors import ConfigError
 from .core.hook import Hook
 from .core.validate import check_bool, check_choice, check_number, check_str
-from .detection_frames import class_mask, detections_of, frame_of
+from .detection_frames import class_ids, detections_of, frame_of
 from .detection_options import (
     check_anchor,
     check_class_names,
@@ -105,7 +105,7 @@ class DetectionAlert(Hook):
 
     config_name = HOOK
     allow_multiple = True
-    _transient = ("_worker", "_sources", "_pending", "_last")
+    _transient = ("_worker", "_sources", "_pending", "_last", "_spare")
 
     def __init__(
         self,
@@ -169,7 +169,7 @@ class DetectionAlert(Hook):
         self.fired = 0  # alerts fired so far (all runs of this hook)
         self.records: collections.deque = collections.deque(maxlen=100)  # the latest alerts.jsonl records
         self._names: dict[int, str] = {}
-        self._class_mask = None  # numpy lookup: class id -> watched (None: every class)
+        self._class_ids: frozenset[int] | None = None  # the ids of `classes` in the model's names (None: every class)
         self._task = "detect"
         self._save_dir: Path | None = None
         self._run_frames = 0
@@ -178,6 +178,7 @@ class DetectionAlert(Hook):
         self._sources: collections.OrderedDict[Any, _Source] | None = None
         self._pending: list[_Snapshot] | None = None
         self._last: tuple[Any, _Source] | None = None
+        self._spare: collections.deque | None = None  # frame buffers the worker is done with, for the next copies
 
     def bind(self, bus) -> None:
         """Join the bus; the rule takes the (made unique) hook name."""
@@ -198,7 +199,7 @@ class DetectionAlert(Hook):
         if names != self._names:
             check_class_names(self.name, self.rule.classes, names)
             self._names = names
-            self._class_mask = class_mask(self.rule.classes, names)
+            self._class_ids = class_ids(self.rule.classes, names)
         self._task = str(getattr(predictor.args, "task", "detect"))
         if self._task == "classify" and self.rule.zones:
             raise ConfigError(f"{self.name}: `zone` needs boxes; a classify model only has a top-1 class")
@@ -217,7 +218,7 @@ class DetectionAlert(Hook):
         dataset = predictor.dataset
         mode = getattr(dataset, "mode", "image")
         n = len(results)
-        rule, mask, names = self.rule, self._class_mask, self._names
+        rule, ids, names = self.rule, self._class_ids, self._names
         for i, result in enumerate(results):
             key = result.path if mode == "video" else (i if mode == "stream" else "images")
             last = self._last
@@ -225,7 +226,7 @@ class DetectionAlert(Hook):
             index = source.frames
             source.frames += 1
             self._run_frames += 1
-            detections = detections_of(result, rule.min_conf, mask, names)
+            detections = detections_of(result, rule.min_conf, ids, names)
             if self._pending:
                 self._feed_after(result.orig_img)
             if detections or not is_idle(rule, source.state):  # a quiet frame is only counted
@@ -280,7 +281,7 @@ class DetectionAlert(Hook):
 
     def observe(self, result, index: int, now: float) -> Frame:
         """The frame's detections that can matter, as plain data (:func:`~yolo_hooks.detection_frames.frame_of`)."""
-        return frame_of(result, index, now, self.rule.min_conf, self._class_mask, self._names)
+        return frame_of(result, index, now, self.rule.min_conf, self._class_ids, self._names)
 
     # --- hand-over --------------------------------------------------------------------------------------------
     def _fire(self, result, alert: Alert, source: _Source, mode: str, video_frame: int | None, fps: float | None):
@@ -296,7 +297,7 @@ class DetectionAlert(Hook):
         elif queued >= MAX_QUEUED:
             snap.note = f"snapshot skipped: {queued} snapshots still being written"
         else:  # the Results is made private (.cpu()) on the worker: here only the frame, which users draw on, is copied
-            snap.result, snap.image = result, result.orig_img.copy()
+            snap.result, snap.image = result, self._copy_frame(result.orig_img)
             snap.before = list(source.ring) if self.before else []
         if snap.result is not None and self.after:
             if self._pending is None:
@@ -304,6 +305,20 @@ class DetectionAlert(Hook):
             self._pending.append(snap)
         else:
             self._submit(snap)
+
+    def _copy_frame(self, image):
+        """A private copy of ``image``, into a buffer of a finished snapshot when one fits: a fresh array of a few MB
+        is fresh pages from the kernel, whose page faults made the slowest hand-overs."""
+        spare = self._spare
+        while spare:
+            try:
+                buffer = spare.pop()
+            except IndexError:
+                break
+            if buffer.shape == image.shape and buffer.dtype == image.dtype:
+                buffer[...] = image
+                return buffer
+        return image.copy()
 
     def _feed_after(self, image) -> None:
         if not self._pending:
@@ -345,6 +360,11 @@ class DetectionAlert(Hook):
         except OSError as e:
             self.log(f"could not append to {folder / snapshots.ALERTS_LOG}: {e}", "warning")
         self.records.append(record)
+        if snap.image is not None:  # the JPEG, sheet and clip are written: the frame's buffer can take the next copy
+            if self._spare is None:
+                self._spare = collections.deque(maxlen=MAX_QUEUED + 1)
+            self._spare.append(snap.image)
+            snap.image = None
         self.log(snap.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
         data = {k: v for k, v in record.items() if k != "message"}
         self.publish("detection", snap.alert.message, snap.alert.severity, **data)

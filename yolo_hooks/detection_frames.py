@@ -7,7 +7,7 @@ whose first call after inference pays cold caches). Only the rows that pass are 
 ``Detection`` tuples (a named tuple is built several times faster than a frozen dataclass).
 
 Examples:
-    >>> frame_of(result, index=0, now=0.0, min_conf=0.5, mask=None, names={0: "person"})  # doctest: +SKIP
+    >>> frame_of(result, index=0, now=0.0, min_conf=0.5, ids=None, names={0: "person"})  # doctest: +SKIP
     Frame(index=0, time=0.0, width=640, height=480, detections=())
 """
 
@@ -20,30 +20,29 @@ import numpy as np
 from .detection_rules import Detection, Frame
 
 
-def class_mask(wanted: tuple[str, ...] | None, names: dict[int, str]) -> np.ndarray | None:
-    """A lookup ``mask[class id]`` -> wanted, or None for every class. Ids beyond the names clip to the last slot,
-    which is False."""
+def class_ids(wanted: tuple[str, ...] | None, names: dict[int, str]) -> frozenset[int] | None:
+    """The ids of the ``wanted`` class names (None: every class). Looked up with the float ids of a tensor row:
+    ``0.0 in {0}`` holds."""
     if wanted is None:
         return None
-    size = max(names) + 2 if names else 1
-    return np.array([names.get(i) in wanted for i in range(size)], dtype=bool)
+    return frozenset(i for i, name in names.items() if name in wanted)
 
 
-def frame_of(result: Any, index: int, now: float, min_conf: float, mask: np.ndarray | None,
+def frame_of(result: Any, index: int, now: float, min_conf: float, ids: frozenset[int] | None,
              names: dict[int, str]) -> Frame:  # fmt: skip
     """The frame's detections that can matter (confidence, then class, filtered first) as plain data."""
     height, width = result.orig_shape[:2]
-    return Frame(index, now, width, height, detections_of(result, min_conf, mask, names))
+    return Frame(index, now, width, height, detections_of(result, min_conf, ids, names))
 
 
-def detections_of(result: Any, min_conf: float, mask: np.ndarray | None, names: dict[int, str]) -> tuple[Detection, ...]:
-    """The detections of ``result`` at ``min_conf`` or more, of the classes in ``mask``: boxes (detect, segment,
+def detections_of(result: Any, min_conf: float, ids: frozenset[int] | None, names: dict[int, str]) -> tuple[Detection, ...]:
+    """The detections of ``result`` at ``min_conf`` or more, of the classes ``ids``: boxes (detect, segment,
     pose), oriented boxes (their enclosing box), or classify's top-1 class."""
     boxes = result.boxes
     if boxes is None:
         boxes = getattr(result, "obb", None)
     if boxes is not None:
-        return _detections(result, boxes, min_conf, mask, names)
+        return _detections(result, boxes, min_conf, ids, names)
     probs = getattr(result, "probs", None)
     if probs is None:
         return ()
@@ -51,20 +50,19 @@ def detections_of(result: Any, min_conf: float, mask: np.ndarray | None, names: 
     return (Detection(names.get(top1, str(top1)), top1conf),)
 
 
-def _detections(result: Any, boxes: Any, min_conf: float, mask: np.ndarray | None,
+def _detections(result: Any, boxes: Any, min_conf: float, ids: frozenset[int] | None,
                 names: dict[int, str]) -> tuple[Detection, ...]:  # fmt: skip
     data = boxes.data
     confs = data[:, -2].tolist()
     if not confs or max(confs) < min_conf:  # the quiet frame: nothing else is touched
         return ()
-    rows = [i for i, p in enumerate(confs) if p >= min_conf]
-    picked = data[rows].tolist()  # [x1, y1, x2, y2, (track id,) conf, class] per row (obb: xywhr first)
-    if mask is not None:
-        last = len(mask) - 1
-        keep = [k for k, row in enumerate(picked) if mask[min(max(int(row[-1]), 0), last)]]
-        if not keep:
+    if ids is None:
+        rows = [i for i, p in enumerate(confs) if p >= min_conf]
+    else:  # the class column too, filtered in Python: a set lookup per box, no numpy scalar per box
+        rows = [i for i, (p, c) in enumerate(zip(confs, data[:, -1].tolist())) if p >= min_conf and c in ids]
+        if not rows:
             return ()
-        rows, picked = [rows[k] for k in keep], [picked[k] for k in keep]
+    picked = (data if len(rows) == len(confs) else data[rows]).tolist()  # [x1, y1, x2, y2, (track id,) conf, class]
     xyxy = [row[:4] for row in picked] if result.boxes is not None else _obb_xyxy(boxes)[rows].tolist()
     get, new = names.get, tuple.__new__  # Detection(...) without its Python-level __new__: one per object per frame
     if boxes.is_track:
