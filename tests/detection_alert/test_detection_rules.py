@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from yolo_hooks.detection_rules import Detection, Duration, Frame, Rule, RuleState, Zone, anchor_point, evaluate
+from yolo_hooks.detection_rules import (
+    Detection,
+    Duration,
+    Frame,
+    Rule,
+    RuleState,
+    Zone,
+    anchor_point,
+    evaluate,
+    is_idle,
+)
 
 W, H = 640, 480
 LEFT_HALF = Zone(((0, 0), (320, 0), (320, 480), (0, 480)))
@@ -180,3 +190,23 @@ def test_memory_stays_bounded_on_an_endless_stream_of_new_tracks():
     for i in range(2000):
         state, _ = evaluate(rule, state, Frame(i, i / 10, W, H, (person(500 if i % 2 else 100, track=i),)))
     assert len(state.seen_outside) <= 300 + 64 and len(state.fired_at) <= 20 + 64 and len(state.stays) <= 1
+
+
+def test_an_empty_frame_leaves_an_idle_presence_rule_unchanged_so_the_frame_loop_may_skip_it():
+    presence, count = Rule("r", classes=("person",)), Rule("few", classes=("helmet",), max_count=1)
+    state = RuleState()
+    assert is_idle(presence, state) and evaluate(presence, state, Frame(0, 0.0, W, H)) == (state, None)
+    assert not is_idle(count, state)  # "at most 1 helmet" holds on an empty frame: it must be evaluated
+    _, alert = evaluate(count, state, Frame(0, 0.0, W, H))
+    assert alert is not None and alert.subjects == ("class:helmet",)
+    state, _ = evaluate(presence, state, Frame(1, 0.1, W, H, (person(),)))
+    assert not is_idle(presence, state)  # a stay is under way: an empty frame ends it
+
+
+def test_the_first_frame_of_a_source_is_index_0_even_after_skipped_quiet_frames():
+    rule = Rule("r", classes=("person",), trigger="enter")
+    # frames 0-2 had nothing (skipped by the caller); the person appearing at frame 3 was outside before: entered
+    _, alert = evaluate(rule, RuleState(), Frame(3, 0.3, W, H, (person(),)))
+    assert alert is not None
+    _, alert = evaluate(rule, RuleState(), Frame(0, 0.0, W, H, (person(),)))
+    assert alert is None  # there from the first frame: never seen outside
