@@ -26,7 +26,7 @@ import collections
 import functools
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .core.errors import ConfigError
 from .core.hook import Hook
 from .core.validate import check_bool, check_choice, check_number, check_str
 from .detection_frames import class_ids, detections_of, frame_of
+from .detection_handover import Handover, Snapshot
 from .detection_options import (
     check_anchor,
     check_class_names,
@@ -48,7 +49,6 @@ from .detection_rules import COUNTS, TRIGGERS, Alert, Frame, Rule, RuleState, ev
 HOOK = "detection_alert"
 SEVERITIES = ("info", "warning", "critical")
 MAX_SOURCES = 16  # rule state kept for this many sources (videos, stream slots) at once
-MAX_QUEUED = 8  # snapshots waiting for the worker; beyond this an alert is recorded without its image
 ALERTS_FOLDER = "alerts"
 
 
@@ -59,20 +59,6 @@ class _Source:
     state: RuleState
     ring: collections.deque
     frames: int = 0
-
-
-@dataclass
-class _Snapshot:
-    """What the worker needs to make the files of one alert (frames are references or copies, never encoded)."""
-
-    alert: Alert
-    record: dict[str, Any]  # where and when (the rest of the alerts.jsonl line is made on the worker)
-    result: Any = None  # the frame's Results (made private on the worker); None: recorded without an image
-    image: Any = None  # a private copy of the frame itself (the user may draw on theirs afterwards)
-    before: list = field(default_factory=list)
-    after: list = field(default_factory=list)
-    fps: float = 10.0
-    note: str | None = None
 
 
 class DetectionAlert(Hook):
@@ -105,7 +91,7 @@ class DetectionAlert(Hook):
 
     config_name = HOOK
     allow_multiple = True
-    _transient = ("_worker", "_sources", "_pending", "_last", "_spare")
+    _transient = ("_handover", "_sources", "_last")
 
     def __init__(
         self,
@@ -174,11 +160,9 @@ class DetectionAlert(Hook):
         self._save_dir: Path | None = None
         self._run_frames = 0
         self._main = True
-        self._worker = None
+        self._handover: Handover | None = None  # made on the first alert
         self._sources: collections.OrderedDict[Any, _Source] | None = None
-        self._pending: list[_Snapshot] | None = None
         self._last: tuple[Any, _Source] | None = None
-        self._spare: collections.deque | None = None  # frame buffers the worker is done with, for the next copies
 
     def bind(self, bus) -> None:
         """Join the bus; the rule takes the (made unique) hook name."""
@@ -227,8 +211,8 @@ class DetectionAlert(Hook):
             source.frames += 1
             self._run_frames += 1
             detections = detections_of(result, rule.min_conf, ids, names)
-            if self._pending:
-                self._feed_after(result.orig_img)
+            if self._handover is not None and self._handover.waiting:
+                self._handover.feed(result.orig_img)
             if detections or not is_idle(rule, source.state):  # a quiet frame is only counted
                 self._evaluate(result, detections, source, index, mode, dataset, n - 1 - i)
             if self.before:
@@ -258,12 +242,9 @@ class DetectionAlert(Hook):
 
     def close(self, timeout: float | None = None) -> bool:
         """Finish every pending snapshot (with the after-frames it has) and wait for the files; True when done."""
-        for snap in self._pending or ():
-            self._submit(snap)
-        self._pending = []
-        if self._worker is None:
+        if self._handover is None:
             return True
-        return self._worker.flush(self.flush_timeout if timeout is None else timeout)
+        return self._handover.close(self.flush_timeout if timeout is None else timeout)
 
     # --- plain data -------------------------------------------------------------------------------------------
     def _source(self, key: Any) -> _Source:
@@ -289,57 +270,15 @@ class DetectionAlert(Hook):
         self.fired += 1
         stem = f"{self.name}_{self.fired:05d}_frame{alert.frame_index}"
         record = {"wall_time": time.time(), "source": str(result.path), "mode": mode, "video_frame": video_frame,
-                  "stem": stem}  # completed (alert details, time as text) on the worker
-        snap = _Snapshot(alert, record, fps=fps or 10.0)
-        queued = 0 if self._worker is None else self._worker.pending()
-        if not self.snapshot:
-            pass
-        elif queued >= MAX_QUEUED:
-            snap.note = f"snapshot skipped: {queued} snapshots still being written"
-        else:  # the Results is made private (.cpu()) on the worker: here only the frame, which users draw on, is copied
-            snap.result, snap.image = result, self._copy_frame(result.orig_img)
-            snap.before = list(source.ring) if self.before else []
-        if snap.result is not None and self.after:
-            if self._pending is None:
-                self._pending = []
-            self._pending.append(snap)
-        else:
-            self._submit(snap)
-
-    def _copy_frame(self, image):
-        """A private copy of ``image``, into a buffer of a finished snapshot when one fits: a fresh array of a few MB
-        is fresh pages from the kernel, whose page faults made the slowest hand-overs."""
-        spare = self._spare
-        while spare:
-            try:
-                buffer = spare.pop()
-            except IndexError:
-                break
-            if buffer.shape == image.shape and buffer.dtype == image.dtype:
-                buffer[...] = image
-                return buffer
-        return image.copy()
-
-    def _feed_after(self, image) -> None:
-        if not self._pending:
-            return
-        still = []
-        for snap in self._pending:
-            snap.after.append(image)
-            (self._submit if len(snap.after) >= self.after else still.append)(snap)
-        self._pending = still
-
-    def _submit(self, snap: _Snapshot) -> None:
-        if self._worker is None:
-            from .core.worker import BackgroundWorker
-
-            self._worker = BackgroundWorker(f"{self.name}-snapshots")
-            at_exit(functools.partial(_close_at_exit, weakref.ref(self)))
-        folder = self._save_dir or Path.cwd() / ALERTS_FOLDER
-        self._worker.submit(lambda: self._write(snap, folder))
+                  "stem": stem, "folder": self._save_dir or Path.cwd() / ALERTS_FOLDER}  # completed on the worker
+        if self._handover is None:
+            self._handover = Handover(self.name, self.after, lambda snap: self._write(snap, snap.record["folder"]),
+                                      functools.partial(at_exit, functools.partial(_close_at_exit, weakref.ref(self))))
+        before = list(source.ring) if self.before else []
+        self._handover.give(Snapshot(alert, record, fps=fps or 10.0), result if self.snapshot else None, before)
 
     # --- the worker thread --------------------------------------------------------------------------------------
-    def _write(self, snap: _Snapshot, folder: Path) -> None:
+    def _write(self, snap: Snapshot, folder: Path) -> None:
         """Draw, encode, write the files and the record, then publish (on the worker thread)."""
         from . import snapshots
 
@@ -360,11 +299,7 @@ class DetectionAlert(Hook):
         except OSError as e:
             self.log(f"could not append to {folder / snapshots.ALERTS_LOG}: {e}", "warning")
         self.records.append(record)
-        if snap.image is not None:  # the JPEG, sheet and clip are written: the frame's buffer can take the next copy
-            if self._spare is None:
-                self._spare = collections.deque(maxlen=MAX_QUEUED + 1)
-            self._spare.append(snap.image)
-            snap.image = None
+        self._handover.done(snap)
         self.log(snap.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
         data = {k: v for k, v in record.items() if k != "message"}
         self.publish("detection", snap.alert.message, snap.alert.severity, **data)

@@ -159,7 +159,7 @@ def test_the_predict_thread_never_waits_for_snapshot_files(model, coco8_video, t
     hook = SlowDisk(min_conf=0.0, cooldown=3600, strict=True)
     yolo_hooks.attach(model, hook)
     frames = sum(1 for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name="p", **PREDICT))
-    assert frames == 24 and hook._worker.pending() == 1  # predict returned with the snapshot still being written
+    assert frames == 24 and hook._handover.worker.pending() == 1  # predict returned with the snapshot still being written
     release.set()
     assert hook.close(30)
     assert len(records(tmp_path / "p" / "alerts")) == 1
