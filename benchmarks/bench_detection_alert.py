@@ -96,6 +96,9 @@ def predict_once(video: Path, project: Path, hooks: list) -> dict:
         if last is not None:
             intervals.append(now - last)
         last = now
+    for hook in hooks:  # the snapshot files are still being written: they go into this run's folder
+        if hasattr(hook, "close"):
+            hook.close(30)
     batch_end = [v for k, v in sink.items() if k == f"{hooks[0].name}.on_predict_batch_end"] if hooks else []
     return {"intervals": intervals[5:], "hook": batch_end[0][5:] if batch_end else []}  # first frames: warm-up
 

@@ -29,6 +29,7 @@ Examples:
 from __future__ import annotations
 
 import collections
+import functools
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -129,11 +130,11 @@ class Rule:
     max_per_minute: int | None = None
     severity: str = "warning"
 
-    @property
+    @functools.cached_property  # read on every frame; a frozen rule never changes
     def lowest(self) -> int:
         return self.min_count if self.min_count is not None else (0 if self.max_count is not None else 1)
 
-    @property
+    @functools.cached_property
     def is_presence(self) -> bool:
         """"Any object of these classes" (per object when tracking), as opposed to a count condition."""
         return self.lowest <= 1 and self.max_count is None
