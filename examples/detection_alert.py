@@ -39,6 +39,7 @@ def main(out: Path) -> None:
 
     import yolo_hooks
 
+    out.mkdir(parents=True, exist_ok=True)  # OpenCV's VideoWriter writes nothing, silently, into a missing folder
     video = make_video(out / "coco8.mp4")
     model = YOLO("yolo11n.yaml")
     model.model.names = yaml.safe_load((ROOT / "datasets" / "coco8.yaml").read_text())["names"]
