@@ -61,7 +61,9 @@ class FitnessReport(ModeReports):
         csv: write ``fitness.csv`` (one row per training epoch, stable columns, header once).
         jsonl: write ``fitness.jsonl`` (one record per epoch, plus one ``phase: final`` record for the evaluation
             of best.pt that Ultralytics runs after training).
-        plot: save ``fitness.png`` at the end of training.
+        plot: save ``fitness.png`` at the end of training; default (None): when Ultralytics plots (its ``plots``
+            argument, true unless the training says ``plots=False``), so a run that asked for no plots pays no
+            matplotlib import.
         summary: write ``fitness_summary.json`` at the end of training (the summary is always logged and published).
         console: print one line per epoch.
         dir: folder for the files; default the run's ``save_dir``; a relative path is taken inside ``save_dir``.
@@ -87,7 +89,7 @@ class FitnessReport(ModeReports):
         *,
         csv: bool = True,
         jsonl: bool = True,
-        plot: bool = True,
+        plot: bool | None = None,
         summary: bool = True,
         console: bool = True,
         dir: str | None = None,  # noqa: A002 - the hooks.yaml option reads best as `dir`
@@ -102,7 +104,7 @@ class FitnessReport(ModeReports):
         hook = self.name
         self.csv = check_bool(hook, "csv", csv)
         self.jsonl = check_bool(hook, "jsonl", jsonl)
-        self.plot = check_bool(hook, "plot", plot)
+        self.plot = None if plot is None else check_bool(hook, "plot", plot)
         self.write_summary = check_bool(hook, "summary", summary)
         self.console = check_bool(hook, "console", console)
         self.dir = check_str(hook, "dir", dir, allow_none=True)
@@ -234,7 +236,7 @@ class FitnessReport(ModeReports):
             files["jsonl"] = str(self._out / JSONL_NAME)
         if self.write_summary:
             files["summary"] = str(self._out / SUMMARY_NAME)
-        if self.plot and self.records:
+        if self._plots(trainer) and self.records:
             files["plot"] = str(self._out / PLOT_NAME)
         summary = build_summary(self.records, self.final_record, outcome, save_dir=str(trainer.save_dir),
                                 files=files, resumed_from=self._resumed_from)
@@ -258,6 +260,12 @@ class FitnessReport(ModeReports):
             self.log(line, level)
         self.publish("fitness_summary", format_summary(summary).splitlines()[0], **summary)
         self._active = False
+
+    def _plots(self, trainer) -> bool:
+        """``plot`` when given, else what Ultralytics does: ``trainer.args.plots`` (true by default)."""
+        if self.plot is not None:
+            return self.plot
+        return bool(getattr(getattr(trainer, "args", None), "plots", True))
 
     # --- files --------------------------------------------------------------------------------------------------
     def _append(self, name: str, line: str, header: str | None = None) -> None:
