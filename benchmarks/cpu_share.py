@@ -208,7 +208,7 @@ class CallbackProfiler:
             model.callbacks[event] = [self._profiled(cb) if isinstance(cb, GuardedCallback) else cb for cb in callbacks]
 
     def _profiled(self, callback: Callable) -> Callable:
-        profile = self._profile(f"thread: {_family(getattr(callback.hook, 'name', '?'))}")
+        profile = self._profile(f"thread: {getattr(callback.hook, 'name', '?')}.{callback.event}")
 
         def profiled(obj: Any) -> Any:
             return profile.runcall(callback, obj)
@@ -246,10 +246,27 @@ class CallbackProfiler:
             groups[key.split(" #")[0]].append(profile)
         out = io.StringIO()
         for key, profiles in sorted(groups.items()):
-            stats = pstats.Stats(*profiles, stream=out)
+            stats = None
+            for profile in profiles:
+                profile.create_stats()
+                if not profile.stats:  # a callback that was never called
+                    continue
+                stats = pstats.Stats(profile, stream=out) if stats is None else stats.add(profile)
+            if stats is None:
+                continue
             out.write(f"\n===== {key}: {stats.total_tt * 1e3:.1f} ms CPU =====\n")
             stats.sort_stats("cumulative").print_stats(top)
         return out.getvalue()
+
+
+def compile_package() -> None:
+    """Write yolo_hooks' bytecode first, as ``pip install`` does: with ``PYTHONDONTWRITEBYTECODE`` set (as in CI
+    images), every lazily imported module would otherwise be compiled inside the callback that first imports it."""
+    import compileall
+    import sys
+
+    sys.dont_write_bytecode = False
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "yolo_hooks"), quiet=1)
 
 
 def main() -> None:
@@ -269,6 +286,7 @@ def main() -> None:
                         help="also cProfile our code (by thread CPU) and print the top N functions per hook; "
                              "profiling inflates the shares, so read the shares of a run without it")
     args = parser.parse_args()
+    compile_package()
     runs = {"all": ["every hook"], "nomirror": ["without best_mirror"]}.get(args.hooks,
                                                                             ["every hook", "without best_mirror"])
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_cpu_") as tmp, WebhookReceiver() as receiver:

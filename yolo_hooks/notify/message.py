@@ -182,7 +182,7 @@ class Message:
             "text": self.text,
             "fields": dict(self.fields),
             "run": dict(self.run),
-            "data": json_ready(self.data),
+            "data": dict(self.data),  # made JSON-ready once, in __post_init__
             "time": self.time,
         }
 
