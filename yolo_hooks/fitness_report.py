@@ -245,7 +245,8 @@ class FitnessReport(ModeReports):
 
             summary["forensics"] = crash_facts(trainer, self._bus.history if self._bus is not None else ())
         summary_path = self._out / SUMMARY_NAME
-        write_json = lambda: atomic_write_json(summary_path, summary)  # noqa: E731
+        # no fsync on the training thread: like the state files, the summary survives a killed process
+        write_json = lambda: atomic_write_json(summary_path, summary, fsync=False)  # noqa: E731
         if self.write_summary and not self._guarded_write(SUMMARY_NAME, write_json):
             files.pop("summary", None)
         if "plot" in files:
