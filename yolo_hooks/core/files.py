@@ -51,13 +51,19 @@ def atomic_write_json(path: str | Path, data: Any, fsync: bool = True) -> None:
 def append_line(path: str | Path, line: str, fsync: bool = False, make_dirs: bool = True) -> None:
     """Append one line with a single ``write`` call on an ``O_APPEND`` descriptor, then flush (optionally fsync).
 
-    One ``write`` of a line on ``O_APPEND`` is not interleaved with other appenders' lines. ``make_dirs=False``
-    skips creating the folder (a ``mkdir`` syscall) for a caller that appends to a known folder every epoch.
+    One ``write`` of a line on ``O_APPEND`` is not interleaved with other appenders' lines. The folder is created
+    (``make_dirs``) only when the open finds it missing: most appends go to a folder that exists, and this runs on
+    the training thread every epoch.
     """
-    if make_dirs:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileNotFoundError:
+        if not make_dirs:
+            raise
+        os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+        fd = os.open(path, flags, 0o644)
     try:
         os.write(fd, data)
         if fsync:
