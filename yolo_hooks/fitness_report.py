@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .core.colour import colour_enabled
 from .core.files import append_line, atomic_write_json
@@ -193,16 +193,17 @@ class FitnessReport(ModeReports):
             metrics = getattr(getattr(trainer, "validator", None), "metrics", None)
             self.final_record = build_final_record(snap, to_float(getattr(metrics, "fitness", None)))
             if self.jsonl:
-                self._append(JSONL_NAME, json_line(self.final_record))
+                final = self.final_record
+                self._append(JSONL_NAME, lambda: json_line(final))
             return
         record = self._add_record(snap, self._time_offset)
         if self.csv:
             if self._columns is None:
                 self._columns = list(record)  # the metric keys are known from the first epoch on
-            header = csv_header(self._columns) if CSV_NAME in self._fresh else None
-            self._append(CSV_NAME, csv_line(self._columns, record), header=header)
+            columns = self._columns
+            self._append(CSV_NAME, lambda: csv_line(columns, record), header=lambda: csv_header(columns))
         if self.jsonl:
-            self._append(JSONL_NAME, json_line(record))
+            self._append(JSONL_NAME, lambda: json_line(record))
 
     def _add_record(self, snap, time_offset: float) -> dict[str, Any]:
         """Build, keep and print the record of one training epoch (live, or rebuilt on resume)."""
@@ -269,19 +270,31 @@ class FitnessReport(ModeReports):
         return bool(getattr(getattr(trainer, "args", None), "plots", True))
 
     # --- files --------------------------------------------------------------------------------------------------
-    def _append(self, name: str, line: str, header: str | None = None) -> None:
+    def _append(self, name: str, make_line: Callable[[], str], header: Callable[[], str] | None = None) -> None:
+        """Append the line ``make_line()`` makes (after ``header()`` on a fresh file) on the bus' writer thread.
+
+        Formatting and writing leave the training thread (and so does the ``fsync`` option); the writer runs in
+        order and is flushed before the end-of-run summary. A line a SIGKILL keeps from being written is rebuilt
+        from results.csv and last.pt on resume, like an epoch the process died before appending.
+        """
         if name in self._failed:
             return  # already reported; do not pay for (or log) the same failure every epoch
         path = os.path.join(self._out, name)  # plain strings: this runs on the training thread every epoch
 
         def write():
+            if name in self._failed:  # an earlier queued write of this file failed
+                return
             if name in self._fresh:
-                write_fresh(Path(path), (header + "\n" if header else "") + line + "\n")
+                write_fresh(Path(path), (header() + "\n" if header else "") + make_line() + "\n")
                 self._fresh.discard(name)
-            else:  # the folder exists since the fresh start / resume: no mkdir on the training thread
-                append_line(path, line, fsync=self.fsync, make_dirs=False)
+            else:  # the folder exists since the fresh start / resume: no mkdir
+                append_line(path, make_line(), fsync=self.fsync, make_dirs=False)
 
-        self._guarded_write(name, write)
+        task = lambda: self._guarded_write(name, write)  # noqa: E731
+        if self._bus is None:
+            task()
+        else:
+            self._bus.writer.submit(task)
 
     def _guarded_write(self, what: str, write, outputs: tuple[str, ...] = ()) -> bool:
         """Run ``write``; an ``OSError`` (read-only folder, full disk...) is logged once and training goes on.
