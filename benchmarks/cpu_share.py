@@ -12,10 +12,12 @@ Both are divided by the process's CPU seconds (``getrusage``: user + system, eve
 The same wrapper records the wall time of every callback call on the calling thread (p50/p99 per hook and event).
 
     python benchmarks/cpu_share.py          # one run with every hook, one without the mirror; prints the shares
+    python benchmarks/cpu_share.py --hooks nomirror --profile 25   # + what each millisecond is (cProfile)
 """
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import threading
 import time
@@ -94,7 +96,8 @@ class CallbackMeter:
         from yolo_hooks.core.hook import GuardedCallback
 
         for event, callbacks in model.callbacks.items():
-            model.callbacks[event] = [self._timed(cb) if isinstance(cb, GuardedCallback) else cb for cb in callbacks]
+            model.callbacks[event] = [self._timed(cb) if isinstance(cb, GuardedCallback) or hasattr(cb, "hook") else cb
+                                      for cb in callbacks]
 
     def _timed(self, callback: Callable) -> Callable:
         hook = getattr(callback.hook, "name", type(callback.hook).__name__)
@@ -119,7 +122,8 @@ def _process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: int) -> dict[str, Any]:
+def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: int,
+            profiler: CallbackProfiler | None = None) -> dict[str, Any]:
     """One training with ``hooks``: per-hook CPU shares, per-event wall times, the run's CPU seconds."""
     from ultralytics import YOLO
 
@@ -128,10 +132,12 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
     model = YOLO("yolo11n.yaml")
     if hooks:
         yolo_hooks.attach(model, hooks)
+    if profiler is not None:
+        profiler.wrap(model)
     meter = CallbackMeter()
     meter.wrap(model)
     cpu0, wall0 = _process_cpu(), time.perf_counter()
-    with ThreadCpuSampler() as sampler:
+    with ThreadCpuSampler() as sampler, profiler or contextlib.nullcontext():
         model.train(data=str(COCO8), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "imgsz": imgsz})
     total_cpu, wall = _process_cpu() - cpu0, time.perf_counter() - wall0
     background = sampler.per_owner()
@@ -167,22 +173,138 @@ def report(result: dict[str, Any]) -> str:
         share = 100 * (parts["thread"] + parts["background"]) / result["total_cpu"]
         lines.append(f"  {hook:<22} thread {parts['thread'] * 1e3:8.1f} ms  background {parts['background'] * 1e3:8.1f} ms"
                      f"  share {share:.3f} %")
-    worst = sorted(result["events"].items(), key=lambda kv: -kv[1]["p99"])[:8]
-    lines += [f"  {k:<45} p50 {v['p50'] * 1e3:.3f} ms  p99 {v['p99'] * 1e3:.3f} ms  ({v['calls']} calls)"
-              for k, v in worst]
+    cpu_p99 = {k: percentile(v, 99) for k, v in result["cpu_calls"].items()}
+    worst = sorted(result["events"].items(), key=lambda kv: -cpu_p99[kv[0]])[:12]
+    lines += [f"  {k:<45} wall p50 {v['p50'] * 1e3:7.3f} p99 {v['p99'] * 1e3:7.3f} ms  CPU p99 "
+              f"{cpu_p99[k] * 1e3:7.3f} ms  ({v['calls']} calls)" for k, v in worst]
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
+class CallbackProfiler:
+    """cProfile (by thread CPU time) of our code only: inside every callback and every ``yolo_hooks-*`` thread.
+
+    One profile per hook family for callbacks, one per thread owner for background threads; ``report`` prints the
+    functions that spent the most CPU in each, to find out what each millisecond is.
+    """
+
+    def __init__(self):
+        import cProfile
+
+        self._new = lambda: cProfile.Profile(timer=time.thread_time)
+        self.profiles: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._run = None
+
+    def _profile(self, key: str):
+        with self._lock:
+            if key not in self.profiles:
+                self.profiles[key] = self._new()
+            return self.profiles[key]
+
+    def wrap(self, model) -> None:
+        from yolo_hooks.core.hook import GuardedCallback
+
+        for event, callbacks in model.callbacks.items():
+            model.callbacks[event] = [self._profiled(cb) if isinstance(cb, GuardedCallback) else cb for cb in callbacks]
+
+    def _profiled(self, callback: Callable) -> Callable:
+        profile = self._profile(f"thread: {getattr(callback.hook, 'name', '?')}.{callback.event}")
+
+        def profiled(obj: Any) -> Any:
+            return profile.runcall(callback, obj)
+
+        profiled.hook, profiled.event = callback.hook, callback.event  # CallbackMeter wraps this in turn
+        return profiled
+
+    def __enter__(self) -> CallbackProfiler:
+        profiler, run = self, threading.Thread.run
+        self._run = run
+
+        def run_profiled(thread: threading.Thread) -> None:
+            owner = owner_of_thread(thread.name)
+            if owner is None:
+                return run(thread)
+            profile = profiler._new()  # one per thread (a Profile is not thread-safe); merged in report()
+            try:
+                return profile.runcall(run, thread)
+            finally:
+                with profiler._lock:
+                    profiler.profiles[f"background: {owner} #{len(profiler.profiles)}"] = profile
+
+        threading.Thread.run = run_profiled
+        return self
+
+    def __exit__(self, *exc) -> None:
+        threading.Thread.run = self._run
+
+    def report(self, top: int) -> str:
+        import io
+        import pstats
+
+        groups: dict[str, list] = defaultdict(list)
+        for key, profile in self.profiles.items():
+            groups[key.split(" #")[0]].append(profile)
+        out = io.StringIO()
+        for key, profiles in sorted(groups.items()):
+            stats = None
+            for profile in profiles:
+                profile.create_stats()
+                if not profile.stats:  # a callback that was never called
+                    continue
+                stats = pstats.Stats(profile, stream=out) if stats is None else stats.add(profile)
+            if stats is None:
+                continue
+            out.write(f"\n===== {key}: {stats.total_tt * 1e3:.1f} ms CPU =====\n")
+            stats.sort_stats("cumulative").print_stats(top)
+        return out.getvalue()
+
+
+def compile_package() -> None:
+    """Write yolo_hooks' bytecode first, as ``pip install`` does: with ``PYTHONDONTWRITEBYTECODE`` set (as in CI
+    images), every lazily imported module would otherwise be compiled inside the callback that first imports it."""
+    import compileall
+    import sys
+
+    sys.dont_write_bytecode = False
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "yolo_hooks"), quiet=1)
+
+
+def main() -> None:
+    import argparse
     import tempfile
 
     from run import all_hooks
 
     from yolo_hooks.receiver import WebhookReceiver
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hooks", choices=("all", "nomirror", "both"), default="both",
+                        help="every hook, every hook but best_mirror, or one run of each (default)")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="also cProfile our code (by thread CPU) and print the top N functions per hook; "
+                             "profiling inflates the shares, so read the shares of a run without it")
+    parser.add_argument("--plot-default", action="store_true",
+                        help="leave fitness_report's `plot` to its default (follows plots=False: no fitness.png)")
+    args = parser.parse_args()
+    compile_package()
+    runs = {"all": ["every hook"], "nomirror": ["without best_mirror"]}.get(args.hooks,
+                                                                            ["every hook", "without best_mirror"])
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_cpu_") as tmp, WebhookReceiver() as receiver:
         tmp = Path(tmp)
-        config = all_hooks(receiver.url, tmp / "mirror")
-        print("every hook:\n" + report(measure(tmp, "all", 8, config, 320)))
-        config.pop("best_mirror")
-        print("without best_mirror:\n" + report(measure(tmp, "nomirror", 8, config, 320)))
+        for label in runs:
+            config = all_hooks(receiver.url, tmp / "mirror")
+            if label == "without best_mirror":
+                config.pop("best_mirror")
+            if args.plot_default:
+                config["fitness_report"].pop("plot", None)
+            profiler = CallbackProfiler() if args.profile else None
+            result = measure(tmp, label.replace(" ", "_"), args.epochs, config, args.imgsz, profiler)
+            print(f"{label}:\n" + report(result), flush=True)
+            if profiler:
+                print(profiler.report(args.profile), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -210,7 +210,9 @@ class EarlyStopping(MonitorHook):
     def on_train_end(self, trainer):
         """Leave early_stop.json for runs that were not stopped by this hook too, so tools can always read it."""
         if self.stopped_epoch is None and self.is_main_process:
-            atomic_write_json(self.report_path(trainer), self.record(trainer, None, None))
+            # no fsync (it would run on the training thread, or make teardown wait for it on the bus' writer): like
+            # the state files, this record survives a killed process
+            atomic_write_json(self.report_path(trainer), self.record(trainer, None, None), fsync=False)
 
     # --- reporting -----------------------------------------------------------------------------------------------
     def report_path(self, trainer) -> Path:

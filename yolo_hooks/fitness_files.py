@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +27,25 @@ def _cell(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _csv_row(cells: list[str]) -> str:
+    """Cells joined by commas; the ``csv`` module (quoting) only for a row that needs it (numbers never do)."""
+    if not any(_NEEDS_QUOTES.search(cell) for cell in cells):
+        return ",".join(cells)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    return buf.getvalue()
+
+
 def csv_line(columns: list[str], record: dict[str, Any]) -> str:
     """One CSV row of ``record`` in ``columns`` order (missing keys empty; floats at full precision)."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow([_cell(record.get(c)) for c in columns])
-    return buf.getvalue()
+    return _csv_row([_cell(record.get(c)) for c in columns])
 
 
 def csv_header(columns: list[str]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(columns)
-    return buf.getvalue()
+    return _csv_row(list(columns))
 
 
 def json_line(record: dict[str, Any]) -> str:

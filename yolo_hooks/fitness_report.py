@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .core.colour import colour_enabled
 from .core.files import append_line, atomic_write_json
@@ -61,7 +61,9 @@ class FitnessReport(ModeReports):
         csv: write ``fitness.csv`` (one row per training epoch, stable columns, header once).
         jsonl: write ``fitness.jsonl`` (one record per epoch, plus one ``phase: final`` record for the evaluation
             of best.pt that Ultralytics runs after training).
-        plot: save ``fitness.png`` at the end of training.
+        plot: save ``fitness.png`` at the end of training; default (None): when Ultralytics plots (its ``plots``
+            argument, true unless the training says ``plots=False``), so a run that asked for no plots pays no
+            matplotlib import.
         summary: write ``fitness_summary.json`` at the end of training (the summary is always logged and published).
         console: print one line per epoch.
         dir: folder for the files; default the run's ``save_dir``; a relative path is taken inside ``save_dir``.
@@ -87,7 +89,7 @@ class FitnessReport(ModeReports):
         *,
         csv: bool = True,
         jsonl: bool = True,
-        plot: bool = True,
+        plot: bool | None = None,
         summary: bool = True,
         console: bool = True,
         dir: str | None = None,  # noqa: A002 - the hooks.yaml option reads best as `dir`
@@ -102,7 +104,7 @@ class FitnessReport(ModeReports):
         hook = self.name
         self.csv = check_bool(hook, "csv", csv)
         self.jsonl = check_bool(hook, "jsonl", jsonl)
-        self.plot = check_bool(hook, "plot", plot)
+        self.plot = None if plot is None else check_bool(hook, "plot", plot)
         self.write_summary = check_bool(hook, "summary", summary)
         self.console = check_bool(hook, "console", console)
         self.dir = check_str(hook, "dir", dir, allow_none=True)
@@ -191,16 +193,17 @@ class FitnessReport(ModeReports):
             metrics = getattr(getattr(trainer, "validator", None), "metrics", None)
             self.final_record = build_final_record(snap, to_float(getattr(metrics, "fitness", None)))
             if self.jsonl:
-                self._append(JSONL_NAME, json_line(self.final_record))
+                final = self.final_record
+                self._append(JSONL_NAME, lambda: json_line(final))
             return
         record = self._add_record(snap, self._time_offset)
         if self.csv:
             if self._columns is None:
                 self._columns = list(record)  # the metric keys are known from the first epoch on
-            header = csv_header(self._columns) if CSV_NAME in self._fresh else None
-            self._append(CSV_NAME, csv_line(self._columns, record), header=header)
+            columns = self._columns
+            self._append(CSV_NAME, lambda: csv_line(columns, record), header=lambda: csv_header(columns))
         if self.jsonl:
-            self._append(JSONL_NAME, json_line(record))
+            self._append(JSONL_NAME, lambda: json_line(record))
 
     def _add_record(self, snap, time_offset: float) -> dict[str, Any]:
         """Build, keep and print the record of one training epoch (live, or rebuilt on resume)."""
@@ -234,7 +237,7 @@ class FitnessReport(ModeReports):
             files["jsonl"] = str(self._out / JSONL_NAME)
         if self.write_summary:
             files["summary"] = str(self._out / SUMMARY_NAME)
-        if self.plot and self.records:
+        if self._plots(trainer) and self.records:
             files["plot"] = str(self._out / PLOT_NAME)
         summary = build_summary(self.records, self.final_record, outcome, save_dir=str(trainer.save_dir),
                                 files=files, resumed_from=self._resumed_from)
@@ -243,7 +246,8 @@ class FitnessReport(ModeReports):
 
             summary["forensics"] = crash_facts(trainer, self._bus.history if self._bus is not None else ())
         summary_path = self._out / SUMMARY_NAME
-        write_json = lambda: atomic_write_json(summary_path, summary)  # noqa: E731
+        # no fsync on the training thread: like the state files, the summary survives a killed process
+        write_json = lambda: atomic_write_json(summary_path, summary, fsync=False)  # noqa: E731
         if self.write_summary and not self._guarded_write(SUMMARY_NAME, write_json):
             files.pop("summary", None)
         if "plot" in files:
@@ -259,20 +263,38 @@ class FitnessReport(ModeReports):
         self.publish("fitness_summary", format_summary(summary).splitlines()[0], **summary)
         self._active = False
 
+    def _plots(self, trainer) -> bool:
+        """``plot`` when given, else what Ultralytics does: ``trainer.args.plots`` (true by default)."""
+        if self.plot is not None:
+            return self.plot
+        return bool(getattr(getattr(trainer, "args", None), "plots", True))
+
     # --- files --------------------------------------------------------------------------------------------------
-    def _append(self, name: str, line: str, header: str | None = None) -> None:
+    def _append(self, name: str, make_line: Callable[[], str], header: Callable[[], str] | None = None) -> None:
+        """Append the line ``make_line()`` makes (after ``header()`` on a fresh file) on the bus' writer thread.
+
+        Formatting and writing leave the training thread (and so does the ``fsync`` option); the writer runs in
+        order and is flushed before the end-of-run summary. A line a SIGKILL keeps from being written is rebuilt
+        from results.csv and last.pt on resume, like an epoch the process died before appending.
+        """
         if name in self._failed:
             return  # already reported; do not pay for (or log) the same failure every epoch
         path = os.path.join(self._out, name)  # plain strings: this runs on the training thread every epoch
 
         def write():
+            if name in self._failed:  # an earlier queued write of this file failed
+                return
             if name in self._fresh:
-                write_fresh(Path(path), (header + "\n" if header else "") + line + "\n")
+                write_fresh(Path(path), (header() + "\n" if header else "") + make_line() + "\n")
                 self._fresh.discard(name)
-            else:  # the folder exists since the fresh start / resume: no mkdir on the training thread
-                append_line(path, line, fsync=self.fsync, make_dirs=False)
+            else:  # the folder exists since the fresh start / resume: no mkdir
+                append_line(path, make_line(), fsync=self.fsync, make_dirs=False)
 
-        self._guarded_write(name, write)
+        task = lambda: self._guarded_write(name, write)  # noqa: E731
+        if self._bus is None:
+            task()
+        else:
+            self._bus.writer.submit(task)
 
     def _guarded_write(self, what: str, write, outputs: tuple[str, ...] = ()) -> bool:
         """Run ``write``; an ``OSError`` (read-only folder, full disk...) is logged once and training goes on.

@@ -211,7 +211,7 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
             outbox); a later run passes one that hands it to its own background delivery.
         force: the marker names another host: recover anyway (the folder was copied from a dead machine).
     """
-    from .notify import outbox
+    from .notify import journal
 
     run_dir = Path(run_dir)
     report = Report(run_dir)
@@ -228,7 +228,7 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
     if "summary" not in done:
         report.done.append(write_summary(run_dir, marker, facts))
         done["summary"] = time.time()
-    moved = outbox.recover(run_dir)
+    moved = journal.recover(run_dir)
     if moved:
         report.done.append(f"{moved} message(s) left in flight moved to the outbox")
     staged = clean_staging(run_dir)

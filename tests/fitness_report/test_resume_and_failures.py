@@ -50,10 +50,12 @@ def test_interrupted_then_resumed_run_has_every_epoch_exactly_once(tmp_path, dev
     assert summary["total_time"] > records[1]["total_time"]  # the time before the resume counts
     assert [e.kind for e in resumed[1].published].count("fitness_summary") == 1
     assert report.error_total == 0 and report.write_errors == []
+    # plot left to its default follows the training's plots=False: no fitness.png, no matplotlib
+    assert not (run_dir / "fitness.png").exists() and "plot" not in summary["files"]
 
 
 def test_crash_is_summarised_once_as_crashed(tmp_path, device):
-    report, listener = FitnessReport(strict=True), Listener()
+    report, listener = FitnessReport(plot=True, strict=True), Listener()
     crash = Raiser(event="on_fit_epoch_end", error=RuntimeError("boom"), at_epoch=1, strict=True)
     with pytest.raises(RuntimeError, match="boom"):
         train(tmp_path, report, crash, listener, device=device, epochs=3)

@@ -20,7 +20,7 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not _cuda_availa
 def run(request, tmp_path_factory):
     """One 3-epoch training shared by the assertions below (on CPU, and on CUDA where present)."""
     tmp = tmp_path_factory.mktemp(f"fitness_{request.param}")
-    report, listener = FitnessReport(strict=True), Listener()
+    report, listener = FitnessReport(plot=True, strict=True), Listener()
     with captured_log() as lines:
         model = train(tmp, report, listener, device=request.param, epochs=EPOCHS)
     save_dir = model.trainer.save_dir

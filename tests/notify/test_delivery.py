@@ -266,3 +266,22 @@ def test_a_script_that_exits_without_flushing_still_keeps_its_messages(tmp_path,
     assert done.returncode == 0, done.stderr[-2000:]
     records, _ = read(tmp_path / "o.jsonl")
     assert [(r["id"], r["reason"]) for r in records] == [("abc123", "undelivered at interpreter exit")]
+
+
+def test_the_environments_proxy_settings_are_honoured_though_read_once_per_destination(endpoint, tmp_path,
+                                                                                        monkeypatch):
+    url = "http://hooks.example.invalid/hook/TOKEN-proxy-0123456789"  # resolvable only by way of the proxy
+    monkeypatch.setenv("HTTP_PROXY", endpoint.url)  # the loopback endpoint plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    through_proxy = delivery(url, tmp_path / "a")
+    through_proxy.submit(message(1))
+    through_proxy.submit(message(2))
+    assert through_proxy.flush(5) == 0 and through_proxy.delivered == 2
+    assert [r["path"] for r in endpoint.requests] == [url, url]  # absolute-form: the request went to the proxy
+
+    monkeypatch.setenv("NO_PROXY", "hooks.example.invalid")  # a new destination reads the environment again
+    direct = delivery(url, tmp_path / "b", retries=0)
+    direct.submit(message(3))
+    direct.flush(5)
+    assert direct.delivered == 0 and len(endpoint.requests) == 2

@@ -8,7 +8,7 @@ import time
 
 from tests.notify.conftest import Endpoint
 from tests.notify.test_delivery import delivery, message
-from yolo_hooks.notify import outbox
+from yolo_hooks.notify import journal as journals
 from yolo_hooks.notify.outbox import read
 
 
@@ -84,7 +84,7 @@ def test_a_message_journaled_while_another_settles_keeps_its_journal(endpoint, t
     endpoint.script("ok", "slow")  # message 1 answered at once; message 2 hangs 3 s in its request
     d = delivery(endpoint.url, tmp_path, timeout=10)
     d.submit(message(1))
-    real = outbox.journal_queued
+    real = journals.journal_queued
 
     def journal_slowly(*args, **kwargs):  # widen the window between journaling and registering message 2
         real(*args, **kwargs)
@@ -93,13 +93,13 @@ def test_a_message_journaled_while_another_settles_keeps_its_journal(endpoint, t
             time.sleep(0.005)
         time.sleep(0.3)  # message 1 is settled inside this window (or waits for it)
 
-    monkeypatch.setattr(outbox, "journal_queued", journal_slowly)
+    monkeypatch.setattr(journals, "journal_queued", journal_slowly)
     second = message(2)
     submitter = threading.Thread(target=d.submit, args=(second,))
     submitter.start()
     submitter.join(10)
     time.sleep(0.5)  # message 2 is in its slow request now: pending
-    journal = outbox.journal_path(tmp_path / "outbox.jsonl", d.destination)
+    journal = journals.journal_path(tmp_path / "outbox.jsonl", d.destination)
     assert journal.exists(), "the journal of a pending message was deleted"
     entries = [json.loads(line) for line in journal.read_text().splitlines()]
     queued = {e["id"] for e in entries if e["op"] == "queued"}

@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from yolo_hooks.notify import journal as journals
 from yolo_hooks.notify import outbox
 from yolo_hooks.notify.delivery import Delivery, Destination
 from yolo_hooks.receiver import WebhookReceiver
@@ -44,11 +45,11 @@ def test_messages_in_flight_when_the_process_is_killed_reach_the_outbox_and_repl
         proc.wait(timeout=30)
 
         assert not box.exists()  # nothing was settled before the kill...
-        assert outbox.recover(tmp_path) == 3  # ...but the journal knew all three
+        assert journals.recover(tmp_path) == 3  # ...but the journal knew all three
         records, bad = outbox.read(box)
         assert sorted(r["id"] for r in records) == ["msg-0", "msg-1", "msg-2"] and bad == []
         assert all("killed" in r["reason"] for r in records)
-        assert list(tmp_path.glob(outbox.JOURNAL_GLOB)) == []
+        assert list(tmp_path.glob(journals.JOURNAL_GLOB)) == []
 
         receiver.set_mode("ok")
         delivery = Delivery(Destination.of("notify_json", "json", {"url": receiver.url}), {"url": receiver.url},
@@ -67,14 +68,14 @@ def test_a_finished_run_leaves_no_journal(tmp_path):
 
         delivery.submit(Message(event="train_end", severity="info", title="done"))
         assert delivery.flush(10) == 0
-    assert list(tmp_path.glob(outbox.JOURNAL_GLOB)) == [] and not (tmp_path / "notify_outbox.jsonl").exists()
+    assert list(tmp_path.glob(journals.JOURNAL_GLOB)) == [] and not (tmp_path / "notify_outbox.jsonl").exists()
 
 
 def test_recover_leaves_the_journal_of_a_running_process_alone(tmp_path):
     destination = Destination.of("notify_json", "json", {"url": "http://127.0.0.1:9/x"})
-    journal = outbox.journal_path(tmp_path / "notify_outbox.jsonl", destination)
+    journal = journals.journal_path(tmp_path / "notify_outbox.jsonl", destination)
     from yolo_hooks.notify.message import Message
 
-    record = outbox.make_record(Message(event="alert", severity="info", title="t"), destination, outbox.KILLED)
-    outbox.journal_queued(journal, tmp_path / "notify_outbox.jsonl", record)  # this (live) process wrote it
-    assert outbox.recover(tmp_path) == 0 and journal.exists()
+    record = outbox.make_record(Message(event="alert", severity="info", title="t"), destination, journals.KILLED)
+    journals.journal_queued(journal, tmp_path / "notify_outbox.jsonl", record)  # this (live) process wrote it
+    assert journals.recover(tmp_path) == 0 and journal.exists()

@@ -144,7 +144,11 @@ class Hook:
 
     def state_path(self, trainer) -> Path:
         """Where this hook's state lives: next to last.pt, in the run's weights folder."""
-        return Path(trainer.save_dir) / "weights" / f"{self.name}.state.json"
+        key = (trainer.save_dir, self.name)
+        cached = self.__dict__.get("_state_path")
+        if cached is None or cached[0] != key:  # built once per run: this is asked every epoch
+            cached = self._state_path = (key, Path(key[0]) / "weights" / f"{key[1]}.state.json")
+        return cached[1]
 
     def save_state(self, trainer, epoch: int) -> None:
         """Save :meth:`state_dict` atomically, tagged with the 1-based epoch it describes (rank 0 only).

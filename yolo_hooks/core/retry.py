@@ -19,8 +19,10 @@ Examples:
 
 from __future__ import annotations
 
+import collections
 import random
 import threading
+import time
 from dataclasses import dataclass
 
 RETRY_AFTER_CAP = 3600.0  # a service asking for more than an hour is down; the end-of-run deadline ends it anyway
@@ -58,3 +60,32 @@ class RetryPolicy:
         if abort is None:
             abort = threading.Event()
         return abort.wait(max(0.0, seconds))
+
+
+class RateLimit:
+    """A sliding window: at most ``limit`` attempts in any ``window`` seconds (one worker thread uses it).
+
+    Examples:
+        >>> rate = RateLimit(limit=2, window=60)
+        >>> rate.wait(abort=None), rate.wait(abort=None)   # two attempts go at once; a third would wait a minute
+        (True, True)
+    """
+
+    def __init__(self, limit: float | None, window: float = 60.0):
+        self.limit, self.window = limit, window
+        self._sent_at: collections.deque[float] = collections.deque()  # attempt times inside the window
+
+    def wait(self, abort: threading.Event | None) -> bool:
+        """Wait until one more attempt fits in the window, and count it; False when ``abort`` was set meanwhile."""
+        if not self.limit:
+            return True
+        abort = abort or threading.Event()
+        while True:
+            now = time.monotonic()
+            while self._sent_at and self._sent_at[0] <= now - self.window:
+                self._sent_at.popleft()
+            if len(self._sent_at) < self.limit:
+                self._sent_at.append(now)
+                return True
+            if abort.wait(self._sent_at[0] + self.window - now):
+                return False

@@ -153,6 +153,13 @@ def _floats(mapping: dict | None, prefix: str | None = None, exclude: str | None
     return out
 
 
+def _as_path(value: Any) -> Path | None:
+    """``value`` as a Path without building a new one when it is one already (the trainer's are)."""
+    if value is None or isinstance(value, Path):
+        return value
+    return Path(value)
+
+
 def take_snapshot(trainer) -> EpochSnapshot:
     """Read ``trainer`` once for this epoch; later calls in the same event return the cached snapshot."""
     state = run_state(trainer)
@@ -169,6 +176,7 @@ def take_snapshot(trainer) -> EpochSnapshot:
     stopper = getattr(trainer, "stopper", None)
     best_epoch = getattr(stopper, "best_epoch", None) if stopper is not None else None
     train_losses = _floats(trainer.label_loss_items(trainer.tloss)) if trainer.tloss is not None else {}
+    save_dir = _as_path(trainer.save_dir)
     snap = EpochSnapshot(
         epoch=epoch,
         epochs=int(trainer.epochs),
@@ -186,9 +194,9 @@ def take_snapshot(trainer) -> EpochSnapshot:
         start_epoch=int(getattr(trainer, "start_epoch", 0)),
         stop=bool(getattr(trainer, "stop", False)),
         task=str(getattr(trainer.args, "task", "detect")),
-        save_dir=Path(trainer.save_dir),
-        best_path=Path(getattr(trainer, "best", Path(trainer.save_dir) / "weights" / "best.pt")),
-        last_path=Path(getattr(trainer, "last", Path(trainer.save_dir) / "weights" / "last.pt")),
+        save_dir=save_dir,
+        best_path=_as_path(getattr(trainer, "best", None)) or save_dir / "weights" / "best.pt",
+        last_path=_as_path(getattr(trainer, "last", None)) or save_dir / "weights" / "last.pt",
     )
     state.snapshot_key, state.snapshot = key, snap
     return snap

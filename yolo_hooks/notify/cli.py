@@ -63,7 +63,9 @@ def outbox_command(argv: list[str]) -> int:
     for report in recover_below(args.get("dir", ".")):  # killed runs: summary, `killed` message to the outbox
         for line in report.lines() if report.killed else ():
             print(line)
-    recovered = outbox.recover(args.get("dir", "."))  # messages a killed run left in flight
+    from .journal import recover
+
+    recovered = recover(args.get("dir", "."))  # messages a killed run left in flight
     if recovered:
         say(f"{recovered} message(s) left in flight by a killed run were moved to the outbox")
     files = outbox.find(args.get("dir", "."))

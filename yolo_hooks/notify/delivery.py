@@ -13,7 +13,7 @@ verdict from the format's ``check_response``:
 Redirects are never followed (Standard Webhooks says the same): a 3xx would turn the POST into a body-less GET to
 a host nobody configured, with the signed headers. At most 64 KiB of a reply are read, streamed (:mod:`.http`).
 
-Every message is journaled before it is queued (:mod:`yolo_hooks.notify.outbox`), so nothing needs waiting for
+Every message is journaled before it is queued (:mod:`yolo_hooks.notify.journal`), so nothing needs waiting for
 twice: a message that failed for good goes to the outbox at once; at the end of the run :meth:`Delivery.flush`
 waits at most the time it is given (not at all when this destination is known down in this run, or asked for a
 wait that ends after the deadline), then interrupts back-off waits and writes everything still queued or in flight
@@ -24,8 +24,6 @@ dedup.
 
 from __future__ import annotations
 
-import collections
-import hashlib
 import threading
 import time
 import weakref
@@ -34,53 +32,16 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..core.deadline import Deadline, at_exit
-from ..core.redact import redact_url
-from ..core.retry import RetryPolicy
+from ..core.retry import RateLimit, RetryPolicy
 from ..core.worker import BackgroundWorker
 from . import http, images
 from . import outbox as outbox_file
+from .destination import FORMAT_RATE_LIMITS, Destination
 from .formats import DeliveryResult
+from .journal import Journal, journal_path
 from .message import Message
 
-# Documented per-destination limits, used when `rate_limit` is not given (messages per minute).
-FORMAT_RATE_LIMITS = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
-
-
-@dataclass(frozen=True)
-class Destination:
-    """The non-secret identity of a destination, as written to the outbox and printed by the CLI.
-
-    Attributes:
-        name: the hook's name (``notify_slack`` unless the config names it).
-        format: ``json``, ``slack``...
-        target: where it goes with secrets hidden (``https://hooks.slack.com/***``, ``telegram chat 1234``).
-        key: a fingerprint of format and target (a hash, not reversible) to match outbox lines on replay.
-    """
-
-    name: str
-    format: str
-    target: str
-    key: str
-
-    @classmethod
-    def of(cls, name: str, fmt: str, options: Mapping[str, Any]) -> Destination:
-        """The identity of ``fmt`` with ``options`` (secrets hashed or redacted)."""
-        if fmt == "telegram":
-            raw, target = f"{options.get('chat_id')}", f"telegram chat {options.get('chat_id')}"
-        elif fmt == "email":
-            to = options.get("to") or []
-            raw = ",".join([to] if isinstance(to, str) else to)
-            target = f"smtp://{options.get('smtp_host')} to {raw}"
-        else:
-            raw = str(options.get("url") or "")
-            target = redact_url(raw)
-        key = hashlib.sha256(f"{fmt}\0{raw}".encode()).hexdigest()[:16]
-        return cls(name=name, format=fmt, target=target, key=key)
-
-    def as_dict(self) -> dict[str, str]:
-        """JSON-ready."""
-        return {"name": self.name, "format": self.format, "target": self.target, "key": self.key}
-
+__all__ = ["FORMAT_RATE_LIMITS", "Attempt", "Delivery", "Destination"]
 
 @dataclass(frozen=True)
 class Attempt:
@@ -151,6 +112,7 @@ class Delivery:
         self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
         self.rate_limit = FORMAT_RATE_LIMITS.get(destination.format) if rate_limit is None else rate_limit
         self.rate_window = rate_window
+        self._rate = RateLimit(self.rate_limit, rate_window)
         self.flush_timeout = flush_timeout
         self.outbox = Path(outbox)
         self.secrets = tuple(secrets)
@@ -163,13 +125,11 @@ class Delivery:
         self._lock = threading.Lock()
         self._handed_over: set[str] = set()  # ids already in the outbox: their job stops retrying
         self._current: Message | None = None
-        self._sent_at: collections.deque[float] = collections.deque()  # attempt times in the last minute
         self._logged: set[str] = set()
         self._failing = False
         self.down: str | None = None  # why this destination is known down in this run (refused, timed out)
         self._next_attempt: float | None = None  # monotonic time a back-off / Retry-After wait ends
-        self._journals: dict[str, Path] = {}  # message id -> its journal, until the message is settled
-        self._checked: set[Path] = set()  # journals already looked at for a killed run's leftovers
+        self.journal = Journal(self._log)  # write-ahead: what was queued and not yet settled
 
     # --- the training thread ----------------------------------------------------------------------------------
     def submit(self, message: Message) -> None:
@@ -177,40 +137,12 @@ class Delivery:
         if self._worker is None:
             self._worker = BackgroundWorker(f"notify-{self.destination.name}")
         _LIVE.add(self)
-        journal = outbox_file.journal_path(self.outbox, self.destination)
-        if journal not in self._checked:  # a killed earlier run (resume reuses its folder) may have left one
-            self._checked.add(journal)
-            with self._lock:
-                ours = journal in self._journals.values()
-            if not ours and journal.exists():
-                moved = outbox_file.recover(journal)
-                if moved:
-                    self._log(f"{moved} message(s) left in flight by a killed run were moved to {self.outbox}",
-                              "warning")
-        try:  # write-ahead: a SIGKILL before delivery leaves it here, and the next start moves it to the outbox
-            record = outbox_file.make_record(message, self.destination, outbox_file.KILLED)
-            with self._lock:  # registered and written as one step: _settled never drops a journal in between
-                self._journals[message.id] = journal
-                try:
-                    outbox_file.journal_queued(journal, self.outbox, record, self.secrets)
-                except OSError:
-                    self._journals.pop(message.id, None)
-                    raise
+        journal = journal_path(self.outbox, self.destination)
+        try:  # write-ahead: a SIGKILL before delivery leaves it there, and the next start moves it to the outbox
+            self.journal.note(journal, message, self.destination, self.outbox, self.secrets)
         except OSError as e:
             self._log_once("journal", f"cannot write the notification journal {journal}: {e}", "warning")
         self._worker.submit(_Job(self, message))
-
-    def _settled(self, messages: list[Message]) -> None:
-        """Delivered or in the outbox: strike them from their journal; drop journals with nothing pending."""
-        with self._lock:  # the same lock as submit's journal write: no message is journaled while we decide
-            journals = [(m.id, self._journals.pop(m.id)) for m in messages if m.id in self._journals]
-            for message_id, journal in journals:
-                try:
-                    outbox_file.journal_done(journal, message_id)
-                except OSError:
-                    pass  # the message is settled; at worst the next start re-queues it to the outbox (at least once)
-            for journal in {j for _, j in journals} - set(self._journals.values()):
-                journal.unlink(missing_ok=True)
 
     def pending(self) -> int:
         """Messages queued or being sent."""
@@ -254,7 +186,7 @@ class Delivery:
         finally:
             self._current = None
         if result.ok:
-            self._settled([message])
+            self.journal.settle([message])
             return
         if result.aborted:
             reason = "undelivered at end of run"
@@ -275,7 +207,7 @@ class Delivery:
         policy = self.policy if retries is None else RetryPolicy(retries, self.backoff, self.max_backoff)
         attempts, error = 0, None
         while True:
-            if message.id in self._handed_over or not self._wait_for_rate_limit(abort):
+            if message.id in self._handed_over or not self._rate.wait(abort):
                 return Attempt(False, attempts, error, aborted=True)
             attempts += 1
             result = self._attempt(message)
@@ -315,20 +247,6 @@ class Delivery:
             finally:
                 self._next_attempt = None
 
-    def _wait_for_rate_limit(self, abort: threading.Event) -> bool:
-        """Sliding window: at most ``rate_limit`` attempts in any ``rate_window`` s. False when the flush aborted."""
-        if not self.rate_limit:
-            return True
-        while True:
-            now = time.monotonic()
-            while self._sent_at and self._sent_at[0] <= now - self.rate_window:
-                self._sent_at.popleft()
-            if len(self._sent_at) < self.rate_limit:
-                self._sent_at.append(now)
-                return True
-            if abort.wait(self._sent_at[0] + self.rate_window - now):
-                return False
-
     def _attempt(self, message: Message) -> DeliveryResult:
         """One try: build the request, send it, classify the reply (or the exception) into a DeliveryResult."""
         fmt = self.destination.format
@@ -347,7 +265,7 @@ class Delivery:
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
         if self._session is None:
-            self._session = http.new_session()  # one connection pool per destination, reused for every message
+            self._session = http.new_session(request.url)  # one connection pool per destination, reused for each message
         result, self.down = http.send(self._session, request, fmt, self.timeout)
         return result
 
@@ -366,7 +284,7 @@ class Delivery:
             self._log(f"could not write {len(fresh)} message(s) to the outbox {self.outbox}: {e}; they stay in "
                       f"the journal next to it and are recovered at the next start or `yolo-hooks outbox`", "error")
             return 0
-        self._settled(fresh)
+        self.journal.settle(fresh)
         self.outboxed += len(fresh)
         return len(fresh)
 

@@ -88,12 +88,17 @@ def json_ready(value: Any) -> Any:
         >>> json_ready({"loss": float("nan"), "epochs": (1, 2)})
         {'loss': 'nan', 'epochs': [1, 2]}
     """
+    kind = type(value)  # the common exact types first: this runs over every message's data on the training thread
+    if kind is float:
+        return value if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+    if kind is dict:
+        return {_encodable(str(k)): json_ready(v) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, str):
         return _encodable(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+        return json_ready(float(value))
     if isinstance(value, Mapping):
         return {_encodable(str(k)): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -182,7 +187,7 @@ class Message:
             "text": self.text,
             "fields": dict(self.fields),
             "run": dict(self.run),
-            "data": json_ready(self.data),
+            "data": dict(self.data),  # made JSON-ready once, in __post_init__
             "time": self.time,
         }
 

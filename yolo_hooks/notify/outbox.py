@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..core.files import append_line, atomic_write_text
 from ..core.redact import scrub
-from ..core.run_info import process_alive
 from .message import Message
 
 if TYPE_CHECKING:
@@ -111,68 +110,6 @@ def read(path: str | Path) -> tuple[list[dict], list[str]]:
         else:
             bad.append(line)
     return records, bad
-
-
-# --- the journal: what was handed to the worker and not yet settled (survives SIGKILL) ----------------------------
-JOURNAL_GLOB = ".notify_journal.*.jsonl"
-KILLED = "in flight when the process ended (killed?)"
-
-
-def journal_path(outbox: Path, destination: Destination) -> Path:
-    """The write-ahead journal of one destination, next to its outbox."""
-    return outbox.parent / f".notify_journal.{destination.key}.jsonl"
-
-
-def journal_queued(journal: Path, outbox: Path, record: dict, secrets: Iterable[str] = ()) -> None:
-    """Note a message as handed to the worker, before anything is sent (one O_APPEND write, no fsync: a killed
-    process loses nothing the kernel already has; the training thread pays a few microseconds)."""
-    entry = {"op": "queued", "pid": os.getpid(), "outbox": str(outbox), **record}
-    append_line(journal, scrub(json.dumps(entry, allow_nan=False), secrets))
-
-
-def journal_done(journal: Path, message_id: str) -> None:
-    """Note a message as settled: delivered, or written to the outbox."""
-    append_line(journal, json.dumps({"op": "done", "id": message_id}))
-
-
-def recover(folder: str | Path) -> int:
-    """Move messages that a killed process left unsettled in its journals (below ``folder``) to their outbox.
-
-    Called when a run starts in a folder (``resume=True`` reuses it) and by ``yolo-hooks outbox``. Returns how many
-    messages were recovered.
-    """
-    folder, recovered = Path(folder), 0
-    if folder.is_file():  # a journal itself, or an outbox file: then the journals beside it
-        journals = [folder] if folder.match(JOURNAL_GLOB) else sorted(folder.parent.glob(JOURNAL_GLOB))
-    else:
-        journals = sorted(folder.rglob(JOURNAL_GLOB)) if folder.is_dir() else []
-    for journal in journals:
-        queued, done = {}, set()
-        for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a torn last line: its message, if any, was never handed over
-            if entry.get("op") == "queued":
-                queued[entry["id"]] = entry
-            elif entry.get("op") == "done":
-                done.add(entry.get("id"))
-        lost = [e for i, e in queued.items() if i not in done]
-        if any(process_alive(e.get("pid")) for e in lost):
-            continue  # its process is still running (and sending): not ours to take
-        by_outbox: dict[str, list[dict]] = {}
-        for entry in lost:
-            outbox = entry.pop("outbox", str(journal.parent / OUTBOX_NAME))
-            entry.pop("op", None)
-            entry.pop("pid", None)
-            by_outbox.setdefault(outbox, []).append({**entry, "reason": KILLED})
-        for outbox, records in by_outbox.items():
-            append(outbox, records)
-            recovered += len(records)
-        journal.unlink(missing_ok=True)
-    return recovered
-
-
 
 
 def find(root: str | Path) -> list[Path]:
