@@ -136,6 +136,9 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
         profiler.wrap(model)
     meter = CallbackMeter()
     meter.wrap(model)
+    best_bytes = [0]  # the largest best.pt written during the epochs (with its optimizer state: what is mirrored)
+    model.add_callback("on_model_save", lambda t: best_bytes.__setitem__(
+        0, max(best_bytes[0], t.best.stat().st_size if t.best.exists() else 0)))
     cpu0, wall0 = _process_cpu(), time.perf_counter()
     with ThreadCpuSampler() as sampler, profiler or contextlib.nullcontext():
         model.train(data=str(COCO8), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "imgsz": imgsz})
@@ -152,6 +155,7 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
         "wall": wall,
         "hooks": hooks_cpu,
         "share": ours / total_cpu,
+        "best_bytes": best_bytes[0],
         "events": {k: {"calls": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99), "max": max(v)}
                    for k, v in meter.wall.items()},
         "wall_calls": dict(meter.wall),

@@ -16,6 +16,7 @@ Examples:
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,7 @@ class WebhookReceiver:
         self.mode, self.delay, self.retry_after = "ok", 0.0, 1.0
         self._server: ThreadingHTTPServer | None = None
         self._lock = threading.Lock()
+        self._connections: set[socket.socket] = set()  # kept alive between requests, as real services do
 
     @property
     def url(self) -> str:
@@ -44,6 +46,18 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive: a sender reuses its connection, as with a real service
+
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self):
+                with receiver._lock:
+                    receiver._connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self):  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 mode = receiver.mode
@@ -63,9 +77,11 @@ class WebhookReceiver:
                 self.send_response(status)
                 if status == 429:
                     self.send_header("Retry-After", str(receiver.retry_after))
+                reply = b'{"ok": true}' if status == 200 else b'{"ok": false}'
                 self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
-                self.wfile.write(b'{"ok": true}' if status == 200 else b'{"ok": false}')
+                self.wfile.write(reply)
 
             def log_message(self, *args):  # keep test and demo output clean
                 if not receiver.quiet:
@@ -84,6 +100,13 @@ class WebhookReceiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:  # a kept-alive connection must not go on answering: down means down
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def set_mode(self, mode: str, *, delay: float = 5.0, retry_after: float = 1.0) -> None:
         """``ok``, ``slow`` (answer after ``delay`` s), ``429`` (with Retry-After) or ``500``."""
