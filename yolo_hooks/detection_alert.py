@@ -202,20 +202,20 @@ class DetectionAlert(Hook):
         dataset = predictor.dataset
         mode = getattr(dataset, "mode", "image")
         n = len(results)
-        rule, ids, names = self.rule, self._class_ids, self._names
+        self._run_frames += n
+        rule, min_conf, ids, names, before = self.rule, self.rule.min_conf, self._class_ids, self._names, self.before
         for i, result in enumerate(results):
             key = result.path if mode == "video" else (i if mode == "stream" else "images")
             last = self._last
             source = last[1] if last is not None and last[0] == key else self._source(key)
             index = source.frames
-            source.frames += 1
-            self._run_frames += 1
-            detections = detections_of(result, rule.min_conf, ids, names)
+            source.frames = index + 1
+            detections = detections_of(result, min_conf, ids, names)
             if self._handover is not None and self._handover.waiting:
                 self._handover.feed(result.orig_img)
             if detections or not is_idle(rule, source.state):  # a quiet frame is only counted
                 self._evaluate(result, detections, source, index, mode, dataset, n - 1 - i)
-            if self.before:
+            if before:
                 source.ring.append(result.orig_img)  # a reference: loaders give every frame its own array
 
     def _evaluate(self, result, detections, source: _Source, index: int, mode: str, dataset, later: int) -> None:

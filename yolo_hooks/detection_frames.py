@@ -41,25 +41,21 @@ def detections_of(result: Any, min_conf: float, ids: frozenset[int] | None, name
     boxes = result.boxes
     if boxes is None:
         boxes = getattr(result, "obb", None)
-    if boxes is not None:
-        return _detections(result, boxes, min_conf, ids, names)
-    probs = getattr(result, "probs", None)
-    if probs is None:
-        return ()
-    top1, top1conf = int(probs.top1), float(probs.top1conf)
-    return (Detection(names.get(top1, str(top1)), top1conf),)
-
-
-def _detections(result: Any, boxes: Any, min_conf: float, ids: frozenset[int] | None,
-                names: dict[int, str]) -> tuple[Detection, ...]:  # fmt: skip
+        if boxes is None:
+            return _top1(result, names)
     data = boxes.data
-    confs = data[:, -2].tolist()
+    confs = data.select(1, -2).tolist()
     if not confs or max(confs) < min_conf:  # the quiet frame: nothing else is touched
         return ()
+    return _picked(result, boxes, data, confs, min_conf, ids, names)
+
+
+def _picked(result: Any, boxes: Any, data: Any, confs: list[float], min_conf: float, ids: frozenset[int] | None,
+            names: dict[int, str]) -> tuple[Detection, ...]:  # fmt: skip
     if ids is None:
         rows = [i for i, p in enumerate(confs) if p >= min_conf]
     else:  # the class column too, filtered in Python: a set lookup per box, no numpy scalar per box
-        rows = [i for i, (p, c) in enumerate(zip(confs, data[:, -1].tolist())) if p >= min_conf and c in ids]
+        rows = [i for i, (p, c) in enumerate(zip(confs, data.select(1, -1).tolist())) if p >= min_conf and c in ids]
         if not rows:
             return ()
     picked = (data if len(rows) == len(confs) else data[rows]).tolist()  # [x1, y1, x2, y2, (track id,) conf, class]
@@ -69,6 +65,14 @@ def _detections(result: Any, boxes: Any, min_conf: float, ids: frozenset[int] | 
         return tuple(new(Detection, (get(int(r[-1])) or str(int(r[-1])), r[-2], tuple(b), int(r[-3])))
                      for r, b in zip(picked, xyxy))  # fmt: skip
     return tuple(new(Detection, (get(int(r[-1])) or str(int(r[-1])), r[-2], tuple(b), None)) for r, b in zip(picked, xyxy))
+
+
+def _top1(result: Any, names: dict[int, str]) -> tuple[Detection, ...]:
+    probs = getattr(result, "probs", None)
+    if probs is None:
+        return ()
+    top1, top1conf = int(probs.top1), float(probs.top1conf)
+    return (Detection(names.get(top1, str(top1)), top1conf),)
 
 
 def _obb_xyxy(obb: Any) -> np.ndarray:
