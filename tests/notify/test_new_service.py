@@ -12,7 +12,7 @@ import pytest
 
 from yolo_hooks.core.errors import ConfigError
 from yolo_hooks.notify import Notify, formats
-from yolo_hooks.notify.delivery import FORMAT_RATE_LIMITS
+from yolo_hooks.notify.delivery import Delivery, Destination
 from yolo_hooks.notify.message import Message
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -84,4 +84,9 @@ def test_a_name_is_registered_once_and_a_module_must_look_like_a_service(matterm
 def test_every_shipped_service_declares_its_options_and_its_rate_limit_where_it_has_one():
     assert formats.FORMATS == ("json", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email")
     assert formats.REQUIRED["telegram"] == ("bot_token", "chat_id") and formats.OPTIONAL["json"] == ("secret",)
-    assert formats.RATE_LIMITS == FORMAT_RATE_LIMITS  # until delivery reads formats.RATE_LIMITS itself
+    documented = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
+    assert formats.RATE_LIMITS == documented
+    # a destination without `rate_limit` is paced by its service's own limit; json has none
+    slack, json = (Destination.of("n", fmt, {"url": "http://127.0.0.1:9/h"}) for fmt in ("slack", "json"))
+    assert Delivery(slack, {"url": "http://127.0.0.1:9/h"}).rate_limit == 60
+    assert Delivery(json, {"url": "http://127.0.0.1:9/h"}).rate_limit is None

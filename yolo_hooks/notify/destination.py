@@ -8,9 +8,6 @@ from typing import Any, Mapping
 
 from ..core.redact import redact_url
 
-# Documented per-destination limits, used when `rate_limit` is not given (messages per minute).
-FORMAT_RATE_LIMITS = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
-
 
 @dataclass(frozen=True)
 class Destination:

@@ -24,12 +24,13 @@ from ..core.hook import Hook
 from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
-from .delivery import FORMAT_RATE_LIMITS, Delivery, Destination
+from .delivery import Delivery, Destination
 from .events import (
     BUS_EVENTS,
     published_message,
     severity_at_least,
 )
+from .formats import RATE_LIMITS
 from .images import split
 from .message import Message
 from .options import HOOK, check_events, check_format, check_format_options, check_severity
@@ -149,7 +150,7 @@ class Notify(TrainingNews, Hook):
         shown = {"name": self.name, "format": self.format, **self._options, "events": list(self.events),
                  "min_severity": self.min_severity, "progress_every": self.progress_every,
                  "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
-                 "rate_limit": self.rate_limit or FORMAT_RATE_LIMITS.get(self.format),
+                 "rate_limit": self.rate_limit or RATE_LIMITS.get(self.format),
                  "flush_timeout": self.flush_timeout,
                  "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
         return redact_mapping({k: v for k, v in shown.items() if v is not None})
