@@ -59,6 +59,7 @@ class _Source:
     state: RuleState
     ring: collections.deque
     frames: int = 0
+    idle: float | None = None  # while the rule is idle on this source: the confidence that wakes it
 
 
 class DetectionAlert(Hook):
@@ -193,30 +194,42 @@ class DetectionAlert(Hook):
         self._last = None  # (key, source) of the latest frame: the same source frame after frame, looked up once
 
     def on_predict_batch_end(self, predictor):
-        """Per frame: boxes -> plain data -> rule; on an alert, hand the frame over. Microseconds when quiet."""
-        if not self._main:
-            return
+        """Per frame: boxes -> plain data -> rule; on an alert, hand the frame over. Microseconds when quiet.
+
+        The quiet frame (nothing at ``min_conf``, a presence rule with nothing under way, no alert collecting
+        after-frames) is the one to make cheap: it runs right after inference, whose work has evicted the caches, so
+        every attribute read costs several times what it does warm. It reads the confidence column and is counted.
+        """
         results = predictor.results
-        if not results:
+        if not results or not self._main:
             return
-        dataset = predictor.dataset
-        mode = getattr(dataset, "mode", "image")
-        n = len(results)
-        self._run_frames += n
-        rule, min_conf, ids, names, before = self.rule, self.rule.min_conf, self._class_ids, self._names, self.before
+        self._run_frames += len(results)
+        mode = getattr(predictor.dataset, "mode", "image")
         for i, result in enumerate(results):
             key = result.path if mode == "video" else (i if mode == "stream" else "images")
             last = self._last
             source = last[1] if last is not None and last[0] == key else self._source(key)
             index = source.frames
             source.frames = index + 1
-            detections = detections_of(result, min_conf, ids, names)
-            if self._handover is not None and self._handover.waiting:
-                self._handover.feed(result.orig_img)
-            if detections or not is_idle(rule, source.state):  # a quiet frame is only counted
-                self._evaluate(result, detections, source, index, mode, dataset, n - 1 - i)
-            if before:
-                source.ring.append(result.orig_img)  # a reference: loaders give every frame its own array
+            if source.idle is not None and (self._handover is None or not self._handover.waiting):
+                boxes = result.boxes
+                if boxes is not None:  # obb and classify take the whole path
+                    confs = boxes.data.select(1, -2).tolist()
+                    if not confs or max(confs) < source.idle:  # the quiet frame
+                        if self.before:
+                            source.ring.append(result.orig_img)  # a reference: loaders give every frame its own array
+                        continue
+            self._frame(predictor, result, source, index, mode, len(results) - 1 - i)
+
+    def _frame(self, predictor, result, source: _Source, index: int, mode: str, later: int) -> None:
+        """A frame that is not quiet: its detections as plain data, an after-frame for waiting alerts, the rule."""
+        detections = detections_of(result, self.rule.min_conf, self._class_ids, self._names)
+        if self._handover is not None and self._handover.waiting:
+            self._handover.feed(result.orig_img)
+        if detections or not is_idle(self.rule, source.state):
+            self._evaluate(result, detections, source, index, mode, predictor.dataset, later)
+        if self.before:
+            source.ring.append(result.orig_img)
 
     def _evaluate(self, result, detections, source: _Source, index: int, mode: str, dataset, later: int) -> None:
         """Apply the rule to a frame that has detections (or a rule under way); fire when it says so."""
@@ -229,6 +242,7 @@ class DetectionAlert(Hook):
             now = time.time()
         height, width = result.orig_shape[:2]
         source.state, alert = evaluate(self.rule, source.state, Frame(index, now, width, height, detections))
+        source.idle = self._idle_below(source.state)
         if alert is not None:
             self._fire(result, alert, source, mode, video_frame, fps)
 
@@ -254,11 +268,19 @@ class DetectionAlert(Hook):
         if source is not None:
             self._sources.move_to_end(key)  # the least recently seen source is the one forgotten
         else:
-            source = self._sources[key] = _Source(RuleState(), collections.deque(maxlen=max(1, self.before)))
+            state = RuleState()
+            source = self._sources[key] = _Source(state, collections.deque(maxlen=max(1, self.before)),
+                                                  idle=self._idle_below(state))
             while len(self._sources) > MAX_SOURCES:
                 self._sources.popitem(last=False)
         self._last = (key, source)
         return source
+
+    def _idle_below(self, state: RuleState) -> float | None:
+        """``min_conf`` while a frame without detections at it changes nothing (:func:`is_idle`), else None.
+
+        A confidence of 0 is a real threshold (every box wakes the rule); None means every frame is evaluated."""
+        return self.rule.min_conf if is_idle(self.rule, state) else None
 
     def observe(self, result, index: int, now: float) -> Frame:
         """The frame's detections that can matter, as plain data (:func:`~yolo_hooks.detection_frames.frame_of`)."""

@@ -163,3 +163,24 @@ def test_the_predict_thread_never_waits_for_snapshot_files(model, coco8_video, t
     release.set()
     assert hook.close(30)
     assert len(records(tmp_path / "p" / "alerts")) == 1
+
+
+def test_a_quiet_frame_is_only_counted_yet_ends_a_stay_and_serves_as_a_before_and_after_frame(model, tmp_path):
+    """Frames with nothing at `min_conf` take the short path (the confidence column, then counted); they still end
+    a stay under way, keep their place in the frame indices and fill the before/after frames of a clip."""
+    model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)
+    predictor = model.predictor
+    hook = DetectionAlert(classes=["person"], min_conf=0.5, min_duration="2 frames", cooldown=3600, before=1,
+                          after=2, clip=True, folder=str(tmp_path), strict=True)
+    yolo_hooks.attach(model, hook)
+    hook.on_predict_start(predictor)
+    person, faint = (100, 100, 140, 300, 1, 0.9, 0), (100, 100, 140, 300, 1, 0.1, 0)
+    for rows in [[person], [faint], [person], [faint], [person], [person], [faint], [faint]]:
+        predictor.results = [known(*rows)]
+        hook.on_predict_batch_end(predictor)
+    hook.close(30)
+    [record] = records(tmp_path)
+    assert record["frame_index"] == 5  # the faint frames 1 and 3 ended the stays begun at frames 0 and 2
+    clip = cv2.VideoCapture(record["clip"])
+    assert int(clip.get(cv2.CAP_PROP_FRAME_COUNT)) == 4  # frame 4 before, the alert, the faint frames 6 and 7 after
+    clip.release()

@@ -229,12 +229,19 @@ class GuardedCallback:
         self.hook = hook
         self.event = event
         self.__name__ = f"{type(hook).__name__}.{event}"
+        self._handler = getattr(hook, event)  # looked up once: this runs on every batch and every frame
+
+    def __getstate__(self) -> dict:
+        return {"hook": self.hook, "event": self.event}  # the bound handler is looked up again when unpickled
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["hook"], state["event"])
 
     def __call__(self, obj: Any) -> Any:
-        hook = self.hook  # Hook._call_guarded, inlined: this runs on every batch and every frame
-        try:
-            return getattr(hook, self.event)(obj)
+        try:  # Hook._call_guarded, inlined
+            return self._handler(obj)
         except Exception as e:
+            hook = self.hook
             hook._record_error(self.event, e)
             if hook.strict:
                 raise
