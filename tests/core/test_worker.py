@@ -35,6 +35,24 @@ def test_an_idle_thread_ends_by_itself_after_linger_seconds():
     assert not worker.alive  # the old worker polled every second, forever
 
 
+def test_a_woken_idle_worker_lets_the_event_that_queued_its_work_finish_first():
+    """Work is queued from inside a callback: an idle worker that wakes for it waits `settle` seconds first, so the
+    training thread runs the event's other callbacks without waiting for the GIL; work queued behind it does not
+    wait again."""
+    worker = BackgroundWorker("settle", settle=0.5)
+    worker.start()
+    time.sleep(0.2)  # the thread is up and waiting for work
+    started: list[float] = []
+    queued = time.monotonic()
+    for _ in range(2):
+        worker.submit(lambda: started.append(time.monotonic()))
+    assert worker.flush(5)
+    assert started[0] - queued >= 0.5
+    assert started[1] - started[0] < 0.5
+    worker.close()
+    assert worker.join(5)
+
+
 def test_latest_wins_replaces_a_waiting_task_of_the_same_slot_never_the_running_one():
     release, started, processed, skipped, replaced = threading.Event(), threading.Event(), [], [], []
 

@@ -36,6 +36,7 @@ from ultralytics.utils import LOGGER
 from .redact import scrub
 
 THREAD_PREFIX = "yolo_hooks-"  # every thread this package starts is named so (tests count them)
+SETTLE = 0.005  # seconds a woken idle worker lets the callbacks of the event that woke it finish first
 
 
 class LatestWinsQueue:
@@ -126,6 +127,11 @@ class BackgroundWorker:
         nice: on Linux, the thread's own nice value (19: lowest CPU priority), so that copying and hashing yield
             the cores to the training; None leaves it alone.
         linger: idle seconds before the thread ends by itself (None: only :meth:`close` ends it).
+        settle: seconds an idle worker waits after it is woken before it starts (0: none). Work is queued from
+            inside a callback, and the hooks' callbacks of one event run back to back: a worker that started at
+            once would hold the GIL (requests, bookkeeping in Python) while the training thread still has the
+            rest of them to run, and that thread would wait for it. Waiting out the burst moves the worker's
+            Python to the training step, where torch releases the GIL.
     """
 
     def __init__(
@@ -137,8 +143,10 @@ class BackgroundWorker:
         on_skip: Callable[[Any], None] | None = None,
         nice: int | None = None,
         linger: float | None = 30.0,
+        settle: float = SETTLE,
     ):
         self.name = name
+        self.settle = settle
         self.queue = LatestWinsQueue(on_replace)
         self.nice = nice
         self.linger = linger
@@ -202,13 +210,18 @@ class BackgroundWorker:
         idle_since = time.monotonic()
         while True:
             with queue._cond:
+                woken = False
                 while not queue._waiting:
                     left = None if self.linger is None else idle_since + self.linger - time.monotonic()
                     if self._closing or (left is not None and left <= 0):
                         self._thread = None  # under the lock: a submit from now on starts a new thread
                         return
                     queue._cond.wait(left)
-                task = queue._take_locked()
+                    woken = True
+                task = None if woken and self.settle else queue._take_locked()
+            if task is None:  # woken from idle: let the thread that queued the work finish its burst of callbacks
+                time.sleep(self.settle)
+                continue  # then take it (unless a drain took it meanwhile)
             started = time.thread_time()
             try:
                 (self._process or _call)(task)
