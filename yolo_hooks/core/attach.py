@@ -119,11 +119,19 @@ def _tracker_of(model: Any) -> RunTracker:
     """The model's RunTracker, registered on first use so that it runs before every later hook."""
     tracker = _find_tracker(model)
     if tracker is None:
+        _import_run_start()
         tracker = RunTracker()
         tracker.bind(tracker.bus)
         for event in tracker.handlers():
             model.add_callback(event, GuardedCallback(tracker, event))
     return tracker
+
+
+def _import_run_start() -> None:
+    """Import now what the tracker needs at the start of every run (the killed-run check, the tune label): the
+    first ``on_train_start`` would otherwise pay for the imports on the training thread. Not at ``import
+    yolo_hooks``: a script that never attaches does not pay for them."""
+    from .. import recover, tune_summary  # noqa: F401
 
 
 class FunctionHook(Hook):
