@@ -257,10 +257,7 @@ class EarlyStopping(MonitorHook):
         message = f"stopping at epoch {epoch}/{epochs} ({decision.reason.value}): {decision.message}"
         self.log(message, "warning")
         path, record = self.report_path(trainer), self.record(trainer, value, decision)
-        if self._bus is None:
-            atomic_write_json(path, record)
-        else:  # the fsync runs on the bus' writer, never on the training thread
-            self._bus.writer.submit(lambda: atomic_write_json(path, record))
+        self.write_later(lambda: atomic_write_json(path, record))  # its fsync never runs on the training thread
         self.publish(
             "early_stop", message, "warning",
             reason=decision.reason.value, epoch=epoch, best_epoch=t.best_epoch, best_value=t.best,

@@ -290,11 +290,7 @@ class FitnessReport(ModeReports):
             else:  # the folder exists since the fresh start / resume: no mkdir
                 append_line(path, make_line(), fsync=self.fsync, make_dirs=False)
 
-        task = lambda: self._guarded_write(name, write)  # noqa: E731
-        if self._bus is None:
-            task()
-        else:
-            self._bus.writer.submit(task)
+        self.write_later(lambda: self._guarded_write(name, write))
 
     def _guarded_write(self, what: str, write, outputs: tuple[str, ...] = ()) -> bool:
         """Run ``write``; an ``OSError`` (read-only folder, full disk...) is logged once and training goes on.

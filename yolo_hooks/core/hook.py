@@ -160,10 +160,15 @@ class Hook:
             return
         # one line: without `indent` json uses its C encoder (the indented form runs in Python on this thread)
         path, text = self.state_path(trainer), json.dumps({"epoch": epoch, "state": state}, default=str)
+        self.write_later(lambda: atomic_write_text(path, text, fsync=False))
+
+    def write_later(self, write: Callable[[], Any]) -> None:
+        """Run a file write on the bus' writer thread, in order with every other hook's writes (flushed before a
+        resume reads them back and at the end of the run); now, on this thread, when the hook is not attached."""
         if self._bus is None:
-            atomic_write_text(path, text, fsync=False)
+            write()
         else:
-            self._bus.writer.submit(lambda: atomic_write_text(path, text, fsync=False))
+            self._bus.writer.submit(write)
 
     def restore_state(self, trainer) -> int | None:
         """On ``resume=True`` load the saved state; returns the epoch it describes, or None when nothing was read."""
