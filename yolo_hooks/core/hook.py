@@ -186,10 +186,14 @@ class Hook:
         try:
             return getattr(self, method)(*args)
         except Exception as e:
-            self._record_error(method, e)
-            if self.strict:
-                raise
+            self._failed(method, e)
             return None
+
+    def _failed(self, event: str, error: Exception) -> None:
+        """``event`` raised ``error``: log it (once, then at growing counts) and count it; re-raise when ``strict``."""
+        self._record_error(event, error)
+        if self.strict:
+            raise error
 
     def _record_error(self, event: str, error: Exception) -> None:
         message = scrub(f"{type(error).__name__}: {error}", self.secrets())
@@ -243,13 +247,10 @@ class GuardedCallback:
         self.__init__(state["hook"], state["event"])
 
     def __call__(self, obj: Any) -> Any:
-        try:  # Hook._call_guarded, inlined
+        try:  # Hook._call_guarded without its getattr: this runs on every batch and every frame
             return self._handler(obj)
         except Exception as e:
-            hook = self.hook
-            hook._record_error(self.event, e)
-            if hook.strict:
-                raise
+            self.hook._failed(self.event, e)
             return None
 
     def __repr__(self) -> str:
