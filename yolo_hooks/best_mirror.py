@@ -35,9 +35,8 @@ from .mirror.exports import ExportCopies
 from .mirror.naming import DEFAULT_TEMPLATE, check_template, render
 from .mirror.options import check_destinations, check_exports
 from .mirror.queue import Job, MirrorWorker
-from .mirror.staging import file_identity
+from .mirror.staging import STAGING, file_identity
 from .mirror.upload import Result
-from .mirror.workers import STAGING
 
 
 class BestMirror(ExportCopies, Hook):
@@ -122,15 +121,15 @@ class BestMirror(ExportCopies, Hook):
         # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
         wrote_best = snap.is_best or (snap.fitness is None and snap.best_fitness is None)
         info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics}
-        jobs = []
+        run, jobs = run_info(trainer), []  # read once for best.pt and last.pt
         if wrote_best and (ident := file_identity(snap.best_path)) is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
-            self._best_info = {**info, "source": str(snap.best_path), **run_info(trainer)}
+            self._best_info = {**info, "source": str(snap.best_path), **run}
             jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
         if self.last_every and snap.epoch % self.last_every == 0:
-            jobs += self._last_jobs(trainer, snap)
+            jobs += self._last_jobs(snap, run)
         self._submit(jobs)
         self.save_times.append(time.perf_counter() - started)
 
@@ -145,12 +144,13 @@ class BestMirror(ExportCopies, Hook):
         if not self.is_main_process:
             return
         snap = self.snapshot(trainer)
-        jobs = self._last_jobs(trainer, snap, final=True) if self.last_every else []
+        run = run_info(trainer)
+        jobs = self._last_jobs(snap, run, final=True) if self.last_every else []
         if (ident := file_identity(snap.best_path)) is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
         else:
             base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
-            info = {**base, "source": str(snap.best_path), **run_info(trainer), "final": True}
+            info = {**base, "source": str(snap.best_path), **run, "final": True}
             jobs += self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json",
                                info)
         self._submit(jobs)
@@ -223,12 +223,13 @@ class BestMirror(ExportCopies, Hook):
         return background.jobs(workers, self._snapshotter, slot, kind, source, ident, save_dir, targets, versioned,
                                sidecar, info)
 
-    def _last_jobs(self, trainer, snap, **extra) -> list:
-        """last.pt with last.json (and the run's small files) for every destination, when last.pt exists."""
+    def _last_jobs(self, snap, run: dict, **extra) -> list:
+        """last.pt with last.json (and the run's small files, ``run`` its :func:`run_info`) for every destination,
+        when last.pt exists."""
         if (ident := file_identity(snap.last_path)) is None:
             return []
         info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics, "source": str(snap.last_path),
-                **run_info(trainer), **extra}
+                **run, **extra}
         return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
 
     def _submit(self, jobs: list) -> None:

@@ -30,9 +30,8 @@ from .core.recorded import results_rows
 from .core.redact import scrub
 from .core.run import RunOutcome, to_float
 from .forensics import resume_command, versions
+from .mirror.staging import STAGING
 from .notify.message import message_id
-
-STAGING = ".mirror_staging"
 
 
 @dataclass

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from ..core.deadline import Deadline, at_exit
 from ..core.run_info import run_info
-from .staging import file_identity
-from .workers import STAGING
+from .staging import STAGING, file_identity
 
 
 class ExportCopies:

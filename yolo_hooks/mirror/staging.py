@@ -24,6 +24,8 @@ from pathlib import Path
 
 from .checks import FileCheck, file_check
 
+STAGING = ".mirror_staging"  # in the run folder: the snapshots being copied (recover cleans up a killed run's)
+
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 

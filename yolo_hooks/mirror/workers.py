@@ -16,10 +16,9 @@ from typing import Any, Callable
 
 from .base import Destination
 from .queue import Job, MirrorWorker
-from .staging import StagedFile, Superseded
+from .staging import STAGING, StagedFile, Superseded
 from .upload import Result, Upload, Uploader
 
-STAGING = ".mirror_staging"
 # Nice value of the upload threads on Linux (19: lowest). Copying and hashing 26 MB checkpoints then only uses CPU
 # the training leaves idle, instead of stealing a core from torch's intra-op threads.
 BACKGROUND_NICE = 19
