@@ -26,7 +26,7 @@ from typing import Mapping
 
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, HttpRequest, errcode_check, fit_json
-from .render import MARKDOWN, render, run_line, truncate
+from .render import MARKDOWN, heading, render, run_line, truncate
 
 REQUIRED = ("url",)
 OPTIONAL = ("secret",)
@@ -53,7 +53,7 @@ def signed_url(url: str, secret: str, timestamp_ms: int | None = None) -> str:
 
 def payload(message: Message, text_budget: int = MAX_BYTES, field_count: int = 1000) -> dict:
     """The markdown payload with the text cut to ``text_budget`` characters and the first ``field_count`` facts."""
-    title = truncate(message.title or message.event, TITLE_LIMIT)
+    title = truncate(heading(message), TITLE_LIMIT)
     spans = [(f"### {title}", None), ("\n\n", None)]
     if message.text and text_budget > 0:
         spans.append((render([(message.text.strip(), None)], MARKDOWN, text_budget).replace("\n", "\n\n"), None))

@@ -22,7 +22,7 @@ from typing import Mapping
 from ...core.redact import scrub
 from ..message import Message
 from .base import DeliveryResult
-from .render import PLAIN, render_message, truncate
+from .render import PLAIN, heading, render_message, truncate
 
 REQUIRED = ("smtp_host", "sender", "to")
 OPTIONAL = ("smtp_port", "security", "smtp_user", "password", "ca_file")
@@ -83,7 +83,7 @@ def html_body(message: Message) -> str:
 def build_email(message: Message, options: Mapping) -> EmailMessage:
     """The e-mail for ``message``: subject from the title, plain text and HTML alternatives."""
     mail = EmailMessage()
-    mail["Subject"] = truncate(_one_line(message.title or message.event), SUBJECT_LIMIT)
+    mail["Subject"] = truncate(_one_line(heading(message)), SUBJECT_LIMIT)
     mail["From"] = _one_line(str(options["sender"]))
     mail["To"] = ", ".join(_one_line(t) for t in recipients(options))
     mail["Date"] = email.utils.formatdate(message.time, localtime=True)

@@ -26,7 +26,7 @@ from typing import Mapping
 
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, HttpRequest, errcode_check, fit_json
-from .render import run_line, truncate
+from .render import heading, run_line, truncate
 
 REQUIRED = ("url",)
 OPTIONAL = ("secret",)
@@ -67,7 +67,7 @@ def card(message: Message, text_budget: int = MAX_BYTES, field_count: int = 1000
     return {
         "config": {"wide_screen_mode": True},
         "header": {
-            "title": {"tag": "plain_text", "content": truncate(message.title or message.event, TITLE_LIMIT)},
+            "title": {"tag": "plain_text", "content": truncate(heading(message), TITLE_LIMIT)},
             "template": TEMPLATES.get(message.severity, "blue"),
         },
         "elements": elements or [{"tag": "div", "text": {"tag": "plain_text", "content": message.event}}],
