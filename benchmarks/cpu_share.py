@@ -289,8 +289,6 @@ def main() -> None:
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="also cProfile our code (by thread CPU) and print the top N functions per hook; "
                              "profiling inflates the shares, so read the shares of a run without it")
-    parser.add_argument("--plot-default", action="store_true",
-                        help="leave fitness_report's `plot` to its default (follows plots=False: no fitness.png)")
     args = parser.parse_args()
     compile_package()
     runs = {"all": ["every hook"], "nomirror": ["without best_mirror"]}.get(args.hooks,
@@ -301,8 +299,6 @@ def main() -> None:
             config = all_hooks(receiver.url, tmp / "mirror")
             if label == "without best_mirror":
                 config.pop("best_mirror")
-            if args.plot_default:
-                config["fitness_report"].pop("plot", None)
             profiler = CallbackProfiler() if args.profile else None
             result = measure(tmp, label.replace(" ", "_"), args.epochs, config, args.imgsz, profiler)
             print(f"{label}:\n" + report(result), flush=True)
