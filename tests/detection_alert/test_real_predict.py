@@ -184,3 +184,29 @@ def test_a_quiet_frame_is_only_counted_yet_ends_a_stay_and_serves_as_a_before_an
     clip = cv2.VideoCapture(record["clip"])
     assert int(clip.get(cv2.CAP_PROP_FRAME_COUNT)) == 4  # frame 4 before, the alert, the faint frames 6 and 7 after
     clip.release()
+
+
+def test_quiet_frames_of_an_idle_rule_are_counted_and_kept_as_before_frames(model, tmp_path):
+    """Nothing at `min_conf` and nothing under way: the frame takes the short path, yet it keeps its place in the
+    frame indices and in the ring of before-frames."""
+    from ultralytics.engine.results import Results
+
+    model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)
+    predictor = model.predictor
+    hook = DetectionAlert(classes=["person"], min_conf=0.5, before=3, clip=True, folder=str(tmp_path), strict=True)
+    yolo_hooks.attach(model, hook)
+    hook.on_predict_start(predictor)
+    faint, person = (100, 100, 140, 300, 1, 0.1, 0), (100, 100, 140, 300, 1, 0.9, 0)
+    for shade, row in [(40, faint), (80, faint), (120, faint), (200, person)]:
+        image = np.full((480, 640, 3), shade, np.uint8)  # each frame its own shade: the clip shows which came before
+        predictor.results = [Results(image, path="camera", names=coco8_names(), boxes=torch.tensor([row]))]
+        hook.on_predict_batch_end(predictor)
+    hook.close(30)
+    [record] = records(tmp_path)
+    assert record["frame_index"] == 3
+    clip = cv2.VideoCapture(record["clip"])
+    shades = []
+    while (frame := clip.read()[1]) is not None:
+        shades.append(float(np.median(frame)))
+    clip.release()
+    assert len(shades) == 4 and shades[:3] == pytest.approx([40, 80, 120], abs=8)
