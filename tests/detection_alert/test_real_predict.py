@@ -165,9 +165,9 @@ def test_the_predict_thread_never_waits_for_snapshot_files(model, coco8_video, t
     assert len(records(tmp_path / "p" / "alerts")) == 1
 
 
-def test_a_quiet_frame_is_only_counted_yet_ends_a_stay_and_serves_as_a_before_and_after_frame(model, tmp_path):
-    """Frames with nothing at `min_conf` take the short path (the confidence column, then counted); they still end
-    a stay under way, keep their place in the frame indices and fill the before/after frames of a clip."""
+def test_frames_with_nothing_at_min_conf_end_a_stay_and_serve_as_after_frames(model, tmp_path):
+    """Frames with nothing at `min_conf` right after a detection, or while an alert collects its after-frames, are
+    not skipped: they end a stay under way, keep their place in the frame indices and fill the after-frames."""
     model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)
     predictor = model.predictor
     hook = DetectionAlert(classes=["person"], min_conf=0.5, min_duration="2 frames", cooldown=3600, before=1,
