@@ -47,6 +47,8 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive: a sender reuses its connection, as with a real service
+            disable_nagle_algorithm = True  # the reply's headers and body go as two writes: without this the body
+            # waits for the client's delayed ACK (40 ms a message on Linux), which a real service does not make wait
 
             def setup(self):
                 super().setup()

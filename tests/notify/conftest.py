@@ -2,7 +2,8 @@
 
 ``endpoint`` answers each request from its script (``endpoint.script("429", "500", "ok")``), then from its
 ``mode``: ``ok`` (200), ``429`` (with ``Retry-After``), ``500``, ``400``, ``slow`` (200 after ``delay`` s),
-``close`` (accept, then hang up without a reply), ``drop`` (take the message, then hang up: the sender cannot
+``close`` (accept, then hang up without a reply), ``hangup`` (200,
+then close the kept-alive connection without saying so, as a server's idle timeout does), ``drop`` (take the message, then hang up: the sender cannot
 know it arrived, so it sends it again — the at-least-once case receivers dedup by id), ``302`` (a redirect to
 ``location``), ``410`` (gone), ``huge`` (200 with a ``huge_bytes`` body; ``bytes_sent`` counts what the client
 really read) and ``never`` (take the request, never answer). ``dead_url`` is a port with nothing listening
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 
-MODES = ("ok", "429", "500", "400", "slow", "close", "drop", "302", "410", "huge", "never")
+MODES = ("ok", "429", "500", "400", "slow", "close", "hangup", "drop", "302", "410", "huge", "never")
 
 
 class Endpoint:
@@ -97,7 +98,7 @@ class Endpoint:
                 if reply == "huge":
                     self._send_huge()
                     return
-                status = {"ok": 200, "slow": 200, "429": 429, "500": 500, "400": 400, "302": 302, "410": 410}[reply]
+                status = {"ok": 200, "hangup": 200, "slow": 200, "429": 429, "500": 500, "400": 400, "302": 302, "410": 410}[reply]
                 payload = b'{"ok": true}' if status == 200 else b'{"ok": false, "error": "scripted"}'
                 self.send_response(status)
                 if status == 429:
@@ -108,6 +109,8 @@ class Endpoint:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                if reply == "hangup":
+                    self.close_connection = True
 
             def _send_huge(self):
                 self.send_response(200)
@@ -143,7 +146,7 @@ class Endpoint:
     def received(self) -> list[dict[str, Any]]:
         """JSON bodies of requests that reached the receiver's handling (answered 200, or taken and dropped)."""
         with self._lock:
-            return [r["json"] for r in self.requests if r["reply"] in ("ok", "slow", "drop", "huge") and r["json"]]
+            return [r["json"] for r in self.requests if r["reply"] in ("ok", "hangup", "slow", "drop", "huge") and r["json"]]
 
     def ids(self) -> list[str]:
         """Message ids received, duplicates included (the ``json`` format's ``id``)."""

@@ -1,7 +1,7 @@
 """Background delivery to one destination: connection reuse, timeout, retries, Retry-After, rate limit, outbox.
 
 The training thread only calls :meth:`Delivery.submit` (a deque append). One daemon worker per destination
-builds the request (:mod:`yolo_hooks.notify.formats`), sends it over a reused ``requests.Session`` and reads the
+builds the request (:mod:`yolo_hooks.notify.formats`), sends it over one kept-alive connection (:mod:`.http`) and reads the
 verdict from the format's ``check_response``:
 
 - delivered: done;
@@ -265,7 +265,7 @@ class Delivery:
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
         if self._session is None:
-            self._session = http.new_session(request.url)  # one connection pool per destination, reused for each message
+            self._session = http.Session(request.url)  # one connection pool per destination, reused for each message
         result, self.down = http.send(self._session, request, fmt, self.timeout)
         return result
 

@@ -14,7 +14,7 @@ JSON_CONTENT_TYPE = "application/json"
 
 @dataclass(frozen=True)
 class HttpRequest:
-    """One HTTP request, ready for ``requests.Session.request(method, url, data=body or json=json, headers=...)``.
+    """One HTTP request, as :func:`yolo_hooks.notify.http.send` sends it (``body``, else ``json`` encoded).
 
     Every built-in format fills ``body`` (the exact bytes, so size limits and signatures hold for what is sent)
     and sets ``Content-Type``; ``json`` is for callers building their own requests.
@@ -67,7 +67,7 @@ def json_request(url: str, payload: Mapping, headers: Mapping[str, str] | None =
 
 
 def header(headers: Mapping[str, str] | None, name: str) -> str | None:
-    """Case-insensitive header lookup on any mapping (a plain dict or ``requests``' CaseInsensitiveDict)."""
+    """Case-insensitive header lookup on any mapping (a plain dict or the reply's ``http.client.HTTPMessage``)."""
     if not headers:
         return None
     lowered = name.lower()

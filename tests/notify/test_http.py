@@ -1,0 +1,186 @@
+"""The transport under every webhook: one kept-alive connection per destination, TLS checked against the CA bundle
+the environment names, CONNECT tunnels through a proxy, ``.netrc`` credentials; all on real loopback servers."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.notify.test_delivery import delivery, message
+from yolo_hooks.notify import http
+from yolo_hooks.notify.formats.base import HttpRequest
+
+HOST = "hooks.example.invalid"  # resolvable by nobody: reached by way of the test's proxy only
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 and HOST, as PEM files (certificate, key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yolo_hooks test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName(HOST)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+@pytest.fixture
+def https_endpoint(certificate):
+    """An HTTPS/1.1 keep-alive server on loopback with the self-signed certificate; records what it received."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append({"json": json.loads(body), "headers": dict(self.headers),
+                             "client_port": self.client_address[1]})
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    server.received = received
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def connect_proxy():
+    """A CONNECT proxy on loopback that tunnels every target to the port in ``proxy.to``; records the CONNECT lines
+    and their Proxy-Authorization."""
+
+    class Proxy:
+        to = 0
+        tunnels: list[tuple[str, str | None]] = []
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    Proxy.url = f"http://user:p%40ss@127.0.0.1:{listener.getsockname()[1]}"
+
+    def pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            b.close()
+
+    def serve() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += client.recv(4096)
+            line, *lines = head.decode().split("\r\n")
+            auth = next((v.split(":", 1)[1].strip() for v in lines if v.lower().startswith("proxy-authorization")), None)
+            Proxy.tunnels.append((line.rsplit(" ", 1)[0], auth))  # without the HTTP version (1.0 or 1.1)
+            upstream = socket.create_connection(("127.0.0.1", Proxy.to))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield Proxy
+    listener.close()
+
+
+def test_https_is_checked_against_the_ca_bundle_the_environment_names(https_endpoint, certificate, tmp_path,
+                                                                     monkeypatch):
+    url = f"https://127.0.0.1:{https_endpoint.server_address[1]}/hook/TOKEN-tls-0123456789"
+    untrusted = delivery(url, tmp_path / "a", retries=0)
+    result = untrusted.send(message(1))
+    assert not result.ok and "TLS error" in result.error and "TOKEN" not in result.error
+    assert https_endpoint.received == []  # nothing was sent to a server whose certificate did not check out
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))  # read when the destination is first used
+    trusted = delivery(url, tmp_path / "b", retries=0)
+    for i in range(3):
+        trusted.submit(message(i))
+    assert trusted.flush(5) == 0 and trusted.delivered == 3
+    assert len({r["client_port"] for r in https_endpoint.received}) == 1  # one TLS connection for all three
+
+
+def test_https_goes_through_a_connect_tunnel_with_the_proxys_credentials(https_endpoint, connect_proxy, certificate,
+                                                                        tmp_path, monkeypatch):
+    connect_proxy.to = https_endpoint.server_address[1]
+    monkeypatch.setenv("HTTPS_PROXY", connect_proxy.url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    d = delivery(f"https://{HOST}/hook/TOKEN-tunnel-0123456789", tmp_path, retries=0)
+    d.submit(message(1))
+    d.submit(message(2))
+    assert d.flush(5) == 0 and d.delivered == 2
+    assert connect_proxy.tunnels == [(f"CONNECT {HOST}:443", "Basic dXNlcjpwQHNz")]  # user:p@ss, once
+    assert [r["headers"]["Host"] for r in https_endpoint.received] == [HOST, HOST]  # TLS and Host name the target
+
+
+def test_a_connection_the_server_closed_while_idle_is_opened_again_without_a_failed_attempt(endpoint, tmp_path):
+    endpoint.script("hangup", "hangup")
+    d = delivery(endpoint.url, tmp_path, retries=0)
+    for i in range(3):
+        result = d.send(message(i))
+        assert result.ok and result.attempts == 1
+        time.sleep(0.1)  # the server's close arrives while the connection is idle
+    assert d.delivered == 3 and len({r["client_port"] for r in endpoint.requests}) == 3
+
+
+def test_requests_name_their_sender_and_carry_netrc_credentials_for_the_host(endpoint, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password wonder\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert delivery(endpoint.url, tmp_path).send(message()).ok
+    headers = endpoint.requests[0]["headers"]
+    assert headers["User-Agent"] == http.USER_AGENT and headers["Authorization"] == "Basic YWxpY2U6d29uZGVy"
+
+
+def test_a_request_built_with_json_is_sent_as_json(endpoint):
+    request = HttpRequest(url=endpoint.url, json={"x": 1})  # what a caller building its own request may do
+    session = http.Session(endpoint.url)
+    try:
+        result, down = http.send(session, request, "json", timeout=5)
+    finally:
+        session.close()
+    assert result.ok and down is None
+    assert endpoint.requests[0]["json"] == {"x": 1}
+    assert endpoint.requests[0]["headers"]["Content-Type"] == "application/json"
