@@ -6,7 +6,8 @@ Figures (``run()`` returns them; ``python benchmarks/bench_notify.py`` prints th
 - ``handover_us``: training-thread cost of one message (bus record -> Message -> queue), p50 / p99 in
   microseconds, with a fast, a 5-second-slow and a dead (connection refused) endpoint;
 - ``throughput``: messages per second the background worker delivers to a local keep-alive endpoint, against a
-  bare ``requests.post`` loop and a ``requests.Session`` loop doing the same requests on one thread;
+  bare ``requests.post`` loop and a ``requests.Session`` loop doing the same requests on one thread, and the
+  process CPU per message of each (the endpoint's own share included, the same for all three);
 - ``training``: epoch-time and wall-time ratio of a short coco8 training with a Notify hook pointed at a dead
   endpoint (progress every epoch) over the same training without notifications, median of alternating pairs.
 """
@@ -93,6 +94,13 @@ def handover(url: str, messages: int, tmp: Path, wait: float = 0) -> dict[str, f
     return {"p50": percentile(costs, 50) * 1e6, "p99": percentile(costs, 99) * 1e6, "max": max(costs) * 1e6}
 
 
+def _process_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def throughput(messages: int, tmp: Path, rounds: int = 3) -> dict[str, float]:
     """Messages per second: the Notify worker vs a bare ``requests.post`` loop vs a ``Session`` loop.
 
@@ -128,6 +136,7 @@ def throughput(messages: int, tmp: Path, rounds: int = 3) -> dict[str, float]:
         return messages / (time.perf_counter() - start)
 
     rates: dict[str, list[float]] = {"worker": [], "bare": [], "session": []}
+    cpu: dict[str, list[float]] = {name: [] for name in rates}  # process CPU seconds per message
     try:
         def pooled() -> float:
             with requests.Session() as session:
@@ -136,12 +145,15 @@ def throughput(messages: int, tmp: Path, rounds: int = 3) -> dict[str, float]:
         runs = [("worker", worker), ("bare", lambda: loop(requests.post)), ("session", pooled)]
         for r in range(rounds):
             for name, measure in runs[r % 3:] + runs[: r % 3]:  # rotate the order: no method always goes first
+                cpu0 = _process_cpu()
                 rates[name].append(measure())
+                cpu[name].append((_process_cpu() - cpu0) / messages)
     finally:
         endpoint.close()
     med = {k: statistics.median(v) for k, v in rates.items()}
     return {"worker_per_s": med["worker"], "bare_post_per_s": med["bare"], "session_post_per_s": med["session"],
             "worker_vs_bare": med["worker"] / med["bare"], "worker_vs_session": med["worker"] / med["session"],
+            **{f"{k}_cpu_ms_per_msg": statistics.median(v) * 1e3 for k, v in cpu.items()},
             "messages_per_round": messages, "rounds": rounds}
 
 

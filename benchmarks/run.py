@@ -295,7 +295,7 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         "Shows: how long each callback holds the training loop. Wall p99 includes time the thread was not running "
         "at all (preempted by other processes on the shared cores, or waiting for the GIL); the CPU column is the "
         "work itself. A background worker woken by a callback waits 5 ms (`settle`) before it starts, so the "
-        "event's other callbacks do not wait for the GIL behind it (requests and bookkeeping are Python). Events "
+        "event's other callbacks do not wait for the GIL behind it (HTTP and bookkeeping are Python). Events "
         "marked ⚠ exceed 1 ms wall at p99; once-per-run events (set-up, on_train_end, teardown) are listed for "
         "completeness: teardown waits, by design, up to `flush_timeout` for the last deliveries. Does not show: "
         "where the worker's Python then runs (during the training step, where torch releases the GIL: it is in "
@@ -334,9 +334,14 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         f"({m['ratio_q1']:.2f}-{m['ratio_q3']:.2f}), {m['runs']} runs |",
         f"| notify worker to a loopback endpoint vs a bare `requests.post` loop | {n['worker_per_s']:.0f} msg/s | "
         f"{n['bare_post_per_s']:.0f} msg/s | {n['worker_per_s'] / n['bare_post_per_s']:.2f} |",
+        f"| the same, process CPU per message (the endpoint's share included) vs a `requests.Session().post` loop "
+        f"on the calling thread | {n['worker_cpu_ms_per_msg']:.2f} ms | {n['session_cpu_ms_per_msg']:.2f} ms | "
+        f"{n['worker_cpu_ms_per_msg'] / n['session_cpu_ms_per_msg']:.2f} |",
         "",
         "Shows: that verification costs no more than doing the same by hand (goal >= 0.8; the baseline pays three "
-        "process starts, which weigh less on larger files) and that queueing adds no per-message cost. Does not show: "
+        "process starts, which weigh less on larger files); that queueing adds no per-message cost; and what a message "
+        "costs in CPU against the callback a user would write with `requests` (the worker sends with `http.client` "
+        "over one kept-alive connection, journals the message and checks the reply). Does not show: "
         "remote destinations (S3 etc.), where the network dominates, or a cold page cache.",
         "",
         "## Start-up and import",

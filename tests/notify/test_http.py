@@ -184,3 +184,10 @@ def test_a_request_built_with_json_is_sent_as_json(endpoint):
     assert result.ok and down is None
     assert endpoint.requests[0]["json"] == {"x": 1}
     assert endpoint.requests[0]["headers"]["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:notaport/hook/TOKEN-x", "ftp://127.0.0.1/hook/TOKEN-x"])
+def test_a_url_that_cannot_be_sent_to_is_a_failed_attempt_that_does_not_name_it(url):
+    session = http.Session(url)
+    result, down = http.send(session, HttpRequest(url=url, body=b"{}"), "json", timeout=5)
+    assert not result.ok and down is None and "TOKEN" not in result.error

@@ -62,10 +62,13 @@ class Session:
                 limit: int) -> tuple[int, http.client.HTTPMessage, bytes]:
         """Send one request; returns (status, headers, at most ``limit`` bytes of the body). Raises
         :class:`TransportError` when no HTTP reply came."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port that is not a number: the message names no part of the URL (it has the token)
+            raise TransportError("not a valid URL", down=False) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportError(f"not an http(s) URL (scheme {parts.scheme!r})", down=False)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         proxy = self._select_proxy(url, self._proxies)
         headers = {"User-Agent": USER_AGENT, "Accept": "*/*", **headers}
         if self._auth and not any(k.lower() == "authorization" for k in headers):
