@@ -37,7 +37,7 @@ from ..core.worker import BackgroundWorker
 from . import http, images
 from . import outbox as outbox_file
 from .destination import Destination
-from .formats import RATE_LIMITS, DeliveryResult
+from .formats import DeliveryResult, rate_limit_of
 from .journal import Journal, journal_path
 from .message import Message
 
@@ -110,7 +110,7 @@ class Delivery:
         self.options = dict(options)
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
         self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
-        self.rate_limit = RATE_LIMITS.get(destination.format) if rate_limit is None else rate_limit  # the service's own
+        self.rate_limit = rate_limit_of(destination.format, rate_limit)
         self.rate_window = rate_window
         self._rate = RateLimit(self.rate_limit, rate_window)
         self.flush_timeout = flush_timeout

@@ -30,7 +30,7 @@ from .events import (
     published_message,
     severity_at_least,
 )
-from .formats import RATE_LIMITS
+from .formats import rate_limit_of
 from .images import split
 from .message import Message
 from .options import HOOK, check_events, check_format, check_format_options, check_severity
@@ -150,7 +150,7 @@ class Notify(TrainingNews, Hook):
         shown = {"name": self.name, "format": self.format, **self._options, "events": list(self.events),
                  "min_severity": self.min_severity, "progress_every": self.progress_every,
                  "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
-                 "rate_limit": self.rate_limit or RATE_LIMITS.get(self.format),
+                 "rate_limit": rate_limit_of(self.format, self.rate_limit),
                  "flush_timeout": self.flush_timeout,
                  "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
         return redact_mapping({k: v for k, v in shown.items() if v is not None})

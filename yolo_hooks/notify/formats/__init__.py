@@ -9,7 +9,8 @@ A service module declares everything about its service (see the README, "Adding 
   -> HttpRequest`` when it needs its own URL, headers, signature or byte limit;
 * ``check(status, headers, body) -> DeliveryResult`` only where replies mean more than :func:`.base.http_check`
   reads (2xx delivered; 408/425/429/5xx retried, with ``Retry-After``; any other status permanent);
-* optionally ``NAME`` (when the module's name cannot be the format's: ``json_.py``), ``RATE_LIMIT`` (messages a
+* optionally ``NAME`` (when the module's name cannot be the format's: ``json_.py``), ``identity(options)`` (what tells
+  two destinations apart and what to show, when it is not the ``url``: see ``telegram``), ``RATE_LIMIT`` (messages a
   minute, the service's documented limit), ``build_image`` and ``IMAGE_WITHOUT_TEXT`` (see :mod:`..images`).
 
 The modules shipped here are listed once, in :data:`SERVICES`; :func:`register` adds one from elsewhere.
@@ -48,6 +49,7 @@ __all__ = [
     "REQUIRED",
     "OPTIONAL",
     "RATE_LIMITS",
+    "rate_limit_of",
     "SERVICES",
     "HttpRequest",
     "DeliveryResult",
@@ -84,6 +86,11 @@ def register(module: str | ModuleType) -> str:
     FORMATS = tuple(_MODULES)
     HTTP_FORMATS = tuple(f for f in FORMATS if f != "email")
     return name
+
+
+def rate_limit_of(fmt: str, given: float | None) -> float | None:
+    """Messages per minute for a destination: ``given``, else the service's documented limit (None: no limit)."""
+    return RATE_LIMITS.get(fmt) if given is None else given
 
 
 for _service in SERVICES:
