@@ -90,3 +90,18 @@ def test_every_shipped_service_declares_its_options_and_its_rate_limit_where_it_
     slack, json = (Destination.of("n", fmt, {"url": "http://127.0.0.1:9/h"}) for fmt in ("slack", "json"))
     assert Delivery(slack, {"url": "http://127.0.0.1:9/h"}).rate_limit == 60
     assert Delivery(json, {"url": "http://127.0.0.1:9/h"}).rate_limit is None
+
+
+def test_a_service_without_a_url_tells_its_destinations_apart_by_its_own_identity(mattermost, tmp_path):
+    (tmp_path / "my_services" / "pager.py").write_text(
+        'REQUIRED = ("team",)\n\n'
+        'def identity(options):\n    return options["team"], f"pager team {options[\'team\']}"\n\n'
+        'def build(message, options):\n    raise NotImplementedError\n')
+    importlib.invalidate_caches()
+    assert formats.register("my_services.pager") == "pager"
+    ops, ml = (Destination.of("n", "pager", {"team": team}) for team in ("ops", "ml"))
+    assert (ops.target, ml.target) == ("pager team ops", "pager team ml") and ops.key != ml.key
+    chats = {Destination.of("n", "telegram", {"bot_token": "1:SECRET", "chat_id": c}).key for c in ("1", "2")}
+    assert len(chats) == 2
+    webhook = Destination.of("n", "no_longer_registered", {"url": "https://hooks.example.com/T0KEN/abcdefgh"})
+    assert "abcdefgh" not in webhook.target  # an old outbox line's format: its URL, redacted

@@ -17,7 +17,7 @@ import html
 import smtplib
 import ssl
 from email.message import EmailMessage
-from typing import Mapping
+from typing import Any, Mapping
 
 from ...core.redact import scrub
 from ..message import Message
@@ -26,6 +26,13 @@ from .render import PLAIN, heading, render_message, truncate
 
 REQUIRED = ("smtp_host", "sender", "to")
 OPTIONAL = ("smtp_port", "security", "smtp_user", "password", "ca_file")
+
+
+def identity(options: Mapping[str, Any]) -> tuple[str, str]:
+    """Destinations differ by recipients; shown with the server."""
+    to = options.get("to") or []
+    raw = ",".join([to] if isinstance(to, str) else to)
+    return raw, f"smtp://{options.get('smtp_host')} to {raw}"
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}

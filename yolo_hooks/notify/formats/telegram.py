@@ -13,7 +13,7 @@ chat, bad token, bot blocked) are permanent. The token is part of the URL: never
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..message import Message
 from .base import DeliveryResult, HttpRequest, http_check, json_request, reply_json
@@ -22,6 +22,11 @@ from .render import TELEGRAM, message_spans, render, run_line, utf16_len
 REQUIRED = ("bot_token", "chat_id")
 OPTIONAL = ("api_url",)
 RATE_LIMIT = 20
+
+
+def identity(options: Mapping[str, Any]) -> tuple[str, str]:
+    """Destinations differ by chat (the bot token is a secret, never shown)."""
+    return f"{options.get('chat_id')}", f"telegram chat {options.get('chat_id')}"
 
 TEXT_LIMIT = 4096
 DEFAULT_API_URL = "https://api.telegram.org"
