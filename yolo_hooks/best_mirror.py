@@ -245,9 +245,9 @@ class BestMirror(ExportCopies, Hook):
     def _report(self, result: Result) -> None:
         """Log and publish one result, on the thread that produced it (the bus is thread-safe)."""
         self.results.append(result)
-        line, level, kind, text, severity, data = background.describe(result)
-        self.log(line, level)
-        self.publish(kind, text, severity, **data)
+        report = background.describe(result)
+        self.log(report.line, report.level)
+        self.publish(report.kind, report.text, report.severity, **report.data)
 
     def _finish(self, staging: Path, timeout: float) -> None:
         """Wait for every destination (one shared deadline), then report whatever is still missing."""

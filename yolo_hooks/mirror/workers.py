@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .base import Destination
 from .queue import Job, MirrorWorker
@@ -101,17 +101,28 @@ def missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
     )
 
 
-def describe(result: Result) -> tuple[str, str, str, str, str, dict[str, Any]]:
-    """What ``result`` says: ``(log line, log level, event kind, event text, severity, event data)``."""
+class Report(NamedTuple):
+    """What one result says: the log line and its level, and the event published to the other hooks."""
+
+    line: str
+    level: str
+    kind: str  # mirror_done / mirror_failed
+    text: str
+    severity: str
+    data: dict[str, Any]
+
+
+def describe(result: Result) -> Report:
+    """What ``result`` says (:class:`Report`)."""
     what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
     data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
     if result.ok:
         line = (f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified sha256 {result.sha256[:12]}... "
                 f"in {result.seconds:.1f}s")
         data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
-        return line, "info", "mirror_done", f"{what} mirrored to {result.destination}", "info", data
+        return Report(line, "info", "mirror_done", f"{what} mirrored to {result.destination}", "info", data)
     line = f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): {result.error}"
     data.update(error=result.error)
     text = f"could not mirror {what} to {result.destination}: {result.error}"
-    return line, "error", "mirror_failed", text, "critical", data
+    return Report(line, "error", "mirror_failed", text, "critical", data)
 
