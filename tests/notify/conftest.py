@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,8 +29,8 @@ MODES = ("ok", "429", "500", "400", "slow", "close", "hangup", "drop", "302", "4
 class Endpoint:
     """A threaded HTTP/1.1 (keep-alive) server on loopback."""
 
-    def __init__(self, port: int = 0):
-        self.port = port
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None):
+        self.port, self.tls = port, tls  # with a server-side TLS context: HTTPS
         self.requests: list[dict[str, Any]] = []
         self.mode, self.delay, self.retry_after = "ok", 5.0, 1.0
         self.location = "http://127.0.0.1:9/elsewhere"
@@ -44,7 +45,7 @@ class Endpoint:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook/TOKEN-s3cr3t-0123456789"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/hook/TOKEN-s3cr3t-0123456789"
 
     def script(self, *replies: str) -> Endpoint:
         """Answer the next requests with ``replies`` in order (then with ``mode``)."""
@@ -132,6 +133,8 @@ class Endpoint:
         ThreadingHTTPServer.allow_reuse_address = True
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import json
 import socket
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.notify.conftest import Endpoint
 from tests.notify.test_delivery import delivery, message
 from yolo_hooks.notify import http
 from yolo_hooks.notify.formats.base import HttpRequest
@@ -49,35 +48,12 @@ def certificate(tmp_path_factory):
 
 @pytest.fixture
 def https_endpoint(certificate):
-    """An HTTPS/1.1 keep-alive server on loopback with the self-signed certificate; records what it received."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_POST(self):  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received.append({"json": json.loads(body), "headers": dict(self.headers),
-                             "client_port": self.client_address[1]})
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    """The notification tests' endpoint, over TLS with the self-signed certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*certificate)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    server.received = received
+    server = Endpoint(tls=context).start()
     yield server
-    server.shutdown()
-    server.server_close()
+    server.stop()
 
 
 @pytest.fixture
@@ -125,23 +101,23 @@ def connect_proxy():
 
 def test_https_is_checked_against_the_ca_bundle_the_environment_names(https_endpoint, certificate, tmp_path,
                                                                      monkeypatch):
-    url = f"https://127.0.0.1:{https_endpoint.server_address[1]}/hook/TOKEN-tls-0123456789"
+    url = https_endpoint.url
     untrusted = delivery(url, tmp_path / "a", retries=0)
     result = untrusted.send(message(1))
     assert not result.ok and "TLS error" in result.error and "TOKEN" not in result.error
-    assert https_endpoint.received == []  # nothing was sent to a server whose certificate did not check out
+    assert https_endpoint.requests == []  # nothing was sent to a server whose certificate did not check out
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))  # read when the destination is first used
     trusted = delivery(url, tmp_path / "b", retries=0)
     for i in range(3):
         trusted.submit(message(i))
     assert trusted.flush(5) == 0 and trusted.delivered == 3
-    assert len({r["client_port"] for r in https_endpoint.received}) == 1  # one TLS connection for all three
+    assert len({r["client_port"] for r in https_endpoint.requests}) == 1  # one TLS connection for all three
 
 
 def test_https_goes_through_a_connect_tunnel_with_the_proxys_credentials(https_endpoint, connect_proxy, certificate,
                                                                         tmp_path, monkeypatch):
-    connect_proxy.to = https_endpoint.server_address[1]
+    connect_proxy.to = https_endpoint.port
     monkeypatch.setenv("HTTPS_PROXY", connect_proxy.url)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate[0]))
     for name in ("NO_PROXY", "no_proxy", "https_proxy"):
@@ -151,7 +127,7 @@ def test_https_goes_through_a_connect_tunnel_with_the_proxys_credentials(https_e
     d.submit(message(2))
     assert d.flush(5) == 0 and d.delivered == 2
     assert connect_proxy.tunnels == [(f"CONNECT {HOST}:443", "Basic dXNlcjpwQHNz")]  # user:p@ss, once
-    assert [r["headers"]["Host"] for r in https_endpoint.received] == [HOST, HOST]  # TLS and Host name the target
+    assert [r["headers"]["Host"] for r in https_endpoint.requests] == [HOST, HOST]  # TLS and Host name the target
 
 
 def test_a_connection_the_server_closed_while_idle_is_opened_again_without_a_failed_attempt(endpoint, tmp_path):
