@@ -167,3 +167,11 @@ def test_a_url_that_cannot_be_sent_to_is_a_failed_attempt_that_does_not_name_it(
     session = http.Session(url)
     result, down = http.send(session, HttpRequest(url=url, body=b"{}"), "json", timeout=5)
     assert not result.ok and down is None and "TOKEN" not in result.error
+
+
+def test_an_https_proxy_is_refused_with_a_reason_that_names_no_credentials(tmp_path, monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "https://user:SECRETPW@127.0.0.1:9")
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    result = delivery(f"https://{HOST}/hook/TOKEN-x-0123456789", tmp_path, retries=0).send(message())
+    assert not result.ok and "https:// proxy" in result.error and "SECRETPW" not in result.error

@@ -73,6 +73,9 @@ class Session:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TransportError(f"not an http(s) URL (scheme {parts.scheme!r})", down=False)
         proxy = self._select_proxy(url, self._proxies)
+        if proxy and proxy.lower().startswith("https://"):
+            raise TransportError("the environment names an https:// proxy (TLS to the proxy itself), which is not "
+                                 "supported: give the proxy's http:// address", down=False)
         headers = {"User-Agent": USER_AGENT, "Accept": "*/*", **headers}
         if self._auth and not any(k.lower() == "authorization" for k in headers):
             headers["Authorization"] = _basic(*self._auth)
@@ -213,7 +216,8 @@ def _proxy(proxy: str) -> tuple[str, int, str, str]:
     """(host, port, user, password) of a proxy URL (``host:port`` alone means http, as for ``requests``).
 
     The proxy itself is spoken to in plain HTTP (a CONNECT tunnel carries the TLS to the service), as nearly every
-    corporate proxy expects; a proxy that wants TLS on its own port (an ``https://`` proxy URL) is not supported.
+    corporate proxy expects; a proxy that wants TLS on its own port (an ``https://`` proxy URL) is refused with a
+    reason (see :meth:`Session.request`).
     """
     at = urlsplit(proxy if "://" in proxy else "http://" + proxy)
     port = at.port or (443 if at.scheme == "https" else 80)
