@@ -129,7 +129,7 @@ class BackgroundWorker:
         linger: idle seconds before the thread ends by itself (None: only :meth:`close` ends it).
         settle: seconds an idle worker waits after it is woken before it starts (default ``SETTLE``; 0: none).
             Work is queued from inside a callback, and the hooks' callbacks of one event run back to back: a worker
-            that started at once would hold the GIL (requests, bookkeeping in Python) while the training thread
+            that started at once would hold the GIL (HTTP, bookkeeping in Python) while the training thread
             still has the rest of them to run, and that thread would wait for it. Waiting out the burst moves the
             worker's Python to the training step, where torch releases the GIL.
     """

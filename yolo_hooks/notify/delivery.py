@@ -265,7 +265,7 @@ class Delivery:
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
         if self._session is None:
-            self._session = http.Session(request.url)  # one connection pool per destination, reused for each message
+            self._session = http.Session(request.url)  # one kept-alive connection per destination
         result, self.down = http.send(self._session, request, fmt, self.timeout)
         return result
 

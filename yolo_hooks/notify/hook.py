@@ -133,7 +133,8 @@ class Notify(TrainingNews, Hook):
     # --- identity, secrets, config check ------------------------------------------------------------------------
     @property
     def destination(self) -> Destination:
-        """Non-secret identity: name, format, redacted target and a key hashed from format and URL."""
+        """Non-secret identity: name, format, redacted target and a key hashed from format and the service's identity
+        (its URL, Telegram's chat, e-mail's recipients)."""
         return Destination.of(self.name, self.format, self._options)
 
     def secrets(self) -> list[str]:

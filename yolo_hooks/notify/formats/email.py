@@ -27,17 +27,18 @@ from .render import PLAIN, heading, render_message, truncate
 REQUIRED = ("smtp_host", "sender", "to")
 OPTIONAL = ("smtp_port", "security", "smtp_user", "password", "ca_file")
 
-
-def identity(options: Mapping[str, Any]) -> tuple[str, str]:
-    """Destinations differ by recipients; shown with the server."""
-    to = options.get("to") or []
-    raw = ",".join([to] if isinstance(to, str) else to)
-    return raw, f"smtp://{options.get('smtp_host')} to {raw}"
-
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SUBJECT_LIMIT = 200
 BODY_LIMIT = 100_000
+
+
+def identity(options: Mapping[str, Any]) -> tuple[str, str]:
+    """Destinations differ by recipients; shown with the server. ``to`` is joined as written, not through
+    :func:`recipients`: the key is hashed from it, and outbox lines written earlier must keep matching."""
+    to = options.get("to") or []
+    raw = ",".join([to] if isinstance(to, str) else to)
+    return raw, f"smtp://{options.get('smtp_host')} to {raw}"
 
 
 class EmailError(Exception):

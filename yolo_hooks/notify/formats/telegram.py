@@ -22,14 +22,13 @@ from .render import TELEGRAM, message_spans, render, run_line, utf16_len
 REQUIRED = ("bot_token", "chat_id")
 OPTIONAL = ("api_url",)
 RATE_LIMIT = 20
+TEXT_LIMIT = 4096
+DEFAULT_API_URL = "https://api.telegram.org"
 
 
 def identity(options: Mapping[str, Any]) -> tuple[str, str]:
     """Destinations differ by chat (the bot token is a secret, never shown)."""
     return f"{options.get('chat_id')}", f"telegram chat {options.get('chat_id')}"
-
-TEXT_LIMIT = 4096
-DEFAULT_API_URL = "https://api.telegram.org"
 
 
 def text(message: Message) -> str:
