@@ -159,6 +159,8 @@ class ValLossAlert(Hook):
         if not self.is_main_process:
             return
         path = Path(trainer.save_dir) / ALERTS_FILE
+        if self._bus is not None:
+            self._bus.flush_writes()  # the previous caught-up epoch's records are in the file before it is read
         _drop_torn_line(path)
         written = {_identity(r) for r in _read_records(path) if r.get("epoch") == epoch}
         self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values), already_written=written)
@@ -219,10 +221,15 @@ class ValLossAlert(Hook):
             record.severity,
             **{k: v for k, v in record.as_dict().items() if k not in {"kind", "message", "severity"}},
         )
-        try:
-            append_line(path, json.dumps({"time": published.time, **record.as_dict()}, allow_nan=False))
-        except OSError as e:  # a full disk must not hide the alert: it was logged and published above
-            self.log(f"could not append to {path}: {e}", "warning")
+        line = {"time": published.time, **record.as_dict()}
+
+        def append():  # on the bus' writer, in order with the state file that follows it
+            try:
+                append_line(path, json.dumps(line, allow_nan=False))
+            except OSError as e:  # a full disk must not hide the alert: it was logged and published above
+                self.log(f"could not append to {path}: {e}", "warning")
+
+        self.write_later(append)
 
     def _report_unused_names(self, val_losses: dict[str, float], task: str) -> None:
         """Say once which per-loss settings this task never uses (names are valid for some task, not this one)."""

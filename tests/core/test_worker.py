@@ -35,6 +35,22 @@ def test_an_idle_thread_ends_by_itself_after_linger_seconds():
     assert not worker.alive  # the old worker polled every second, forever
 
 
+def test_a_held_thread_stays_idle_past_linger_until_closed_then_lingers_again():
+    worker = BackgroundWorker("held", linger=0.05)
+    worker.hold()  # started at once, before any task
+    assert worker.alive
+    time.sleep(0.3)
+    assert worker.alive  # held: idle for six lingers
+    worker.close()
+    assert worker.join(5) and not worker.alive
+    worker.submit(lambda: None)  # a later use lingers as constructed
+    assert worker.flush(5)
+    deadline = time.monotonic() + 5
+    while worker.alive and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not worker.alive
+
+
 def test_a_woken_idle_worker_lets_the_event_that_queued_its_work_finish_first():
     """Work is queued from inside a callback: an idle worker that wakes for it waits `settle` seconds first, so the
     training thread runs the event's other callbacks without waiting for the GIL; work queued behind it does not

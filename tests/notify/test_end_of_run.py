@@ -31,6 +31,27 @@ def test_no_yolo_hooks_thread_is_left_after_each_of_three_trainings_in_one_proce
     assert (tmp_path / "mirror2" / "best.pt").exists()
 
 
+def test_the_run_threads_start_before_the_first_epoch_and_last_until_the_end(tmp_path, endpoint):
+    """The state writer and a destination's worker start at train start and are held for the run: an epoch longer
+    than their idle linger (30 s) would otherwise end them, and the next epoch's callbacks would start them again
+    on the training thread."""
+    before = set(live_threads())
+    seen: list[dict[str, int]] = []
+
+    def threads_at_epoch_start(trainer):
+        seen.append({t.name: t.ident for t in live_threads() if t not in before})
+
+    from ultralytics import YOLO
+
+    model = YOLO("yolo11n.yaml")
+    yolo_hooks.attach(model, Notify(format="json", url=endpoint.url, name="hook", strict=True), FitnessReport(strict=True))
+    model.add_callback("on_train_epoch_start", threads_at_epoch_start)
+    train(tmp_path, model=model, epochs=2, imgsz=64)
+    assert set(seen[0]) == {"yolo_hooks-state", "yolo_hooks-notify-hook"}  # before the first epoch's callbacks
+    assert seen[1] == seen[0]  # the same threads, not new ones
+    assert [t.name for t in live_threads() if t not in before] == []  # and none after the run
+
+
 def test_the_end_of_a_run_waits_once_for_all_destinations_together(tmp_path):
     never = Endpoint().start()  # takes every request and never answers
     never.mode = "never"

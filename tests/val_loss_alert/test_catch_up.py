@@ -85,6 +85,7 @@ def run(save_dir: Path, kill_after: int | None = None, appended: str = "none"):
             hook.on_fit_epoch_end(trainer)
         if trainer.stop:
             break
+    flush_state(hook)  # alerts.jsonl is appended on the bus' writer, like the state file
     return published + listener.published, snap.epoch
 
 

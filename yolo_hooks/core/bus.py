@@ -99,6 +99,11 @@ class Bus:
             self._writer = BackgroundWorker("state")
         return self._writer
 
+    def hold_writer(self) -> None:
+        """Start the writer's thread now and keep it until :meth:`close_writer` (a training's first epoch, and every
+        epoch longer than the writer's linger, would otherwise start it on the training thread)."""
+        self.writer.hold()
+
     def flush_writes(self, timeout: float = 30.0) -> bool:
         """Wait for pending state writes; True when none is left."""
         return self._writer is None or self._writer.flush(timeout)

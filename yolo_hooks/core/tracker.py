@@ -42,6 +42,7 @@ class RunTracker(Hook):
             from ..recover import on_run_start
 
             on_run_start(trainer, [h for h in self.bus.hooks if h is not self], self.log, self.bus.run_id)
+            self.bus.hold_writer()  # until finish_run
         if not getattr(trainer.args, "resume", False):
             return
         completed = int(getattr(trainer, "start_epoch", 0))  # epochs in last.pt; 1-based number of the last one

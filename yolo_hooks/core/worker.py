@@ -149,7 +149,7 @@ class BackgroundWorker:
         self.settle = SETTLE if settle is None else settle
         self.queue = LatestWinsQueue(on_replace)
         self.nice = nice
-        self.linger = linger
+        self.linger = self._linger = linger
         self.cpu_seconds = 0.0  # CPU time this worker's thread spent on tasks (benchmarks, diagnostics)
         self._process = process
         self._on_skip = on_skip
@@ -163,6 +163,17 @@ class BackgroundWorker:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=THREAD_PREFIX + self.name, daemon=True)
                 self._thread.start()
+
+    def hold(self) -> None:
+        """Start the thread now and keep it, idle or not, until :meth:`close` (for the length of a training).
+
+        An epoch is usually longer than ``linger``: without this the thread would end between epochs and the next
+        epoch's first submit would start a new one on the training thread (a thread start costs hundreds of
+        microseconds there). :meth:`close` ends the hold.
+        """
+        with self.queue._cond:
+            self.linger = None
+            self.start()
 
     def submit(self, task: Any, slot: str | None = None) -> Any:
         """Queue ``task`` (microseconds; starts the thread if needed); returns the task it replaced, if any."""
@@ -189,6 +200,7 @@ class BackgroundWorker:
         """Let the thread end as soon as its queue is empty (a later submit starts a new one)."""
         with self.queue._cond:
             self._closing = True
+            self.linger = self._linger  # a hold ends here
             self.queue._cond.notify_all()
 
     def join(self, timeout: float) -> bool:

@@ -132,17 +132,25 @@ class Delivery:
         self.journal = Journal(self._log)  # write-ahead: what was queued and not yet settled
 
     # --- the training thread ----------------------------------------------------------------------------------
-    def submit(self, message: Message) -> None:
-        """Journal ``message`` and queue it for the worker (microseconds; starts the thread on first use)."""
+    def hold(self) -> None:
+        """Start the worker's thread now and keep it until :meth:`close` (a training: see ``BackgroundWorker.hold``)."""
+        self._get_worker().hold()
+
+    def _get_worker(self) -> BackgroundWorker:
         if self._worker is None:
             self._worker = BackgroundWorker(f"notify-{self.destination.name}")
+        return self._worker
+
+    def submit(self, message: Message) -> None:
+        """Journal ``message`` and queue it for the worker (microseconds; starts the thread on first use)."""
+        worker = self._get_worker()
         _LIVE.add(self)
         journal = journal_path(self.outbox, self.destination)
         try:  # write-ahead: a SIGKILL before delivery leaves it there, and the next start moves it to the outbox
             self.journal.note(journal, message, self.destination, self.outbox, self.secrets)
         except OSError as e:
             self._log_once("journal", f"cannot write the notification journal {journal}: {e}", "warning")
-        self._worker.submit(_Job(self, message))
+        worker.submit(_Job(self, message))
 
     def pending(self) -> int:
         """Messages queued or being sent."""

@@ -39,6 +39,8 @@ class TrainingNews:
         self._set_run(trainer)
         self._start_time = time.time()
         self._last_progress_time = time.time()
+        if self.is_main_process:
+            self.delivery.hold()  # until finish: no thread start inside an epoch's callbacks
         if self.wants("train_start"):
             self.send(train_start_message(trainer, self._run))
 
