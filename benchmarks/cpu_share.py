@@ -122,8 +122,53 @@ def _process_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def longer_epochs(folder: Path, copies: int) -> Path:
+    """A dataset yaml whose train split is coco8's 4 train images ``copies`` times over (same val split): the
+    same training with an epoch ``copies`` times as long, to see the shares where a real epoch's length is."""
+    coco8 = COCO8.parent / "coco8"
+    for split in ("images", "labels"):
+        (folder / split / "train").mkdir(parents=True, exist_ok=True)
+    for source in sorted((coco8 / "images" / "train").iterdir()):
+        label = coco8 / "labels" / "train" / f"{source.stem}.txt"
+        for i in range(copies):
+            (folder / "images" / "train" / f"{source.stem}_{i}{source.suffix}").symlink_to(source)
+            (folder / "labels" / "train" / f"{source.stem}_{i}.txt").symlink_to(label)
+    names = (COCO8.read_text().split("names:", 1)[1])
+    yaml = folder / "data.yaml"
+    yaml.write_text(f"train: {folder / 'images' / 'train'}\nval: {coco8 / 'images' / 'val'}\nnames:{names}")
+    return yaml
+
+
+def cold_start(project: Path, epochs: int, imgsz: int) -> dict[str, list[float]]:
+    """A training with no hook but a probe: at each ``on_fit_epoch_end`` it runs one of our pure functions (the
+    fitness line of a fixed 20-number record) three times in a row and keeps the thread CPU of each call. The first
+    call is code that runs right after the epoch's training and validation (every hook's situation); the next two
+    run it again at once."""
+    from ultralytics import YOLO
+
+    from yolo_hooks.fitness_record import format_line
+
+    record = {"epoch": 3, "epochs": 8, "fitness": 0.1, "best_fitness": 0.2, "best_epoch": 2, "is_best": False,
+              "improved": False, "delta_prev": 0.01, "delta_best": -0.1, "epochs_since_best": 1,
+              **{f"metrics/{m}(B)": 0.1 for m in ("precision", "recall", "mAP50", "mAP50-95")},
+              "lr/pg0": 0.01, "lr/pg1": 0.01, "lr/pg2": 0.01, "train/loss": 3.0, "val/loss": 4.0,
+              "epoch_time": 1.0, "eta": 5.0}
+    calls: dict[str, list[float]] = {"first": [], "again": []}
+
+    def probe(trainer) -> None:
+        for i in range(3):
+            c0 = time.thread_time()
+            format_line(record, False)
+            calls["first" if i == 0 else "again"].append(time.thread_time() - c0)
+
+    model = YOLO("yolo11n.yaml")
+    model.add_callback("on_fit_epoch_end", probe)
+    model.train(data=str(COCO8), epochs=epochs, project=str(project), name="cold-start", **{**TRAIN_ARGS, "imgsz": imgsz})
+    return calls
+
+
 def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: int,
-            profiler: CallbackProfiler | None = None) -> dict[str, Any]:
+            profiler: CallbackProfiler | None = None, data: Path = COCO8) -> dict[str, Any]:
     """One training with ``hooks``: per-hook CPU shares, per-event wall times, the run's CPU seconds."""
     from ultralytics import YOLO
 
@@ -136,12 +181,13 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
         profiler.wrap(model)
     meter = CallbackMeter()
     meter.wrap(model)
-    best_bytes = [0]  # the largest best.pt written during the epochs (with its optimizer state: what is mirrored)
+    best_bytes, bests = [0], []  # the largest best.pt written (with its optimizer state: what is mirrored); when
     model.add_callback("on_model_save", lambda t: best_bytes.__setitem__(
         0, max(best_bytes[0], t.best.stat().st_size if t.best.exists() else 0)))
+    model.add_callback("on_model_save", lambda t: bests.append(t.epoch) if t.best_fitness == t.fitness else None)
     cpu0, wall0 = _process_cpu(), time.perf_counter()
     with ThreadCpuSampler() as sampler, profiler or contextlib.nullcontext():
-        model.train(data=str(COCO8), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "imgsz": imgsz})
+        model.train(data=str(data), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "imgsz": imgsz})
     total_cpu, wall = _process_cpu() - cpu0, time.perf_counter() - wall0
     background = sampler.per_owner()
     hooks_cpu: dict[str, dict[str, float]] = {}
@@ -156,6 +202,8 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
         "hooks": hooks_cpu,
         "share": ours / total_cpu,
         "best_bytes": best_bytes[0],
+        "new_bests": len(bests),
+        "epochs": epochs,
         "events": {k: {"calls": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99), "max": max(v)}
                    for k, v in meter.wall.items()},
         "wall_calls": dict(meter.wall),
@@ -172,7 +220,8 @@ def _family(name: str) -> str:
 
 
 def report(result: dict[str, Any]) -> str:
-    lines = [f"process CPU {result['total_cpu']:.1f} s, yolo_hooks share {100 * result['share']:.3f} %"]
+    lines = [f"process CPU {result['total_cpu']:.1f} s ({result['total_cpu'] / result['epochs']:.1f} s per epoch, "
+             f"{result['new_bests']} new best.pt), yolo_hooks share {100 * result['share']:.3f} %"]
     for hook, parts in sorted(result["hooks"].items()):
         share = 100 * (parts["thread"] + parts["background"]) / result["total_cpu"]
         lines.append(f"  {hook:<22} thread {parts['thread'] * 1e3:8.1f} ms  background {parts['background'] * 1e3:8.1f} ms"
@@ -286,6 +335,8 @@ def main() -> None:
                         help="every hook, every hook but best_mirror, or one run of each (default)")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--copies", type=int, default=1,
+                        help="train on coco8's train images this many times over (an epoch this many times longer)")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="also cProfile our code (by thread CPU) and print the top N functions per hook; "
                              "profiling inflates the shares, so read the shares of a run without it")
@@ -295,12 +346,13 @@ def main() -> None:
                                                                             ["every hook", "without best_mirror"])
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_cpu_") as tmp, WebhookReceiver() as receiver:
         tmp = Path(tmp)
+        data = COCO8 if args.copies == 1 else longer_epochs(tmp / "data", args.copies)
         for label in runs:
             config = all_hooks(receiver.url, tmp / "mirror")
             if label == "without best_mirror":
                 config.pop("best_mirror")
             profiler = CallbackProfiler() if args.profile else None
-            result = measure(tmp, label.replace(" ", "_"), args.epochs, config, args.imgsz, profiler)
+            result = measure(tmp, label.replace(" ", "_"), args.epochs, config, args.imgsz, profiler, data)
             print(f"{label}:\n" + report(result), flush=True)
             if profiler:
                 print(profiler.report(args.profile), flush=True)
