@@ -133,7 +133,7 @@ def longer_epochs(folder: Path, copies: int) -> Path:
         for i in range(copies):
             (folder / "images" / "train" / f"{source.stem}_{i}{source.suffix}").symlink_to(source)
             (folder / "labels" / "train" / f"{source.stem}_{i}.txt").symlink_to(label)
-    names = (COCO8.read_text().split("names:", 1)[1])
+    names = COCO8.read_text().split("names:", 1)[1]
     yaml = folder / "data.yaml"
     yaml.write_text(f"train: {folder / 'images' / 'train'}\nval: {coco8 / 'images' / 'val'}\nnames:{names}")
     return yaml
@@ -181,7 +181,8 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
         profiler.wrap(model)
     meter = CallbackMeter()
     meter.wrap(model)
-    best_bytes, bests = [0], []  # the largest best.pt written (with its optimizer state: what is mirrored); when
+    # the largest best.pt written (with its optimizer state: what is mirrored), and the epochs that wrote one
+    best_bytes, bests = [0], []
     model.add_callback("on_model_save", lambda t: best_bytes.__setitem__(
         0, max(best_bytes[0], t.best.stat().st_size if t.best.exists() else 0)))
     model.add_callback("on_model_save", lambda t: bests.append(t.epoch) if t.best_fitness == t.fitness else None)
