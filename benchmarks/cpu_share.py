@@ -18,6 +18,7 @@ The same wrapper records the wall time of every callback call on the calling thr
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import threading
 import time
@@ -186,6 +187,7 @@ def measure(project: Path, name: str, epochs: int, hooks: dict | None, imgsz: in
     model.add_callback("on_model_save", lambda t: best_bytes.__setitem__(
         0, max(best_bytes[0], t.best.stat().st_size if t.best.exists() else 0)))
     model.add_callback("on_model_save", lambda t: bests.append(t.epoch) if t.best_fitness == t.fitness else None)
+    os.sync()  # what earlier runs left to write back (checkpoints, copies) is on disk before this one is measured
     cpu0, wall0 = _process_cpu(), time.perf_counter()
     with ThreadCpuSampler() as sampler, profiler or contextlib.nullcontext():
         model.train(data=str(data), epochs=epochs, project=str(project), name=name, **{**TRAIN_ARGS, "imgsz": imgsz})
