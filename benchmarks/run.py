@@ -268,7 +268,8 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         "## CPU share: what the hooks cost, in CPU seconds",
         "",
         f"yolo_hooks' CPU seconds over the whole training's CPU seconds (`benchmarks/cpu_share.py`), {n_runs} run(s) "
-        "per row, median (min-max). Goals: <= 1 % with every hook, <= 0.3 % without best_mirror.",
+        "per row, median (min-max). Goals: <= 1 % with every hook, <= 0.3 % without best_mirror. Each run starts "
+        "after `os.sync()`, so the write-back an earlier run left (its checkpoints and copies) is not measured in it.",
         "",
         "| hooks | share, median (min-max) | runs |",
         "| --- | --- | --- |",
