@@ -44,7 +44,8 @@ def test_the_run_threads_start_before_the_first_epoch_and_last_until_the_end(tmp
     from ultralytics import YOLO
 
     model = YOLO("yolo11n.yaml")
-    yolo_hooks.attach(model, Notify(format="json", url=endpoint.url, name="hook", strict=True), FitnessReport(strict=True))
+    notify = Notify(format="json", url=endpoint.url, name="hook", events="epoch", strict=True)  # nothing at train start
+    yolo_hooks.attach(model, notify, FitnessReport(strict=True))
     model.add_callback("on_train_epoch_start", threads_at_epoch_start)
     train(tmp_path, model=model, epochs=2, imgsz=64)
     assert set(seen[0]) == {"yolo_hooks-state", "yolo_hooks-notify-hook"}  # before the first epoch's callbacks
