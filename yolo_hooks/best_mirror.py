@@ -121,15 +121,16 @@ class BestMirror(ExportCopies, Hook):
         # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
         wrote_best = snap.is_best or (snap.fitness is None and snap.best_fitness is None)
         info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics}
-        run, jobs = run_info(trainer), []  # read once for best.pt and last.pt
+        run, jobs = None, []  # read only for a copy, once for best.pt and last.pt (most epochs queue none)
         if wrote_best and (ident := file_identity(snap.best_path)) is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
+            run = run_info(trainer)
             self._best_info = {**info, "source": str(snap.best_path), **run}
             jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
         if self.last_every and snap.epoch % self.last_every == 0:
-            jobs += self._last_jobs(snap, run)
+            jobs += self._last_jobs(snap, run or run_info(trainer))
         self._submit(jobs)
         self.save_times.append(time.perf_counter() - started)
 
