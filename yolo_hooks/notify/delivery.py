@@ -133,8 +133,10 @@ class Delivery:
 
     # --- the training thread ----------------------------------------------------------------------------------
     def hold(self) -> None:
-        """Start the worker's thread now and keep it until :meth:`close` (a training: see ``BackgroundWorker.hold``)."""
+        """Start the worker's thread now and keep it, and the journal file, until :meth:`close` (a training: see
+        ``BackgroundWorker.hold`` and ``Journal.hold``)."""
         self._get_worker().hold()
+        self.journal.hold()
 
     def _get_worker(self) -> BackgroundWorker:
         if self._worker is None:
@@ -311,6 +313,7 @@ class Delivery:
         if self._session is not None and ended:
             self._session.close()
             self._session = None
+        self.journal.release()
         _LIVE.discard(self)
         return ended
 

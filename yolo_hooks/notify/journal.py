@@ -3,7 +3,8 @@
 Every message is noted in ``.notify_journal.<destination key>.jsonl`` (next to the outbox) before it is queued, on
 the calling thread, with one ``O_APPEND`` write and no fsync (a killed process loses nothing the kernel already
 has); the worker strikes it when it is delivered or written to the outbox, and removes the file when nothing is
-pending. A run that starts in the folder of a killed one, and ``yolo-hooks outbox``, move what a dead process left
+pending. During a training (:meth:`Journal.hold`) the file stays until the run's end, so an epoch's message
+appends to it instead of creating it again (measured: creating the file costs the training thread 5x an append). A run that starts in the folder of a killed one, and ``yolo-hooks outbox``, move what a dead process left
 unsettled to its outbox (:func:`recover`).
 
 Examples:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .delivery import Destination
 
 JOURNAL_GLOB = ".notify_journal.*.jsonl"
+HELD_SIZE = 1 << 20  # a held journal with nothing pending is still removed past this size (a long training)
 KILLED = "in flight when the process ended (killed?)"
 
 
@@ -73,8 +75,8 @@ def recover(folder: str | Path) -> int:
             elif entry.get("op") == "done":
                 done.add(entry.get("id"))
         lost = [e for i, e in queued.items() if i not in done]
-        if any(process_alive(e.get("pid")) for e in lost):
-            continue  # its process is still running (and sending): not ours to take
+        if any(process_alive(e.get("pid")) for e in queued.values()):
+            continue  # its process is still running (sending, or holding the file for a training): not ours to take
         by_outbox: dict[str, list[dict]] = {}
         for entry in lost:
             outbox = entry.pop("outbox", str(journal.parent / outbox_file.OUTBOX_NAME))
@@ -100,6 +102,7 @@ class Journal:
         self._lock = threading.Lock()
         self._pending: dict[str, Path] = {}  # message id -> its journal, until the message is settled
         self._checked: set[Path] = set()  # journals already looked at for a killed run's leftovers
+        self._held = False  # a training: settled journals stay until release()
 
     def note(self, journal: Path, message: Message, destination: Destination, outbox: Path,
              secrets: Iterable[str] = ()) -> None:
@@ -130,5 +133,26 @@ class Journal:
                     journal_done(journal, message_id)
                 except OSError:
                     pass  # the message is settled; at worst the next start re-queues it to the outbox (at least once)
-            for journal in {j for _, j in settled} - set(self._pending.values()):
-                journal.unlink(missing_ok=True)
+            touched = {j for _, j in settled}
+            self._drop_settled(touched if not self._held else {j for j in touched if _size(j) > HELD_SIZE})
+
+    def hold(self) -> None:
+        """Keep settled journals until :meth:`release` (a training: its messages append instead of creating)."""
+        self._held = True
+
+    def release(self) -> None:
+        """End the hold: remove every journal this one noted to that has nothing pending."""
+        with self._lock:
+            self._held = False
+            self._drop_settled(self._checked)
+
+    def _drop_settled(self, journals: set[Path]) -> None:
+        for journal in journals - set(self._pending.values()):
+            journal.unlink(missing_ok=True)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
