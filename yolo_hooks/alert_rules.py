@@ -193,35 +193,40 @@ def _check(
     rules: AlertRules, rule: str, loss: str, value: float, track: LossTrack, train_now: float | None, epoch: int
 ):
     """Is ``rule`` true for this finite ``value``? -> (condition, threshold, baseline, message) or None when the
-    rule is off for this loss or has no baseline yet."""
+    rule is off for this loss or has no baseline yet. The message is written only when the condition holds (the
+    one case that reads it; this runs on the training thread for every rule and loss every epoch)."""
     setting = rules.for_loss(rule, loss)
     if setting is None:
         return None
     if rule == "above":
-        return value > setting, setting, None, f"{loss} {_fmt(value)} is above {_fmt(setting)} at epoch {epoch}"
+        condition = value > setting
+        return condition, setting, None, condition and f"{loss} {_fmt(value)} is above {_fmt(setting)} at epoch {epoch}"
     if rule == "rise" and track.best is not None:
-        limit, rose = setting.limit(track.best), _percent_over(value, track.best)
-        message = (f"{loss} {_fmt(value)} at epoch {epoch} is {rose:+.0f}% over its best {_fmt(track.best)} "
-                   f"(epoch {track.best_epoch}); limit {setting}")
-        return value > limit, limit, track.best, message
+        limit = setting.limit(track.best)
+        condition = value > limit
+        message = condition and (
+            f"{loss} {_fmt(value)} at epoch {epoch} is {_percent_over(value, track.best):+.0f}% over its best "
+            f"{_fmt(track.best)} (epoch {track.best_epoch}); limit {setting}"
+        )
+        return condition, limit, track.best, message
     if rule == "jump" and track.previous is not None:
-        limit, rose = setting.limit(track.previous), _percent_over(value, track.previous)
-        message = (f"{loss} jumped {rose:+.0f}% from {_fmt(track.previous)} (epoch {track.previous_epoch}) to "
-                   f"{_fmt(value)} at epoch {epoch}; limit {setting}")
-        return value > limit, limit, track.previous, message
+        limit = setting.limit(track.previous)
+        condition = value > limit
+        message = condition and (
+            f"{loss} jumped {_percent_over(value, track.previous):+.0f}% from {_fmt(track.previous)} (epoch "
+            f"{track.previous_epoch}) to {_fmt(value)} at epoch {epoch}; limit {setting}"
+        )
+        return condition, limit, track.previous, message
     if rule == "overfit" and track.best is not None:
         wait = epoch - track.best_epoch
         improved = value < track.best
         train_fell = finite(train_now) and finite(track.train_at_best) and train_now < track.train_at_best
-        return (
-            (not improved and wait >= setting and train_fell),
-            float(setting),
-            track.best,
-            (
-                f"{loss} has not improved on its best {_fmt(track.best)} (epoch {track.best_epoch}) for {wait} epochs "
-                f"while {train_counterpart(loss)} fell {_fmt(track.train_at_best)} -> {_fmt(train_now)}: overfitting?"
-            ),
+        condition = not improved and wait >= setting and train_fell
+        message = condition and (
+            f"{loss} has not improved on its best {_fmt(track.best)} (epoch {track.best_epoch}) for {wait} epochs "
+            f"while {train_counterpart(loss)} fell {_fmt(track.train_at_best)} -> {_fmt(train_now)}: overfitting?"
         )
+        return condition, float(setting), track.best, message
     return None
 
 
@@ -246,15 +251,9 @@ def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[Al
         watched = [(k, v) for k, v in val.items() if k not in val_totals] + sorted(obs.train.items())
         watched += [("fitness", obs.fitness)] if obs.fitness is not None else []
         for loss, value in watched:
-            what = "fitness" if loss == "fitness" else loss
-            verdicts.append(
-                (
-                    "nonfinite",
-                    loss,
-                    value,
-                    (not finite(value), None, None, f"{what} is {_fmt(value)} at epoch {obs.epoch}"),
-                )
-            )
+            condition = not finite(value)
+            message = condition and f"{loss} is {_fmt(value)} at epoch {obs.epoch}"
+            verdicts.append(("nonfinite", loss, value, (condition, None, None, message)))
 
     for loss in sorted(val, key=lambda k: (k == VAL_TOTAL, k)):  # components first, the total last
         value = val[loss]
