@@ -100,11 +100,14 @@ class BestMirror(ExportCopies, Hook):
         self._snapshotter: MirrorWorker | None = None
         self._export_start: float | None = None
         self._export_staging: Path | None = None
+        self._run: tuple[Any, dict[str, str]] | None = None  # (save_dir, run_info) of the current run
 
     # --- Ultralytics events -------------------------------------------------------------------------------------
     def on_train_start(self, trainer):
-        """Start the background threads now, so that ``on_model_save`` never pays for a thread start."""
+        """Start the background threads now, and read the run's facts, so that ``on_model_save`` pays for
+        neither."""
         if self.is_main_process:
+            self._run_info(trainer)
             for worker in [*self._ensure_workers(), self._snapshotter]:
                 worker.start()
 
@@ -120,17 +123,16 @@ class BestMirror(ExportCopies, Hook):
         snap = self.snapshot(trainer)
         # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
         wrote_best = snap.is_best or (snap.fitness is None and snap.best_fitness is None)
-        info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics}
-        run, jobs = None, []  # read only for a copy, once for best.pt and last.pt (most epochs queue none)
+        jobs = []
         if wrote_best and (ident := file_identity(snap.best_path)) is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
-            run = run_info(trainer)
-            self._best_info = {**info, "source": str(snap.best_path), **run}
+            self._best_info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
+                               "source": str(snap.best_path), **self._run_info(trainer)}
             jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
         if self.last_every and snap.epoch % self.last_every == 0:
-            jobs += self._last_jobs(snap, run or run_info(trainer))
+            jobs += self._last_jobs(snap, self._run_info(trainer))
         self._submit(jobs)
         self.save_times.append(time.perf_counter() - started)
 
@@ -145,7 +147,7 @@ class BestMirror(ExportCopies, Hook):
         if not self.is_main_process:
             return
         snap = self.snapshot(trainer)
-        run = run_info(trainer)
+        run = self._run_info(trainer)
         jobs = self._last_jobs(snap, run, final=True) if self.last_every else []
         if (ident := file_identity(snap.best_path)) is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
@@ -198,6 +200,12 @@ class BestMirror(ExportCopies, Hook):
     def secrets(self) -> list[str]:
         """Full fsspec URLs and secret storage options: logged only redacted."""
         return [s for d in self.destinations for s in d.secrets()]
+
+    def _run_info(self, trainer) -> dict[str, str]:
+        """:func:`run_info` of this run, read once per run (it names the run, its model, data, device, host)."""
+        if self._run is None or self._run[0] != trainer.save_dir:
+            self._run = (trainer.save_dir, run_info(trainer))
+        return self._run[1]
 
     def _key(self, index: int) -> str:
         return f"{index}:{self.destinations[index].display}"
