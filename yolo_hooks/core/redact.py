@@ -23,6 +23,9 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 SECRET_KEY = re.compile(r"(url|token|secret|password|passwd|key|webhook|auth|signature|credential)", re.IGNORECASE)
 MASK = "***"
+# compiled at import: the first use is inside a callback (the run marker's notify identities at train start)
+_URL_HEAD = re.compile(r"^([a-zA-Z][\w+.-]*://)(?:[^@/]*@)?([^/?#]*)")
+_URL = re.compile(r"[a-zA-Z][\w+.-]*://[^\s'\",\]\}]+")
 MIN_SECRET = 4  # shorter strings would mask ordinary words
 MIN_PIECE = 8  # a URL's path segment or query value treated as a secret on its own
 
@@ -36,7 +39,7 @@ def redact_url(url: str) -> str:
         >>> redact_url("https://hooks.slack.com/services/T000/B000/XXXX")
         'https://hooks.slack.com/***'
     """
-    match = re.match(r"^([a-zA-Z][\w+.-]*://)(?:[^@/]*@)?([^/?#]*)", url)
+    match = _URL_HEAD.match(url)
     return f"{match.group(1)}{match.group(2)}/{MASK}" if match else MASK
 
 
@@ -60,7 +63,7 @@ def redact_value(key: str, value: Any) -> Any:
 
 
 def _urls(text: str) -> list[str]:
-    return re.findall(r"[a-zA-Z][\w+.-]*://[^\s'\",\]\}]+", text)
+    return _URL.findall(text)
 
 
 def redact_mapping(options: dict[str, Any]) -> dict[str, Any]:
