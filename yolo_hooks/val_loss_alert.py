@@ -215,13 +215,14 @@ class ValLossAlert(Hook):
         self.records.append(record)
         level = {"critical": "error", "warning": "warning"}.get(record.severity, "info")
         self.log(f"{record.severity.upper() if record.kind == 'alert' else 'OK'}: {record.message}", level)
+        fields = record.as_dict()
         published = self.publish(
             "alert" if record.kind == "alert" else "alert_recovered",
             record.message,
             record.severity,
-            **{k: v for k, v in record.as_dict().items() if k not in {"kind", "message", "severity"}},
+            **{k: v for k, v in fields.items() if k not in {"kind", "message", "severity"}},
         )
-        line = {"time": published.time, **record.as_dict()}
+        line = {"time": published.time, **fields}
 
         def append():  # on the bus' writer, in order with the state file that follows it
             try:
