@@ -63,6 +63,19 @@ def test_a_destination_known_down_is_not_waited_for_at_the_end(dead_url, tmp_pat
     assert time.monotonic() - start < 2
 
 
+def test_a_reply_lost_on_a_live_connection_is_retried_within_the_end_of_run_wait(endpoint, tmp_path):
+    endpoint.cycle("drop", "ok")  # took the message, then hung up: the server is up, the next attempt succeeds
+    d = delivery(endpoint.url, tmp_path, retries=5, backoff=0.5, max_backoff=0.5)
+    d.submit(message())
+    deadline = time.monotonic() + 5
+    while not endpoint.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)  # in its back-off before the retry, as a run's end may find it
+    assert d.down is None
+    assert d.flush(10) == 0 and d.delivered == 1
+    assert not (tmp_path / "outbox.jsonl").exists() and len(endpoint.requests) == 2
+
+
 def test_a_retry_after_beyond_the_wait_is_not_waited_for(endpoint, tmp_path):
     endpoint.mode, endpoint.retry_after = "429", 3600
     d = delivery(endpoint.url, tmp_path, retries=5)

@@ -194,8 +194,8 @@ def _describe(error: Exception, timeout: float) -> tuple[str, bool]:
     if isinstance(error, socket.gaierror):
         return "host name not found", True
     if isinstance(error, (http.client.RemoteDisconnected, ConnectionResetError, ConnectionAbortedError,
-                          BrokenPipeError)):
-        return "connection closed by the server without a reply", True
+                          BrokenPipeError)):  # it accepted the connection: up, and the retry usually succeeds
+        return "connection closed by the server without a reply", False
     if isinstance(error, http.client.HTTPException):
         return f"not an HTTP reply ({type(error).__name__})", False
     if isinstance(error, OSError):
