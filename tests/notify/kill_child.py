@@ -1,9 +1,10 @@
-"""A training that is SIGKILLed after every hook handled an epoch but before any hook's state of it was saved.
+"""A training that is SIGKILLed after every hook handled an epoch and sent its messages, but before any hook's
+state of it was saved.
 
     python kill_child.py CONFIG.json PROJECT CONTROL_DIR [resume]
 
-At epoch ``KILL_EPOCH`` of the first process, a callback registered before the hooks parks the bus' state writer
-(so every hook's state write of that epoch waits, unwritten), and a callback registered after them writes
+At epoch ``KILL_EPOCH`` of the first process no hook's state is written (the kill comes after the messages went
+out and before the writer reached the states), and a callback registered after the hooks writes
 ``CONTROL_DIR/handled`` and waits for the kill. The resumed process runs to the end.
 """
 
@@ -28,22 +29,24 @@ def main(config_path: str, project: str, control: str, resume: str = "") -> None
     from ultralytics import YOLO
 
     import yolo_hooks
+    from yolo_hooks.core.hook import Hook
 
-    control_dir, bus = Path(control), {}
+    control_dir = Path(control)
     model = YOLO(Path(project) / "run" / "weights" / "last.pt") if resume else YOLO("yolo11n.yaml")
+    save_state = Hook.save_state
 
-    def park_state_writes(trainer):
-        if not resume and trainer.epoch + 1 == KILL_EPOCH:
-            bus["bus"].writer.submit(lambda: time.sleep(600))
+    def save_state_before_the_kill(hook, trainer, epoch):
+        if resume or epoch != KILL_EPOCH:
+            save_state(hook, trainer, epoch)
+
+    Hook.save_state = save_state_before_the_kill
 
     def wait_for_the_kill(trainer):
         if not resume and trainer.epoch + 1 == KILL_EPOCH:
             (control_dir / "handled").write_text("every hook handled the epoch; none saved its state")
             time.sleep(600)
 
-    model.add_callback("on_fit_epoch_end", park_state_writes)  # before the hooks
-    hooks = yolo_hooks.attach(model, json.loads(Path(config_path).read_text()))
-    bus["bus"] = hooks[0]._bus
+    yolo_hooks.attach(model, json.loads(Path(config_path).read_text()))
     model.add_callback("on_fit_epoch_end", wait_for_the_kill)  # after the hooks
     if resume:
         model.train(resume=True)

@@ -1,6 +1,7 @@
 """Background delivery to one destination: connection reuse, timeout, retries, Retry-After, rate limit, outbox.
 
-The training thread only calls :meth:`Delivery.submit` (a deque append). One daemon worker per destination
+The thread that sends only calls :meth:`Delivery.submit` (a journal line and a queue entry; during a training that
+is the bus' writer, not the training thread). One daemon worker per destination
 builds the request (:mod:`yolo_hooks.notify.formats`), sends it over one kept-alive connection (:mod:`.http`) and reads the
 verdict from the format's ``check_response``:
 

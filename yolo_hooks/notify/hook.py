@@ -16,10 +16,11 @@ or in hooks.yaml, one list entry per destination::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from ..core.bus import Bus, Published
+from ..core.deadline import Deadline
 from ..core.hook import Hook
 from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
@@ -196,17 +197,38 @@ class Notify(TrainingNews, Hook):
             self.delivery.submit(part)
         return True
 
+    def send_later(self, build: Callable[[], Message]) -> None:
+        """Send the message ``build()`` makes, built off the training thread during a training.
+
+        During a training the bus' writer builds, journals and queues it, in order with every hook's state files
+        and records: each hook queues its messages before its state, so a SIGKILL leaves either both (the journal
+        hands the message to the outbox) or a state one epoch behind (the resume's catch-up sends it again, under
+        the same id). Elsewhere (val, predict, export, a hook not attached) it is sent at once, as :meth:`send`.
+        """
+        if self._training and self._bus is not None:
+            self.write_later(lambda: self._call_guarded("_send_built", build))
+        else:
+            self.send(build())
+
+    def _send_built(self, build: Callable[[], Message]) -> None:
+        self.send(build())
+
     def flush(self, timeout: float | None = None) -> int:
         """Wait at most ``timeout`` (default ``flush_timeout``) seconds; the rest goes to the outbox.
+
+        Messages still waiting on the bus' writer (:meth:`send_later`) are handed over first, within the same time.
 
         Returns:
             How many messages this flush wrote to the outbox.
         """
+        deadline = Deadline(self.flush_timeout if timeout is None else timeout)
+        if self._bus is not None:
+            self._bus.flush_writes(deadline.left())
         if self._delivery is None:
             return 0
         delivery = self._delivery
         before = delivery.outboxed
-        delivery.flush(self.flush_timeout if timeout is None else timeout)
+        delivery.flush(deadline.left())
         if delivery.outboxed > self._outboxed_reported:  # written now, or failed for good during the run
             self._outboxed_reported = delivery.outboxed
             self.log(f"{delivery.delivered} message(s) delivered, {delivery.outboxed} kept in {delivery.outbox}; "
@@ -232,7 +254,8 @@ class Notify(TrainingNews, Hook):
             self._summary = dict(event.data)
             return
         if event.kind in BUS_EVENTS and self.wants(event.kind, event.severity):
-            self.send(published_message(event, self._run))
+            run = self._run
+            self.send_later(lambda: published_message(event, run))
 
     # --- val / predict / export on their own ----------------------------------------------------------------------
     # Nothing here waits: messages of these jobs are sent in the background (a video loop calls predict per frame);

@@ -3,7 +3,7 @@
 The decisions (is this a new best worth a message, is a progress message due) and the state that keeps a resumed
 run from announcing twice live here; the destination, its delivery and the outbox are the hook's
 (:mod:`yolo_hooks.notify.hook`). :class:`TrainingNews` is a mixin of ``Notify``: it calls ``self.wants``,
-``self.send`` and ``self._set_run``.
+``self.send_later`` and ``self._set_run``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ class TrainingNews:
         if self.is_main_process:
             self.delivery.hold()  # until finish: no thread start inside an epoch's callbacks
         if self.wants("train_start"):
-            self.send(train_start_message(trainer, self._run))
+            run = self._run
+            self.send_later(lambda: train_start_message(trainer, run))
 
     def on_fit_epoch_end(self, trainer):
         """A new best fitness, and progress every ``progress_every`` epochs / ``progress_minutes`` minutes."""
@@ -62,21 +63,27 @@ class TrainingNews:
         self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values))
 
     def _epoch_done(self, trainer, snap) -> None:
-        """One completed epoch, live or caught up: decide, save the state, then send."""
+        """One completed epoch, live or caught up: decide, queue the messages, then save the state.
+
+        The messages are built and journaled on the bus' writer before the state that says they were sent is
+        written (see ``send_later``): a SIGKILL in between leaves them in the journal, and the state one epoch behind
+        for the resume to catch up (the same ids: receivers drop the second copy). A resumed run never announces
+        a best twice that the state recorded.
+        """
         self._final = snap
-        fitness, previous = snap.fitness, self._best_sent
+        fitness, previous, run = snap.fitness, self._best_sent, self._run
         # A random-init model sits at fitness 0.0 for a while and Ultralytics calls each of those epochs "best".
         new_best = snap.is_best and fitness is not None and (
             fitness > previous if previous is not None else fitness != 0
         )
         if new_best:
             self._best_sent = fitness
-        self.save_state(trainer, snap.epoch)  # before sending: a resumed run never announces the same best twice
-        if new_best and self.wants("new_best"):
-            self.send(new_best_message(snap, previous, self._run))
+            if self.wants("new_best"):
+                self.send_later(lambda: new_best_message(snap, previous, run))
         if self.wants("epoch") and self._progress_due(snap.epoch):
             self._last_progress_time = time.time()
-            self.send(epoch_message(snap, self._run))
+            self.send_later(lambda: epoch_message(snap, run))
+        self.save_state(trainer, snap.epoch)
 
     def _progress_due(self, epoch: int) -> bool:
         """Every ``progress_every``-th epoch (stateless, so a resume keeps the rhythm) or ``progress_minutes``."""
@@ -94,15 +101,16 @@ class TrainingNews:
             self._ended = True
             if not self._run:
                 self._set_run(trainer)  # crashed during set-up, before on_train_start
-            outcome = self.outcome(trainer)
+            outcome, run = self.outcome(trainer), self._run
             elapsed = time.time() - self._start_time if self._start_time else None
             if outcome.ok:
-                self.send(train_end_message(outcome, self._final, self._summary, self._run, elapsed))
+                final, summary = self._final, self._summary
+                self.send_later(lambda: train_end_message(outcome, final, summary, run, elapsed))
             else:
                 from ..forensics import crash_facts
 
                 facts = crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
-                self.send(crash_message(outcome, self._run, elapsed, facts))
+                self.send_later(lambda: crash_message(outcome, run, elapsed, facts))
         self._training = False
 
     def finish(self, trainer, deadline) -> None:
