@@ -1,11 +1,12 @@
 """The write-ahead journal of a delivery: what was handed to the worker and not yet settled (survives SIGKILL).
 
 Every message is noted in ``.notify_journal.<destination key>.jsonl`` (next to the outbox) before it is queued, on
-the thread that queues it (during a training the bus' writer, see ``Notify.send_later``), with one ``O_APPEND`` write and no fsync (a killed process loses nothing the kernel already
-has); the worker strikes it when it is delivered or written to the outbox, and removes the file when nothing is
-pending. During a training (:meth:`Journal.hold`) the file stays until the run's end, so an epoch's message
-appends to it instead of creating it again (measured: creating the file costs the training thread 5x an append). A run that starts in the folder of a killed one, and ``yolo-hooks outbox``, move what a dead process left
-unsettled to its outbox (:func:`recover`).
+the thread that queues it (during a training the bus' writer, see ``Notify.send_later``), with one ``O_APPEND``
+write and no fsync (a killed process loses nothing the kernel already has); the worker strikes it when it is
+delivered or written to the outbox, and removes the file when nothing is pending. During a training
+(:meth:`Journal.hold`) the file stays until the run's end, so an epoch's message appends to it instead of creating
+it again (measured: creating the file costs 5x an append). A run that starts in the folder of a killed one, and
+``yolo-hooks outbox``, move what a dead process left unsettled to its outbox (:func:`recover`).
 
 Examples:
     >>> journal = Journal()  # doctest: +SKIP
