@@ -131,3 +131,29 @@ def test_no_file_is_fsynced_on_the_training_thread(tmp_path, monkeypatch):
     assert stopper.stopped_epoch == 2
     assert (model.trainer.save_dir / "early_stop.json").exists()
     assert on_training_thread == []  # early_stop.json was fsynced on the training thread before
+
+
+def test_no_message_is_built_or_journaled_on_the_training_thread(tmp_path, endpoint, monkeypatch):
+    """During a training the bus' writer builds, journals and queues every message (an epoch's, another hook's
+    alert, the start and the end); the training thread only says what happened."""
+    import threading
+
+    from yolo_hooks.val_loss_alert import ValLossAlert
+
+    queued: list[tuple[str, str]] = []
+    real_submit = delivery.Delivery.submit
+
+    def submit(self, message):
+        queued.append((message.event, threading.current_thread().name))
+        return real_submit(self, message)
+
+    monkeypatch.setattr(delivery.Delivery, "submit", submit)
+    notify = Notify(format="json", url=endpoint.url, events="all", progress_every=1, strict=True)
+    alert = ValLossAlert(above=0.001, warmup=0, strict=True)  # a random-init model's val loss is far above it
+    train(tmp_path, notify, alert, epochs=2, imgsz=64)
+    monkeypatch.setattr(delivery.Delivery, "submit", real_submit)
+
+    events = [event for event, _ in queued]
+    assert {"train_start", "epoch", "alert", "train_end"} <= set(events)
+    assert {thread for _, thread in queued} == {"yolo_hooks-state"}
+    assert [m["event"] for m in endpoint.received()] == events  # every one delivered, in the order it happened
