@@ -134,8 +134,9 @@ def test_no_file_is_fsynced_on_the_training_thread(tmp_path, monkeypatch):
 
 
 def test_no_message_is_built_or_journaled_on_the_training_thread(tmp_path, endpoint, monkeypatch):
-    """During a training the bus' writer builds, journals and queues every message (an epoch's, another hook's
-    alert, the start and the end); the training thread only says what happened."""
+    """From a training's start to its end-of-run flush, the bus' writer builds, journals and queues every message
+    (the start, an epoch's, another hook's alert, the mirror's copies, the end), in the order they happened; the
+    training thread and the mirror's threads only say what happened."""
     import threading
 
     from yolo_hooks.val_loss_alert import ValLossAlert
@@ -150,10 +151,11 @@ def test_no_message_is_built_or_journaled_on_the_training_thread(tmp_path, endpo
     monkeypatch.setattr(delivery.Delivery, "submit", submit)
     notify = Notify(format="json", url=endpoint.url, events="all", progress_every=1, strict=True)
     alert = ValLossAlert(above=0.001, warmup=0, strict=True)  # a random-init model's val loss is far above it
-    train(tmp_path, notify, alert, epochs=2, imgsz=64)
+    mirror = BestMirror(to=str(tmp_path / "mirror"), strict=True)
+    train(tmp_path, notify, alert, mirror, epochs=2, imgsz=64)
     monkeypatch.setattr(delivery.Delivery, "submit", real_submit)
 
     events = [event for event, _ in queued]
-    assert {"train_start", "epoch", "alert", "train_end"} <= set(events)
+    assert {"train_start", "epoch", "alert", "mirror_done", "train_end"} <= set(events)
     assert {thread for _, thread in queued} == {"yolo_hooks-state"}
     assert [m["event"] for m in endpoint.received()] == events  # every one delivered, in the order it happened

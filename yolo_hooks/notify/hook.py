@@ -200,12 +200,13 @@ class Notify(TrainingNews, Hook):
     def send_later(self, build: Callable[[], Message]) -> None:
         """Send the message ``build()`` makes, built off the training thread during a training.
 
-        During a training the bus' writer builds, journals and queues it, in order with every hook's state files
-        and records: each hook queues its messages before its state, so a SIGKILL leaves either both (the journal
-        hands the message to the outbox) or a state one epoch behind (the resume's catch-up sends it again, under
-        the same id). Elsewhere (val, predict, export, a hook not attached) it is sent at once, as :meth:`send`.
+        During a training (from its start to this hook's ``finish``, so the mirror's last results come after
+        train_end) the bus' writer builds, journals and queues it, in order with every hook's state files and
+        records: each hook queues its messages before its state, so a SIGKILL leaves either both (the journal hands
+        the message to the outbox) or a state one epoch behind (the resume's catch-up sends it again, under the same
+        id). Elsewhere (val, predict, export, a hook not attached) it is sent at once, as :meth:`send`.
         """
-        if self._training and self._bus is not None:
+        if self._in_run and self._bus is not None:
             self.write_later(lambda: self._call_guarded("_send_built", build))
         else:
             self.send(build())

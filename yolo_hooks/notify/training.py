@@ -20,6 +20,7 @@ class TrainingNews:
 
     def _reset_run(self) -> None:
         self._training = False
+        self._in_run = False  # from a training's start to this hook's finish: messages go through the bus' writer
         self._ended = False
         self._start_time: float | None = None
         self._best_sent: float | None = None
@@ -31,7 +32,7 @@ class TrainingNews:
     def on_pretrain_routine_start(self, trainer):
         """A new run: forget the previous one (state of a resumed run is loaded after this, at train start)."""
         self._reset_run()
-        self._training = True
+        self._training = self._in_run = True
         self._set_run(trainer)
 
     def on_train_start(self, trainer):
@@ -117,6 +118,7 @@ class TrainingNews:
         """End of the run (called by the core after every teardown): wait within the run's one ``deadline`` (and
         ``flush_timeout``), the rest goes to the outbox; then the worker thread ends."""
         self.flush(deadline.left(self.flush_timeout))
+        self._in_run = False  # from here on (a predict after the training) messages are sent at once
         if self._delivery is not None:
             self._delivery.close(max(0.1, deadline.left()))  # an idle thread ends at once
 
