@@ -30,7 +30,7 @@ from common import COCO8, TRAIN_ARGS, percentile
 
 # background thread name (after "yolo_hooks-") -> the hook it works for
 THREAD_OWNERS = (("notify", "notify"), ("mirror", "best_mirror"), ("snapshot", "detection_alert"),
-                 ("watchdog", "watchdog"), ("state", "core (state files)"))
+                 ("watchdog", "watchdog"), ("state", "writer (state files, records, messages)"))
 
 
 def owner_of_thread(name: str) -> str | None:

@@ -279,7 +279,10 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         lines.append(f"| {label} | **{_pct(statistics.median(values))}** ({_pct(min(values))}-{_pct(max(values))}) "
                      f"| {', '.join(_pct(v) for v in values)} |")
     hooks = sorted({h for results in shares.values() for r in results for h in r["hooks"]})
-    lines += ["", "Per hook (median over the runs with every hook; training thread + background threads):", "",
+    lines += ["", "Per hook (median over the runs with every hook; training thread + background threads). The writer "
+              "is yolo_hooks' one thread for files in order: every hook's state file, fitness_report's and "
+              "val_loss_alert's records, and, during a training, notify's messages (built and journaled there, then "
+              "handed to notify's own worker, which sends them):", "",
               "| hook | share | on the training thread | on background threads |", "| --- | --- | --- | --- |"]
     every = shares["every hook"]
     for hook in hooks:
