@@ -212,9 +212,9 @@ class ReduceLROnPlateau(MonitorHook):
         return {
             "tracker": self.tracker.state_dict(),
             "cooldown_counter": self.cooldown_counter,
-            "base_lrs": self.base_lrs,
-            "lrs": self.lrs,
-            "reductions": self.reductions,
+            "base_lrs": None if self.base_lrs is None else list(self.base_lrs),  # new lists: serialised later
+            "lrs": None if self.lrs is None else list(self.lrs),
+            "reductions": list(self.reductions),
             "last_epoch": self.last_epoch,
             "monitor": self.monitor,
         }

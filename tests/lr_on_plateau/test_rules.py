@@ -62,6 +62,16 @@ def test_state_dict_resume_gives_the_same_reductions():
         assert before + [(e, new) for e, new in after if new is not None] == expected, f"resumed after {split}"
 
 
+def test_a_saved_state_does_not_change_with_later_reductions():
+    """The state is serialised later, on the bus' writer: what state_dict returned must stay as it was."""
+    hook = ReduceLROnPlateau(patience=1, factor=0.5)
+    reductions(hook, [0.1, 0.1])  # one reduction, at epoch 2
+    saved = hook.state_dict()
+    before = json.dumps(saved)
+    reductions(hook, [0.1, 0.1, 0.1])  # two more: lrs and the reduction list change
+    assert len(hook.reductions) > len(saved["reductions"]) and json.dumps(saved) == before
+
+
 @pytest.mark.parametrize(
     "options, message",
     [

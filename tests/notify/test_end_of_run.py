@@ -159,3 +159,29 @@ def test_no_message_is_built_or_journaled_on_the_training_thread(tmp_path, endpo
     assert {"train_start", "epoch", "alert", "mirror_done", "train_end"} <= set(events)
     assert {thread for _, thread in queued} == {"yolo_hooks-state"}
     assert [m["event"] for m in endpoint.received()] == events  # every one delivered, in the order it happened
+
+
+def test_no_state_json_is_made_on_the_training_thread(tmp_path, monkeypatch):
+    """Every hook's state is taken in its callback and turned into JSON by the bus' writer."""
+    import json
+    import threading
+    import types
+
+    from yolo_hooks.core import hook as core_hook
+    from yolo_hooks.early_stop import EarlyStopping
+    from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
+    from yolo_hooks.val_loss_alert import ValLossAlert
+
+    made_on: list[str] = []
+
+    def dumps(obj, **kwargs):
+        made_on.append(threading.current_thread().name)
+        return json.dumps(obj, **kwargs)
+
+    monkeypatch.setattr(core_hook, "json", types.SimpleNamespace(dumps=dumps))
+    hooks = [ValLossAlert(strict=True), EarlyStopping(patience=100, strict=True),
+             ReduceLROnPlateau(patience=100, strict=True)]
+    model = train(tmp_path, *hooks, epochs=2, imgsz=64)
+    assert len(made_on) >= 6 and set(made_on) == {"yolo_hooks-state"}  # 3 hooks x 2 epochs, at least
+    states = sorted((model.trainer.save_dir / "weights").glob("*.state.json"))
+    assert [json.loads(p.read_text())["epoch"] for p in states] == [2, 2, 2]

@@ -131,7 +131,11 @@ class Hook:
 
     # --- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """JSON-ready state that must survive ``resume=True`` (override; empty means nothing to keep)."""
+        """JSON-ready state that must survive ``resume=True`` (override; empty means nothing to keep).
+
+        Return new containers on every call, not ones the hook goes on changing: the bus' writer turns them into
+        JSON after the callback has returned.
+        """
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -153,14 +157,17 @@ class Hook:
     def save_state(self, trainer, epoch: int) -> None:
         """Save :meth:`state_dict` atomically, tagged with the 1-based epoch it describes (rank 0 only).
 
-        The JSON is made here; the file is written by the bus' background writer (microseconds on this thread).
+        The state is taken here; the bus' background writer makes the JSON and writes the file. Measured inside a
+        training, ``json.dumps`` of val_loss_alert's 40-number state took the training thread 345-451 µs as the
+        first serialisation of the event (35-70 µs again at once): it runs on the writer now.
         """
         state = self.state_dict()
         if not state or not self.is_main_process:
             return
-        # one line: without `indent` json uses its C encoder (the indented form runs in Python on this thread)
-        path, text = self.state_path(trainer), json.dumps({"epoch": epoch, "state": state}, default=str)
-        self.write_later(lambda: atomic_write_text(path, text, fsync=False))
+        path = self.state_path(trainer)
+        # one line: without `indent` json uses its C encoder
+        self.write_later(lambda: atomic_write_text(path, json.dumps({"epoch": epoch, "state": state}, default=str),
+                                                   fsync=False))
 
     def write_later(self, write: Callable[[], Any]) -> None:
         """Run a file write on the bus' writer thread, in order with every other hook's writes (flushed before a
