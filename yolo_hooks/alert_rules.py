@@ -200,32 +200,33 @@ def _check(
         return None
     if rule == "above":
         condition = value > setting
-        return condition, setting, None, condition and f"{loss} {_fmt(value)} is above {_fmt(setting)} at epoch {epoch}"
+        message = f"{loss} {_fmt(value)} is above {_fmt(setting)} at epoch {epoch}" if condition else ""
+        return condition, setting, None, message
     if rule == "rise" and track.best is not None:
         limit = setting.limit(track.best)
         condition = value > limit
-        message = condition and (
+        message = (
             f"{loss} {_fmt(value)} at epoch {epoch} is {_percent_over(value, track.best):+.0f}% over its best "
             f"{_fmt(track.best)} (epoch {track.best_epoch}); limit {setting}"
-        )
+        ) if condition else ""
         return condition, limit, track.best, message
     if rule == "jump" and track.previous is not None:
         limit = setting.limit(track.previous)
         condition = value > limit
-        message = condition and (
+        message = (
             f"{loss} jumped {_percent_over(value, track.previous):+.0f}% from {_fmt(track.previous)} (epoch "
             f"{track.previous_epoch}) to {_fmt(value)} at epoch {epoch}; limit {setting}"
-        )
+        ) if condition else ""
         return condition, limit, track.previous, message
     if rule == "overfit" and track.best is not None:
         wait = epoch - track.best_epoch
         improved = value < track.best
         train_fell = finite(train_now) and finite(track.train_at_best) and train_now < track.train_at_best
         condition = not improved and wait >= setting and train_fell
-        message = condition and (
+        message = (
             f"{loss} has not improved on its best {_fmt(track.best)} (epoch {track.best_epoch}) for {wait} epochs "
             f"while {train_counterpart(loss)} fell {_fmt(track.train_at_best)} -> {_fmt(train_now)}: overfitting?"
-        )
+        ) if condition else ""
         return condition, float(setting), track.best, message
     return None
 
@@ -252,7 +253,7 @@ def evaluate(rules: AlertRules, state: AlertState, obs: Observation) -> tuple[Al
         watched += [("fitness", obs.fitness)] if obs.fitness is not None else []
         for loss, value in watched:
             condition = not finite(value)
-            message = condition and f"{loss} is {_fmt(value)} at epoch {obs.epoch}"
+            message = f"{loss} is {_fmt(value)} at epoch {obs.epoch}" if condition else ""
             verdicts.append(("nonfinite", loss, value, (condition, None, None, message)))
 
     for loss in sorted(val, key=lambda k: (k == VAL_TOTAL, k)):  # components first, the total last

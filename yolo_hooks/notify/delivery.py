@@ -132,7 +132,7 @@ class Delivery:
         self._next_attempt: float | None = None  # monotonic time a back-off / Retry-After wait ends
         self.journal = Journal(self._log)  # write-ahead: what was queued and not yet settled
 
-    # --- the training thread ----------------------------------------------------------------------------------
+    # --- the calling thread -----------------------------------------------------------------------------------
     def hold(self) -> None:
         """Start the worker's thread now and keep it, and the journal file, until :meth:`close` (a training: see
         ``BackgroundWorker.hold`` and ``Journal.hold``)."""
