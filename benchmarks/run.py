@@ -243,10 +243,11 @@ def cold_start_section(calls: dict[str, list[float]]) -> list[str]:
         f"times at each `on_fit_epoch_end` ({len(calls['first'])} epochs): thread CPU median **{first * 1e6:.0f} µs** "
         f"the first time (max {max(calls['first']) * 1e6:.0f} µs), {again * 1e6:.0f} µs when called again at once: "
         f"the same code runs **{first / again:.1f}x** slower as the first code of the event. The per-epoch callbacks "
-        "above run code of this kind (read the epoch's snapshot, build a record, a console line, the alert rules, a "
-        "state JSON), each for the first time in the event: their hundreds of microseconds are mostly this cold "
-        "start, not work that could move to a thread (the state files, alerts.jsonl lines, fitness.csv/.jsonl lines, "
-        "notifications (built, journaled and sent) and the mirror's copies already run on background threads).",
+        "above run code of this kind (read the epoch's snapshot, build a record, a console line, apply the alert "
+        "rules, take the state), each for the first time in the event: their hundreds of microseconds are mostly "
+        "this cold start, not work that could move to a thread (the state files and their JSON, alerts.jsonl lines, "
+        "fitness.csv/.jsonl lines, notifications (built, journaled and sent) and the mirror's copies already run on "
+        "background threads).",
     ]
 
 
