@@ -51,6 +51,32 @@ def test_training_fires_events_in_ultralytics_order_and_flags_the_final_evaluati
             assert float(row[key]) == pytest.approx(value, rel=1e-4, abs=1e-6), key
 
 
+def test_the_core_reads_each_epoch_snapshot_once_for_every_hook(tmp_path, monkeypatch):
+    """The core's own callback runs first and reads the epoch's snapshot: every hook after it gets that object, and
+    the trainer is read once per ``on_fit_epoch_end`` however many hooks ask."""
+    from yolo_hooks.core import run
+
+    reads: list[str] = []
+    real_read = run.read_trainer
+    monkeypatch.setattr(run, "read_trainer", lambda *a: reads.append("read") or real_read(*a))
+    first, second = Recorder(strict=True), Recorder(strict=True)
+    found: list[bool] = []
+    real_on_fit_epoch_end = Recorder.on_fit_epoch_end
+
+    def on_fit_epoch_end(self, trainer):
+        ready = run.run_state(trainer).snapshot
+        found.append(ready is not None and self.snapshot(trainer) is ready)
+        reads.append("event")
+        real_on_fit_epoch_end(self, trainer)
+
+    monkeypatch.setattr(Recorder, "on_fit_epoch_end", on_fit_epoch_end)
+    train(tmp_path, first, second, epochs=2, imgsz=64)
+
+    assert found == [True] * 6  # 2 epochs + the final evaluation, 2 hooks each
+    assert "".join("r" if r == "read" else "e" for r in reads) == "ree" * 3
+    assert [s.epoch for s in first.snapshots] == [s.epoch for s in second.snapshots]
+
+
 def test_val_predict_and_export_fire_their_events_through_attached_hooks(trained_weights, tmp_path):
     from ultralytics import YOLO
 

@@ -6,12 +6,13 @@ trainer internals (tensors, numpy scalars, optional attributes) each in their ow
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 STATE_ATTR = "_yolo_hooks_run"  # where a trainer carries its RunState (trainers are never pickled)
 
@@ -163,33 +164,91 @@ def _as_path(value: Any) -> Path | None:
 def take_snapshot(trainer) -> EpochSnapshot:
     """Read ``trainer`` once for this epoch; later calls in the same event return the cached snapshot."""
     state = run_state(trainer)
-    # Told by event order (RunTracker), not by trainer.epoch: only 8.4.52+ raise the epoch for the final evaluation.
-    is_final = state.in_final_eval
-    epoch = (state.last_train_epoch if is_final and state.last_train_epoch is not None else trainer.epoch) + 1
+    epoch, is_final = _epoch(trainer, state)
     # epoch_time changes between on_model_save and on_fit_epoch_end of the same epoch: part of the key
     key = (id(trainer), epoch, is_final, to_float(trainer.fitness), to_float(getattr(trainer, "epoch_time", None)))
     if state.snapshot_key == key and state.snapshot is not None:
         return state.snapshot
-    metrics_all = trainer.metrics or {}
-    fitness = to_float(trainer.fitness)
-    best = to_float(trainer.best_fitness)
+    snap = read_trainer(trainer, state).snapshot()
+    state.snapshot_key, state.snapshot = key, snap
+    return snap
+
+
+def _epoch(trainer, state: RunState) -> tuple[int, bool]:
+    """The 1-based epoch an event is about, and whether it is the final evaluation of best.pt."""
+    # Told by event order (RunTracker), not by trainer.epoch: only 8.4.52+ raise the epoch for the final evaluation.
+    is_final = state.in_final_eval
+    return (state.last_train_epoch if is_final and state.last_train_epoch is not None else trainer.epoch) + 1, is_final
+
+
+class TrainerReading(NamedTuple):
+    """What :func:`take_snapshot` reads from the trainer, as Ultralytics left it: attribute reads only (tensors,
+    numpy scalars and the trainer's own dicts, which it replaces rather than changes), so that taking it costs the
+    training thread next to nothing; :meth:`snapshot` turns it into plain floats, on any thread."""
+
+    epoch: int
+    epochs: int
+    is_final_eval: bool
+    fitness: Any
+    best_fitness: Any
+    best_epoch: Any
+    metrics: Any
+    train_losses: Any  # a callable giving the training losses by key, or None
+    lr: Any
+    epoch_time: Any
+    elapsed: float
+    start_epoch: int
+    stop: bool
+    task: str
+    save_dir: Path
+    best_path: Path
+    last_path: Path
+
+    def snapshot(self) -> EpochSnapshot:
+        """The :class:`EpochSnapshot` of this reading."""
+        fitness, best = to_float(self.fitness), to_float(self.best_fitness)
+        final = self.is_final_eval
+        return EpochSnapshot(
+            epoch=self.epoch,
+            epochs=self.epochs,
+            is_final_eval=final,
+            fitness=fitness,
+            best_fitness=best,
+            best_epoch=int(self.best_epoch) if self.best_epoch is not None and best is not None else None,
+            is_best=(not final) and fitness is not None and best is not None and fitness == best,
+            metrics=_floats(self.metrics, exclude="val/"),
+            val_losses={} if final else _floats(self.metrics, prefix="val/"),
+            train_losses=_floats(self.train_losses()) if self.train_losses is not None else {},
+            lr=_floats(self.lr),
+            epoch_time=to_float(self.epoch_time),
+            elapsed=self.elapsed,
+            start_epoch=self.start_epoch,
+            stop=self.stop,
+            task=self.task,
+            save_dir=self.save_dir,
+            best_path=self.best_path,
+            last_path=self.last_path,
+        )
+
+
+def read_trainer(trainer, state: RunState | None = None) -> TrainerReading:
+    """This epoch's :class:`TrainerReading` of ``trainer`` (see :func:`take_snapshot`)."""
+    state = state or run_state(trainer)
+    epoch, is_final = _epoch(trainer, state)
     stopper = getattr(trainer, "stopper", None)
-    best_epoch = getattr(stopper, "best_epoch", None) if stopper is not None else None
-    train_losses = _floats(trainer.label_loss_items(trainer.tloss)) if trainer.tloss is not None else {}
+    tloss = trainer.tloss
     save_dir = _as_path(trainer.save_dir)
-    snap = EpochSnapshot(
+    return TrainerReading(
         epoch=epoch,
         epochs=int(trainer.epochs),
         is_final_eval=is_final,
-        fitness=fitness,
-        best_fitness=best,
-        best_epoch=int(best_epoch) if best_epoch is not None and best is not None else None,
-        is_best=(not is_final) and fitness is not None and best is not None and fitness == best,
-        metrics=_floats(metrics_all, exclude="val/"),
-        val_losses={} if is_final else _floats(metrics_all, prefix="val/"),
-        train_losses=train_losses,
-        lr=_floats(getattr(trainer, "lr", None)),
-        epoch_time=to_float(getattr(trainer, "epoch_time", None)),
+        fitness=trainer.fitness,
+        best_fitness=trainer.best_fitness,
+        best_epoch=getattr(stopper, "best_epoch", None) if stopper is not None else None,
+        metrics=trainer.metrics,
+        train_losses=None if tloss is None else functools.partial(trainer.label_loss_items, tloss),
+        lr=getattr(trainer, "lr", None),
+        epoch_time=getattr(trainer, "epoch_time", None),
         elapsed=time.time() - getattr(trainer, "train_time_start", state.train_start),
         start_epoch=int(getattr(trainer, "start_epoch", 0)),
         stop=bool(getattr(trainer, "stop", False)),
@@ -198,8 +257,6 @@ def take_snapshot(trainer) -> EpochSnapshot:
         best_path=_as_path(getattr(trainer, "best", None)) or save_dir / "weights" / "best.pt",
         last_path=_as_path(getattr(trainer, "last", None)) or save_dir / "weights" / "last.pt",
     )
-    state.snapshot_key, state.snapshot = key, snap
-    return snap
 
 
 def take_outcome(trainer) -> RunOutcome:

@@ -8,7 +8,7 @@ from .collective import share_stop
 from .deadline import Deadline
 from .hook import GuardedCallback, Hook
 from .recorded import recorded_epoch_values
-from .run import is_main_process, run_state
+from .run import is_main_process, run_state, take_snapshot
 
 
 class RunTracker(Hook):
@@ -90,9 +90,14 @@ class RunTracker(Hook):
 
     def on_fit_epoch_end(self, trainer):
         """Runs before every other hook's: an ``on_fit_epoch_end`` with no ``on_train_epoch_end`` since the previous
-        one is the final evaluation of best.pt (every release; ``trainer.epoch`` is raised for it only since 8.4.52)."""
+        one is the final evaluation of best.pt (every release; ``trainer.epoch`` is raised for it only since 8.4.52).
+
+        Then it reads the epoch's snapshot, shared by every hook of the event: its cost (the first Python to run
+        after validation, on cold caches) shows here once instead of in whichever hook happens to ask first."""
         state = run_state(trainer)
         state.in_final_eval, state.epoch_pending = not state.epoch_pending, False
+        if len(self.bus.hooks) > 1:
+            take_snapshot(trainer)
 
     def on_train_end(self, trainer):
         """Every state file of the run is on disk before the end-of-run work starts."""
