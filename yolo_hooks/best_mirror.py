@@ -1,9 +1,10 @@
 """BestMirror: every new best.pt copied, verified, to one or more other places, without slowing training.
 
 On the training thread the hook only records the identity of the checkpoint Ultralytics just wrote (one
-``stat``) and queues it for one background thread per destination (started at ``on_train_start``, at the lowest
-CPU priority on Linux). The first of them ready for that version copies it into ``save_dir/.mirror_staging/``,
-hashing while copying, and checks it did not change meanwhile (Ultralytics rewrites best.pt in place, so a hard
+``stat``) and queues it, with the trainer's numbers as they are, for its snapshot thread (started at
+``on_train_start``), which names the copies and queues them for one background thread per destination (at the
+lowest CPU priority on Linux). The snapshot thread copies that version into ``save_dir/.mirror_staging/`` at
+once and checks it did not change meanwhile (Ultralytics rewrites best.pt in place, so a hard
 link would not be a snapshot); each uploads it through a temporary name, verifies size and sha256 read back from
 the destination, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
 waiting in the queue (latest wins), before it was even copied; the final best.pt (rewritten by Ultralytics after
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import Hook
+from .core.run import read_trainer, to_float
 from .core.run_info import run_info
 from .core.validate import check_number
 from .mirror import workers as background
@@ -114,27 +116,38 @@ class BestMirror(ExportCopies, Hook):
     def on_model_save(self, trainer):
         """Ultralytics just wrote last.pt (and best.pt when this epoch's fitness is the best): record and queue.
 
-        This runs on the training thread: one ``stat`` per file and a queue entry; no copy, no hashing, no I/O
-        beyond that (the jobs are queued at the end, so the woken threads do not compete with this method).
+        This runs on the training thread: it reads the trainer (attribute reads, no conversion), ``stat`` s the
+        checkpoint(s) Ultralytics just wrote and queues one plan for the snapshot thread, which reads the metrics,
+        names the copies and queues them for the destinations. No copy, no hashing, no I/O beyond the ``stat``.
         """
         if not self.is_main_process:
             return
         started = time.perf_counter()
-        snap = self.snapshot(trainer)
+        reading = read_trainer(trainer)
         # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
-        wrote_best = snap.is_best or (snap.fitness is None and snap.best_fitness is None)
+        wrote_best = to_float(reading.fitness) == to_float(reading.best_fitness)
+        best = file_identity(reading.best_path) if wrote_best else None
+        last = file_identity(reading.last_path) if self.last_every and reading.epoch % self.last_every == 0 else None
+        if best is not None or last is not None:
+            run = self._run_info(trainer)
+            self._plan(lambda: self._plan_epoch(reading, best, last, run))
+        self.save_times.append(time.perf_counter() - started)
+
+    def _plan_epoch(self, reading, best, last, run: dict) -> None:
+        """Snapshot thread: the jobs of one ``on_model_save`` (``best``/``last``: the identities of the files
+        written, None for a file not to copy)."""
+        snap = reading.snapshot()
         jobs = []
-        if wrote_best and (ident := file_identity(snap.best_path)) is not None:
+        if best is not None:
             versioned = self._versioned_name(snap) if self.keep != 0 else None
             targets = [n for n in (versioned, "best.pt") if n]
             self._best_info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
-                               "source": str(snap.best_path), **self._run_info(trainer)}
-            jobs += self._jobs("best", "best", snap.best_path, ident, snap.save_dir, targets, versioned, "best.json",
+                               "source": str(snap.best_path), **run}
+            jobs += self._jobs("best", "best", snap.best_path, best, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
-        if self.last_every and snap.epoch % self.last_every == 0:
-            jobs += self._last_jobs(snap, self._run_info(trainer))
+        if last is not None:
+            jobs += self._last_jobs(snap, run, last)
         self._submit(jobs)
-        self.save_times.append(time.perf_counter() - started)
 
     def on_fit_epoch_end(self, trainer):
         """Keep the list of versioned copies for ``resume=True`` when it changed."""
@@ -143,18 +156,25 @@ class BestMirror(ExportCopies, Hook):
 
     def on_train_end(self, trainer):
         """Queue the final best.pt (and, with ``last_every``, the final last.pt): Ultralytics rewrites both after
-        training (optimizer stripped), often before the last epoch's copies could be taken."""
+        training (optimizer stripped), often before the last epoch's copies could be taken. Planned on the
+        snapshot thread like every epoch's copies, so that it comes after them."""
         if not self.is_main_process:
             return
         snap = self.snapshot(trainer)
         run = self._run_info(trainer)
-        jobs = self._last_jobs(snap, run, final=True) if self.last_every else []
-        if (ident := file_identity(snap.best_path)) is None:
+        last = file_identity(snap.last_path) if self.last_every else None
+        best = file_identity(snap.best_path)
+        self._plan(lambda: self._plan_final(snap, run, best, last))
+
+    def _plan_final(self, snap, run: dict, best, last) -> None:
+        """Snapshot thread: the jobs of ``on_train_end``."""
+        jobs = self._last_jobs(snap, run, last, final=True) if last is not None else []
+        if best is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
         else:
             base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
             info = {**base, "source": str(snap.best_path), **run, "final": True}
-            jobs += self._jobs("best", "final", snap.best_path, ident, snap.save_dir, ["best.pt"], None, "best.json",
+            jobs += self._jobs("best", "final", snap.best_path, best, snap.save_dir, ["best.pt"], None, "best.json",
                                info)
         self._submit(jobs)
 
@@ -169,7 +189,8 @@ class BestMirror(ExportCopies, Hook):
         """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
         True when none is left. For scripts that want the copy before they go on; nothing in the hook waits."""
         end = time.monotonic() + timeout
-        return all(w.flush(max(0.0, end - time.monotonic())) for w in [*(self._workers or []), self._snapshotter]
+        # the snapshot thread first: its plans queue the destinations' jobs
+        return all(w.flush(max(0.0, end - time.monotonic())) for w in [self._snapshotter, *(self._workers or [])]
                    if w is not None)
 
     # --- resume -------------------------------------------------------------------------------------------------
@@ -232,14 +253,22 @@ class BestMirror(ExportCopies, Hook):
         return background.jobs(workers, self._snapshotter, slot, kind, source, ident, save_dir, targets, versioned,
                                sidecar, info)
 
-    def _last_jobs(self, snap, run: dict, **extra) -> list:
-        """last.pt with last.json (and the run's small files, ``run`` its :func:`run_info`) for every destination,
-        when last.pt exists."""
-        if (ident := file_identity(snap.last_path)) is None:
-            return []
+    def _last_jobs(self, snap, run: dict, ident, **extra) -> list:
+        """last.pt (``ident``: its identity) with last.json (and the run's small files, ``run`` its
+        :func:`run_info`) for every destination."""
         info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics, "source": str(snap.last_path),
                 **run, **extra}
         return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
+
+    def _plan(self, plan) -> None:
+        """Queue ``plan`` (which makes and submits jobs) on the snapshot thread: plans run in the order queued, each
+        guarded like a callback (an error is logged, never raised)."""
+        self._ensure_workers()
+        self._snapshotter.submit(Job(None, "plan", lambda: self._call_guarded("_run_plan", plan)))
+
+    @staticmethod
+    def _run_plan(plan) -> None:
+        plan()
 
     def _submit(self, jobs: list) -> None:
         """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the destinations' threads)."""

@@ -54,8 +54,12 @@ def jobs(workers: list[MirrorWorker], snapshotter: MirrorWorker, slot: str, kind
 
 
 def stage(job: Job) -> None:
-    """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), or
-    release the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds)."""
+    """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), release
+    the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds), or run a plan (the
+    hook's decision of what to copy, which queues the jobs: it runs here, not on the training thread)."""
+    if job.kind == "plan":
+        job.payload()
+        return
     if job.kind == "release":
         job.payload.release()
         return
@@ -69,6 +73,8 @@ def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, stagin
            report: Callable[[Result], None]) -> None:
     """Wait for every destination (one shared deadline), then report whatever is still missing."""
     deadline = time.monotonic() + timeout
+    if snapshotter is not None:  # first: its plans queue the destinations' jobs
+        snapshotter.flush(max(0.0, deadline - time.monotonic()))
     for worker in workers:
         worker.flush(max(0.0, deadline - time.monotonic()))
     if snapshotter is not None:
