@@ -186,9 +186,7 @@ class TrainerReading(NamedTuple):
     numpy scalars and the trainer's own dicts, which it replaces rather than changes), so that taking it costs the
     training thread next to nothing; :meth:`snapshot` turns it into plain floats, on any thread."""
 
-    epoch: int
-    epochs: int
-    is_final_eval: bool
+    plain: dict[str, Any]  # the EpochSnapshot fields that need no conversion (epoch, paths, task...)
     fitness: Any
     best_fitness: Any
     best_epoch: Any
@@ -196,22 +194,25 @@ class TrainerReading(NamedTuple):
     train_losses: Any  # a callable giving the training losses by key, or None
     lr: Any
     epoch_time: Any
-    elapsed: float
-    start_epoch: int
-    stop: bool
-    task: str
-    save_dir: Path
-    best_path: Path
-    last_path: Path
+
+    @property
+    def epoch(self) -> int:
+        return self.plain["epoch"]
+
+    @property
+    def best_path(self) -> Path:
+        return self.plain["best_path"]
+
+    @property
+    def last_path(self) -> Path:
+        return self.plain["last_path"]
 
     def snapshot(self) -> EpochSnapshot:
         """The :class:`EpochSnapshot` of this reading."""
         fitness, best = to_float(self.fitness), to_float(self.best_fitness)
-        final = self.is_final_eval
+        final = self.plain["is_final_eval"]
         return EpochSnapshot(
-            epoch=self.epoch,
-            epochs=self.epochs,
-            is_final_eval=final,
+            **self.plain,
             fitness=fitness,
             best_fitness=best,
             best_epoch=int(self.best_epoch) if self.best_epoch is not None and best is not None else None,
@@ -221,13 +222,6 @@ class TrainerReading(NamedTuple):
             train_losses=_floats(self.train_losses()) if self.train_losses is not None else {},
             lr=_floats(self.lr),
             epoch_time=to_float(self.epoch_time),
-            elapsed=self.elapsed,
-            start_epoch=self.start_epoch,
-            stop=self.stop,
-            task=self.task,
-            save_dir=self.save_dir,
-            best_path=self.best_path,
-            last_path=self.last_path,
         )
 
 
@@ -238,17 +232,10 @@ def read_trainer(trainer, state: RunState | None = None) -> TrainerReading:
     stopper = getattr(trainer, "stopper", None)
     tloss = trainer.tloss
     save_dir = _as_path(trainer.save_dir)
-    return TrainerReading(
+    plain = dict(
         epoch=epoch,
         epochs=int(trainer.epochs),
         is_final_eval=is_final,
-        fitness=trainer.fitness,
-        best_fitness=trainer.best_fitness,
-        best_epoch=getattr(stopper, "best_epoch", None) if stopper is not None else None,
-        metrics=trainer.metrics,
-        train_losses=None if tloss is None else functools.partial(trainer.label_loss_items, tloss),
-        lr=getattr(trainer, "lr", None),
-        epoch_time=getattr(trainer, "epoch_time", None),
         elapsed=time.time() - getattr(trainer, "train_time_start", state.train_start),
         start_epoch=int(getattr(trainer, "start_epoch", 0)),
         stop=bool(getattr(trainer, "stop", False)),
@@ -256,6 +243,16 @@ def read_trainer(trainer, state: RunState | None = None) -> TrainerReading:
         save_dir=save_dir,
         best_path=_as_path(getattr(trainer, "best", None)) or save_dir / "weights" / "best.pt",
         last_path=_as_path(getattr(trainer, "last", None)) or save_dir / "weights" / "last.pt",
+    )
+    return TrainerReading(
+        plain=plain,
+        fitness=trainer.fitness,
+        best_fitness=trainer.best_fitness,
+        best_epoch=getattr(stopper, "best_epoch", None) if stopper is not None else None,
+        metrics=trainer.metrics,
+        train_losses=None if tloss is None else functools.partial(trainer.label_loss_items, tloss),
+        lr=getattr(trainer, "lr", None),
+        epoch_time=getattr(trainer, "epoch_time", None),
     )
 
 
