@@ -130,7 +130,9 @@ class BestMirror(ExportCopies, Hook):
         last = file_identity(reading.last_path) if self.last_every and reading.epoch % self.last_every == 0 else None
         if best is not None or last is not None:
             run = self._run_info(trainer)
-            self._plan(lambda: self._plan_epoch(reading, best, last, run))
+            files = [("best", reading.best_path)] if best is not None else []
+            files += [("last", reading.last_path)] if last is not None else []
+            self._plan(lambda: self._plan_epoch(reading, best, last, run), files, reading.epoch)
         self.save_times.append(time.perf_counter() - started)
 
     def _plan_epoch(self, reading, best, last, run: dict) -> None:
@@ -164,7 +166,9 @@ class BestMirror(ExportCopies, Hook):
         run = self._run_info(trainer)
         last = file_identity(snap.last_path) if self.last_every else None
         best = file_identity(snap.best_path)
-        self._plan(lambda: self._plan_final(snap, run, best, last))
+        files = [("last", snap.last_path)] if last is not None else []
+        files += [("final", snap.best_path)] if best is not None else []
+        self._plan(lambda: self._plan_final(snap, run, best, last), files, snap.epoch)
 
     def _plan_final(self, snap, run: dict, best, last) -> None:
         """Snapshot thread: the jobs of ``on_train_end``."""
@@ -260,11 +264,13 @@ class BestMirror(ExportCopies, Hook):
                 **run, **extra}
         return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
 
-    def _plan(self, plan) -> None:
-        """Queue ``plan`` (which makes and submits jobs) on the snapshot thread: plans run in the order queued, each
-        guarded like a callback (an error is logged, never raised)."""
+    def _plan(self, plan, files: list[tuple[str, Path]], epoch: int | None) -> None:
+        """Queue ``plan`` (which makes and submits the jobs of ``files``: (kind, local file)) on the snapshot thread:
+        plans run in the order queued, each guarded like a callback (an error is logged, never raised); one still
+        waiting at the end of the run is reported as missing."""
         self._ensure_workers()
-        self._snapshotter.submit(Job(None, "plan", lambda: self._call_guarded("_run_plan", plan)))
+        guarded = background.Plan(lambda: self._call_guarded("_run_plan", plan), tuple(files), epoch)
+        self._snapshotter.submit(Job(None, "plan", guarded))
 
     @staticmethod
     def _run_plan(plan) -> None:

@@ -34,3 +34,25 @@ def test_a_new_best_is_named_and_queued_on_the_snapshot_thread(tmp_path, monkeyp
     assert json.loads((tmp_path / "mirror" / "best.json").read_text())["final"] is True
     assert {"best-1-0.000.pt", "best-2-0.000.pt", "best.pt", "last.pt"} <= {p.name for p in (tmp_path / "mirror").iterdir()}
     assert all(r.ok for r in mirror.results)
+
+
+def test_a_copy_still_unplanned_at_the_end_of_the_run_is_reported_missing(tmp_path):
+    """The snapshot thread is still busy when the run's time is up: the final best.pt it has not yet queued is
+    reported as missing for every destination, like a queued copy, never dropped in silence."""
+    from yolo_hooks.mirror.staging import STAGING
+
+    mirror = BestMirror(to=[str(tmp_path / "a"), str(tmp_path / "b")], flush_timeout=0.2)
+    published = []
+    mirror.publish = lambda event, *_, **data: published.append((event, data["destination"], data["file"]))
+    busy = threading.Event()
+    mirror._plan(lambda: busy.wait(10), [], None)  # e.g. a long snapshot copy of an earlier checkpoint
+    mirror._plan(lambda: pytest.fail("a plan ran after the end of the run"), [("final", tmp_path / "best.pt")], 8)
+    try:
+        mirror._finish(tmp_path / STAGING, 0.2)
+    finally:
+        busy.set()
+
+    assert [(r.ok, r.kind, r.file, r.epoch) for r in mirror.results] == [(False, "final", "best.pt", 8)] * 2
+    assert "still not uploaded at the end of the run" in mirror.results[0].error
+    assert str(tmp_path / "best.pt") in mirror.results[0].error
+    assert published == [("mirror_failed", str(tmp_path / "a"), "best.pt"), ("mirror_failed", str(tmp_path / "b"), "best.pt")]

@@ -53,12 +53,22 @@ def jobs(workers: list[MirrorWorker], snapshotter: MirrorWorker, slot: str, kind
     return [*uploads, (snapshotter, Job(slot, kind, staged))]
 
 
+class Plan(NamedTuple):
+    """A hook's decision of what to copy, turned into jobs on the snapshot thread by ``make`` (so that naming and
+    queueing stay off the training thread); ``files`` (kind, local file) say what it would queue, for the end of
+    the run to report if it never ran."""
+
+    make: Callable[[], None]
+    files: tuple[tuple[str, Path], ...]
+    epoch: int | None
+
+
 def stage(job: Job) -> None:
     """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), release
     the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds), or run a plan (the
     hook's decision of what to copy, which queues the jobs: it runs here, not on the training thread)."""
     if job.kind == "plan":
-        job.payload()
+        job.payload.make()
         return
     if job.kind == "release":
         job.payload.release()
@@ -73,6 +83,7 @@ def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, stagin
            report: Callable[[Result], None]) -> None:
     """Wait for every destination (one shared deadline), then report whatever is still missing."""
     deadline = time.monotonic() + timeout
+    late = f"still not uploaded at the end of the run (after {timeout:.3g}s)"
     if snapshotter is not None:  # first: its plans queue the destinations' jobs
         snapshotter.flush(max(0.0, deadline - time.monotonic()))
     for worker in workers:
@@ -82,9 +93,14 @@ def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, stagin
         for job in snapshotter.queue.drain():
             if job.kind == "release":
                 job.payload.release()
+            elif job.kind == "plan":  # never made into jobs: every destination misses its files
+                for worker in workers:
+                    for kind, source in job.payload.files:
+                        report(Result(ok=False, kind=kind, destination=worker._process.destination.display,
+                                      file=source.name, epoch=job.payload.epoch, fitness=None,
+                                      error=f"{late}; the local file is {source}"))
         snapshotter.close()
         snapshotter.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
-    late = f"still not uploaded at the end of the run (after {timeout:.3g}s)"
     for worker in workers:
         worker._process.abort.set()  # a back-off wait ends now; the attempt in progress reports on its own
         for job in worker.queue.pending():
