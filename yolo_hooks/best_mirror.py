@@ -132,7 +132,7 @@ class BestMirror(ExportCopies, Hook):
             run = self._run_info(trainer)
             files = [("best", reading.best_path)] if best is not None else []
             files += [("last", reading.last_path)] if last is not None else []
-            self._plan(lambda: self._plan_epoch(reading, best, last, run), files, reading.epoch)
+            self._plan(files, reading.epoch, "_plan_epoch", reading, best, last, run)
         self.save_times.append(time.perf_counter() - started)
 
     def _plan_epoch(self, reading, best, last, run: dict) -> None:
@@ -168,7 +168,7 @@ class BestMirror(ExportCopies, Hook):
         best = file_identity(snap.best_path)
         files = [("last", snap.last_path)] if last is not None else []
         files += [("final", snap.best_path)] if best is not None else []
-        self._plan(lambda: self._plan_final(snap, run, best, last), files, snap.epoch)
+        self._plan(files, snap.epoch, "_plan_final", snap, run, best, last)
 
     def _plan_final(self, snap, run: dict, best, last) -> None:
         """Snapshot thread: the jobs of ``on_train_end``."""
@@ -264,17 +264,13 @@ class BestMirror(ExportCopies, Hook):
                 **run, **extra}
         return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
 
-    def _plan(self, plan, files: list[tuple[str, Path]], epoch: int | None) -> None:
-        """Queue ``plan`` (which makes and submits the jobs of ``files``: (kind, local file)) on the snapshot thread:
-        plans run in the order queued, each guarded like a callback (an error is logged, never raised); one still
-        waiting at the end of the run is reported as missing."""
+    def _plan(self, files: list[tuple[str, Path]], epoch: int | None, method: str, *args: Any) -> None:
+        """Queue ``self.<method>(*args)``, which makes and submits the jobs of ``files`` ((kind, local file)), on the
+        snapshot thread: plans run in the order queued, each guarded like a callback (an error is logged, never
+        raised); one still waiting at the end of the run is reported as missing."""
         self._ensure_workers()
-        guarded = background.Plan(lambda: self._call_guarded("_run_plan", plan), tuple(files), epoch)
-        self._snapshotter.submit(Job(None, "plan", guarded))
-
-    @staticmethod
-    def _run_plan(plan) -> None:
-        plan()
+        plan = background.Plan(lambda: self._call_guarded(method, *args), tuple(files), epoch)
+        self._snapshotter.submit(Job(None, "plan", plan))
 
     def _submit(self, jobs: list) -> None:
         """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the destinations' threads)."""

@@ -45,8 +45,10 @@ def test_a_copy_still_unplanned_at_the_end_of_the_run_is_reported_missing(tmp_pa
     published = []
     mirror.publish = lambda event, *_, **data: published.append((event, data["destination"], data["file"]))
     busy = threading.Event()
-    mirror._plan(lambda: busy.wait(10), [], None)  # e.g. a long snapshot copy of an earlier checkpoint
-    mirror._plan(lambda: pytest.fail("a plan ran after the end of the run"), [("final", tmp_path / "best.pt")], 8)
+    mirror.hold_snapshot_thread = lambda: busy.wait(10)  # e.g. a long snapshot copy of an earlier checkpoint
+    mirror.too_late = lambda: pytest.fail("a plan ran after the end of the run")
+    mirror._plan([], None, "hold_snapshot_thread")
+    mirror._plan([("final", tmp_path / "best.pt")], 8, "too_late")
     try:
         mirror._finish(tmp_path / STAGING, 0.2)
     finally:

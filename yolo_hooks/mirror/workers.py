@@ -96,9 +96,7 @@ def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, stagin
             elif job.kind == "plan":  # never made into jobs: every destination misses its files
                 for worker in workers:
                     for kind, source in job.payload.files:
-                        report(Result(ok=False, kind=kind, destination=worker._process.destination.display,
-                                      file=source.name, epoch=job.payload.epoch, fitness=None,
-                                      error=f"{late}; the local file is {source}"))
+                        report(missing_file(worker, kind, source, source.name, job.payload.epoch, None, late))
         snapshotter.close()
         snapshotter.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
     for worker in workers:
@@ -116,11 +114,15 @@ def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, stagin
 
 def missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
     """A failed :class:`Result` for something that will not reach ``worker``'s destination."""
-    source = item.staged.source
-    return Result(
-        ok=False, kind=item.kind, destination=worker._process.destination.display, file=item.targets[-1],
-        epoch=item.info.get("epoch"), fitness=item.info.get("fitness"), error=f"{why}; the local file is {source}",
-    )
+    return missing_file(worker, item.kind, item.staged.source, item.targets[-1], item.info.get("epoch"),
+                        item.info.get("fitness"), why)
+
+
+def missing_file(worker: MirrorWorker, kind: str, source: Path, name: str, epoch: int | None,
+                 fitness: float | None, why: str) -> Result:
+    """A failed :class:`Result`: local file ``source`` will not reach ``worker``'s destination as ``name``."""
+    return Result(ok=False, kind=kind, destination=worker._process.destination.display, file=name, epoch=epoch,
+                  fitness=fitness, error=f"{why}; the local file is {source}")
 
 
 class Report(NamedTuple):
