@@ -23,7 +23,7 @@ from ultralytics.utils import LOGGER
 from .bus import SEVERITIES, Bus, Published, event_id
 from .colour import colour_enabled, paint
 from .events import RESERVED_METHODS, check_event, known_events
-from .files import atomic_write_text, read_json
+from .files import read_json, rewrite_json_text
 from .redact import scrub
 from .run import EpochSnapshot, RunOutcome, is_main_process, rank, run_state, take_outcome, take_snapshot
 
@@ -165,9 +165,8 @@ class Hook:
         if not state or not self.is_main_process:
             return
         path = self.state_path(trainer)
-        # one line: without `indent` json uses its C encoder
-        self.write_later(lambda: atomic_write_text(path, json.dumps({"epoch": epoch, "state": state}, default=str),
-                                                   fsync=False))
+        # one line: without `indent` json uses its C encoder; rewritten in place (see rewrite_json_text)
+        self.write_later(lambda: rewrite_json_text(path, json.dumps({"epoch": epoch, "state": state}, default=str)))
 
     def write_later(self, write: Callable[[], Any]) -> None:
         """Run a file write on the bus' writer thread, in order with every other hook's writes (flushed before a

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..core.files import read_json_text
 from ..core.retry import RetryPolicy
 from .base import Destination
 from .naming import prune
@@ -168,9 +169,14 @@ class Uploader:
 
             names = []
             for path, name in run_files(upload.run_dir):
-                try:  # read once: results.csv and fitness.jsonl may grow meanwhile (a torn last line is skipped)
-                    data = path.read_bytes()
-                except FileNotFoundError:  # replaced by its writer meanwhile (atomic rename): the next copy has it
+                if name.endswith(".state.json"):  # rewritten in place each epoch: read until it parses
+                    data = read_json_text(path)
+                else:  # read once: results.csv and fitness.jsonl may grow meanwhile (a torn last line is skipped)
+                    try:
+                        data = path.read_bytes()
+                    except FileNotFoundError:  # replaced by its writer meanwhile (atomic rename)
+                        data = None
+                if data is None:  # the next copy has it
                     continue
                 self.destination.put_bytes(data, name)
                 names.append(name)
