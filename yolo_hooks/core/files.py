@@ -44,6 +44,9 @@ def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> None:
 
 
 PAGE = 4096  # one page of the page cache: a write within it is never left half done by a killed process
+# Held around rewrite_json_text's write and read_json_text's read: a read that ran while a rewrite copied its bytes
+# into the page could see some of each version and still parse (measured: a thread reading in a loop did).
+_REWRITE = threading.Lock()
 
 
 def rewrite_json_text(path: str | Path, text: str) -> None:
@@ -53,41 +56,43 @@ def rewrite_json_text(path: str | Path, text: str) -> None:
     shrinks and never holds a torn tail; a write within the first page is done whole or not at all when the process
     is killed. That is 5 µs instead of the ~200 µs an ``atomic_write_text`` costs on ext4 (a new inode, then a
     rename over the old one, which makes ext4 start writing the new file back at once). A file that does not exist
-    yet, or text over one page, goes through :func:`atomic_write_text`, so a reader never sees a file half
-    created. Like ``atomic_write_text(fsync=False)``, the result survives a killed process, not a power cut. A
-    reader in another thread may, within the microseconds of the write, read a mix of old and new: readers that
-    run during the training parse what they read and read again (see :func:`read_json_text`).
+    yet (or cannot be opened for writing), text over one page, a short write and systems without ``os.pwrite``
+    (Windows) go through :func:`atomic_write_text`, so a reader never sees a file half created. Like
+    ``atomic_write_text(fsync=False)``, the result survives a killed process, not a power cut. A reader in this
+    process uses :func:`read_json_text`, which never reads during the write; these files are read by other
+    processes once the run is over (a resume).
     """
     data = text.encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_WRONLY) if hasattr(os, "pwrite") else None  # no pwrite on Windows
+    except OSError:  # missing (or read-only: a rename replaces it, as it always did)
+        fd = None
+    if fd is None:
         atomic_write_text(path, text, fsync=False)
         return
     try:
         size = os.fstat(fd).st_size
         if max(size, len(data)) <= PAGE:
-            os.pwrite(fd, data + b" " * (size - len(data)), 0)
-            return
+            padded = data + b" " * (size - len(data))
+            with _REWRITE:
+                written = os.pwrite(fd, padded, 0)
+            if written == len(padded):
+                return
     finally:
         os.close(fd)
     atomic_write_text(path, text, fsync=False)
 
 
-def read_json_text(path: str | Path, tries: int = 3) -> bytes | None:
-    """The bytes of JSON file ``path``, read again while they do not parse (a :func:`rewrite_json_text` in
-    progress); None when it is missing or still does not parse."""
-    for _ in range(tries):
-        try:
+def read_json_text(path: str | Path) -> bytes | None:
+    """The bytes of JSON file ``path`` during a run, never read while :func:`rewrite_json_text` writes it; None
+    when it is missing or does not parse."""
+    try:
+        with _REWRITE:
             data = Path(path).read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            json.loads(data)
-            return data
-        except ValueError:
-            continue
-    return None
+        json.loads(data)
+    except (OSError, ValueError):
+        return None
+    return data
 
 
 def atomic_write_json(path: str | Path, data: Any, fsync: bool = True) -> None:

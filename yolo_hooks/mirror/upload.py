@@ -169,7 +169,7 @@ class Uploader:
 
             names = []
             for path, name in run_files(upload.run_dir):
-                if name.endswith(".state.json"):  # rewritten in place each epoch: read until it parses
+                if name.endswith(".state.json"):  # rewritten in place each epoch: never read mid-write
                     data = read_json_text(path)
                 else:  # read once: results.csv and fitness.jsonl may grow meanwhile (a torn last line is skipped)
                     try:
