@@ -60,6 +60,7 @@ def test_a_state_file_rewritten_when_the_process_is_killed_still_parses(tmp_path
         writer.stdout.close()
         saved = read_json(path)
         assert isinstance(saved, dict) and saved["epoch"] >= 1, (attempt, path.read_bytes()[:80])
+        assert len(saved["state"]["history"]) == saved["epoch"] * 37 % 3000  # one version, not a mix of two
 
 
 def test_a_reader_during_the_run_gets_one_version_whole(tmp_path):
