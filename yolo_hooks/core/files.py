@@ -13,10 +13,10 @@ from typing import Any
 def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half.
 
-    ``fsync=False`` still survives a killed process (the page cache is the kernel's), not a power cut; the
-    run marker and summaries use it (per-epoch state: :func:`rewrite_json_text`). The temporary file is ``.<name>.<pid>-<thread>.tmp`` beside ``path``: unique per writer without
-    ``tempfile.mkstemp``'s name search (40 % of a state file's write), and the folder is created only when the
-    first open finds it missing.
+    ``fsync=False`` still survives a killed process (the page cache is the kernel's), not a power cut; the run
+    marker and summaries use it (per-epoch state: :func:`rewrite_json_text`). The temporary file is
+    ``.<name>.<pid>-<thread>.tmp`` beside ``path``: unique per writer without ``tempfile.mkstemp``'s name search
+    (40 % of a state file's write), and the folder is created only when the first open finds it missing.
     """
     path = os.fspath(path)
     folder, name = os.path.split(path)
