@@ -31,27 +31,37 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class TimedCallback:
-    """Wraps a registered callback and records how long the training thread spent in it."""
+    """Wraps a registered callback and records how long the calling thread spent in it: wall time in ``sink`` and,
+    when given, the thread's own CPU time in ``cpu_sink`` (what preempting the thread cannot inflate)."""
 
-    def __init__(self, inner: Callable, sink: dict[str, list[float]], label: str):
-        self.inner, self.sink, self.label = inner, sink, label
+    def __init__(self, inner: Callable, sink: dict[str, list[float]], label: str,
+                 cpu_sink: dict[str, list[float]] | None = None):
+        self.inner, self.sink, self.label, self.cpu_sink = inner, sink, label, cpu_sink
 
     def __call__(self, obj: Any) -> Any:
         start = time.perf_counter()
         try:
-            return self.inner(obj)
+            return self.inner(obj) if self.cpu_sink is None else self._cpu_timed(obj)
         finally:
             self.sink.setdefault(self.label, []).append(time.perf_counter() - start)
 
+    def _cpu_timed(self, obj: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return self.inner(obj)
+        finally:
+            self.cpu_sink.setdefault(self.label, []).append(time.thread_time() - start)
 
-def time_hooks(model) -> dict[str, list[float]]:
-    """Wrap every yolo_hooks callback registered on ``model``; returns the dict the timings land in."""
+
+def time_hooks(model, cpu_sink: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Wrap every yolo_hooks callback registered on ``model``; returns the dict the wall timings land in (thread CPU
+    times go to ``cpu_sink`` when given)."""
     from yolo_hooks.core.hook import GuardedCallback
 
     sink: dict[str, list[float]] = {}
     for event, callbacks in model.callbacks.items():
         model.callbacks[event] = [
-            TimedCallback(cb, sink, f"{cb.hook.name}.{event}") if isinstance(cb, GuardedCallback) else cb
+            TimedCallback(cb, sink, f"{cb.hook.name}.{event}", cpu_sink) if isinstance(cb, GuardedCallback) else cb
             for cb in callbacks
         ]
     return sink

@@ -106,12 +106,12 @@ class CallbackMeter:
         cpu, wall, cpu_calls = self.cpu, self.wall, self.cpu_calls
 
         def timed(obj: Any) -> Any:
-            c0, w0 = time.thread_time(), time.perf_counter()
+            w0, c0 = time.perf_counter(), time.thread_time()  # the wall clock encloses the CPU clock's reads
             try:
                 return callback(obj)
             finally:
-                wall[key].append(time.perf_counter() - w0)
                 spent = time.thread_time() - c0
+                wall[key].append(time.perf_counter() - w0)
                 cpu_calls[key].append(spent)
                 cpu[hook] += spent
 

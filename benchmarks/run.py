@@ -123,7 +123,7 @@ def not_running(results: list[dict]) -> tuple[list[str], list[float], list[float
             if k.rsplit(".", 1)[1] in (*ONCE, "finish_run"):
                 continue
             wall.setdefault(k, []).extend(v)
-            gap += [w - c for w, c in zip(v, r["cpu_calls"].get(k, []))]
+            gap += [max(0.0, w - c) for w, c in zip(v, r["cpu_calls"].get(k, []))]  # clocks' jitter: never < 0
     return sorted(wall), [x for v in wall.values() for x in v], gap
 
 
@@ -453,9 +453,12 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         "Shows: DetectionAlert's callback time per frame in the live loop (goal <= 50 µs with no alert firing), "
         "next to `empty_callback`, a hook that does nothing: the floor any callback pays at this point, being the "
         "first code to run after inference has evicted the caches; and whole-frame time ratios with vs without the "
-        "hook, with a dead endpoint too. A quiet frame (nothing at `min_conf`, the rule idle) reads the confidence "
-        "column and is counted; the rest of the frame path runs only for frames that can matter. Does not show: GPU inference, where the frame is shorter and the same "
-        "microseconds weigh more.",
+        "hook, with a dead endpoint too. The wall columns include time the thread was preempted by other processes "
+        "on the shared cores (their p99 moves from run to run); the CPU columns are the same calls in the thread's "
+        "own CPU time, cold caches included, which preemption cannot inflate: the live figure to judge the goal by. "
+        "A quiet frame (nothing at `min_conf`, the rule idle) reads the confidence column and is counted; the rest "
+        "of the frame path runs only for frames that can matter. Does not show: GPU inference, where the frame is "
+        "shorter and the same microseconds weigh more.",
         "",
         fig.get("frames_cpu", ""),
         "",
