@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 try:
-    from benchmarks.common import ROOT, machine, percentile, time_hooks
+    from benchmarks.common import ROOT, machine, percentile, spread, time_hooks
 except ImportError:  # run as a script: benchmarks/ is on sys.path, the project root is added by common
-    from common import ROOT, machine, percentile, time_hooks  # type: ignore
+    from common import ROOT, machine, percentile, spread, time_hooks  # type: ignore
 
 # A random-init model has boxes only at a tiny conf, and then ~76 per frame, all of class 0; max_det=8 keeps the
 # number a trained model finds at a normal conf (COCO has 7.3 objects per image). Cost grows with the boxes that
@@ -205,13 +205,14 @@ def run(frames: int = 150, pairs: int = 3) -> dict:
 def report(out: dict) -> str:
     lines = [f"DetectionAlert per frame ({out['frames']} frames of 640x480, imgsz 160, {out['pairs']} pairs) on "
              f"{out['machine']}", f"frame time without hooks: p50 {out['frame_ms_without_hooks']:.1f} ms", "",
-             "| case | hook p50 µs/frame | hook p99 µs/frame | hook CPU p50 µs | hook CPU p99 µs | frame p50 ratio "
-             "| frame p99 ratio |",
+             "| case | hook p50 µs/frame | hook p99 µs/frame | hook CPU p50 µs | hook CPU p99 µs | frame p50 ratio, "
+             "median (IQR) | frame p99 ratio, median (IQR) |",
              "|---|---|---|---|---|---|---|"]
     for name, h in out["hook_us"].items():
         r = out["frame_ratio"][name]
+        (a1, a, a3), (b1, b, b3) = spread(r["p50_pairs"]), spread(r["p99_pairs"])
         lines.append(f"| {name} | {h['p50']:.1f} | {h['p99']:.1f} | {h['cpu_p50']:.1f} | {h['cpu_p99']:.1f} | "
-                     f"{r['p50']:.3f} | {r['p99']:.3f} |")
+                     f"{a:.3f} ({a1:.3f}-{a3:.3f}) | {b:.3f} ({b1:.3f}-{b3:.3f}) |")
     return "\n".join(lines)
 
 

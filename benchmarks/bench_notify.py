@@ -24,9 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 try:
-    from benchmarks.common import alternating_pairs, machine, percentile, train_once
+    from benchmarks.common import alternating_pairs, machine, percentile, spread, train_once
 except ImportError:  # run as a script: benchmarks/ is on sys.path, the project root is added by common
-    from common import alternating_pairs, machine, percentile, train_once  # type: ignore
+    from common import alternating_pairs, machine, percentile, spread, train_once  # type: ignore
 
 
 class _Endpoint:
@@ -154,6 +154,9 @@ def throughput(messages: int, tmp: Path, rounds: int = 3) -> dict[str, float]:
     return {"worker_per_s": med["worker"], "bare_post_per_s": med["bare"], "session_post_per_s": med["session"],
             "worker_vs_bare": med["worker"] / med["bare"], "worker_vs_session": med["worker"] / med["session"],
             **{f"{k}_cpu_ms_per_msg": statistics.median(v) * 1e3 for k, v in cpu.items()},
+            # the same ratios round by round (the three ran back to back in each): their spread
+            "worker_vs_bare_spread": spread([w / b for w, b in zip(rates["worker"], rates["bare"])]),
+            "cpu_vs_session_spread": spread([w / s for w, s in zip(cpu["worker"], cpu["session"])]),
             "messages_per_round": messages, "rounds": rounds}
 
 

@@ -30,6 +30,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile); all three equal the value for a single one."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q = statistics.quantiles(values, n=4, method="inclusive")
+    return q[0], statistics.median(values), q[2]
+
+
 class TimedCallback:
     """Wraps a registered callback and records how long the calling thread spent in it: wall time in ``sink`` and,
     when given, the thread's own CPU time in ``cpu_sink`` (what preempting the thread cannot inflate)."""
