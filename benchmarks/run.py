@@ -282,14 +282,16 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
               "is yolo_hooks' one thread for files in order: every hook's state file, fitness_report's and "
               "val_loss_alert's records, and, during a training, notify's messages (built and journaled there, then "
               "handed to notify's own worker, which sends them):", "",
-              "| hook | share | on the training thread | on background threads |", "| --- | --- | --- | --- |"]
+              "| hook | share, median (min-max) | on the training thread | on background threads |",
+              "| --- | --- | --- | --- |"]
     every = shares["every hook"]
     for hook in hooks:
         rows = [r["hooks"].get(hook, {"thread": 0.0, "background": 0.0}) | {"total": r["total_cpu"]} for r in every]
-        share = statistics.median((x["thread"] + x["background"]) / x["total"] for x in rows)
+        shares_of = [(x["thread"] + x["background"]) / x["total"] for x in rows]
         thread = statistics.median(x["thread"] / x["total"] for x in rows)
         background = statistics.median(x["background"] / x["total"] for x in rows)
-        lines.append(f"| {hook} | {share * 100:.3f} % | {thread * 100:.3f} % | {background * 100:.3f} % |")
+        lines.append(f"| {hook} | {statistics.median(shares_of) * 100:.3f} % ({min(shares_of) * 100:.3f}-"
+                     f"{max(shares_of) * 100:.3f} %) | {thread * 100:.3f} % | {background * 100:.3f} % |")
     lines += ["", "The same split into once-per-run work (set-up at the start; summary, plot, final copy and flush at the "
               "end: events " + ", ".join(f"`{e}`" for e in ONCE) + ") and the work that repeats every epoch (every "
               "other event, and the background threads), over the training's CPU seconds. The per-epoch share is the "
