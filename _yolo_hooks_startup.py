@@ -5,7 +5,7 @@ it is unset, does nothing else. When it is set, :func:`install` puts a post-impo
 ``ultralytics.utils.callbacks`` and returns: nothing is imported until the program imports Ultralytics itself.
 When that module has been executed, its ``add_integration_callbacks(instance)`` (which every Ultralytics trainer,
 validator, predictor, exporter and tuner calls when it is built) is wrapped so that it also hands the new engine to
-:func:`yolo_hooks.activate.activate`.
+:func:`yolo_hooks.env.activate.activate`.
 
 This module is top-level and uses the standard library only because importing anything under ``yolo_hooks`` runs
 ``yolo_hooks/__init__.py``, which imports Ultralytics: far too much for a line that runs in every Python process.
@@ -49,7 +49,7 @@ def wrap_entry(module) -> bool:
 
     def add_integration_callbacks(instance, *args, **kwargs):
         result = original(instance, *args, **kwargs)
-        from yolo_hooks.activate import activate  # the first engine is built: Ultralytics is fully imported now
+        from yolo_hooks.env.activate import activate  # the first engine is built: Ultralytics is fully imported now
 
         activate(instance)
         return result

@@ -57,7 +57,7 @@ def make_video(path: Path, frames: int) -> Path:
 
 def scenarios(dead_url: str, outbox: Path) -> dict:
     from yolo_hooks.core.hook import Hook
-    from yolo_hooks.detection_alert import DetectionAlert
+    from yolo_hooks.detection.hook import DetectionAlert
     from yolo_hooks.notify import Notify
 
     class EmptyCallback(Hook):

@@ -58,7 +58,7 @@ def _quiet_logger():
 def _timed_report():
     """A FitnessReport whose on_fit_epoch_end also records its thread CPU time (wall time includes waiting for a
     core while torch's OpenMP workers still spin after the epoch's compute, which is not the hook's own work)."""
-    from yolo_hooks.fitness_report import FitnessReport
+    from yolo_hooks.fitness.report import FitnessReport
 
     class TimedFitnessReport(FitnessReport):
         def on_fit_epoch_end(self, trainer):
@@ -95,7 +95,7 @@ def micro(calls: int = 1000) -> dict:
     import yolo_hooks
     from benchmarks.common import COCO8, TRAIN_ARGS
     from yolo_hooks.core.run import run_state
-    from yolo_hooks.fitness_report import FitnessReport
+    from yolo_hooks.fitness.report import FitnessReport
 
     with tempfile.TemporaryDirectory() as tmp:
         model = YOLO("yolo11n.yaml")

@@ -147,7 +147,7 @@ def cold_start(project: Path, epochs: int, imgsz: int) -> dict[str, list[float]]
     run it again at once."""
     from ultralytics import YOLO
 
-    from yolo_hooks.fitness_record import format_line
+    from yolo_hooks.fitness.record import format_line
 
     record = {"epoch": 3, "epochs": 8, "fitness": 0.1, "best_fitness": 0.2, "best_epoch": 2, "is_best": False,
               "improved": False, "delta_prev": 0.01, "delta_best": -0.1, "epochs_since_best": 1,
@@ -331,7 +331,7 @@ def main() -> None:
 
     from run import all_hooks
 
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hooks", choices=("all", "nomirror", "both"), default="both",

@@ -51,7 +51,7 @@ def cpu_shares(tmp: Path, runs: int) -> dict:
     """``runs`` cpu_share measurements with every hook and as many without best_mirror, alternating."""
     from cpu_share import measure
 
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     out: dict = {"every hook": [], "without best_mirror": []}
     with WebhookReceiver() as receiver:
@@ -70,7 +70,7 @@ def longer_epoch_shares(tmp: Path, runs: int) -> list[dict]:
     ``COPIES`` times over), still with a new best.pt every epoch."""
     from cpu_share import longer_epochs, measure
 
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     data, out = longer_epochs(tmp / "longer-data", COPIES), []
     with WebhookReceiver() as receiver:
@@ -98,7 +98,7 @@ def without_settle(tmp: Path, runs: int) -> list[dict]:
     from cpu_share import measure
 
     from yolo_hooks.core import worker
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     out, settle = [], worker.SETTLE
     worker.SETTLE = 0.0
@@ -127,7 +127,7 @@ def not_running(results: list[dict]) -> tuple[list[str], list[float], list[float
 
 def epoch_pairs(tmp: Path, pairs: int) -> dict:
     """Hooked/bare ratios of summed epoch time and of wall time, per endpoint scenario, in alternating pairs."""
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     results = {}
     receiver = WebhookReceiver().start()

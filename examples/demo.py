@@ -88,7 +88,7 @@ def main(epochs: int = 45) -> None:
     from ultralytics import YOLO
 
     import yolo_hooks
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     shutil.rmtree(OUT, ignore_errors=True)
     data = make_shapes(OUT / "shapes")

@@ -23,7 +23,7 @@ def main() -> None:
 
     import yolo_hooks
     from yolo_hooks import cli
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     work = Path(tempfile.mkdtemp(prefix="notify_demo_"))
     ops = WebhookReceiver(echo=print).start()

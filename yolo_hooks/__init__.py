@@ -32,29 +32,29 @@ from .core import (
 )
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the table below imports each on first use
-    from .best_mirror import BestMirror
-    from .detection_alert import DetectionAlert
-    from .early_stop import EarlyStopping
-    from .fitness_report import FitnessReport
-    from .lr_on_plateau import ReduceLROnPlateau
-    from .mode_reports import ModeReports
+    from .detection.hook import DetectionAlert
+    from .fitness.modes import ModeReports
+    from .fitness.report import FitnessReport
+    from .mirror.hook import BestMirror
     from .notify import Notify
-    from .val_loss_alert import ValLossAlert
-    from .watchdog import Watchdog
+    from .plateau.early_stop import EarlyStopping
+    from .plateau.lr_on_plateau import ReduceLROnPlateau
+    from .recovery.watchdog import Watchdog
+    from .val_loss.hook import ValLossAlert
 
 __version__ = "0.1.0"
 
 # Hook class -> module. Imported on first use, so ``import yolo_hooks`` stays light (no matplotlib, requests...).
 HOOK_CLASSES: dict[str, str] = {
-    "BestMirror": "yolo_hooks.best_mirror",
-    "DetectionAlert": "yolo_hooks.detection_alert",
-    "EarlyStopping": "yolo_hooks.early_stop",
-    "FitnessReport": "yolo_hooks.fitness_report",
-    "ModeReports": "yolo_hooks.mode_reports",
+    "BestMirror": "yolo_hooks.mirror.hook",
+    "DetectionAlert": "yolo_hooks.detection.hook",
+    "EarlyStopping": "yolo_hooks.plateau.early_stop",
+    "FitnessReport": "yolo_hooks.fitness.report",
+    "ModeReports": "yolo_hooks.fitness.modes",
     "Notify": "yolo_hooks.notify",
-    "ReduceLROnPlateau": "yolo_hooks.lr_on_plateau",
-    "ValLossAlert": "yolo_hooks.val_loss_alert",
-    "Watchdog": "yolo_hooks.watchdog",
+    "ReduceLROnPlateau": "yolo_hooks.plateau.lr_on_plateau",
+    "ValLossAlert": "yolo_hooks.val_loss.hook",
+    "Watchdog": "yolo_hooks.recovery.watchdog",
 }
 
 __all__ = [

@@ -29,9 +29,9 @@ STREAMED = ("predict", "track")  # results are consumed one by one: a long video
 EXTRA_COMMANDS: dict[str, str] = {
     "outbox": "yolo_hooks.notify.cli:outbox_command",
     "notify-test": "yolo_hooks.notify.cli:notify_test_command",
-    "env": "yolo_hooks.activate:env_command",
-    "recover": "yolo_hooks.run_cli:recover_command",
-    "resume": "yolo_hooks.resume:resume_command",
+    "env": "yolo_hooks.env.activate:env_command",
+    "recover": "yolo_hooks.recovery.cli:recover_command",
+    "resume": "yolo_hooks.recovery.resume:resume_command",
 }
 
 
@@ -115,7 +115,7 @@ def receive_command(args: list[str]) -> int:
     """Run a loopback webhook receiver that prints every message, until Ctrl-C."""
     import time
 
-    from .receiver import WebhookReceiver
+    from .notify.receiver import WebhookReceiver
 
     options = parse_pairs(args)
     receiver = WebhookReceiver(port=int(options.get("port", 8080)), echo=print).start()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.best_mirror.support import read_only_dir
 from tests.helpers import Listener
-from yolo_hooks.best_mirror import BestMirror
+from tests.mirror.support import read_only_dir
 from yolo_hooks.core.bus import Bus, event_id
 from yolo_hooks.core.hook import Hook
+from yolo_hooks.mirror.hook import BestMirror
 from yolo_hooks.mirror.staging import file_identity
 
 

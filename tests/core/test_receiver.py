@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from yolo_hooks.receiver import WebhookReceiver
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 
 def test_receiver_records_answers_by_mode_and_goes_down_and_up():

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from yolo_hooks import Hook
 from yolo_hooks.core.run import rank
-from yolo_hooks.early_stop import EarlyStopping
-from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
-from yolo_hooks.val_loss_alert import ValLossAlert
+from yolo_hooks.plateau.early_stop import EarlyStopping
+from yolo_hooks.plateau.lr_on_plateau import ReduceLROnPlateau
+from yolo_hooks.val_loss.hook import ValLossAlert
 
 PROBE_DIR = "ddp_probe"
 

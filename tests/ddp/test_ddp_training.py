@@ -25,7 +25,7 @@ if not compat.DDP_WORKERS_GET_CALLBACKS:  # before 8.4.140 DDP ranks get no call
 from tests.conftest import COCO8, _InterruptAt, train  # noqa: E402
 from tests.ddp.harness import RANKS, launch  # noqa: E402
 from tests.ddp.probes import PROBE_DIR, KeepStateOfEpoch  # noqa: E402
-from yolo_hooks.receiver import WebhookReceiver  # noqa: E402
+from yolo_hooks.notify.receiver import WebhookReceiver  # noqa: E402
 
 pytestmark = [pytest.mark.training, pytest.mark.ddp]
 
@@ -150,7 +150,7 @@ def test_resume_whose_catch_up_stops_ends_both_ranks_after_the_same_batch(tmp_pa
     from ultralytics import YOLO
 
     import yolo_hooks
-    from yolo_hooks.val_loss_alert import ValLossAlert
+    from yolo_hooks.val_loss.hook import ValLossAlert
 
     rules = dict(above=0.0, rise=None, warmup=1)  # nothing in warm-up epoch 1, an alert at epoch 2
     kept = tmp_path / "state_of_epoch_1"

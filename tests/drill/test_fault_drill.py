@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.best_mirror.support import read_only_dir
 from tests.drill.child import KILL_EPOCH
+from tests.mirror.support import read_only_dir
 from yolo_hooks.notify import outbox
-from yolo_hooks.receiver import WebhookReceiver
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.drill, pytest.mark.training]
 

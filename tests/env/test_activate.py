@@ -11,8 +11,8 @@ import pytest
 
 import _yolo_hooks_startup as startup
 import yolo_hooks
-from yolo_hooks.activate import config_source, export_line, read_config
 from yolo_hooks.core.errors import ConfigError
+from yolo_hooks.env.activate import config_source, export_line, read_config
 
 IMAGE = np.zeros((64, 64, 3), dtype=np.uint8)
 
@@ -135,7 +135,7 @@ def test_a_resumed_tune_sends_start_and_one_summary_without_replaying_old_bests(
     from ultralytics import YOLO
     from ultralytics.engine.tuner import Tuner
 
-    from yolo_hooks.receiver import WebhookReceiver
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
     records = [{"iteration": 1, "fitness": 0.2, "hyperparameters": {"lr0": 0.01}, "datasets": {},
                 "save_dirs": {"coco8": str(tmp_path / "a")}},

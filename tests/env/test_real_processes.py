@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from yolo_hooks.receiver import WebhookReceiver
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 COCO8 = ROOT / "datasets" / "coco8.yaml"

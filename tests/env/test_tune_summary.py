@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yolo_hooks.tune_summary import best_record, new_bests, quiet_iteration_events, summarize, tune_end_message
+from yolo_hooks.env.tune import best_record, new_bests, quiet_iteration_events, summarize, tune_end_message
 
 
 def rec(i, fitness, failed=False):

@@ -10,10 +10,10 @@ import yolo_hooks
 from tests.conftest import COCO8_VAL_IMAGES, train
 from tests.helpers import Listener
 from tests.notify.conftest import Endpoint
-from yolo_hooks.best_mirror import BestMirror
 from yolo_hooks.core.worker import live_threads
-from yolo_hooks.fitness_report import FitnessReport
-from yolo_hooks.mode_reports import ModeReports
+from yolo_hooks.fitness.modes import ModeReports
+from yolo_hooks.fitness.report import FitnessReport
+from yolo_hooks.mirror.hook import BestMirror
 from yolo_hooks.notify import Notify, delivery
 from yolo_hooks.notify.outbox import OUTBOX_NAME, read
 
@@ -114,7 +114,7 @@ def test_no_file_is_fsynced_on_the_training_thread(tmp_path, monkeypatch):
     import os
     import threading
 
-    from yolo_hooks.early_stop import EarlyStopping
+    from yolo_hooks.plateau.early_stop import EarlyStopping
 
     on_training_thread = []
     real_fsync = os.fsync
@@ -139,7 +139,7 @@ def test_no_message_is_built_or_journaled_on_the_training_thread(tmp_path, endpo
     training thread and the mirror's threads only say what happened."""
     import threading
 
-    from yolo_hooks.val_loss_alert import ValLossAlert
+    from yolo_hooks.val_loss.hook import ValLossAlert
 
     queued: list[tuple[str, str]] = []
     real_submit = delivery.Delivery.submit
@@ -168,9 +168,9 @@ def test_no_state_json_is_made_on_the_training_thread(tmp_path, monkeypatch):
     import types
 
     from yolo_hooks.core import hook as core_hook
-    from yolo_hooks.early_stop import EarlyStopping
-    from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
-    from yolo_hooks.val_loss_alert import ValLossAlert
+    from yolo_hooks.plateau.early_stop import EarlyStopping
+    from yolo_hooks.plateau.lr_on_plateau import ReduceLROnPlateau
+    from yolo_hooks.val_loss.hook import ValLossAlert
 
     made_on: list[str] = []
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.notify.kill_child import KILL_EPOCH
-from yolo_hooks.receiver import WebhookReceiver
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 pytestmark = pytest.mark.training
 

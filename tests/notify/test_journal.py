@@ -13,7 +13,7 @@ from pathlib import Path
 from yolo_hooks.notify import journal as journals
 from yolo_hooks.notify import outbox
 from yolo_hooks.notify.delivery import Delivery, Destination
-from yolo_hooks.receiver import WebhookReceiver
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ import torch
 from ultralytics.utils.torch_utils import EarlyStopping as UltralyticsEarlyStopping
 
 from yolo_hooks import ConfigError, EarlyStopping, ReduceLROnPlateau
-from yolo_hooks.plateau import resolve_mode
+from yolo_hooks.plateau.monitor import resolve_mode
 
 NAN, INF = math.nan, math.inf
 

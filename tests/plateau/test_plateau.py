@@ -11,9 +11,9 @@ import pytest
 from tests.helpers import captured_log
 from yolo_hooks import ConfigError
 from yolo_hooks.core.run import EpochSnapshot
-from yolo_hooks.early_stop import EarlyStopping
-from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
-from yolo_hooks.plateau import PlateauTracker, resolve_mode
+from yolo_hooks.plateau.early_stop import EarlyStopping
+from yolo_hooks.plateau.lr_on_plateau import ReduceLROnPlateau
+from yolo_hooks.plateau.monitor import PlateauTracker, resolve_mode
 
 
 @pytest.mark.parametrize(
@@ -159,7 +159,7 @@ def test_hooks_pickle_with_their_counters_for_ddp_workers():
 
     import cloudpickle
 
-    from yolo_hooks.lr_on_plateau import ReduceLROnPlateau
+    from yolo_hooks.plateau.lr_on_plateau import ReduceLROnPlateau
 
     stop = EarlyStopping(patience=2)
     for epoch in (1, 2):

@@ -14,8 +14,8 @@ import pytest
 from ultralytics import YOLO
 
 import yolo_hooks
-from tests.fitness_report.helpers import captured_log, read_jsonl, read_rows
-from yolo_hooks.receiver import WebhookReceiver
+from tests.fitness.helpers import captured_log, read_jsonl, read_rows
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.training, pytest.mark.floor]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from .callbacks import check_event
 from .config import build_hooks, load_config
 from .deadline import set_exit_timeout
 from .errors import ConfigError
-from .events import check_event
 from .hook import GuardedCallback, Hook
+from .lifecycle import RunTracker
 from .redact import remember
-from .tracker import RunTracker
 from .validate import check_number
 
 
@@ -131,7 +131,8 @@ def _import_run_start() -> None:
     """Import now what the tracker needs at the start of every run (the killed-run check, the tune label): the
     first ``on_train_start`` would otherwise pay for the imports on the training thread. Not at ``import
     yolo_hooks``: a script that never attaches does not pay for them."""
-    from .. import recover, tune_summary  # noqa: F401
+    from ..env import tune  # noqa: F401
+    from ..recovery import recover  # noqa: F401
 
 
 class FunctionHook(Hook):

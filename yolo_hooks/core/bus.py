@@ -78,7 +78,7 @@ class Bus:
     the state one epoch behind last.pt, which the core's resume catch-up handles.
 
     Attributes:
-        run_id: the identity of the training run, kept across ``resume=True`` (see :mod:`yolo_hooks.core.tracker`).
+        run_id: the identity of the training run, kept across ``resume=True`` (see :mod:`yolo_hooks.core.lifecycle`).
         end_timeout: seconds the end of a run waits for every hook's end-of-run work together.
     """
 

@@ -23,14 +23,14 @@ from .redact import SECRET_KEY, remember, remember_config
 
 # config name -> "module:Class"; imported only when a config uses it
 REGISTRY: dict[str, str] = {
-    "fitness_report": "yolo_hooks.fitness_report:FitnessReport",
-    "val_loss_alert": "yolo_hooks.val_loss_alert:ValLossAlert",
-    "early_stop": "yolo_hooks.early_stop:EarlyStopping",
-    "lr_on_plateau": "yolo_hooks.lr_on_plateau:ReduceLROnPlateau",
+    "fitness_report": "yolo_hooks.fitness.report:FitnessReport",
+    "val_loss_alert": "yolo_hooks.val_loss.hook:ValLossAlert",
+    "early_stop": "yolo_hooks.plateau.early_stop:EarlyStopping",
+    "lr_on_plateau": "yolo_hooks.plateau.lr_on_plateau:ReduceLROnPlateau",
     "notify": "yolo_hooks.notify:Notify",
-    "best_mirror": "yolo_hooks.best_mirror:BestMirror",
-    "detection_alert": "yolo_hooks.detection_alert:DetectionAlert",
-    "watchdog": "yolo_hooks.watchdog:Watchdog",
+    "best_mirror": "yolo_hooks.mirror.hook:BestMirror",
+    "detection_alert": "yolo_hooks.detection.hook:DetectionAlert",
+    "watchdog": "yolo_hooks.recovery.watchdog:Watchdog",
 }
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

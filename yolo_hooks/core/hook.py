@@ -21,8 +21,8 @@ from typing import Any, Callable, ClassVar
 from ultralytics.utils import LOGGER
 
 from .bus import SEVERITIES, Bus, Published, event_id
+from .callbacks import RESERVED_METHODS, check_event, known_events
 from .colour import colour_enabled, paint
-from .events import RESERVED_METHODS, check_event, known_events
 from .files import read_json, rewrite_json_text
 from .redact import scrub
 from .run import EpochSnapshot, RunOutcome, is_main_process, rank, run_state, take_outcome, take_snapshot

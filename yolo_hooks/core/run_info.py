@@ -38,7 +38,7 @@ def run_info(job: Any) -> dict[str, str]:
 
 def iteration_label() -> str:
     """``"tune iteration 2/300"`` inside a ``model.tune()`` iteration, else ``""``."""
-    from ..tune_summary import iteration_label as label  # the tune context lives with the tune summary
+    from ..env.tune import iteration_label as label  # the tune context lives with the tune summary
 
     return label()
 

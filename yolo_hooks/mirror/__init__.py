@@ -1,4 +1,4 @@
-"""The parts of :class:`yolo_hooks.best_mirror.BestMirror`, one concern per module.
+"""The parts of :class:`yolo_hooks.mirror.hook.BestMirror`, one concern per module.
 
 checks.py        FileCheck (size + sha256) and hashing in large chunks
 base.py          Destination: temp name, verify, rename; clean-up of a killed process's temporaries
@@ -18,10 +18,10 @@ sidecar.py       best.json / last.json
 from ..core.worker import LatestWinsQueue
 from .base import Destination
 from .checks import FileCheck, MirrorError
-from .destinations import make_destination
 from .fsspec_url import FsspecDestination
 from .local import LocalDestination
 from .queue import Job, MirrorWorker
+from .stores import make_destination
 from .upload import Result, Upload
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""The export half of :class:`~yolo_hooks.best_mirror.BestMirror`: files made by ``model.export()`` are mirrored
+"""The export half of :class:`~yolo_hooks.mirror.hook.BestMirror`: files made by ``model.export()`` are mirrored
 like best.pt, but nothing waits for them on the user's thread; the interpreter's exit does, within one deadline for
 every hook (:func:`yolo_hooks.core.deadline.at_exit`).
 

@@ -1,4 +1,4 @@
-"""The option checks of :class:`~yolo_hooks.best_mirror.BestMirror` that are its own (numbers go through
+"""The option checks of :class:`~yolo_hooks.mirror.hook.BestMirror` that are its own (numbers go through
 :mod:`yolo_hooks.core.validate`): plain values in, validated values or a :class:`ConfigError` out.
 
 Examples:
@@ -13,7 +13,7 @@ from typing import Any
 from ..core.errors import ConfigError
 from ..core.validate import check_bool, check_str
 from .base import Destination
-from .destinations import make_destination
+from .stores import make_destination
 
 
 def check_destinations(hook: str, to: Any) -> list[Destination]:

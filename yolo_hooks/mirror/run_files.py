@@ -3,7 +3,7 @@
 ``args.yaml`` and ``results.csv`` (Ultralytics'), ``fitness.csv`` / ``fitness.jsonl`` (the fitness report's record,
 which is its resume state) and every hook's ``weights/<name>.state.json``. They are read when the upload runs (on
 the destination's thread), so they may be an epoch behind or ahead of last.pt: a resume brings hooks up to date
-from results.csv (see :class:`yolo_hooks.core.tracker.RunTracker`) and cuts records past last.pt.
+from results.csv (see :class:`yolo_hooks.core.lifecycle.RunTracker`) and cuts records past last.pt.
 
 Examples:
     >>> [name for _, name in run_files("/nonexistent")]

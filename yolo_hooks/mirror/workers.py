@@ -1,4 +1,4 @@
-"""The background side of :class:`~yolo_hooks.best_mirror.BestMirror`: one snapshot thread and one upload thread per
+"""The background side of :class:`~yolo_hooks.mirror.hook.BestMirror`: one snapshot thread and one upload thread per
 destination, the jobs they share, and the end of the run (one deadline, then whatever is missing is reported).
 
 The hook decides *what* to copy on the training thread; everything here runs, or is waited for, off that thread

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..cli import say
 from ..core.redact import remember
 from . import outbox
-from .events import probe_message
+from .compose import probe_message
 
 
 def _pairs(argv: list[str], positional: tuple[str, ...] = ()) -> dict[str, str]:
@@ -58,7 +58,7 @@ def outbox_command(argv: list[str]) -> int:
     except ValueError as e:
         say(f"yolo-hooks outbox: {e}\n{__doc__}", err=True)
         return 2
-    from ..recover import recover_below
+    from ..recovery.recover import recover_below
 
     for report in recover_below(args.get("dir", ".")):  # killed runs: summary, `killed` message to the outbox
         for line in report.lines() if report.killed else ():

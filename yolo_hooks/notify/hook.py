@@ -25,12 +25,8 @@ from ..core.hook import Hook
 from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
+from .compose import BUS_EVENTS, published_message, severity_at_least
 from .delivery import Delivery, Destination
-from .events import (
-    BUS_EVENTS,
-    published_message,
-    severity_at_least,
-)
 from .formats import rate_limit_of
 from .images import split
 from .message import Message

@@ -38,7 +38,7 @@ EVENTS = (
     "train_end",
     "crash",
     "interrupt",
-    "tune_start",  # model.tune() under YOLO_HOOKS (yolo_hooks.tune_summary)
+    "tune_start",  # model.tune() under YOLO_HOOKS (yolo_hooks.env.tune)
     "tune_new_best",
     "tune_end",
     "killed",

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from ..core.errors import ConfigError
 from ..core.validate import check_choice, check_number, check_str
 from . import formats
-from .events import ALL_EVENTS, DEFAULT_EVENTS, EVENTS
+from .compose import ALL_EVENTS, DEFAULT_EVENTS, EVENTS
 from .message import SEVERITIES
 
 HOOK = "notify"

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ..core.recorded import recorded_snapshot
-from .events import crash_message, epoch_message, new_best_message, train_end_message, train_start_message
+from .compose import crash_message, epoch_message, new_best_message, train_end_message, train_start_message
 
 
 class TrainingNews:
@@ -108,7 +108,7 @@ class TrainingNews:
                 final, summary = self._final, self._summary
                 self.send_later(lambda: train_end_message(outcome, final, summary, run, elapsed))
             else:
-                from ..forensics import crash_facts
+                from ..recovery.forensics import crash_facts
 
                 facts = crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
                 self.send_later(lambda: crash_message(outcome, run, elapsed, facts))

@@ -1,0 +1,60 @@
+"""What the training thread does for the mirror: read and ``stat``; naming and queueing run on the snapshot thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from tests.conftest import train
+from yolo_hooks.mirror.hook import BestMirror
+
+pytestmark = pytest.mark.training
+
+
+def test_a_new_best_is_named_and_queued_on_the_snapshot_thread(tmp_path, monkeypatch):
+    """Every epoch's best.pt and last.pt, and the final best.pt, are named (metrics in the template) and queued
+    by the snapshot thread, in the order they were written: the final best.pt is the one that stays."""
+    queued: list[tuple[str, str, str]] = []  # (kind, targets, thread)
+    real_jobs = BestMirror._jobs
+
+    def jobs(self, slot, kind, source, ident, save_dir, targets, *rest):
+        queued.append((kind, ",".join(targets), threading.current_thread().name))
+        return real_jobs(self, slot, kind, source, ident, save_dir, targets, *rest)
+
+    monkeypatch.setattr(BestMirror, "_jobs", jobs)
+    mirror = BestMirror(to=str(tmp_path / "mirror"), name_template="best-{epoch}-{mAP50:.3f}.pt", last_every=1,
+                        keep=None, strict=True)
+    train(tmp_path, mirror, epochs=2, imgsz=64)
+
+    assert {thread for _, _, thread in queued} == {f"yolo_hooks-mirror-{mirror.name}-snapshot"}
+    assert [kind for kind, _, _ in queued] == ["best", "last", "best", "last", "last", "final"]
+    assert queued[0][1] == "best-1-0.000.pt,best.pt" and queued[2][1] == "best-2-0.000.pt,best.pt"
+    assert json.loads((tmp_path / "mirror" / "best.json").read_text())["final"] is True
+    assert {"best-1-0.000.pt", "best-2-0.000.pt", "best.pt", "last.pt"} <= {p.name for p in (tmp_path / "mirror").iterdir()}
+    assert all(r.ok for r in mirror.results)
+
+
+def test_a_copy_still_unplanned_at_the_end_of_the_run_is_reported_missing(tmp_path):
+    """The snapshot thread is still busy when the run's time is up: the final best.pt it has not yet queued is
+    reported as missing for every destination, like a queued copy, never dropped in silence."""
+    from yolo_hooks.mirror.staging import STAGING
+
+    mirror = BestMirror(to=[str(tmp_path / "a"), str(tmp_path / "b")], flush_timeout=0.2)
+    published = []
+    mirror.publish = lambda event, *_, **data: published.append((event, data["destination"], data["file"]))
+    busy = threading.Event()
+    mirror.hold_snapshot_thread = lambda: busy.wait(10)  # e.g. a long snapshot copy of an earlier checkpoint
+    mirror.too_late = lambda: pytest.fail("a plan ran after the end of the run")
+    mirror._plan([], None, "hold_snapshot_thread")
+    mirror._plan([("final", tmp_path / "best.pt")], 8, "too_late")
+    try:
+        mirror._finish(tmp_path / STAGING, 0.2)
+    finally:
+        busy.set()
+
+    assert [(r.ok, r.kind, r.file, r.epoch) for r in mirror.results] == [(False, "final", "best.pt", 8)] * 2
+    assert "still not uploaded at the end of the run" in mirror.results[0].error
+    assert str(tmp_path / "best.pt") in mirror.results[0].error
+    assert published == [("mirror_failed", str(tmp_path / "a"), "best.pt"), ("mirror_failed", str(tmp_path / "b"), "best.pt")]

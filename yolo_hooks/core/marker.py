@@ -1,0 +1,98 @@
+"""``yolo_hooks_run.json``: a small file in the run folder that says which process runs it and how it ended.
+
+Written when training starts (status ``running``, pid, host, the notify destinations' non-secret identities) and
+when it ends (the outcome). A marker still saying ``running`` whose process is gone is a run that was killed
+(SIGKILL, OOM killer, preempted VM): :mod:`yolo_hooks.recovery.recover` finishes its work. The file holds no secret.
+
+Examples:
+    >>> marker = {"status": "running", "host": "other-host", "pid": 1}
+    >>> is_killed(marker)  # another machine's process cannot be checked from here
+    False
+    >>> is_killed(marker, force=True)
+    True
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .files import atomic_write_json, read_json
+from .run_info import process_alive
+
+MARKER = "yolo_hooks_run.json"
+
+
+def marker_path(run_dir: str | Path) -> Path:
+    """Where the marker of ``run_dir`` lives."""
+    return Path(run_dir) / MARKER
+
+
+def read(run_dir: str | Path) -> dict[str, Any] | None:
+    """The marker of ``run_dir``, or None when there is none (or it cannot be read)."""
+    marker = read_json(marker_path(run_dir))
+    return marker if isinstance(marker, dict) else None
+
+
+def write(run_dir: str | Path, marker: dict[str, Any]) -> None:
+    """Replace the marker atomically (no fsync: it must survive a killed process, not a power cut)."""
+    atomic_write_json(marker_path(run_dir), marker, fsync=False)
+
+
+def run_id_for(run_dir: str | Path, resume: bool) -> str:
+    """The run's identity, from which message ids are derived: on ``resume=True`` the one of the run it continues
+    (read back from its marker), so a message re-sent after the resume keeps its id; else a new one."""
+    previous = (read(run_dir) or {}) if resume else {}
+    run_id = previous.get("run_id")
+    return run_id if isinstance(run_id, str) and run_id else uuid.uuid4().hex
+
+
+def started(trainer: Any, hooks: list, run_id: str | None = None) -> dict[str, Any]:
+    """Mark the run as running in this process, under ``run_id`` (default: :func:`run_id_for` the trainer)."""
+    save_dir = Path(trainer.save_dir)
+    marker = {
+        "v": 1,
+        "run_id": run_id or run_id_for(save_dir, bool(getattr(trainer.args, "resume", False))),
+        "status": "running",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": time.time(),
+        "epochs": int(getattr(trainer, "epochs", 0) or 0),
+        "start_epoch": int(getattr(trainer, "start_epoch", 0) or 0),
+        "name": save_dir.name,
+        "notify": [h.destination.as_dict() for h in hooks if hasattr(h, "wants") and hasattr(h, "destination")],
+        "mirrors": [h.name for h in hooks if hasattr(h, "destinations") and hasattr(h, "last_every")],
+        "recovery": {},
+    }
+    write(save_dir, marker)
+    return marker
+
+
+def ended(trainer: Any, status: str) -> None:
+    """Mark the run as ended with ``status`` (finished, stopped_early, crashed, interrupted)."""
+    save_dir = Path(trainer.save_dir)
+    marker = read(save_dir)
+    if marker is None or marker.get("pid") != os.getpid():
+        return
+    marker.update(status=status, ended=time.time())
+    write(save_dir, marker)
+
+
+def is_killed(marker: dict[str, Any] | None, force: bool = False) -> bool:
+    """True when the marker says ``running`` (or ``killed``, being recovered) but its process is gone.
+
+    A process of another host cannot be checked: only ``force`` says it is gone (a folder copied from a dead VM).
+    """
+    if not marker or marker.get("status") not in {"running", "killed"}:
+        return False
+    if marker.get("status") == "killed" or force:
+        return True
+    if marker.get("host") != socket.gethostname():
+        return False
+    return not process_alive(marker.get("pid"))
+
+

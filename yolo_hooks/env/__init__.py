@@ -1,0 +1,1 @@
+"""Hooks outside your script: ``YOLO_HOOKS`` activation and the tune summary."""

@@ -1,0 +1,156 @@
+"""``YOLO_HOOKS=hooks.yaml``: the hooks of one config in every trainer, validator, predictor and exporter built in
+this process, and (because children inherit the environment) in ``yolo`` CLI runs, ``model.tune()`` iterations and
+per-dataset subprocesses.
+
+``yolo_hooks.pth`` (see ``_yolo_hooks_startup.py``) wraps Ultralytics' ``add_integration_callbacks(engine)``, which
+every engine calls when it is built; the wrapper calls :func:`activate`. Here the config is read and checked (a bad
+one is a :class:`ConfigError` before the run starts) and attached exactly as ``yolo_hooks.attach`` would.
+
+Examples:
+    $ export YOLO_HOOKS=$PWD/hooks.yaml      # or: eval "$(yolo-hooks env hooks.yaml)"
+    $ yolo train model=yolo11n.yaml data=coco8.yaml epochs=3
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from ultralytics.utils import LOGGER
+
+from ..core.attach import attach, attached
+from ..core.colour import colour_enabled, paint
+from ..core.config import build_hooks, load_config, option_sets
+from ..core.errors import ConfigError
+from ..core.hook import Hook
+
+ENV_VAR = "YOLO_HOOKS"
+
+
+def config_source(value: str) -> str | dict:
+    """``YOLO_HOOKS``'s value -> a path, or the mapping it holds inline (YAML or JSON).
+
+    Raises:
+        ConfigError: neither an existing file nor an inline mapping (the inline text is never shown: it may hold
+            secrets).
+    """
+    text = value.strip()
+    if Path(text).expanduser().is_file():
+        return str(Path(text).expanduser().resolve())
+    if text.startswith("{") or "\n" in text or ": " in text:
+        import yaml
+
+        try:
+            inline = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{ENV_VAR}: inline config is not valid YAML/JSON ({type(e).__name__})") from None
+        if isinstance(inline, dict):
+            return inline
+        raise ConfigError(f"{ENV_VAR}: inline config must be a mapping of hook names to options")
+    raise ConfigError(f"{ENV_VAR}={text}: no such file (from {os.getcwd()}); give an absolute path, "
+                      f"e.g. `eval \"$(yolo-hooks env hooks.yaml)\"`, or an inline YAML/JSON mapping")
+
+
+def read_config(value: str | None = None) -> dict[str, Any]:
+    """The config ``YOLO_HOOKS`` names, loaded and checked (every hook built once, then dropped).
+
+    Raises:
+        ConfigError: prefixed with ``YOLO_HOOKS=<file>`` so the user knows where the bad config came from.
+    """
+    value = os.environ.get(ENV_VAR, "") if value is None else value
+    source = config_source(value)
+    where = f"{ENV_VAR}={source}" if isinstance(source, str) else f"{ENV_VAR} (inline)"
+    try:
+        config = load_config(source)
+        build_hooks(config)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+    return config
+
+
+def activate(engine: Any) -> list[Hook]:
+    """Give a newly built Ultralytics engine the ``YOLO_HOOKS`` hooks; returns the hooks attached now.
+
+    A tuner gets the tune summary (:mod:`yolo_hooks.env.tune`); every other engine the config's hooks, unless
+    its callbacks (shared by a model's trainer, validators and predictors) already hold the same entries.
+
+    Raises:
+        ConfigError: the config is bad or clashes with hooks attached by hand; anything else is logged, never raised.
+    """
+    if not os.environ.get(ENV_VAR):
+        return []
+    try:
+        config = read_config()
+        if "Tuner" in type(engine).__name__:
+            from .tune import follow_tuner
+
+            follow_tuner(engine, config)
+            return []
+        return attach_config(engine, config)
+    except ConfigError:
+        raise
+    except Exception as e:  # our bug or a changed Ultralytics: the run goes on without these hooks, loudly
+        _warn(f"could not attach the hooks of {ENV_VAR} to {type(engine).__name__}, it runs without them: "
+              f"{type(e).__name__}: {e}")
+        return []
+
+
+def attach_config(engine: Any, config: dict[str, Any]) -> list[Hook]:
+    """Attach the entries of ``config`` that ``engine`` does not have yet (same entry = same name and options).
+
+    In a ``model.tune()`` iteration, destinations that did not choose their ``events`` send only crashes: the
+    tune-level news comes from the tuning process.
+    """
+    present = {getattr(h, "config_digest", None) for h in attached(engine)}
+    hooks = [h for h in build_hooks(config) if h.config_digest not in present]
+    if not hooks:
+        return []
+    from .tune import iteration_context, quiet_iteration_events
+
+    if iteration_context() is not None:
+        chosen = set(_entries_with_events(config))
+        for hook in hooks:
+            if hook.config_name == "notify" and hook.config_digest not in chosen:
+                hook.events = quiet_iteration_events(hook.events)
+    attach(engine, *hooks)
+    return hooks
+
+
+def _entries_with_events(config: dict[str, Any]) -> list[str]:
+    from ..core.config import config_digest
+
+    return [config_digest(name, options) for name, options in option_sets(config) if "events" in options]
+
+
+def export_line(path: str) -> str:
+    """The shell line that switches hooks on for everything started from this shell, after checking the config.
+
+    Raises:
+        ConfigError: the file is missing or its config is bad.
+    """
+    if not Path(path).expanduser().is_file():
+        raise ConfigError(f"hooks config file not found: {path}")
+    source = str(Path(path).expanduser().resolve())
+    read_config(source)
+    return f"export {ENV_VAR}={shlex.quote(source)}"
+
+
+def _warn(text: str) -> None:
+    LOGGER.warning(f"{paint('yolo_hooks:', colour_enabled(), 'yellow', 'bold')} {text}")
+
+
+def env_command(args: list[str]) -> int:
+    """``yolo-hooks env hooks.yaml``: check the config, then print the ``export YOLO_HOOKS=...`` line."""
+    import sys
+
+    if len(args) != 1:
+        print("usage: yolo-hooks env hooks.yaml   (then: eval \"$(yolo-hooks env hooks.yaml)\")", file=sys.stderr)
+        return 2
+    try:
+        print(export_line(args[0]))
+    except ConfigError as e:
+        print(f"yolo-hooks: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,300 @@
+"""``model.tune()`` with ``YOLO_HOOKS``: hooks in every iteration, and one tune-level summary at the end.
+
+Ultralytics trains each tuning iteration in a ``yolo train`` subprocess, which gets the config's hooks through the
+inherited ``YOLO_HOOKS`` (its own fitness report, alerts, early stop and mirror in its own run folder). The tuning
+process itself tells the story of the whole tune:
+
+- ``tune_start`` when tuning starts, ``tune_new_best`` when an iteration beats every earlier one, ``tune_end`` once at
+  the end with the summary (iterations run, each one's fitness and hyper-parameters, the best iteration and where
+  its weights are), also written to ``<tune_dir>/tune_summary.json``.
+- The tuner fires no callbacks of its own, so its iterations are followed by reading the results file it appends
+  to (``tune_results.ndjson``) once a second on a background thread, and once more at the end.
+- Iterations know which iteration they are (``YOLO_HOOKS_TUNE``, set while tuning) and say so in every message
+  (``— train3 (tune iteration 2/300)``). A destination that did not choose its ``events`` gets only crashes from
+  iterations: per-iteration starts, ends and bests of 300 iterations are not news.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterable
+
+from ..core.files import read_jsonl
+
+TUNE_ENV = "YOLO_HOOKS_TUNE"  # set by the tuning process for its iterations: {"dir", "results", "iterations"}
+RESULTS_FILE = "tune_results.ndjson"  # what Ultralytics' Tuner appends one record per iteration to
+SUMMARY_FILE = "tune_summary.json"
+ITERATION_EVENTS = ("crash", "interrupt")  # what an iteration sends to a destination that did not choose events
+POLL_SECONDS = 1.0
+WRAPPED_MARK = "__yolo_hooks_tune__"
+
+
+# --- in an iteration ----------------------------------------------------------------------------------------------
+def iteration_context() -> dict[str, Any] | None:
+    """``{"dir", "iterations", "iteration"}`` when this process is an iteration of a tune, else None.
+
+    The iteration number is one more than the records in the results file: the tuner appends a record only after
+    the iteration's subprocess has ended.
+    """
+    raw = os.environ.get(TUNE_ENV)
+    if not raw:
+        return None
+    try:
+        context = json.loads(raw)
+        tune_dir = Path(context["dir"])
+        results = Path(context.get("results") or tune_dir / RESULTS_FILE)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {"dir": str(tune_dir), "iterations": context.get("iterations"),
+            "iteration": len(read_records(results)) + 1}
+
+
+def iteration_label() -> str:
+    """``"tune iteration 2/300"`` in an iteration of a tune, else ``""`` (shown in every notification title)."""
+    context = iteration_context()
+    if context is None:
+        return ""
+    total = f"/{context['iterations']}" if context.get("iterations") else ""
+    return f"tune iteration {context['iteration']}{total}"
+
+
+def quiet_iteration_events(events: Iterable[str]) -> tuple[str, ...]:
+    """A destination's default events, cut down to what one iteration of a long tune should send."""
+    return tuple(e for e in events if e in ITERATION_EVENTS)
+
+
+# --- pure: records -> summary, messages ---------------------------------------------------------------------------
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The tuner's records so far (a half-written last line is skipped: it is read again next time)."""
+    return read_jsonl(path)
+
+
+def iteration_failed(record: dict[str, Any]) -> bool:
+    """An iteration whose training crashed (the tuner records it with fitness 0 and its failed datasets)."""
+    return bool(record.get("failed_datasets"))
+
+
+def best_record(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The best iteration, as the tuner picks it: highest fitness among iterations that trained."""
+    trained = [r for r in records if not iteration_failed(r)] or records
+    return max(trained, key=lambda r: float(r.get("fitness") or 0.0), default=None)
+
+
+def new_bests(records: list[dict[str, Any]], best: float | None) -> tuple[list[dict[str, Any]], float | None]:
+    """Iterations (in order) that beat every earlier one, and the best fitness after them.
+
+    Examples:
+        >>> new_bests([{"iteration": 1, "fitness": 0.1}, {"iteration": 2, "fitness": 0.05}], None)
+        ([{'iteration': 1, 'fitness': 0.1}], 0.1)
+    """
+    found = []
+    for record in records:
+        fitness = float(record.get("fitness") or 0.0)
+        if not iteration_failed(record) and (best is None or fitness > best):
+            found.append(record)
+            best = fitness
+    return found, best
+
+
+def summarize(records: list[dict[str, Any]], tune_dir: str, planned: int | None, status: str,
+              weights: str | None, elapsed: float | None = None) -> dict[str, Any]:
+    """The tune summary: every iteration's fitness and hyper-parameters, the best one and where its weights are."""
+    best = best_record(records)
+    return {
+        "tune_dir": str(tune_dir),
+        "status": status,
+        "iterations_planned": planned,
+        "iterations_run": len(records),
+        "iterations_failed": sum(iteration_failed(r) for r in records),
+        "elapsed": elapsed,
+        "iterations": [{"iteration": r.get("iteration"), "fitness": r.get("fitness"),
+                        "hyperparameters": r.get("hyperparameters", {}), "save_dirs": r.get("save_dirs", {}),
+                        "failed": iteration_failed(r)} for r in records],
+        "best": None if best is None else {"iteration": best.get("iteration"), "fitness": best.get("fitness"),
+                                           "hyperparameters": best.get("hyperparameters", {}), "weights": weights},
+    }
+
+
+def tune_start_message(planned: int | None, resumed_at: int, run: dict[str, str]):
+    from ..notify.message import Message
+
+    text = f"{planned} iterations" if planned else "Tuning"
+    text += f", resuming at iteration {resumed_at + 1}" if resumed_at else ""
+    return Message(event="tune_start", severity="info", title=f"🧪 Tuning started — {run.get('name', 'tune')}",
+                   text=f"{text} ({run.get('model', 'model')} on {run.get('data', 'data')}).",
+                   fields={"Iterations": str(planned or ""), "Folder": run.get("save_dir", "")}, run=run,
+                   data={"iterations": planned, "start_iteration": resumed_at + 1})
+
+
+def tune_new_best_message(record: dict[str, Any], previous: float | None, planned: int | None, run: dict[str, str]):
+    from ..notify.message import Message
+
+    iteration, fitness = record.get("iteration"), record.get("fitness")
+    of = f"/{planned}" if planned else ""
+    hyp = record.get("hyperparameters", {})
+    return Message(event="tune_new_best", severity="info",
+                   title=f"🏆 Tune iteration {iteration}{of} is the best so far — {run.get('name', 'tune')}",
+                   text=f"Fitness {fitness}" + (f" (up from {previous})" if previous is not None else "") + ".",
+                   fields={"Iteration": f"{iteration}{of}", "Fitness": str(fitness),
+                           **{k: str(v) for k, v in list(hyp.items())[:8]}},
+                   run=run, data={"iteration": iteration, "fitness": fitness, "previous_best": previous,
+                                  "hyperparameters": hyp, "save_dirs": record.get("save_dirs", {})})
+
+
+def tune_end_message(summary: dict[str, Any], run: dict[str, str]):
+    from ..core.numbers import format_duration
+    from ..notify.message import Message
+
+    best, status = summary.get("best"), summary["status"]
+    icon = {"finished": "✅", "interrupted": "⏹️"}.get(status, "💥")
+    text = f"{status.capitalize()} after {summary['iterations_run']}/{summary['iterations_planned']} iterations"
+    text += f" in {format_duration(summary['elapsed'])}" if summary.get("elapsed") else ""
+    fields = {"Iterations": f"{summary['iterations_run']}/{summary['iterations_planned']}",
+              "Failed": str(summary["iterations_failed"])}
+    if best:
+        text += f"; best iteration {best['iteration']} with fitness {best['fitness']}"
+        fields.update({"Best iteration": str(best["iteration"]), "Best fitness": str(best["fitness"]),
+                       "Weights": str(best.get("weights") or "")})
+    return Message(event="tune_end", severity="info" if status == "finished" else "critical",
+                   title=f"{icon} Tuning {status} — {run.get('name', 'tune')}", text=text + ".",
+                   fields={k: v for k, v in fields.items() if v}, run=run, data={"summary": summary})
+
+
+# --- in the tuning process ----------------------------------------------------------------------------------------
+def follow_tuner(tuner: Any, config: dict[str, Any]) -> None:
+    """Called when a Tuner is built under ``YOLO_HOOKS``: its ``__call__`` (the tuning loop) will be followed."""
+    from ..core.config import build_hooks
+
+    notifiers = [h for h in build_hooks(config) if h.config_name == "notify"]
+    _wrap_tuning_loop(type(tuner))
+    tuner._yolo_hooks_tune = TuneWatch(tuner, notifiers)
+
+
+def _wrap_tuning_loop(cls: type) -> None:
+    original = cls.__call__
+    if getattr(original, WRAPPED_MARK, False):
+        return
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def __call__(self, *args, **kwargs):
+        watch = getattr(self, "_yolo_hooks_tune", None)
+        if watch is None:
+            return original(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        watch.start(bound.arguments.get("iterations"))
+        try:
+            result = original(self, *args, **kwargs)
+        except KeyboardInterrupt:
+            watch.finish("interrupted")
+            raise
+        except BaseException:
+            watch.finish("crashed")
+            raise
+        watch.finish("finished")
+        return result
+
+    setattr(__call__, WRAPPED_MARK, True)
+    cls.__call__ = __call__
+
+
+class TuneWatch:
+    """Follows one tuning loop: tells its iterations who they are, sends start / new best / end, writes the summary."""
+
+    def __init__(self, tuner: Any, notifiers: list):
+        from ..core.bus import Bus
+
+        self.tune_dir = Path(tuner.tune_dir)
+        self.results = Path(getattr(tuner, "tune_file", self.tune_dir / RESULTS_FILE))
+        self.notifiers = notifiers
+        self.bus = Bus()
+        job = SimpleNamespace(save_dir=self.tune_dir, args=getattr(tuner, "args", None))
+        for notifier in notifiers:
+            notifier.bind(self.bus)
+            notifier._set_run(job)  # run name, model, data, and the outbox in the tune folder
+        from ..core.run_info import run_info
+
+        self.run = run_info(job)
+        self.planned: int | None = None
+        self.seen = 0
+        self.best: float | None = None
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._previous_env: str | None = None
+        self._lock = threading.Lock()
+
+    def start(self, planned: int | None) -> None:
+        self.planned, self.started = planned, time.time()
+        records = read_records(self.results)  # a resumed tune: earlier iterations are not news again
+        self.seen, self.best = len(records), new_bests(records, None)[1]
+        self._previous_env = os.environ.get(TUNE_ENV)
+        os.environ[TUNE_ENV] = json.dumps({"dir": str(self.tune_dir), "results": str(self.results),
+                                           "iterations": planned})
+        self.send(tune_start_message(planned, self.seen, self.run))
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name="yolo_hooks-tune", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            self.poll()
+
+    def poll(self) -> None:
+        """Send ``tune_new_best`` for every iteration recorded since the last look."""
+        with self._lock:
+            records = read_records(self.results)
+            fresh, self.seen = records[self.seen:], max(self.seen, len(records))
+            previous = self.best
+            found, self.best = new_bests(fresh, self.best)
+            for record in found:
+                self.send(tune_new_best_message(record, previous, self.planned, self.run))
+                previous = float(record.get("fitness") or 0.0)
+
+    def finish(self, status: str) -> dict[str, Any]:
+        """Stop following, look once more, publish and send the summary, flush (bounded by each destination)."""
+        from ..core.files import atomic_write_json
+
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self._previous_env is None:
+            os.environ.pop(TUNE_ENV, None)
+        else:
+            os.environ[TUNE_ENV] = self._previous_env
+        self.poll()
+        records = read_records(self.results)
+        summary = summarize(records, str(self.tune_dir), self.planned, status, self._best_weights(records),
+                            time.time() - self.started)
+        atomic_write_json(self.tune_dir / SUMMARY_FILE, summary)
+        from ..core.bus import Published
+
+        message = tune_end_message(summary, self.run)
+        self.bus.publish(Published(kind="tune_summary", source="tune_summary", severity=message.severity,
+                                   message=message.text, data=summary))
+        self.send(message)
+        for notifier in self.notifiers:
+            notifier.flush()
+        return summary
+
+    def _best_weights(self, records: list[dict[str, Any]]) -> str | None:
+        """Where the tuner keeps the best iteration's weights (``<tune_dir>/weights``), else its own run folder."""
+        for name in ("best.pt", "last.pt"):
+            if (self.tune_dir / "weights" / name).is_file():
+                return str(self.tune_dir / "weights" / name)
+        best = best_record(records)
+        for save_dir in (best or {}).get("save_dirs", {}).values():
+            return str(Path(save_dir) / "weights" / "best.pt")
+        return None
+
+    def send(self, message) -> None:
+        for notifier in self.notifiers:
+            notifier.send(message)

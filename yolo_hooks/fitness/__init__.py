@@ -1,0 +1,1 @@
+"""The fitness report and its records, files and plot; the val / predict / export reports."""

@@ -1,0 +1,294 @@
+"""BestMirror: every new best.pt copied, verified, to one or more other places, without slowing training.
+
+On the training thread the hook only records the identity of the checkpoint Ultralytics just wrote (one
+``stat``) and queues it, with the trainer's numbers as they are, for its snapshot thread (started at
+``on_train_start``), which names the copies and queues them for one background thread per destination (at the
+lowest CPU priority on Linux). The snapshot thread copies that version into ``save_dir/.mirror_staging/`` at
+once and checks it did not change meanwhile (Ultralytics rewrites best.pt in place, so a hard
+link would not be a snapshot); each uploads it through a temporary name, verifies size and sha256 read back from
+the destination, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
+waiting in the queue (latest wins), before it was even copied; the final best.pt (rewritten by Ultralytics after
+training, optimizer stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``
+within the run's one end-of-run deadline (``attach(..., end_timeout=10)``, shared by all hooks). Every result is
+published by the worker that produced it, at once (a ``mirror_failed`` does not wait for the next epoch).
+
+Examples:
+    >>> from ultralytics import YOLO
+    >>> import yolo_hooks
+    >>> model = YOLO("yolo11n.yaml")
+    >>> mirror = yolo_hooks.BestMirror(to=["/mnt/backup/exp1", "s3://my-bucket/exp1"], keep=3)
+    >>> yolo_hooks.attach(model, mirror)  # doctest: +SKIP
+    >>> model.train(data="coco8.yaml", epochs=10)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..core import Hook
+from ..core.run import read_trainer, to_float
+from ..core.run_info import run_info
+from ..core.validate import check_number
+from . import workers as background
+from .base import Destination
+from .exports import ExportCopies
+from .naming import DEFAULT_TEMPLATE, check_template, render
+from .options import check_destinations, check_exports
+from .queue import Job, MirrorWorker
+from .staging import STAGING, file_identity
+from .upload import Result
+
+
+class BestMirror(ExportCopies, Hook):
+    """Mirror best.pt (and optionally last.pt and exported models) to folders or fsspec URLs, verified.
+
+    Args:
+        to: one destination or a list: a folder (``/mnt/backup/exp1``), an fsspec URL (``s3://bucket/exp1``,
+            ``gs://``, ``az://``, ``sftp://``, ``memory://``; needs ``pip install "yolo-hooks[cloud]"``), or
+            ``{"url": ..., "storage_options": {...}}`` for fsspec options such as ``endpoint_url``.
+        keep: versioned copies (named by ``name_template``) kept per destination besides ``best.pt``; 0 writes
+            only ``best.pt``; None keeps all. Only copies written by this run (or the run it resumes) are deleted.
+        name_template: name of each versioned copy: ``{epoch}``, ``{fitness}`` and metrics such as ``{mAP50_95}``,
+            ``{mAP50}``, ``{precision}``, ``{recall}``, ``{val_box_loss}`` (see :mod:`yolo_hooks.mirror.naming`).
+        last_every: also mirror ``last.pt`` (+ ``last.json``) every N epochs; 0 never. The run's ``args.yaml``,
+            ``results.csv``, fitness files and hooks' state files go with it (under ``run/``), so that
+            ``yolo-hooks resume DEST`` can go on from the mirror on another machine.
+        exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
+        flush_timeout: at most this many seconds of the run's end-of-run deadline are spent waiting for uploads
+            before reporting what is missing (an export never waits: its copies finish in the background, and the
+            interpreter's exit waits for them within the same kind of deadline).
+        retries: extra attempts after a failed upload, with back-off ``backoff * 2**n`` (at most 60 s).
+        backoff: first back-off delay in seconds.
+
+    Published events: ``mirror_done`` (info) per verified copy and ``mirror_failed`` (critical) when a copy
+    could not be made after all retries or was still missing at the end of the run.
+    """
+
+    config_name = "best_mirror"
+    _transient = ("_workers", "_snapshotter", "_export_start", "_export_staging")
+
+    def __init__(
+        self,
+        *,
+        to: Any,
+        keep: int | None = 3,
+        name_template: str = DEFAULT_TEMPLATE,
+        last_every: int = 0,
+        exports: bool | list[str] = False,
+        flush_timeout: float = 300.0,
+        retries: int = 3,
+        backoff: float = 2.0,
+        strict: bool = False,
+        name: str | None = None,
+    ):
+        super().__init__(strict=strict, name=name)
+        hook = self.name
+        self.destinations: list[Destination] = check_destinations(hook, to)
+        self.keep = check_number(hook, "keep", keep, minimum=0, integer=True, allow_none=True)
+        self.name_template = check_template(hook, name_template)
+        self.last_every = check_number(hook, "last_every", last_every, minimum=0, integer=True)
+        self.exports = check_exports(hook, exports)
+        self.flush_timeout = float(check_number(hook, "flush_timeout", flush_timeout, minimum=0))
+        self.retries = check_number(hook, "retries", retries, minimum=0, maximum=100, integer=True)
+        self.backoff = float(check_number(hook, "backoff", backoff, minimum=0))
+        self.results: list[Result] = []  # every outcome reported so far, oldest first
+        self.save_times: list[float] = []  # seconds the training thread spent in on_model_save
+        self._best_info: dict[str, Any] | None = None  # the last best handed to the workers
+        self._saved_versions: dict[str, list[str]] = {}  # from load_state_dict, until the uploaders exist
+        self._state_saved: dict[str, Any] = {}  # what save_state last wrote (it is written only when it changes)
+        self._workers: list[MirrorWorker] | None = None
+        self._snapshotter: MirrorWorker | None = None
+        self._export_start: float | None = None
+        self._export_staging: Path | None = None
+        self._run: tuple[Any, dict[str, str]] | None = None  # (save_dir, run_info) of the current run
+
+    # --- Ultralytics events -------------------------------------------------------------------------------------
+    def on_train_start(self, trainer):
+        """Start the background threads now, and read the run's facts, so that ``on_model_save`` pays for
+        neither."""
+        if self.is_main_process:
+            self._run_info(trainer)
+            for worker in [*self._ensure_workers(), self._snapshotter]:
+                worker.start()
+
+    def on_model_save(self, trainer):
+        """Ultralytics just wrote last.pt (and best.pt when this epoch's fitness is the best): record and queue.
+
+        This runs on the training thread: it reads the trainer (attribute reads, no conversion), ``stat`` s the
+        checkpoint(s) Ultralytics just wrote and queues one plan for the snapshot thread, which reads the metrics,
+        names the copies and queues them for the destinations. No copy, no hashing, no I/O beyond the ``stat``.
+        """
+        if not self.is_main_process:
+            return
+        started = time.perf_counter()
+        reading = read_trainer(trainer)
+        # Ultralytics writes best.pt exactly when `best_fitness == fitness` (also None == None without validation).
+        wrote_best = to_float(reading.fitness) == to_float(reading.best_fitness)
+        best = file_identity(reading.best_path) if wrote_best else None
+        last = file_identity(reading.last_path) if self.last_every and reading.epoch % self.last_every == 0 else None
+        if best is not None or last is not None:
+            run = self._run_info(trainer)
+            files = [("best", reading.best_path)] if best is not None else []
+            files += [("last", reading.last_path)] if last is not None else []
+            self._plan(files, reading.epoch, "_plan_epoch", reading, best, last, run)
+        self.save_times.append(time.perf_counter() - started)
+
+    def _plan_epoch(self, reading, best, last, run: dict) -> None:
+        """Snapshot thread: the jobs of one ``on_model_save`` (``best``/``last``: the identities of the files
+        written, None for a file not to copy)."""
+        snap = reading.snapshot()
+        jobs = []
+        if best is not None:
+            versioned = self._versioned_name(snap) if self.keep != 0 else None
+            targets = [n for n in (versioned, "best.pt") if n]
+            self._best_info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics,
+                               "source": str(snap.best_path), **run}
+            jobs += self._jobs("best", "best", snap.best_path, best, snap.save_dir, targets, versioned, "best.json",
+                               self._best_info)
+        if last is not None:
+            jobs += self._last_jobs(snap, run, last)
+        self._submit(jobs)
+
+    def on_fit_epoch_end(self, trainer):
+        """Keep the list of versioned copies for ``resume=True`` when it changed."""
+        if self.is_main_process and not self.snapshot(trainer).is_final_eval:
+            self._save_versions(trainer, self.snapshot(trainer).epoch)
+
+    def on_train_end(self, trainer):
+        """Queue the final best.pt (and, with ``last_every``, the final last.pt): Ultralytics rewrites both after
+        training (optimizer stripped), often before the last epoch's copies could be taken. Planned on the
+        snapshot thread like every epoch's copies, so that it comes after them."""
+        if not self.is_main_process:
+            return
+        snap = self.snapshot(trainer)
+        run = self._run_info(trainer)
+        last = file_identity(snap.last_path) if self.last_every else None
+        best = file_identity(snap.best_path)
+        files = [("last", snap.last_path)] if last is not None else []
+        files += [("final", snap.best_path)] if best is not None else []
+        self._plan(files, snap.epoch, "_plan_final", snap, run, best, last)
+
+    def _plan_final(self, snap, run: dict, best, last) -> None:
+        """Snapshot thread: the jobs of ``on_train_end``."""
+        jobs = self._last_jobs(snap, run, last, final=True) if last is not None else []
+        if best is None:
+            self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
+        else:
+            base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
+            info = {**base, "source": str(snap.best_path), **run, "final": True}
+            jobs += self._jobs("best", "final", snap.best_path, best, snap.save_dir, ["best.pt"], None, "best.json",
+                               info)
+        self._submit(jobs)
+
+    def finish(self, trainer, deadline):
+        """End of the run (the core calls it after every teardown, also after a crash): wait for the uploads within
+        the run's ``deadline`` (and ``flush_timeout``), then say clearly what is missing."""
+        if self.is_main_process:
+            self._finish(Path(trainer.save_dir) / STAGING, deadline.left(self.flush_timeout))
+            self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
+        True when none is left. For scripts that want the copy before they go on; nothing in the hook waits."""
+        end = time.monotonic() + timeout
+        # the snapshot thread first: its plans queue the destinations' jobs
+        return all(w.flush(max(0.0, end - time.monotonic())) for w in [self._snapshotter, *(self._workers or [])]
+                   if w is not None)
+
+    # --- resume -------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The versioned copies kept per destination, so ``keep`` goes on counting after ``resume=True``."""
+        if self._workers is None:
+            return {"versions": dict(self._saved_versions)} if self._saved_versions else {}
+        return {"versions": {self._key(i): w._process.versions_now() for i, w in enumerate(self._workers)}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (unknown keys ignored)."""
+        versions = state.get("versions") or {}
+        self._saved_versions = {k: list(v) for k, v in versions.items() if isinstance(v, list)}
+        for i, worker in enumerate(self._workers or []):
+            worker._process.versions = list(self._saved_versions.get(self._key(i), []))
+
+    def _save_versions(self, trainer, epoch: int) -> None:
+        state = self.state_dict()
+        if state and state != self._state_saved:
+            self._state_saved = state
+            self.save_state(trainer, epoch)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+        """Nothing to catch up: the state is the list of copies made, not a per-epoch count (it is saved only
+        when it changes, so it is often older than last.pt)."""
+
+    # --- helpers ------------------------------------------------------------------------------------------------
+    def secrets(self) -> list[str]:
+        """Full fsspec URLs and secret storage options: logged only redacted."""
+        return [s for d in self.destinations for s in d.secrets()]
+
+    def _run_info(self, trainer) -> dict[str, str]:
+        """:func:`run_info` of this run, read once per run (it names the run, its model, data, device, host)."""
+        if self._run is None or self._run[0] != trainer.save_dir:
+            self._run = (trainer.save_dir, run_info(trainer))
+        return self._run[1]
+
+    def _key(self, index: int) -> str:
+        return f"{index}:{self.destinations[index].display}"
+
+    def _ensure_workers(self) -> list[MirrorWorker]:
+        if self._workers is None:
+            versions = [self._saved_versions.get(self._key(i), []) for i in range(len(self.destinations))]
+            self._workers, self._snapshotter = background.make_workers(
+                self.name, self.destinations, versions, self._skip, keep=self.keep, retries=self.retries,
+                backoff=self.backoff, report=self._report, log=self.log)
+        return self._workers
+
+    def _versioned_name(self, snap) -> str:
+        try:
+            return render(self.name_template, snap.epoch, snap.fitness, snap.values())
+        except (KeyError, ValueError) as e:  # a metric this task does not have (e.g. {mAP50_M} on detect)
+            fallback = render(DEFAULT_TEMPLATE, snap.epoch, snap.fitness, {})
+            self.log(f"name_template {self.name_template!r} cannot be filled ({e!r}); using {fallback}", "warning")
+            return fallback
+
+    def _jobs(self, slot, kind, source: Path, ident, save_dir: Path, targets, versioned, sidecar, info) -> list:
+        """The snapshot job and one upload job per destination (see :func:`yolo_hooks.mirror.workers.jobs`)."""
+        workers = self._ensure_workers()
+        return background.jobs(workers, self._snapshotter, slot, kind, source, ident, save_dir, targets, versioned,
+                               sidecar, info)
+
+    def _last_jobs(self, snap, run: dict, ident, **extra) -> list:
+        """last.pt (``ident``: its identity) with last.json (and the run's small files, ``run`` its
+        :func:`run_info`) for every destination."""
+        info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics, "source": str(snap.last_path),
+                **run, **extra}
+        return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
+
+    def _plan(self, files: list[tuple[str, Path]], epoch: int | None, method: str, *args: Any) -> None:
+        """Queue ``self.<method>(*args)``, which makes and submits the jobs of ``files`` ((kind, local file)), on the
+        snapshot thread: plans run in the order queued, each guarded like a callback (an error is logged, never
+        raised); one still waiting at the end of the run is reported as missing."""
+        self._ensure_workers()
+        plan = background.Plan(lambda: self._call_guarded(method, *args), tuple(files), epoch)
+        self._snapshotter.submit(Job(None, "plan", plan))
+
+    def _submit(self, jobs: list) -> None:
+        """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the destinations' threads)."""
+        # the snapshot thread (normal priority) starts copying at once: wake it last, when this thread is done
+        for worker, job in sorted(jobs, key=lambda wj: wj[0] is self._snapshotter):
+            worker.submit(job)
+
+    def _skip(self, job: Job) -> None:
+        """A waiting upload replaced by a newer one (training thread): its snapshot is released off this thread."""
+        self._snapshotter.submit(Job(f"release:{id(job)}", "release", job.payload.staged))
+
+    def _report(self, result: Result) -> None:
+        """Log and publish one result, on the thread that produced it (the bus is thread-safe)."""
+        self.results.append(result)
+        report = background.describe(result)
+        self.log(report.line, report.level)
+        self.publish(report.kind, report.text, report.severity, **report.data)
+
+    def _finish(self, staging: Path, timeout: float) -> None:
+        """Wait for every destination (one shared deadline), then report whatever is still missing."""
+        background.finish(self._workers or [], self._snapshotter, staging, timeout, self._report)

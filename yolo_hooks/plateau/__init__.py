@@ -1,0 +1,1 @@
+"""Early stopping by fitness and learning-rate reduction on plateau, and the plateau monitor they share."""

@@ -1,0 +1,314 @@
+"""Finish what a killed run left undone, from the files it left on disk.
+
+A run killed by SIGKILL (OOM killer, preempted VM, Colab disconnect) never reaches ``teardown``: no summary, no
+``train_end`` / ``crash`` message, the final best.pt never mirrored, snapshots left in ``.mirror_staging`` and
+half-written ``.tmp-`` files in the mirror. :func:`recover` does each of these once, from the run folder:
+
+* ``fitness_summary.json`` with status ``killed`` and the last epoch seen (from ``fitness.jsonl`` / ``results.csv``),
+  unless the run wrote its own summary before it died;
+* the ``killed`` message, with an id derived from the run's identity (so it is never sent twice): delivered with
+  the given hooks, or written to the run's outbox for ``yolo-hooks outbox replay``;
+* ``weights/best.pt`` mirrored to every ``best_mirror`` destination whose ``best.json`` has another sha256;
+* staging snapshots and abandoned temporaries removed; messages left in flight moved to the outbox.
+
+What was done is recorded in the run's marker (:mod:`yolo_hooks.core.marker`): running it again does nothing.
+It runs from ``yolo-hooks recover RUN_DIR [hooks=hooks.yaml]``, from ``yolo-hooks outbox`` and when a later run
+starts in the same folder (with that run's hooks).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core import marker as run_marker
+from ..core.files import atomic_write_json, read_json
+from ..core.recorded import results_rows
+from ..core.redact import scrub
+from ..core.run import RunOutcome, to_float
+from ..mirror.staging import STAGING
+from ..notify.message import message_id
+from .forensics import resume_command, versions
+
+
+@dataclass
+class Report:
+    """What one recovery did (``done``) and what it could not do (``skipped``, with the reason)."""
+
+    run_dir: Path
+    killed: bool = False
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable lines for the CLI and the log."""
+        if not self.killed or not (self.done or self.skipped):
+            return [f"{self.run_dir}: not a killed run (or already recovered): nothing to do"]
+        return [f"{self.run_dir}: {line}" for line in self.done] + [f"{self.run_dir}: not done: {s}" for s in self.skipped]
+
+
+# --- reading the run folder (pure reads) --------------------------------------------------------------------------
+def _checkpoint(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        import torch
+
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
+        return None
+    return {"epoch": ckpt.get("epoch"), "best_fitness": to_float(ckpt.get("best_fitness")),
+            "stripped": ckpt.get("optimizer") is None}
+
+
+def killed_facts(run_dir: Path, marker: dict[str, Any]) -> dict[str, Any]:
+    """What the folder tells about a killed run: last epoch, best fitness and epoch, where the weights are."""
+    from ..fitness.files import JSONL_NAME, read_jsonl
+
+    records = [r for r in read_jsonl(run_dir / JSONL_NAME) if r.get("phase", "train") == "train"]
+    rows = results_rows(run_dir)
+    last_epoch = max([*rows, *(r["epoch"] for r in records)], default=None)
+    args = _args(run_dir)
+    epochs = marker.get("epochs") or args.get("epochs")
+    last, best = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
+    last_ckpt = _checkpoint(last)
+    after_training = bool(last_ckpt and last_ckpt["stripped"])  # Ultralytics strips last.pt in its final evaluation
+    best_record = next((r for r in reversed(records) if r.get("epoch") == (records[-1].get("best_epoch"))), None) \
+        if records else None
+    best_ckpt = None if best_record else _checkpoint(best)
+    resumable = bool(last_ckpt and not last_ckpt["stripped"])
+    return {
+        "exc_type": "SIGKILL",
+        "message": "the process was killed (no exception reached Python: SIGKILL, OOM killer, lost machine)",
+        "traceback": [],
+        **{k: v for k, v in versions().items() if k == "yolo_hooks"},
+        "host": marker.get("host"),
+        "pid": marker.get("pid"),
+        "device": str(args.get("device") or ""),
+        "duration": (run_dir / "weights").stat().st_mtime - marker["started"]
+        if marker.get("started") and (run_dir / "weights").exists() else None,
+        "last_completed_epoch": last_epoch,
+        "epochs": epochs,
+        "killed_during": "the end of the run (final validation of best.pt or on_train_end)" if after_training
+        else f"epoch {(last_epoch or 0) + 1}",
+        "best_fitness": best_record.get("best_fitness") if best_record else (best_ckpt or {}).get("best_fitness"),
+        "best_epoch": best_record.get("epoch") if best_record else None,
+        "last_pt": str(last) if last.is_file() else None,
+        "best_pt": str(best) if best.is_file() else None,
+        "training_done": after_training,
+        "resumable": resumable,
+        "resume": None if after_training else resume_command(last, resumable, None, run_dir),
+    }
+
+
+def _args(run_dir: Path) -> dict[str, Any]:
+    try:
+        import yaml
+
+        args = yaml.safe_load((run_dir / "args.yaml").read_text(encoding="utf-8"))
+    except Exception:
+        return {}
+    return args if isinstance(args, dict) else {}
+
+
+# --- the steps ----------------------------------------------------------------------------------------------------
+def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) -> str:
+    """``fitness_summary.json`` with status ``killed``, unless the run wrote its own before it died."""
+    from ..fitness.files import JSONL_NAME, SUMMARY_NAME, read_jsonl
+    from ..fitness.record import build_summary
+
+    path = run_dir / SUMMARY_NAME
+    existing = read_json(path)
+    if isinstance(existing, dict) and path.stat().st_mtime >= float(marker.get("started") or 0):
+        return f"{SUMMARY_NAME} was written by the run itself (status {existing.get('status')}): kept"
+    every = read_jsonl(run_dir / JSONL_NAME)
+    records = [r for r in every if r.get("phase", "train") == "train"]
+    final = next((r for r in reversed(every) if r.get("phase") == "final"), None)
+    outcome = RunOutcome("killed", "SIGKILL", facts["message"], facts["last_completed_epoch"], facts["epochs"])
+    summary = build_summary(records, final, outcome, save_dir=str(run_dir), files={"summary": str(path)})
+    if not records:  # no fitness_report in the run: the numbers results.csv and best.pt give
+        summary.update(last_epoch=facts["last_completed_epoch"], best_fitness=facts["best_fitness"],
+                       best_epoch=facts["best_epoch"], epochs_run=facts["last_completed_epoch"] or 0)
+    if facts["last_completed_epoch"]:  # results.csv is written before last.pt; the fitness record after it
+        summary["last_epoch"] = max(summary.get("last_epoch") or 0, facts["last_completed_epoch"])
+    summary["forensics"] = facts
+    summary["recovered"] = time.time()
+    atomic_write_json(path, summary)
+    return f"{SUMMARY_NAME} written: status killed, last epoch {summary['last_epoch']}/{summary['epochs']}"
+
+
+def clean_staging(run_dir: Path) -> str | None:
+    """Remove the snapshots a killed process left in ``.mirror_staging``."""
+    staging = run_dir / STAGING
+    if not staging.is_dir():
+        return None
+    count = sum(1 for _ in staging.iterdir())
+    shutil.rmtree(staging, ignore_errors=True)
+    return f"removed {count} snapshot(s) left in {STAGING}"
+
+
+def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
+    """Make every destination of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256."""
+    from ..core.run_info import run_info
+    from ..mirror.checks import file_check
+    from ..mirror.sidecar import encode, sidecar
+
+    best = run_dir / "weights" / "best.pt"
+    out = []
+    check = file_check(best) if best.is_file() else None
+    for dest in mirror.destinations:
+        removed = dest.clean_abandoned()
+        if removed:
+            out.append(f"removed {len(removed)} half-written temporary file(s) from {dest.display}")
+        if check is None:
+            continue
+        sidecar_doc = _read_sidecar(dest)
+        if sidecar_doc.get("sha256") == check.sha256 and dest.exists("best.pt") and dest.read_check("best.pt") == check:
+            out.append(f"best.pt at {dest.display} already verified (sha256 {check.sha256[:12]})")
+            continue
+        dest.put_file(best, "best.pt", check)
+        info = {"epoch": facts.get("best_epoch"), "fitness": facts.get("best_fitness"), "recovered": True,
+                "source": str(best), **run_info(type("Run", (), {"save_dir": run_dir})())}
+        dest.put_bytes(encode(sidecar("best.pt", "final", check, info, sidecar_doc.get("versions") or [])),
+                       "best.json")
+        out.append(f"best.pt mirrored to {dest.display}: {check.size / 1e6:.1f} MB verified sha256 {check.sha256[:12]}")
+    return out
+
+
+def _read_sidecar(dest) -> dict[str, Any]:
+    import json
+
+    try:
+        with dest._open_read("best.json") as f:
+            doc = json.loads(f.read().decode("utf-8"))
+    except Exception:  # missing or unreadable: the copy is not known to be verified
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def killed_message(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]):
+    """The ``killed`` message, with its stable id."""
+    from ..notify.compose import killed_message as build
+
+    run = {"name": marker.get("name") or run_dir.name, "save_dir": str(run_dir), "host": marker.get("host") or ""}
+    return build(facts, {k: v for k, v in run.items() if v}, message_id({"run_id": marker["run_id"]}, "killed"))
+
+
+# --- the whole recovery -------------------------------------------------------------------------------------------
+def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force: bool = False) -> Report:
+    """Finish the work a killed run left undone in ``run_dir``; a no-op for a live, finished or recovered run.
+
+    Args:
+        run_dir: the run folder (``runs/detect/train``).
+        hooks: hook objects (from hooks.yaml, or the hooks of a later run in the same folder): their ``best_mirror``
+            destinations get best.pt, their ``notify`` destinations the message. Without them the message goes to
+            the outbox of every destination the run had (``yolo-hooks outbox replay`` sends it).
+        send: ``send(message, notify_hooks) -> str`` that delivers the message (default: deliver now, the rest to the
+            outbox); a later run passes one that hands it to its own background delivery.
+        force: the marker names another host: recover anyway (the folder was copied from a dead machine).
+    """
+    from ..notify import journal
+
+    run_dir = Path(run_dir)
+    report = Report(run_dir)
+    marker = run_marker.read(run_dir)
+    if not run_marker.is_killed(marker, force=force):
+        return report
+    report.killed = True
+    done = marker.setdefault("recovery", {})
+    marker["status"] = "killed"
+    facts = killed_facts(run_dir, marker)
+    hooks = list(hooks or [])
+    notifiers = [h for h in hooks if hasattr(h, "wants") and hasattr(h, "delivery")]
+    mirrors = [h for h in hooks if hasattr(h, "destinations") and hasattr(h, "last_every")]
+    if "summary" not in done:
+        report.done.append(write_summary(run_dir, marker, facts))
+        done["summary"] = time.time()
+    moved = journal.recover(run_dir)
+    if moved:
+        report.done.append(f"{moved} message(s) left in flight moved to the outbox")
+    staged = clean_staging(run_dir)
+    if staged:
+        report.done.append(staged)
+    for mirror in mirrors:
+        key = f"mirror:{mirror.name}"
+        if key in done:
+            continue
+        try:
+            report.done.extend(mirror_best(run_dir, mirror, facts))
+            done[key] = time.time()
+        except Exception as e:  # the destination is down: the next recovery tries again
+            report.skipped.append(scrub(f"mirroring best.pt with {mirror.name} failed: {type(e).__name__}: {e}",
+                                        mirror.secrets()))
+    if not mirrors and marker.get("mirrors") and (run_dir / "weights" / "best.pt").is_file():
+        report.skipped.append("best.pt not checked against the mirror: pass hooks=hooks.yaml")
+    if "message" not in done:
+        message = killed_message(run_dir, marker, facts)
+        if notifiers:
+            report.done.append((send or _deliver)(message, notifiers, run_dir))
+        else:
+            report.done.append(_to_outbox(message, marker, run_dir))
+        done["message"] = message.id
+    marker["status"] = "killed" if report.skipped else "recovered"  # `killed`: the next recovery tries the rest
+    run_marker.write(run_dir, marker)
+    return report
+
+
+def _deliver(message, notifiers: list, run_dir: Path) -> str:
+    """Deliver now (CLI); what fails goes to the run's outbox, with the same id."""
+    from ..notify import outbox
+
+    results = []
+    for hook in notifiers:
+        if not hook.wants(message.event, message.severity):
+            continue
+        hook._outbox_dir = run_dir.resolve()
+        delivery = hook.delivery
+        result = delivery.send(message, report=False)
+        if result.ok:
+            results.append(f"{hook.name}: delivered")
+        else:
+            outbox.append(delivery.outbox, [outbox.make_record(message, delivery.destination, f"recovery: {result.error}")],
+                          hook.secrets())
+            results.append(scrub(f"{hook.name}: kept in the outbox ({result.error})", hook.secrets()))
+        delivery.close()
+    return f"killed message {message.id[:12]}: " + (", ".join(results) or "no destination takes `killed`")
+
+
+def _to_outbox(message, marker: dict[str, Any], run_dir: Path) -> str:
+    """No hooks given: the message waits in the outbox of every destination the run had."""
+    from ..notify import outbox
+    from ..notify.delivery import Destination
+
+    destinations = [Destination(**d) for d in marker.get("notify") or [] if isinstance(d, dict)]
+    if not destinations:
+        return "no notify destination in this run: no message to send"
+    records = [outbox.make_record(message, d, "run killed; written by recovery") for d in destinations]
+    outbox.append(run_dir / outbox.OUTBOX_NAME, records)
+    return (f"killed message {message.id[:12]} written to {run_dir / outbox.OUTBOX_NAME} for {len(destinations)} "
+            f"destination(s); send with: yolo-hooks outbox replay hooks=<your hooks.yaml> dir={run_dir}")
+
+
+def recover_below(root: str | Path, hooks: list | None = None, force: bool = False) -> list[Report]:
+    """:func:`recover` every run folder below ``root`` (those with a marker)."""
+    root = Path(root)
+    folders = [root] if run_marker.marker_path(root).is_file() else \
+        sorted(p.parent for p in root.rglob(run_marker.MARKER)) if root.is_dir() else []
+    return [recover(folder, hooks, force=force) for folder in folders]
+
+
+def _hand_over(message, notifiers: list, run_dir: Path) -> str:
+    """A later run in the folder: its own notify hooks send the message in the background (journaled)."""
+    sent = [hook.name for hook in notifiers if hook.send(message)]
+    return f"killed message {message.id[:12]} handed to " + (", ".join(sent) or "no destination (none takes `killed`)")
+
+
+def on_run_start(trainer, hooks: list, log, run_id: str | None = None) -> dict[str, Any]:
+    """At the start of a run: recover a killed run that used the same folder, then mark this run as running."""
+    report = recover(trainer.save_dir, hooks, send=_hand_over)
+    for line in report.lines() if report.killed else ():
+        log(f"previous run was killed; recovered: {line}", "warning")
+    return run_marker.started(trainer, hooks, run_id)

@@ -1,0 +1,1 @@
+"""Validation-loss alerts: the hook and its pure rules."""
