@@ -12,11 +12,13 @@ Examples:
     >>> model.train(data="datasets/coco8.yaml", epochs=3, imgsz=320)  # doctest: +SKIP
 """
 
+# ruff: noqa: F401 - every import here is public API; __all__ is derived from the catalog, which ruff cannot read
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from . import catalog
+from ._version import __version__
 from .core import (
     REGISTRY,
     ConfigError,
@@ -30,62 +32,31 @@ from .core import (
     load_config,
     on,
 )
+from .core.registry import CLASSES, load
 
-if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the table below imports each on first use
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is imported on first use
     from .detection.hook import DetectionAlert
     from .fitness.modes import ModeReports
     from .fitness.report import FitnessReport
     from .mirror.hook import BestMirror
-    from .notify import Notify
+    from .notify.hook import Notify
     from .plateau.early_stop import EarlyStopping
     from .plateau.lr_on_plateau import ReduceLROnPlateau
     from .recovery.watchdog import Watchdog
     from .val_loss.hook import ValLossAlert
 
-__version__ = "0.1.0"
+# Hook class -> module, derived from the catalog. Imported on first use, so ``import yolo_hooks`` stays light.
+HOOK_CLASSES: dict[str, str] = {name: target.partition(":")[0] for name, target in CLASSES.items()}
 
-# Hook class -> module. Imported on first use, so ``import yolo_hooks`` stays light (no matplotlib, requests...).
-HOOK_CLASSES: dict[str, str] = {
-    "BestMirror": "yolo_hooks.mirror.hook",
-    "DetectionAlert": "yolo_hooks.detection.hook",
-    "EarlyStopping": "yolo_hooks.plateau.early_stop",
-    "FitnessReport": "yolo_hooks.fitness.report",
-    "ModeReports": "yolo_hooks.fitness.modes",
-    "Notify": "yolo_hooks.notify",
-    "ReduceLROnPlateau": "yolo_hooks.plateau.lr_on_plateau",
-    "ValLossAlert": "yolo_hooks.val_loss.hook",
-    "Watchdog": "yolo_hooks.recovery.watchdog",
-}
-
-__all__ = [
-    "BestMirror",
-    "ConfigError",
-    "DetectionAlert",
-    "EarlyStopping",
-    "EpochSnapshot",
-    "FitnessReport",
-    "Hook",
-    "ModeReports",
-    "Notify",
-    "Published",
-    "REGISTRY",
-    "ReduceLROnPlateau",
-    "RunOutcome",
-    "ValLossAlert",
-    "Watchdog",
-    "__version__",
-    "attach",
-    "attached",
-    "build_hooks",
-    "load_config",
-    "on",
-]
+_CORE_API = ["ConfigError", "EpochSnapshot", "Hook", "Published", "REGISTRY", "RunOutcome", "__version__", "attach",
+             "attached", "build_hooks", "load_config", "on"]
+__all__ = sorted([*_CORE_API, *HOOK_CLASSES])
 
 
 def __getattr__(name: str):
     """Import a hook class of :data:`HOOK_CLASSES` on first use."""
-    if name in HOOK_CLASSES:
-        value = getattr(importlib.import_module(HOOK_CLASSES[name]), name)
+    if name in CLASSES:
+        value = load(CLASSES[name])
         globals()[name] = value  # the next access is a plain attribute
         return value
     raise AttributeError(f"module 'yolo_hooks' has no attribute {name!r}")

@@ -105,8 +105,8 @@ def check_command(args: list[str]) -> int:
         return 2
     say(f"{args[0]}: {len(hooks)} hook(s) OK")
     for hook, (name, options) in zip(hooks, pairs):
-        described = getattr(hook, "describe", None)
-        shown = described() if callable(described) else options
+        shown = hook.describe()
+        shown = options if shown is None else shown
         say(f"  {name}: {json.dumps(redact_mapping(shown), default=str)}")
     return 0
 

@@ -12,12 +12,12 @@ import pytest
 
 from tests.conftest import COCO8
 from yolo_hooks import cli
-from yolo_hooks.core import config as config_module
+from yolo_hooks.core import registry
 
 
 @pytest.fixture
 def greeter_registered(monkeypatch):
-    monkeypatch.setitem(config_module.REGISTRY, "greeter", "tests.core.test_config:Greeter")
+    monkeypatch.setitem(registry.REGISTRY, "greeter", "tests.core.test_config:Greeter")
 
 
 def test_check_prints_resolved_hooks_with_secrets_redacted(tmp_path, monkeypatch, capsys, greeter_registered):

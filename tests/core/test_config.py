@@ -7,7 +7,7 @@ from ultralytics import YOLO
 
 import yolo_hooks
 from yolo_hooks import ConfigError, Hook
-from yolo_hooks.core import config as config_module
+from yolo_hooks.core import registry
 from yolo_hooks.core.config import load_config, substitute_env
 from yolo_hooks.core.redact import redact_url, redact_value, scrub
 from yolo_hooks.core.validate import check_amount, check_choice, check_number
@@ -32,7 +32,7 @@ class Greeter(Hook):
 
 @pytest.fixture(autouse=True)
 def greeter_registered(monkeypatch):
-    monkeypatch.setitem(config_module.REGISTRY, "greeter", f"{__name__}:Greeter")
+    monkeypatch.setitem(registry.REGISTRY, "greeter", f"{__name__}:Greeter")
 
 
 def test_yaml_file_with_env_substitution_builds_hooks(tmp_path, monkeypatch):

@@ -18,8 +18,9 @@ from ultralytics import YOLO
 import yolo_hooks
 from yolo_hooks import ConfigError
 from yolo_hooks.core import redact
-from yolo_hooks.core.config import ENV_REF, REGISTRY, hook_class, option_names
+from yolo_hooks.core.config import ENV_REF, option_names
 from yolo_hooks.core.redact import SECRET_KEY
+from yolo_hooks.core.registry import REGISTRY, hook_class
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hooks.yaml"
 SEED = 20261201

@@ -8,7 +8,7 @@ from ultralytics import YOLO
 
 import yolo_hooks
 from yolo_hooks import ConfigError
-from yolo_hooks.core.config import hook_class
+from yolo_hooks.core.registry import hook_class
 from yolo_hooks.fitness.modes import ModeReports
 
 URL = "http://127.0.0.1:9/hook/TOKEN-naming-0123456789"

@@ -21,7 +21,8 @@ from tests.drill.conftest import DRILL_ROWS
 from tests.notify.conftest import Endpoint
 from yolo_hooks.notify import Notify
 from yolo_hooks.notify import delivery as delivery_module
-from yolo_hooks.notify.outbox import OUTBOX_NAME, read, replay
+from yolo_hooks.notify.outbox import OUTBOX_NAME, read
+from yolo_hooks.notify.replay import replay
 
 pytestmark = [pytest.mark.drill, pytest.mark.training]
 

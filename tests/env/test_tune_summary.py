@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from yolo_hooks.env.tune import best_record, new_bests, quiet_iteration_events, summarize, tune_end_message
+from yolo_hooks.env.tune import best_record, new_bests, quiet_iteration_config, summarize, tune_end_message
 
 
 def rec(i, fitness, failed=False):
@@ -46,5 +46,11 @@ def test_the_summary_lists_every_iteration_and_the_best_with_its_weights():
 
 
 def test_iterations_send_only_crashes_to_destinations_that_did_not_choose():
-    assert quiet_iteration_events(("train_start", "new_best", "crash", "interrupt", "train_end")) == (
-        "crash", "interrupt")
+    config = {"notify": [{"format": "json", "url": "http://127.0.0.1:1/a"},
+                         {"format": "json", "url": "http://127.0.0.1:1/b", "events": ["train_end"]}],
+              "early_stop": {"patience": 3}}
+    quiet = quiet_iteration_config(config)
+    assert [entry.get("events") for entry in quiet["notify"]] == [["crash", "interrupt"], ["train_end"]]
+    assert quiet["early_stop"] == {"patience": 3} and "events" not in config["notify"][0]
+    assert quiet_iteration_config({"notify": {"format": "json", "url": "http://127.0.0.1:1/a"}})["notify"]["events"] \
+        == ["crash", "interrupt"]

@@ -14,6 +14,7 @@ from yolo_hooks.notify import journal as journals
 from yolo_hooks.notify import outbox
 from yolo_hooks.notify.delivery import Delivery, Destination
 from yolo_hooks.notify.receiver import WebhookReceiver
+from yolo_hooks.notify.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,7 @@ def test_messages_in_flight_when_the_process_is_killed_reach_the_outbox_and_repl
         receiver.set_mode("ok")
         delivery = Delivery(Destination.of("notify_json", "json", {"url": receiver.url}), {"url": receiver.url},
                             outbox=box)
-        report = outbox.replay(box, [delivery])
+        report = replay(box, [delivery])
         assert report.remaining == 0
         assert {"msg-0", "msg-1", "msg-2"} <= receiver.unique_ids()
 

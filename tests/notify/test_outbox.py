@@ -7,7 +7,8 @@ import threading
 
 from yolo_hooks.notify.delivery import Delivery, Destination
 from yolo_hooks.notify.message import Message
-from yolo_hooks.notify.outbox import append, find, make_record, read, remove, replay
+from yolo_hooks.notify.outbox import append, find, make_record, read, remove
+from yolo_hooks.notify.replay import replay
 
 URL_A = "http://127.0.0.1:{port}/hook/TOKEN-a-0123456789"
 

@@ -2,9 +2,10 @@
 
 from .attach import FunctionHook, attach, attached, on
 from .bus import Bus, Published
-from .config import REGISTRY, build_hooks, load_config
+from .config import build_hooks, load_config
 from .errors import ConfigError
 from .hook import GuardedCallback, Hook
+from .registry import REGISTRY
 from .run import EpochSnapshot, RunOutcome, is_main_process, rank
 
 __all__ = [

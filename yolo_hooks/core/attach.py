@@ -12,6 +12,7 @@ from .errors import ConfigError
 from .hook import GuardedCallback, Hook
 from .lifecycle import RunTracker
 from .redact import remember
+from .registry import run_start_steps
 from .validate import check_number
 
 
@@ -119,20 +120,12 @@ def _tracker_of(model: Any) -> RunTracker:
     """The model's RunTracker, registered on first use so that it runs before every later hook."""
     tracker = _find_tracker(model)
     if tracker is None:
-        _import_run_start()
+        run_start_steps()  # imported now: the first on_train_start would pay for the imports on the training thread
         tracker = RunTracker()
         tracker.bind(tracker.bus)
         for event in tracker.handlers():
             model.add_callback(event, GuardedCallback(tracker, event))
     return tracker
-
-
-def _import_run_start() -> None:
-    """Import now what the tracker needs at the start of every run (the killed-run check, the tune label): the
-    first ``on_train_start`` would otherwise pay for the imports on the training thread. Not at ``import
-    yolo_hooks``: a script that never attaches does not pay for them."""
-    from ..env import tune  # noqa: F401
-    from ..recovery import recover  # noqa: F401
 
 
 class FunctionHook(Hook):

@@ -1,7 +1,7 @@
 """How hooks tell each other what happened (an alert, an early stop, a mirrored checkpoint...).
 
 Every hook attached to one model shares one :class:`Bus`. A hook calls ``self.publish(...)``; every hook on the
-bus that defines ``on_published(event)`` receives the :class:`Published` record at once, on the publishing thread
+bus receives the :class:`Published` record at once, on the publishing thread
 (a notifier only queues it). Background workers publish their results themselves, as soon as they have them (a
 ``mirror_failed`` does not wait for the next epoch); the bus serialises deliveries with a lock, so subscribers see
 one event at a time. The bus is pickled together with the hooks, so it stays shared in DDP workers.
@@ -137,5 +137,5 @@ class Bus:
         with self._lock:
             self.history.append(event)
             for hook in list(self.hooks):
-                if hook is not None and callable(getattr(hook, "on_published", None)):
-                    hook._call_guarded("on_published", event)
+                if hook is not None:
+                    hook.call_guarded("on_published", event)

@@ -11,7 +11,6 @@ A config's top-level keys are hook config names; each maps to that hook's option
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 import re
@@ -20,18 +19,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .redact import SECRET_KEY, remember, remember_config
-
-# config name -> "module:Class"; imported only when a config uses it
-REGISTRY: dict[str, str] = {
-    "fitness_report": "yolo_hooks.fitness.report:FitnessReport",
-    "val_loss_alert": "yolo_hooks.val_loss.hook:ValLossAlert",
-    "early_stop": "yolo_hooks.plateau.early_stop:EarlyStopping",
-    "lr_on_plateau": "yolo_hooks.plateau.lr_on_plateau:ReduceLROnPlateau",
-    "notify": "yolo_hooks.notify:Notify",
-    "best_mirror": "yolo_hooks.mirror.hook:BestMirror",
-    "detection_alert": "yolo_hooks.detection.hook:DetectionAlert",
-    "watchdog": "yolo_hooks.recovery.watchdog:Watchdog",
-}
+from .registry import hook_class
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -91,32 +79,47 @@ def substitute_env(value: Any, where: str = "") -> Any:
     return value
 
 
-def hook_class(name: str) -> type:
-    """The hook class registered under config name ``name``."""
-    if name not in REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, REGISTRY, n=1)
-        hint = f" (did you mean `{close[0]}`?)" if close else ""
-        raise ConfigError(f"unknown hook `{name}`{hint}; available: {', '.join(REGISTRY)}")
-    module, cls = REGISTRY[name].split(":")
-    try:
-        return getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"hook `{name}` is not available in this installation: {e}") from None
-
-
 def option_names(cls: type) -> list[str]:
-    """Keyword options a hook class accepts."""
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    """Keyword options a hook class accepts (its ``__init__``'s keyword parameters)."""
+    return [p.name for p in _keyword_parameters(cls)]
 
 
 def required_options(cls: type) -> list[str]:
     """Keyword options a hook class cannot do without (no default)."""
-    params = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in params if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-            and p.default is p.empty]
+    return [p.name for p in _keyword_parameters(cls) if p.default is p.empty]
+
+
+def _keyword_parameters(cls: type) -> list[inspect.Parameter]:
+    """The keyword parameters of ``cls.__init__``, and of its bases' while an ``__init__`` passes ``**kwargs`` on
+    (a subclass ``def __init__(self, **kw): super().__init__(**kw)`` takes its base's options)."""
+    found: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in klass.__dict__ or klass is object:
+            continue
+        params = inspect.signature(klass.__dict__["__init__"]).parameters.values()
+        for p in params:
+            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                found.setdefault(p.name, p)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return list(found.values())
+
+
+def check_options(label: str, cls: type, options: dict[str, Any], positional: int = 0) -> None:
+    """Every key of ``options`` is one ``cls`` accepts and none it requires is missing (the first ``positional``
+    are given in order): the same errors from hooks.yaml and from Python (``BestMirror(to=..., kep=3)``).
+
+    Raises:
+        ConfigError: an unknown key (with the closest spelling) or a missing required one, naming ``label``.
+    """
+    allowed = cls.option_names()
+    for key in options:
+        if key not in allowed:
+            raise ConfigError.unknown_key(label, str(key), allowed)
+    given_by_position = allowed[:positional]  # on(event, func): the first options given in order
+    for key in cls.required_options():
+        if key not in options and key not in given_by_position:
+            raise ConfigError(f"{options.get('name') or label}: `{key}` is required")
 
 
 def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -131,16 +134,10 @@ def option_sets(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         entries = value if isinstance(value, list) else [value]
         if isinstance(value, list) and not cls.allow_multiple:
             raise ConfigError(f"{name}: takes one set of options (a mapping), not a list")
-        allowed = option_names(cls)
         for entry in entries:
             if not isinstance(entry, dict):
                 raise ConfigError.bad_value(name, name, entry, "a mapping of options, true, or false")
-            for key in entry:
-                if key not in allowed:
-                    raise ConfigError.unknown_key(name, str(key), allowed)
-            for key in required_options(cls):
-                if key not in entry:
-                    raise ConfigError(f"{entry.get('name') or name}: `{key}` is required")
+            check_options(str(name), cls, entry)
             pairs.append((str(name), dict(entry)))
     return pairs
 
@@ -149,19 +146,18 @@ def build_hooks(config: dict[str, Any], strict: bool | None = None) -> list:
     """Construct every hook of ``config``; each validates its options and raises :class:`ConfigError`."""
     hooks = []
     for name, options in option_sets(config):
-        digest = config_digest(name, options)
         if strict is not None:
             options.setdefault("strict", strict)
-        hook = hook_class(name)(**options)
-        hook.config_digest = digest  # the same entry from two sources (attach + YOLO_HOOKS) is attached once
-        hooks.append(hook)
+        hooks.append(hook_class(name)(**options))
     return hooks
 
 
-def config_digest(name: str, options: dict[str, Any]) -> str:
-    """A fingerprint of one config entry (hashed: the options may hold secrets)."""
+def config_digest(name: str | None, options: dict[str, Any]) -> str:
+    """A fingerprint of one configured hook: its hooks.yaml name and options, ``strict`` aside (hashed: the options
+    may hold secrets). The same entry from two sources (``attach`` and ``YOLO_HOOKS``) has the same digest."""
     import hashlib
     import json
 
-    text = json.dumps([name, options], sort_keys=True, default=str)
+    shown = {k: v for k, v in options.items() if k != "strict"}
+    text = json.dumps([name, shown], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -30,7 +30,22 @@ from .run import EpochSnapshot, RunOutcome, is_main_process, rank, run_state, ta
 LOG_REPEATS_AT = (10, 100, 1000, 10000)  # a repeated identical failure is reported again only at these counts
 
 
-class Hook:
+class HookType(type):
+    """How a hook is constructed: its keyword options checked first, so a typo in Python gets the same
+    :class:`ConfigError` as in hooks.yaml (``BestMirror(to=[...], kep=3)``: unknown option `kep`, did you mean
+    `keep`?), then its ``config_digest`` (hooks.yaml name and options, hashed) handed in once built."""
+
+    def __call__(cls, *args: Any, **options: Any):
+        from .config import check_options, config_digest
+
+        label = options.get("name") if isinstance(options.get("name"), str) else None
+        check_options(label or cls.config_name or cls.__name__, cls, options, positional=len(args))
+        hook = super().__call__(*args, **options)
+        hook.config_digest = config_digest(cls.config_name, options)
+        return hook
+
+
+class Hook(metaclass=HookType):
     """Base class of every yolo_hooks hook.
 
     Define methods named after Ultralytics events (``on_fit_epoch_end(self, trainer)``, ``on_val_end(self,
@@ -42,7 +57,7 @@ class Hook:
     at any moment (Ultralytics sends callbacks to DDP workers with cloudpickle).
     """
 
-    config_name: ClassVar[str | None] = None  # top-level key in hooks.yaml
+    config_name: ClassVar[str | None] = None  # top-level key in hooks.yaml (from the registry for registered classes)
     finish_last: ClassVar[bool] = False  # finish after the others (a notifier sends what they published at the end)
     allow_multiple: ClassVar[bool] = False  # may hooks.yaml give a list of option sets?
     _transient: ClassVar[tuple[str, ...]] = ()  # attributes dropped from pickled state
@@ -59,9 +74,32 @@ class Hook:
         self.error_counts: dict[str, int] = {}
         self._bus: Bus | None = None
 
+    def __init_subclass__(cls, **kwargs: Any):
+        """A registered class takes its hooks.yaml name from the registry (:mod:`yolo_hooks.catalog`), the one
+        place it is written; a class of one's own may set ``config_name`` itself."""
+        super().__init_subclass__(**kwargs)
+        if "config_name" not in cls.__dict__:
+            from .registry import config_name_of
+
+            cls.config_name = config_name_of(cls) or cls.config_name
+
     def default_name(self) -> str:
         """The name used when the user gives none: the config name, else the class name (override to refine)."""
         return self.config_name or type(self).__name__
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options this hook accepts (its ``__init__``'s; override when it takes ``**options``)."""
+        from .config import option_names
+
+        return option_names(cls)
+
+    @classmethod
+    def required_options(cls) -> list[str]:
+        """The keyword options this hook cannot do without."""
+        from .config import required_options
+
+        return required_options(cls)
 
     # --- registration -------------------------------------------------------------------------------------------
     def handlers(self) -> dict[str, Callable]:
@@ -141,10 +179,29 @@ class Hook:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned (read unknown or missing keys leniently)."""
 
-    # Optional: ``finish(self, trainer, deadline)`` does this hook's end-of-run waiting (flushes, uploads) within
-    # ``deadline.left()``: the core calls it once, after every teardown, with one deadline for all hooks.
-    # Optional: ``catch_up(self, trainer, epoch, values)`` takes one completed epoch that the saved state missed
-    # (``values`` as in EpochSnapshot.values(), read back from results.csv and last.pt); see RunTracker.
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
+        """Take one completed ``epoch`` that the saved state missed (the process died between Ultralytics writing
+        last.pt and this hook saving its state); ``values`` as in :meth:`EpochSnapshot.values`, read back from
+        results.csv and last.pt. Return True when taken; the default takes nothing (the core then warns that the
+        state is behind last.pt)."""
+        return False
+
+    # --- the other hooks, the end of the run, the run's marker ---------------------------------------------------
+    def on_published(self, event: Published) -> None:
+        """Another hook of this model published ``event`` (on the publishing thread: queue work, never wait)."""
+
+    def finish(self, trainer, deadline) -> None:
+        """This hook's end-of-run waiting (flushes, uploads) within ``deadline.left()``: the core calls it once,
+        after every ``teardown``, with one deadline for all hooks (``finish_last`` ones last)."""
+
+    def describe(self) -> dict[str, Any] | None:
+        """What ``yolo-hooks check`` prints for this hook (secrets redacted); None: the options as configured."""
+        return None
+
+    def marker_facts(self) -> dict[str, Any]:
+        """What the run's marker (``yolo_hooks_run.json``) keeps about this hook for a later recovery of a killed run,
+        as ``{key: value}`` (values of one key from several hooks form a list). Never a secret."""
+        return {}
 
     def state_path(self, trainer) -> Path:
         """Where this hook's state lives: next to last.pt, in the run's weights folder."""
@@ -187,8 +244,9 @@ class Hook:
         return saved.get("epoch")
 
     # --- isolation ----------------------------------------------------------------------------------------------
-    def _call_guarded(self, method: str, *args: Any) -> Any:
-        """Call ``self.<method>(*args)``; an ``Exception`` is logged once and counted instead of escaping."""
+    def call_guarded(self, method: str, *args: Any) -> Any:
+        """Call ``self.<method>(*args)`` with the core's isolation: an ``Exception`` is logged once and counted
+        instead of escaping (re-raised when ``strict``); returns the method's result, or None when it failed."""
         try:
             return getattr(self, method)(*args)
         except Exception as e:
@@ -253,7 +311,7 @@ class GuardedCallback:
         self.__init__(state["hook"], state["event"])
 
     def __call__(self, obj: Any) -> Any:
-        try:  # Hook._call_guarded without its getattr: this runs on every batch and every frame
+        try:  # Hook.call_guarded without its getattr: this runs on every batch and every frame
             return self._handler(obj)
         except Exception as e:
             self.hook._failed(self.event, e)

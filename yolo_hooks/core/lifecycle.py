@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from . import compat
+from . import compat, marker
 from .bus import Bus
 from .collective import share_stop
 from .deadline import Deadline
 from .hook import GuardedCallback, Hook
 from .recorded import recorded_epoch_values
-from .run import is_main_process, run_state, take_snapshot
+from .registry import run_start_steps
+from .run import is_main_process, run_state, take_snapshot, to_float
 
 
 class RunTracker(Hook):
@@ -27,9 +28,7 @@ class RunTracker(Hook):
         compat.guard_teardown(trainer, lambda: self._teardown_after_failure(trainer))
         resume = bool(getattr(trainer.args, "resume", False))
         if self.is_main_process:
-            from .marker import run_id_for
-
-            self.bus.run_id = run_id_for(trainer.save_dir, resume)
+            self.bus.run_id = marker.run_id_for(trainer.save_dir, resume)
 
     def on_train_start(self, trainer):
         """On ``resume=True``, give every hook its saved state back before the first resumed epoch.
@@ -38,10 +37,11 @@ class RunTracker(Hook):
         saving its state) is brought up to date through the hook's ``catch_up(trainer, epoch, values)`` with what
         the run recorded for the missing epoch (:func:`recorded_epoch_values`).
         """
-        if is_main_process():  # a killed run that used this folder gets its end now; then this run is marked running
-            from ..recovery.recover import on_run_start
-
-            on_run_start(trainer, [h for h in self.bus.hooks if h is not self], self.log, self.bus.run_id)
+        if is_main_process():
+            hooks = [h for h in self.bus.hooks if h is not self]
+            for step in run_start_steps():  # what features registered: a killed run in this folder gets its end
+                step(trainer, hooks, self.log)
+            marker.started(trainer, hooks, self.bus.run_id)
             self.bus.hold_writer()  # until finish_run
         if not getattr(trainer.args, "resume", False):
             return
@@ -50,15 +50,15 @@ class RunTracker(Hook):
         for hook in self.bus.hooks:
             if hook is self:
                 continue
-            epoch = hook._call_guarded("restore_state", trainer)
+            epoch = hook.call_guarded("restore_state", trainer)
             if epoch is None:
                 continue
             self.log(f"resumed {hook.name} state saved at epoch {epoch}")
             for missed in range(int(epoch) + 1, completed + 1):
                 if missed not in recorded:
                     recorded[missed] = recorded_epoch_values(trainer, missed)
-                if callable(getattr(hook, "catch_up", None)) and recorded[missed] is not None:
-                    hook._call_guarded("catch_up", trainer, missed, recorded[missed])
+                taken = recorded[missed] is not None and hook.call_guarded("catch_up", trainer, missed, recorded[missed])
+                if taken:
                     self.log(f"{hook.name} caught up on epoch {missed} from results.csv and last.pt")
                 else:
                     self.log(f"{hook.name} state is behind last.pt: epoch {missed} is not in it", "warning")
@@ -78,8 +78,6 @@ class RunTracker(Hook):
         seen = getattr(state, "nan_recoveries_seen", 0)
         state.nan_recoveries_seen = attempts
         if attempts > seen and is_main_process():
-            from ..recovery.forensics import nan_recovery
-
             text, data = nan_recovery(trainer, attempts)
             self.publish("nan_recovered", text, "warning", **data)
 
@@ -109,9 +107,7 @@ class RunTracker(Hook):
         outcome = self.outcome(trainer)
         self.bus.flush_writes()
         if is_main_process():
-            from .marker import ended
-
-            ended(trainer, outcome.status)
+            marker.ended(trainer, outcome.status)
 
     def _teardown_after_failure(self, trainer):
         """Fire the ``teardown`` of every yolo_hooks hook of this trainer once, as Ultralytics 8.4.177+ would."""
@@ -128,7 +124,29 @@ class RunTracker(Hook):
         if not self.is_main_process:
             return
         deadline = Deadline(self.bus.end_timeout)
-        hooks = [h for h in self.bus.hooks if h is not self and callable(getattr(h, "finish", None))]
-        for hook in sorted(hooks, key=lambda h: bool(getattr(h, "finish_last", False))):
-            hook._call_guarded("finish", trainer, deadline)
+        hooks = [h for h in self.bus.hooks if h is not self]
+        for hook in sorted(hooks, key=lambda h: h.finish_last):
+            hook.call_guarded("finish", trainer, deadline)
         self.bus.close_writer(max(deadline.left(), 1.0))
+
+
+def nan_recovery(trainer, attempt: int) -> tuple[str, dict]:
+    """What to say about NaN recovery ``attempt`` (read at the start of the redone epoch, before Ultralytics resets
+    its loss): which losses were not finite, the epoch redone, attempt n of 3."""
+    import math
+
+    epoch = int(getattr(trainer, "epoch", 0)) + 1
+    losses = {}
+    tloss = getattr(trainer, "tloss", None)
+    if tloss is not None:
+        try:
+            losses = {k: to_float(v) for k, v in trainer.label_loss_items(tloss).items()}
+        except Exception:  # a trainer without per-loss names: the total is enough
+            losses = {}
+    bad = [k for k, v in losses.items() if v is None or not math.isfinite(v)]
+    total = to_float(getattr(trainer, "loss", None))
+    which = ", ".join(bad) if bad else ("total loss" if total is None or not math.isfinite(total) else "fitness")
+    text = (f"{which} turned NaN/Inf in epoch {epoch}: Ultralytics reloaded last.pt and is redoing the epoch "
+            f"(attempt {attempt} of 3)")
+    return text, {"attempt": attempt, "max_attempts": 3, "epoch": epoch, "epochs": getattr(trainer, "epochs", None),
+                  "loss": which}

@@ -1,6 +1,6 @@
 """``yolo_hooks_run.json``: a small file in the run folder that says which process runs it and how it ended.
 
-Written when training starts (status ``running``, pid, host, the notify destinations' non-secret identities) and
+Written when training starts (status ``running``, pid, host, what hooks want kept: see ``Hook.marker_facts``) and
 when it ends (the outcome). A marker still saying ``running`` whose process is gone is a run that was killed
 (SIGKILL, OOM killer, preempted VM): :mod:`yolo_hooks.recovery.recover` finishes its work. The file holds no secret.
 
@@ -64,10 +64,13 @@ def started(trainer: Any, hooks: list, run_id: str | None = None) -> dict[str, A
         "epochs": int(getattr(trainer, "epochs", 0) or 0),
         "start_epoch": int(getattr(trainer, "start_epoch", 0) or 0),
         "name": save_dir.name,
-        "notify": [h.destination.as_dict() for h in hooks if hasattr(h, "wants") and hasattr(h, "destination")],
-        "mirrors": [h.name for h in hooks if hasattr(h, "destinations") and hasattr(h, "last_every")],
+        "notify": [],
+        "mirrors": [],
         "recovery": {},
     }
+    for hook in hooks:  # what each hook wants a later recovery to know (notify: its destination; mirrors: names)
+        for key, value in (hook.call_guarded("marker_facts") or {}).items():
+            marker.setdefault(key, []).append(value)
     write(save_dir, marker)
     return marker
 

@@ -16,6 +16,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from .tune_context import iteration_label
+
 HOST = socket.gethostname()
 
 
@@ -36,19 +38,12 @@ def run_info(job: Any) -> dict[str, str]:
     return {k: v for k, v in info.items() if v}
 
 
-def iteration_label() -> str:
-    """``"tune iteration 2/300"`` inside a ``model.tune()`` iteration, else ``""``."""
-    from ..env.tune import iteration_label as label  # the tune context lives with the tune summary
-
-    return label()
-
-
 @functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     """Ultralytics' and our version: the same for the whole process, so looked up once."""
     from ultralytics import __version__ as ultralytics_version
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"ultralytics_version": ultralytics_version, "yolo_hooks_version": __version__}
 

@@ -83,7 +83,6 @@ class DetectionAlert(Hook):
             still being written (nothing waits for them on the predict thread; :meth:`close` waits on request).
     """
 
-    config_name = HOOK
     allow_multiple = True
     _transient = ("_handover", "_sources", "_last")
 

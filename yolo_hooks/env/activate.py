@@ -22,9 +22,11 @@ from ultralytics.utils import LOGGER
 
 from ..core.attach import attach, attached
 from ..core.colour import colour_enabled, paint
-from ..core.config import build_hooks, load_config, option_sets
+from ..core.config import build_hooks, load_config
 from ..core.errors import ConfigError
 from ..core.hook import Hook
+from ..core.tune_context import iteration_context
+from .tune import quiet_iteration_config
 
 ENV_VAR = "YOLO_HOOKS"
 
@@ -103,25 +105,13 @@ def attach_config(engine: Any, config: dict[str, Any]) -> list[Hook]:
     In a ``model.tune()`` iteration, destinations that did not choose their ``events`` send only crashes: the
     tune-level news comes from the tuning process.
     """
-    present = {getattr(h, "config_digest", None) for h in attached(engine)}
-    hooks = [h for h in build_hooks(config) if h.config_digest not in present]
-    if not hooks:
-        return []
-    from .tune import iteration_context, quiet_iteration_events
-
     if iteration_context() is not None:
-        chosen = set(_entries_with_events(config))
-        for hook in hooks:
-            if hook.config_name == "notify" and hook.config_digest not in chosen:
-                hook.events = quiet_iteration_events(hook.events)
-    attach(engine, *hooks)
+        config = quiet_iteration_config(config)
+    present = {h.config_digest for h in attached(engine)}
+    hooks = [h for h in build_hooks(config) if h.config_digest not in present]
+    if hooks:
+        attach(engine, *hooks)
     return hooks
-
-
-def _entries_with_events(config: dict[str, Any]) -> list[str]:
-    from ..core.config import config_digest
-
-    return [config_digest(name, options) for name, options in option_sets(config) if "events" in options]
 
 
 def export_line(path: str) -> str:

@@ -24,12 +24,11 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterable
+from typing import Any
 
 from ..core.files import read_jsonl
+from ..core.tune_context import RESULTS_FILE, TUNE_ENV
 
-TUNE_ENV = "YOLO_HOOKS_TUNE"  # set by the tuning process for its iterations: {"dir", "results", "iterations"}
-RESULTS_FILE = "tune_results.ndjson"  # what Ultralytics' Tuner appends one record per iteration to
 SUMMARY_FILE = "tune_summary.json"
 ITERATION_EVENTS = ("crash", "interrupt")  # what an iteration sends to a destination that did not choose events
 POLL_SECONDS = 1.0
@@ -37,37 +36,15 @@ WRAPPED_MARK = "__yolo_hooks_tune__"
 
 
 # --- in an iteration ----------------------------------------------------------------------------------------------
-def iteration_context() -> dict[str, Any] | None:
-    """``{"dir", "iterations", "iteration"}`` when this process is an iteration of a tune, else None.
-
-    The iteration number is one more than the records in the results file: the tuner appends a record only after
-    the iteration's subprocess has ended.
-    """
-    raw = os.environ.get(TUNE_ENV)
-    if not raw:
-        return None
-    try:
-        context = json.loads(raw)
-        tune_dir = Path(context["dir"])
-        results = Path(context.get("results") or tune_dir / RESULTS_FILE)
-    except (ValueError, KeyError, TypeError):
-        return None
-    return {"dir": str(tune_dir), "iterations": context.get("iterations"),
-            "iteration": len(read_records(results)) + 1}
-
-
-def iteration_label() -> str:
-    """``"tune iteration 2/300"`` in an iteration of a tune, else ``""`` (shown in every notification title)."""
-    context = iteration_context()
-    if context is None:
-        return ""
-    total = f"/{context['iterations']}" if context.get("iterations") else ""
-    return f"tune iteration {context['iteration']}{total}"
-
-
-def quiet_iteration_events(events: Iterable[str]) -> tuple[str, ...]:
-    """A destination's default events, cut down to what one iteration of a long tune should send."""
-    return tuple(e for e in events if e in ITERATION_EVENTS)
+def quiet_iteration_config(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every ``notify`` entry that did not choose its ``events`` given the events of one iteration
+    of a long tune (crashes, interrupts): per-iteration starts, ends and bests of 300 iterations are not news."""
+    if "notify" not in config:
+        return config
+    entries = config["notify"] if isinstance(config["notify"], list) else [config["notify"]]
+    quiet = [{**entry, "events": list(ITERATION_EVENTS)} if isinstance(entry, dict) and "events" not in entry
+             else entry for entry in entries]
+    return {**config, "notify": quiet if isinstance(config["notify"], list) else quiet[0]}
 
 
 # --- pure: records -> summary, messages ---------------------------------------------------------------------------

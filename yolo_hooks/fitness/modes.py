@@ -240,7 +240,6 @@ class ModeReports(Hook):
         last_val_report, last_predict_report, last_export_report: the latest report dicts (None before one).
     """
 
-    config_name = None
 
     def default_name(self) -> str:
         """``reports`` (``fitness_report`` for the FitnessReport that inherits this)."""

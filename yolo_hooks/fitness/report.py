@@ -75,7 +75,6 @@ class FitnessReport(ModeReports):
     training thread).
     """
 
-    config_name = "fitness_report"
 
     def __init__(
         self,

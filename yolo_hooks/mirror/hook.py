@@ -66,7 +66,6 @@ class BestMirror(ExportCopies, Hook):
     could not be made after all retries or was still missing at the end of the run.
     """
 
-    config_name = "best_mirror"
     _transient = ("_workers", "_snapshotter", "_export_start", "_export_staging")
 
     def __init__(
@@ -217,11 +216,17 @@ class BestMirror(ExportCopies, Hook):
             self._state_saved = state
             self.save_state(trainer, epoch)
 
-    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
         """Nothing to catch up: the state is the list of copies made, not a per-epoch count (it is saved only
         when it changes, so it is often older than last.pt)."""
+        return True
 
     # --- helpers ------------------------------------------------------------------------------------------------
+    def marker_facts(self) -> dict[str, Any]:
+        """The run's marker names this mirror: a recovery of a killed run says when its final best.pt was not
+        mirrored for want of the hooks config."""
+        return {"mirrors": self.name}
+
     def secrets(self) -> list[str]:
         """Full fsspec URLs and secret storage options: logged only redacted."""
         return [s for d in self.destinations for s in d.secrets()]
@@ -269,7 +274,7 @@ class BestMirror(ExportCopies, Hook):
         snapshot thread: plans run in the order queued, each guarded like a callback (an error is logged, never
         raised); one still waiting at the end of the run is reported as missing."""
         self._ensure_workers()
-        plan = background.Plan(lambda: self._call_guarded(method, *args), tuple(files), epoch)
+        plan = background.Plan(lambda: self.call_guarded(method, *args), tuple(files), epoch)
         self._snapshotter.submit(Job(None, "plan", plan))
 
     def _submit(self, jobs: list) -> None:

@@ -18,6 +18,7 @@ from ..cli import say
 from ..core.redact import remember
 from . import outbox
 from .compose import probe_message
+from .replay import replay
 
 
 def _pairs(argv: list[str], positional: tuple[str, ...] = ()) -> dict[str, str]:
@@ -51,9 +52,9 @@ def outbox_command(argv: list[str]) -> int:
     """``yolo-hooks outbox [dir=...]`` lists; ``yolo-hooks outbox replay hooks=hooks.yaml [dir=...]`` resends."""
     from ..core.errors import ConfigError
 
-    replay = bool(argv) and argv[0] == "replay"
+    resend = bool(argv) and argv[0] == "replay"
     try:
-        args = _pairs(argv[1:] if replay else argv, ("dir",))
+        args = _pairs(argv[1:] if resend else argv, ("dir",))
         retries = int(args.get("retries", 2))
     except ValueError as e:
         say(f"yolo-hooks outbox: {e}\n{__doc__}", err=True)
@@ -72,7 +73,7 @@ def outbox_command(argv: list[str]) -> int:
     if not files:
         say(f"no outbox under {Path(args.get('dir', '.')).resolve()}: nothing undelivered")
         return 0
-    if not replay:
+    if not resend:
         total = 0
         for path in files:
             records, bad = outbox.read(path)
@@ -94,7 +95,7 @@ def outbox_command(argv: list[str]) -> int:
         return 2
     left = 0
     for path in files:
-        report = outbox.replay(path, deliveries, retries=retries)
+        report = replay(path, deliveries, retries=retries)
         left += report.remaining
         extra = f", {report.duplicates} duplicate(s) dropped" if report.duplicates else ""
         extra += f", {report.unmatched} for a destination not in {args['hooks']}" if report.unmatched else ""

@@ -58,7 +58,6 @@ class Notify(TrainingNews, Hook):
         strict: re-raise errors (tests). name: destination name in logs and the outbox (default ``notify_<format>``).
     """
 
-    config_name = HOOK
     allow_multiple = True
     finish_last = True  # after the other hooks' finish: a mirror_failed published there is still sent
     _transient = ("_delivery",)
@@ -134,6 +133,11 @@ class Notify(TrainingNews, Hook):
         (its URL, Telegram's chat, e-mail's recipients)."""
         return Destination.of(self.name, self.format, self._options)
 
+    def marker_facts(self) -> dict[str, Any]:
+        """The run's marker keeps this destination's identity (never its secrets): a recovery of a killed run without
+        the hooks config still knows where its messages were going."""
+        return {"notify": self.destination.as_dict()}
+
     def secrets(self) -> list[str]:
         """URL (and its path and query, which carry the token), signing secret, bot token, SMTP password."""
         out = [str(self._options.get(k)) for k in ("url", "secret", "bot_token", "password") if self._options.get(k)]
@@ -203,7 +207,7 @@ class Notify(TrainingNews, Hook):
         id). Elsewhere (val, predict, export, a hook not attached) it is sent at once, as :meth:`send`.
         """
         if self._in_run and self._bus is not None:
-            self.write_later(lambda: self._call_guarded("_send_built", build))
+            self.write_later(lambda: self.call_guarded("_send_built", build))
         else:
             self.send(build())
 

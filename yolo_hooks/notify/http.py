@@ -24,7 +24,7 @@ import socket
 import ssl
 from urllib.parse import unquote, urlsplit
 
-from .. import __version__
+from .._version import __version__
 from ..core.redact import redact_url
 from .formats import DeliveryResult, check_response
 

@@ -29,7 +29,7 @@ from . import outbox as outbox_file
 from .message import Message
 
 if TYPE_CHECKING:
-    from .delivery import Destination
+    from .destination import Destination
 
 JOURNAL_GLOB = ".notify_journal.*.jsonl"
 HELD_SIZE = 1 << 20  # a held journal with nothing pending is still removed past this size (a long training)

@@ -54,7 +54,7 @@ class TrainingNews:
             return
         self._epoch_done(trainer, snap)
 
-    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
         """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
         ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
 
@@ -62,6 +62,7 @@ class TrainingNews:
         best (and a due progress message) of that epoch is sent now, once, as the uninterrupted run would have.
         """
         self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values))
+        return True
 
     def _epoch_done(self, trainer, snap) -> None:
         """One completed epoch, live or caught up: decide, queue the messages, then save the state.

@@ -72,7 +72,6 @@ class EarlyStopping(MonitorHook):
         name: display name and state-file name (default ``early_stop``).
     """
 
-    config_name = "early_stop"
 
     def __init__(
         self,
@@ -182,7 +181,7 @@ class EarlyStopping(MonitorHook):
             return
         self._epoch_done(trainer, snap.epoch, snap.epochs, snap.values())
 
-    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
         """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
         ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
 
@@ -192,9 +191,9 @@ class EarlyStopping(MonitorHook):
         (and a validation) of the next epoch before it can break, so the resumed run ends one partial epoch later
         than an uninterrupted one would have.
         """
-        if not self.is_main_process or self.stopped_epoch is not None:
-            return
-        self._epoch_done(trainer, epoch, int(trainer.epochs), values)
+        if self.is_main_process and self.stopped_epoch is None:
+            self._epoch_done(trainer, epoch, int(trainer.epochs), values)
+        return True
 
     def _epoch_done(self, trainer, epoch: int, epochs: int, values) -> None:
         """One completed epoch, live or caught up: decide, stop and report if needed, save the state."""

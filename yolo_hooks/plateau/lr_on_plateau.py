@@ -43,7 +43,6 @@ class ReduceLROnPlateau(MonitorHook):
         name: display name and state-file name (default ``lr_on_plateau``).
     """
 
-    config_name = "lr_on_plateau"
 
     def __init__(
         self,
@@ -150,7 +149,7 @@ class ReduceLROnPlateau(MonitorHook):
         if decision is not None:
             self._epoch_done(trainer, *decision)
 
-    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
         """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
         ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
 
@@ -160,6 +159,7 @@ class ReduceLROnPlateau(MonitorHook):
         set on rank 0 only at this point: every rank must come to the same rates.
         """
         self._epoch_done(trainer, epoch, self._decide(epoch, values))
+        return True
 
     def _epoch_done(self, trainer, epoch: int, new_lrs: list[float] | None) -> None:
         """One completed epoch, live or caught up: adopt and apply a reduction, report it, save the state."""

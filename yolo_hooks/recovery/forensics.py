@@ -149,25 +149,3 @@ def fact_lines(facts: dict[str, Any]) -> dict[str, str]:
         "Resume": facts.get("resume") or "",
     }
     return {k: v for k, v in lines.items() if v}
-
-
-def nan_recovery(trainer: Any, attempt: int) -> tuple[str, dict[str, Any]]:
-    """What to say about NaN recovery ``attempt`` (read at the start of the redone epoch, before Ultralytics resets
-    its loss): which losses were not finite, the epoch redone, attempt n of 3."""
-    import math
-
-    epoch = int(getattr(trainer, "epoch", 0)) + 1
-    losses = {}
-    tloss = getattr(trainer, "tloss", None)
-    if tloss is not None:
-        try:
-            losses = {k: to_float(v) for k, v in trainer.label_loss_items(tloss).items()}
-        except Exception:  # a trainer without per-loss names: the total is enough
-            losses = {}
-    bad = [k for k, v in losses.items() if v is None or not math.isfinite(v)]
-    total = to_float(getattr(trainer, "loss", None))
-    which = ", ".join(bad) if bad else ("total loss" if total is None or not math.isfinite(total) else "fitness")
-    text = (f"{which} turned NaN/Inf in epoch {epoch}: Ultralytics reloaded last.pt and is redoing the epoch "
-            f"(attempt {attempt} of 3)")
-    return text, {"attempt": attempt, "max_attempts": 3, "epoch": epoch, "epochs": getattr(trainer, "epochs", None),
-                  "loss": which}

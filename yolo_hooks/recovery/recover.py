@@ -222,8 +222,11 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
     marker["status"] = "killed"
     facts = killed_facts(run_dir, marker)
     hooks = list(hooks or [])
-    notifiers = [h for h in hooks if hasattr(h, "wants") and hasattr(h, "delivery")]
-    mirrors = [h for h in hooks if hasattr(h, "destinations") and hasattr(h, "last_every")]
+    from ..mirror.hook import BestMirror
+    from ..notify.hook import Notify
+
+    notifiers = [h for h in hooks if isinstance(h, Notify)]
+    mirrors = [h for h in hooks if isinstance(h, BestMirror)]
     if "summary" not in done:
         report.done.append(write_summary(run_dir, marker, facts))
         done["summary"] = time.time()
@@ -306,9 +309,9 @@ def _hand_over(message, notifiers: list, run_dir: Path) -> str:
     return f"killed message {message.id[:12]} handed to " + (", ".join(sent) or "no destination (none takes `killed`)")
 
 
-def on_run_start(trainer, hooks: list, log, run_id: str | None = None) -> dict[str, Any]:
-    """At the start of a run: recover a killed run that used the same folder, then mark this run as running."""
+def recover_previous_run(trainer, hooks: list, log) -> None:
+    """A run-start step (registered in :mod:`yolo_hooks.catalog`): a killed run that used the same folder gets its
+    end now, with this run's hooks; the core then marks this run as running."""
     report = recover(trainer.save_dir, hooks, send=_hand_over)
     for line in report.lines() if report.killed else ():
         log(f"previous run was killed; recovered: {line}", "warning")
-    return run_marker.started(trainer, hooks, run_id)

@@ -25,8 +25,10 @@ from ..mirror.stores import make_destination
 def _destination(dest: str, hooks: list) -> Destination:
     """The mirror ``dest``: the ``best_mirror`` destination of ``hooks`` with that URL (it carries the storage
     options, e.g. an endpoint), else one made from the URL alone."""
-    for hook in hooks:
-        for d in getattr(hook, "destinations", []) or []:
+    from ..mirror.hook import BestMirror
+
+    for hook in (h for h in hooks if isinstance(h, BestMirror)):
+        for d in hook.destinations:
             if getattr(d, "url", None) == dest.rstrip("/") or str(getattr(d, "root", "")) == dest.rstrip("/"):
                 return d
     return make_destination("resume", dest)

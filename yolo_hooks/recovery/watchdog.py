@@ -77,7 +77,6 @@ class Watchdog(Hook):
             ``<run folder>/stalled_stacks_<n>.txt``).
     """
 
-    config_name = "watchdog"
     _transient = ("_thread", "_stop")
 
     def __init__(self, *, stall_after: float | None = None, first_batch: float | None = None,

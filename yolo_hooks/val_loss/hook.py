@@ -91,7 +91,6 @@ class ValLossAlert(Hook):
         name: name in logs and state files.
     """
 
-    config_name = "val_loss_alert"
 
     def __init__(
         self,
@@ -145,7 +144,7 @@ class ValLossAlert(Hook):
             return
         self._epoch_done(trainer, snap)
 
-    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> None:
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
         """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
         ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
 
@@ -157,13 +156,14 @@ class ValLossAlert(Hook):
         the first resumed epoch (:class:`~yolo_hooks.core.lifecycle.RunTracker`).
         """
         if not self.is_main_process:
-            return
+            return True
         path = Path(trainer.save_dir) / ALERTS_FILE
         if self._bus is not None:
             self._bus.flush_writes()  # the previous caught-up epoch's records are in the file before it is read
         _drop_torn_line(path)
         written = {_identity(r) for r in _read_records(path) if r.get("epoch") == epoch}
         self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values), already_written=written)
+        return True
 
     def _epoch_done(self, trainer, snap: EpochSnapshot, already_written: set[tuple] | None = None) -> None:
         """One completed epoch, live or caught up: rules, records, stop, state."""
