@@ -1,13 +1,13 @@
-"""BestMirror costs: training-thread time of on_model_save, epoch time with a slow destination, background CPU.
+"""BestMirror costs: training-thread time of on_model_save, epoch time with a slow store, background CPU.
 
 ``run()`` returns a dict of figures; ``python benchmarks/bench_best_mirror.py`` prints them.
 
 * ``on_model_save`` p50/p99 in ms and as a fraction of the median epoch time (goal: < 5 ms whatever the
-  destination), pooled over every mirrored run: a fast local destination and a throttled one (0.2 s per MiB
+  store), pooled over every mirrored run: a fast local store and a throttled one (0.2 s per MiB
   written, ~5 MB/s, sleeping like a blocked ``write``).
-* epoch time with the slow (and the fast) destination against no mirror: ``pairs`` alternating pairs
+* epoch time with the slow (and the fast) store against no mirror: ``pairs`` alternating pairs
   (none/slow, then slow/none), median of the per-pair ratios of median epoch times (epoch 1 dropped: warm-up).
-* CPU time the background threads used per epoch (snapshot copy + hash, writes, read-back hashing).
+* CPU time the background threads used per epoch (staging copy + hash, writes, read-back hashing).
 * copy throughput of a verified mirror put against a plain ``shutil.copyfile`` of the same file, both local.
 """
 
@@ -32,9 +32,9 @@ class _Slow:
 
     @staticmethod
     def make(root: Path):
-        from yolo_hooks.mirror.local import LocalDestination
+        from yolo_hooks.mirror.local import LocalStore
 
-        class SlowDestination(LocalDestination):
+        class SlowStore(LocalStore):
             def _write_chunks(self, chunks, name):
                 def slow():
                     for chunk in chunks:
@@ -43,7 +43,7 @@ class _Slow:
 
                 super()._write_chunks(slow(), name)
 
-        return SlowDestination(root)
+        return SlowStore(root)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -61,15 +61,15 @@ def _epoch_times(model) -> list[float]:
 
 
 def _background_cpu(hook) -> float:
-    workers = [*(hook._workers or []), *([hook._snapshotter] if hook._snapshotter is not None else [])]
+    workers = [*(hook._workers or []), *([hook._stager] if hook._stager is not None else [])]
     return sum(getattr(w, "cpu_seconds", float("nan")) for w in workers)  # nan: a version without the counter
 
 
 def run(epochs: int = 8, pairs: int = 3) -> dict[str, float]:
-    """``pairs`` x (no mirror, slow destination, fast destination) coco8 trainings, alternating, and a copy test."""
+    """``pairs`` x (no mirror, slow store, fast store) coco8 trainings, alternating, and a copy test."""
     from tests.conftest import train
     from yolo_hooks.mirror.hook import BestMirror
-    from yolo_hooks.mirror.local import LocalDestination
+    from yolo_hooks.mirror.local import LocalStore
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_mirror_"))
     figures: dict[str, float] = {}
@@ -134,7 +134,7 @@ def run(epochs: int = 8, pairs: int = 3) -> dict[str, float]:
             t = time.perf_counter()
             shutil.copyfile(source, tmp / f"plain{i}.pt")
             plain.append(time.perf_counter() - t)
-            dest = LocalDestination(tmp / f"mirror{i}")
+            dest = LocalStore(tmp / f"mirror{i}")
             t = time.perf_counter()
             dest.put_file(source, "best.pt")  # hash source, write temp + fsync, read back + hash, rename
             mirrored.append(time.perf_counter() - t)

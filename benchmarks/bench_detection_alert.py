@@ -15,7 +15,7 @@ Figures (``run()`` returns them; ``python benchmarks/bench_detection_alert.py [f
 - ``hook_cpu_us``: the same callbacks replayed over the recorded ``Results`` of the video (no inference running
   beside them), timed in wall time and in the thread's own CPU time (``time.thread_time``): the CPU figure is the
   one a loaded machine cannot inflate by preempting the thread; the wall figure adds waiting for the GIL while the
-  snapshot worker runs (the firing cases) and for the CPU;
+  image worker runs (the firing cases) and for the CPU;
 - ``frame_ratio``: per-frame wall time of the loop (time between two results, so model inference included) with
   each of those hooks over the same loop without any hook, p50 and p99 ratios, median over alternating pairs.
 
@@ -100,7 +100,7 @@ def predict_once(video: Path, project: Path, hooks: list, cpu_timed: bool = Fals
         if last is not None:
             intervals.append(now - last)
         last = now
-    for hook in hooks:  # the snapshot files are still being written: they go into this run's folder
+    for hook in hooks:  # the image files are still being written: they go into this run's folder
         if hasattr(hook, "close"):
             hook.close(30)
     label = f"{hooks[0].name}.on_predict_batch_end" if hooks else None

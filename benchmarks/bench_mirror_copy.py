@@ -1,6 +1,6 @@
 """The mirror's verified copy against a fair baseline: ``cp`` + ``fsync`` + ``sha256sum`` of the same file.
 
-Ours (:meth:`LocalDestination.put_file`): read the source once, hashing each chunk as it is written to a temporary,
+Ours (:meth:`LocalStore.put_file`): read the source once, hashing each chunk as it is written to a temporary,
 fsync it, read the temporary back and hash it, compare, rename, fsync the folder. The baseline does the least a
 shell script needs for the same guarantee on the same disk: ``cp SRC DST && sync DST && sha256sum DST`` (one
 shell; comparing the hash with the source's is left out of the baseline, in its favour). Runs alternate (ours,
@@ -25,14 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def run(runs: int = 7, size_mb: int = 32, folder: Path | None = None) -> dict:
     """Median MB/s of ours and of the baseline, the ratio of the medians and the per-run ratios."""
-    from yolo_hooks.mirror.local import LocalDestination
+    from yolo_hooks.mirror.local import LocalStore
 
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_copy_", dir=folder) as tmp:
         tmp = Path(tmp)
         source = tmp / "source.pt"
         source.write_bytes(os.urandom(size_mb << 20))
         source.read_bytes()  # in the page cache for both
-        dest = LocalDestination(tmp / "mirror")
+        dest = LocalStore(tmp / "mirror")
         (tmp / "cp").mkdir()
         ours, baseline = [], []
 

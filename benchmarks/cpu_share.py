@@ -29,7 +29,7 @@ from typing import Any, Callable
 from common import COCO8, TRAIN_ARGS, percentile
 
 # background thread name (after "yolo_hooks-") -> the hook it works for
-THREAD_OWNERS = (("notify", "notify"), ("mirror", "best_mirror"), ("snapshot", "detection_alert"),
+THREAD_OWNERS = (("notify", "notify"), ("mirror", "best_mirror"), ("images", "detection_alert"),
                  ("watchdog", "watchdog"), ("state", "writer (state files, records, messages)"))
 
 

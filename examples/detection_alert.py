@@ -1,4 +1,4 @@
-"""Detection alerts with snapshots on a video made from the bundled coco8 images (CPU, offline).
+"""Detection alerts with images on a video made from the bundled coco8 images (CPU, offline).
 
 A random-init yolo11n only scores boxes around 2e-4, so this example predicts at ``conf=1e-6`` and watches every
 box (``min_conf: 0``); with your own trained weights use your usual thresholds. The model is given coco8's class
@@ -58,7 +58,7 @@ def main(out: Path) -> None:
     yolo_hooks.attach(model, alert, PrintPublished())
     for _ in model.predict(str(video), stream=True, conf=1e-6, imgsz=96, verbose=False, project=str(out), name="p"):
         pass
-    alert.close(30)  # the frame loop never waited for the snapshot files; wait for them here, before reading them
+    alert.close(30)  # the frame loop never waited for the image files; wait for them here, before reading them
     print(f"{alert.fired} alert(s); files in {alert.records[-1]['image'].rsplit('/', 1)[0] if alert.records else '-'}")
 
 

@@ -45,7 +45,7 @@ def main(epochs: int = 30) -> None:
     trained.predict(source=str(ROOT / "datasets" / "coco8" / "images" / "val"), imgsz=160, conf=0.01, verbose=False)
     trained.export(format="torchscript", imgsz=160)
     for name in ("last_val_report", "last_predict_report", "last_export_report"):
-        print(name, getattr(report, name))
+        print(name, getattr(report.reports, name))
 
 
 if __name__ == "__main__":

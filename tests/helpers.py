@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 
 from yolo_hooks import Hook
+from yolo_hooks.core.worker import THREAD_PREFIX
 
 
 class Recorder(Hook):
@@ -136,3 +138,8 @@ def captured_log():
         yield lines
     finally:
         LOGGER.removeHandler(sink)
+
+
+def live_threads() -> list[threading.Thread]:
+    """The yolo_hooks threads running now (none is expected after a run has ended and been flushed)."""
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]

@@ -28,7 +28,7 @@ def test_a_failed_copy_is_published_by_the_worker_without_waiting_for_an_epoch_e
         while "mirror_failed" not in listener.kinds() and time.monotonic() < deadline:
             time.sleep(0.02)  # no on_fit_epoch_end, no teardown: nothing on this thread publishes it
         assert "mirror_failed" in listener.kinds()
-        for worker in [*mirror._workers, mirror._snapshotter]:
+        for worker in [*mirror._workers, mirror._stager]:
             worker.close()
 
 

@@ -130,3 +130,15 @@ def test_default_names_are_made_unique_and_chosen_names_must_be():
         yolo_hooks.attach(YOLO("yolo11n.yaml"), Greeter(), {"greeter": [{"name": "mine"}, {"name": "mine"}]})
     with pytest.raises(ConfigError, match="already attached"):
         yolo_hooks.attach(model, first)
+
+
+@pytest.mark.parametrize("config_name", sorted(registry.REGISTRY))
+def test_a_misspelled_keyword_in_python_is_the_same_config_error_as_in_hooks_yaml(config_name):
+    cls = registry.hook_class(config_name)
+    option = next(name for name in cls.option_names() if len(name) > 4 and name not in ("strict", "name"))
+    typo = option[:-1]
+    with pytest.raises(ConfigError, match=rf"unknown option `{typo}` \(did you mean `{option}`\?\)") as from_python:
+        cls(**{typo: 1})
+    with pytest.raises(ConfigError) as from_yaml:
+        yolo_hooks.build_hooks({config_name: {typo: 1}})
+    assert str(from_python.value) == str(from_yaml.value)

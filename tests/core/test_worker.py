@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from tests.helpers import live_threads
 from yolo_hooks.core.retry import RETRY_AFTER_CAP, RetryPolicy
-from yolo_hooks.core.worker import BackgroundWorker, live_threads
+from yolo_hooks.core.worker import BackgroundWorker
 
 
 def test_tasks_run_in_order_and_the_thread_ends_once_closed():

@@ -125,7 +125,7 @@ def test_mirror_holds_one_verified_copy_per_best(every_hook):
     sidecar = json.loads((mirror / "best.json").read_text())
     assert sidecar["sha256"] == sha256(mirror / "best.pt") and sidecar["final"] is True
     done = [m["data"] for m in every_hook["messages"] if m["event"] == "mirror_done"]
-    assert len(done) == len({(d["kind"], d["file"], d["epoch"], d["destination"]) for d in done})
+    assert len(done) == len({(d["kind"], d["file"], d["epoch"], d["store"]) for d in done})
     versions = sorted(mirror.glob("best-epoch*.pt"))
     assert versions and len({p.name for p in versions}) == len(versions)
     verified = {(d["epoch"], d["sha256"]) for d in done if d["kind"] == "best"}

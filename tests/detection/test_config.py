@@ -55,6 +55,14 @@ def test_several_rules_in_hooks_yaml_and_unknown_options_are_caught():
     assert [h.rule.name for h in hooks] == ["a", "b"] and hooks[0].rule.classes == ("person",)
     with pytest.raises(ConfigError, match=r"unknown option `cooldwn` \(did you mean `cooldown`\?\)"):
         build_hooks({"detection_alert": {"cooldwn": 5}})
+    with pytest.raises(ConfigError, match=r"^detection_alert: unknown option `cooldwn` \(did you mean `cooldown`\?\)"):
+        DetectionAlert(cooldwn=5)  # the same error from Python
+
+
+def test_a_renamed_option_says_its_new_name():
+    with pytest.raises(ConfigError, match=r"^detection_alert: `snapshot` is now called `image` \(renamed in 0.2.0\)"):
+        build_hooks({"detection_alert": {"snapshot": False}})
+    assert DetectionAlert(image=False).image is False
 
 
 def test_class_names_are_checked_against_the_model_with_the_closest_name():

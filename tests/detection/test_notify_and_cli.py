@@ -23,10 +23,10 @@ def test_alert_photo_reaches_telegram_from_a_real_predict_run(model, coco8_video
         alert = DetectionAlert(name="anything", min_conf=0.0, cooldown=3600, severity="critical", strict=True)
         notify = Notify(format="telegram", bot_token="123:SECRET", chat_id="7", events=["detection"],
                         api_url=f"http://127.0.0.1:{endpoint.port}")
-        yolo_hooks.attach(model, notify, alert)  # notify first: its end-of-run flush runs before the snapshot is done
+        yolo_hooks.attach(model, notify, alert)  # notify first: its end-of-run flush runs before the image is done
         for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name="p", **PREDICT):
             pass
-        assert alert.close(30)  # the snapshot is written and published on the hook's worker, never on the frame loop
+        assert alert.close(30)  # the image is written and published on the hook's worker, never on the frame loop
         notify.flush(10)
         photos = [r for r in endpoint.requests if r["path"].endswith("/sendPhoto")]
         assert len(photos) == 1
@@ -49,7 +49,7 @@ def test_yolo_hooks_track_command_runs_detection_alert(coco8_video, tracker_yaml
     assert [r["frame_index"] for r in lines if r["rule"] == "crowd"][0] == 4
 
 
-def test_mirrored_snapshot_links_reach_services_that_cannot_upload(model, tmp_path):
+def test_mirrored_image_links_reach_services_that_cannot_upload(model, tmp_path):
     from yolo_hooks.notify.compose import detection_message
     from yolo_hooks.notify.images import build_request
 

@@ -100,9 +100,9 @@ def test_known_boxes_drive_zone_duration_and_cooldown_per_track(model, tmp_path)
     got = records(tmp_path)
     # track 1's anchor (bottom-centre) crosses x=320 at frame 2 and has been inside 2 frames at frame 3
     assert [(r["frame_index"], r["subjects"], r["track_ids"]) for r in got] == [(3, ["track:1"], [1])]
-    snapshot = cv2.imread(got[0]["image"])
-    assert snapshot.shape == (480, 640, 3)
-    b, g, r = (int(v) for v in snapshot[200, 260])  # the firing box is outlined in red (JPEG: nearly)
+    image = cv2.imread(got[0]["image"])
+    assert image.shape == (480, 640, 3)
+    b, g, r = (int(v) for v in image[200, 260])  # the firing box is outlined in red (JPEG: nearly)
     assert r > 200 and b < 60 and g < 60
 
 
@@ -110,16 +110,16 @@ def test_oriented_boxes_and_classification_top1_become_detections(model):
     """obb Results give their axis-aligned bounds; a classify Results gives its top-1 class and confidence."""
     from ultralytics.engine.results import Results
 
+    from yolo_hooks.detection.frames import class_ids, frame_of
     from yolo_hooks.detection.images import annotate
     from yolo_hooks.detection.rules import Alert
 
-    model.predict(np.zeros((64, 64, 3), np.uint8), imgsz=64, verbose=False)
-    hook = DetectionAlert(classes=["person", "car"], min_conf=0.3)
-    hook.on_predict_start(model.predictor)
+    names = coco8_names()
+    wanted = class_ids(("person", "car"), names)
     image = np.zeros((200, 300, 3), np.uint8)
     obb = Results(image, "cam", coco8_names(), obb=torch.tensor([[150, 100, 40, 20, 0.0, 0.9, 0],
                                                                  [50, 50, 10, 10, 0.0, 0.2, 0]]))
-    [det] = hook.observe(obb, 0, 0.0).detections
+    [det] = frame_of(obb, 0, 0.0, 0.3, wanted, names).detections
     assert det.cls == "person" and det.box == pytest.approx((130, 90, 170, 110))
     assert annotate(obb, Alert("r", "warning", 0, 0.0, ("class:person",), (det,), {"person": 1}, 0, ""), ()).shape \
         == (200, 300, 3)
@@ -127,7 +127,7 @@ def test_oriented_boxes_and_classification_top1_become_detections(model):
     probs = torch.zeros(80)
     probs[2] = 0.8
     classify = Results(image, "cam", coco8_names(), probs=probs)
-    assert [(d.cls, round(d.conf, 2), d.box) for d in hook.observe(classify, 0, 0.0).detections] == [("car", 0.8, None)]
+    assert [(d.cls, round(d.conf, 2), d.box) for d in frame_of(classify, 0, 0.0, 0.3, wanted, names).detections] == [("car", 0.8, None)]
 
 
 def test_model_called_frame_by_frame_keeps_durations_and_after_frames_across_calls(model, coco8_video, tmp_path):
@@ -146,7 +146,7 @@ def test_model_called_frame_by_frame_keeps_durations_and_after_frames_across_cal
     assert cv2.imread(record["sheet"]).shape[1] == 2 * SIZE[0]  # the alert frame and the one after, side by side
 
 
-def test_the_predict_thread_never_waits_for_snapshot_files(model, coco8_video, tmp_path):
+def test_the_predict_thread_never_waits_for_image_files(model, coco8_video, tmp_path):
     import threading
 
     release = threading.Event()
@@ -159,7 +159,7 @@ def test_the_predict_thread_never_waits_for_snapshot_files(model, coco8_video, t
     hook = SlowDisk(min_conf=0.0, cooldown=3600, strict=True)
     yolo_hooks.attach(model, hook)
     frames = sum(1 for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name="p", **PREDICT))
-    assert frames == 24 and hook._handover.worker.pending() == 1  # predict returned with the snapshot still being written
+    assert frames == 24 and hook._handover.worker.pending() == 1  # predict returned with the image still being written
     release.set()
     assert hook.close(30)
     assert len(records(tmp_path / "p" / "alerts")) == 1

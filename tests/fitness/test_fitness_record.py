@@ -9,7 +9,7 @@ import pytest
 from yolo_hooks import ConfigError, build_hooks
 from yolo_hooks.core.colour import colour_enabled
 from yolo_hooks.core.run import EpochSnapshot, RunOutcome
-from yolo_hooks.fitness.files import csv_header, csv_line, read_csv_records, read_jsonl
+from yolo_hooks.fitness.files import csv_header, csv_line, read_csv_records, read_epoch_records
 from yolo_hooks.fitness.record import (
     build_record,
     build_summary,
@@ -147,7 +147,7 @@ def test_files_round_trip_and_torn_lines_are_skipped(tmp_path):
     import json
 
     (tmp_path / "f.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs) + '{"epoch": 3, "fitn')
-    assert read_jsonl(tmp_path / "f.jsonl") == recs
+    assert read_epoch_records(tmp_path / "f.jsonl") == recs
 
 
 @pytest.mark.parametrize(
@@ -181,4 +181,4 @@ def test_options_are_validated_at_construction_and_from_hooks_yaml():
         build_hooks({"fitness_report": {"plots": True}})
     (hook,) = build_hooks({"fitness_report": {"csv": True, "plot": False, "val": False, "export": True}})
     assert isinstance(hook, FitnessReport) and hook.csv and not hook.plot
-    assert (hook.report_val, hook.report_predict, hook.report_export) == (False, True, True)
+    assert (hook.reports.report_val, hook.reports.report_predict, hook.reports.report_export) == (False, True, True)

@@ -29,7 +29,7 @@ def test_val_report_equals_what_model_val_returns(model, tmp_path):
     with captured_log() as lines:
         metrics = model.val(data=str(COCO8), imgsz=160, batch=4, workers=0, plots=False, project=str(tmp_path),
                             name="v")
-    rep = report.last_val_report
+    rep = report.reports.last_val_report
     expected = {k: v for k, v in metrics.results_dict.items() if k != "fitness"}
     assert rep["metrics"] == pytest.approx(expected) and rep["fitness"] == pytest.approx(metrics.fitness)
     assert rep["images"] == len(os.listdir(COCO8_VAL_IMAGES)) == 4
@@ -44,7 +44,7 @@ def test_predict_report_counts_images_classes_and_latency_from_the_predictor(mod
     start = time.perf_counter()
     results = model.predict(source=str(COCO8_VAL_IMAGES), imgsz=160, conf=0.001, verbose=False)
     wall = time.perf_counter() - start
-    rep = report.last_predict_report
+    rep = report.reports.last_predict_report
     assert rep["images"] == len(results) == 4 and rep["source"] == str(COCO8_VAL_IMAGES)
     counts = Counter(r.names[int(c)] for r in results for c in r.boxes.cls.tolist())
     assert rep["detections_per_class"] == dict(counts) and rep["detections"] == sum(counts.values())
@@ -64,7 +64,7 @@ def test_export_report_names_the_file_its_size_and_time(model):
     start = time.perf_counter()
     out = model.export(format="torchscript", imgsz=160)
     wall = time.perf_counter() - start
-    rep = report.last_export_report
+    rep = report.reports.last_export_report
     assert rep["format"] == "torchscript" and rep["file"] == str(out)
     assert rep["size_bytes"] == os.path.getsize(out) > 1_000_000
     assert 0 < rep["export_time_s"] <= wall
@@ -77,5 +77,5 @@ def test_reports_switched_off_in_hooks_yaml_stay_silent(model, tmp_path):
     yolo_hooks.attach(model, listener)
     model.val(data=str(COCO8), imgsz=160, batch=4, workers=0, plots=False, project=str(tmp_path), name="v")
     model.predict(source=str(COCO8_VAL_IMAGES), imgsz=160, verbose=False)
-    assert (report.last_val_report, report.last_predict_report) == (None, None)
+    assert (report.reports.last_val_report, report.reports.last_predict_report) == (None, None)
     assert listener.published == []

@@ -63,7 +63,7 @@ def test_classify_val_report_counts_its_images(task_data, make_tasks, tmp_path):
     yolo_hooks.attach(model, hook)
     with captured_log() as lines:
         model.val(data=str(data), project=str(tmp_path), name="val", **VAL)
-    assert hook.last_val_report["images"] == images > 0
+    assert hook.reports.last_val_report["images"] == images > 0
     assert any(f" {images} images " in line and "top1 " in line for line in lines)
 
 
@@ -76,7 +76,7 @@ def test_segment_and_pose_val_reports_keep_box_and_task_labels_apart(task, secon
     with captured_log() as lines:
         model.val(data=str(data), project=str(tmp_path), name="val", **VAL)
     line = next(line for line in lines if "reports: val" in line)
-    assert hook.last_val_report["images"] == make_tasks.count_images(data)
+    assert hook.reports.last_val_report["images"] == make_tasks.count_images(data)
     assert "P(B) " in line and f"P({second}) " in line and "mAP50-95(B) " in line and f"mAP50-95({second}) " in line
 
 # The best-epoch line of a real segment / pose training: tests/tasks/test_every_task.py (one training per task).

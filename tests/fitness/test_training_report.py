@@ -127,6 +127,6 @@ def test_summary_is_logged_written_plotted_and_published_once(run):
 
 
 def test_training_validations_make_no_val_report(run):
-    assert run["report"].last_val_report is None
+    assert run["report"].reports.last_val_report is None
     assert "val_report" not in run["listener"].kinds()
     assert run["report"].error_total == 0 and run["report"].write_errors == []

@@ -1,4 +1,4 @@
-"""Destinations and folders for the best_mirror tests: real files, real servers, deliberately slow or broken."""
+"""Stores and folders for the best_mirror tests: real files, real servers, deliberately slow or broken."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from yolo_hooks.mirror.checks import FileCheck
-from yolo_hooks.mirror.local import LocalDestination
+from yolo_hooks.mirror.local import LocalStore
 
 
-class SlowDestination(LocalDestination):
+class SlowStore(LocalStore):
     """A real local folder whose writes are throttled to ``seconds_per_mib`` per MiB written.
 
     The throttle sleeps (no busy wait, the GIL is released), like a slow network share would block in ``write``.
@@ -35,7 +35,7 @@ class SlowDestination(LocalDestination):
         super()._write_chunks(slow(), name)
 
 
-class FlakyDestination(LocalDestination):
+class FlakyStore(LocalStore):
     """Fails the first ``failures`` writes with ``error`` (like a full disk that gets cleaned up)."""
 
     def __init__(self, root, failures: int, error: OSError):
@@ -51,7 +51,7 @@ class FlakyDestination(LocalDestination):
         super()._write_chunks(chunks, name)
 
 
-class CorruptingDestination(LocalDestination):
+class CorruptingStore(LocalStore):
     """Flips one byte of everything it stores: verification must catch it."""
 
     def _write_chunks(self, chunks, name):
@@ -88,14 +88,14 @@ def read_only_dir(path: Path):
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary files left in a destination folder (there must be none)."""
+    """Temporary files left in a store folder (there must be none)."""
     return sorted(p.name for p in folder.rglob(".*tmp-*")) if folder.exists() else []
 
 
-def stored_check(destination, name: str) -> FileCheck:
-    """Size and sha256 of ``name`` as it lies in ``destination``, read back through the filesystem itself."""
-    if isinstance(destination, LocalDestination):
-        data = (destination.root / name).read_bytes()
+def stored_check(store, name: str) -> FileCheck:
+    """Size and sha256 of ``name`` as it lies in ``store``, read back through the filesystem itself."""
+    if isinstance(store, LocalStore):
+        data = (store.root / name).read_bytes()
     else:
-        data = destination.fs.cat(f"{destination.url.split('://', 1)[-1]}/{name}")
+        data = store.fs.cat(f"{store.url.split('://', 1)[-1]}/{name}")
     return FileCheck(len(data), hashlib.sha256(data).hexdigest())

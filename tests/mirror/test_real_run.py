@@ -1,6 +1,6 @@
 """One real coco8 training (2 epochs) mirrored at once to: a local folder + memory://, S3 on a loopback moto
 server, a read-only folder, a folder deleted mid-run, a folder whose parent vanishes mid-run, and a throttled
-destination; then a torchscript export. Each BestMirror is its own hook, so each test reads one of them.
+store; then a torchscript export. Each BestMirror is its own hook, so each test reads one of them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import COCO8_VAL_IMAGES, _cuda_available, train
 from tests.helpers import Listener
-from tests.mirror.support import SlowDestination, leftovers, read_only_dir
+from tests.mirror.support import SlowStore, leftovers, read_only_dir
 from yolo_hooks.mirror.hook import BestMirror
 
 
@@ -24,7 +24,7 @@ def sha256(data: bytes) -> str:
 
 
 class _RemoveAtEpoch:
-    """Deletes a folder at the start of 0-based epoch ``epoch`` (a destination disappearing mid-run)."""
+    """Deletes a folder at the start of 0-based epoch ``epoch`` (a store disappearing mid-run)."""
 
     def __init__(self, folder: Path, epoch: int):
         self.folder, self.epoch = folder, epoch
@@ -47,7 +47,7 @@ def run(request, tmp_path_factory, s3_server):
             "read_only": BestMirror(to=ro, name="mirror_ro", **fast),
             "deleted": BestMirror(to=str(tmp / "deleted" / "backup"), name="mirror_deleted", **fast),
             "unmounted": BestMirror(to=str(tmp / "share" / "backup"), name="mirror_unmounted", **fast),
-            "slow": BestMirror(to=SlowDestination(tmp / "slow", seconds_per_mib=0.1), name="mirror_slow", **fast),
+            "slow": BestMirror(to=SlowStore(tmp / "slow", seconds_per_mib=0.1), name="mirror_slow", **fast),
         }
         from ultralytics import YOLO
 
@@ -99,13 +99,13 @@ def test_memory_and_s3_copies_match(run):
     assert "best.torchscript" in keys and not [k for k in keys if "tmp-" in k]
 
 
-def test_events_published_with_redacted_destinations(run):
+def test_events_published_with_redacted_stores(run):
     done = [e for e in run["published"] if e.kind == "mirror_done" and e.source == "best_mirror"]
     kinds = {e.data["kind"] for e in done}
-    # a mid-training best.pt may be rewritten before its snapshot (latest wins); the final and the export never
+    # a mid-training best.pt may be rewritten before it is staged (latest wins); the final and the export never
     assert {"last", "final", "export"} <= kinds
-    destinations = {e.data["destination"] for e in done}
-    assert "s3://mirror-bucket/***" in destinations and not any("exp1" in d for d in destinations if "://" in d)
+    stores = {e.data["store"] for e in done}
+    assert "s3://mirror-bucket/***" in stores and not any("exp1" in d for d in stores if "://" in d)
     final = [e for e in done if e.data["kind"] == "final"]
     assert len(final) == 3 and {e.data["sha256"] for e in final} == {sha256(run["best"].read_bytes())}
 
@@ -115,7 +115,7 @@ def test_export_is_mirrored(run):
     assert sha256((run["tmp"] / "backup" / exported.name).read_bytes()) == sha256(exported.read_bytes())
 
 
-def test_read_only_destination_fails_clearly_and_training_finishes(run):
+def test_read_only_store_fails_clearly_and_training_finishes(run):
     hook = run["hooks"]["read_only"]
     failed = [e for e in run["published"] if e.kind == "mirror_failed" and e.source == "mirror_ro"]
     assert failed and all(e.severity == "critical" for e in failed)
@@ -124,7 +124,7 @@ def test_read_only_destination_fails_clearly_and_training_finishes(run):
     assert run["best"].is_file() and run["model"].trainer.epoch == 1  # training ran to the end
 
 
-def test_deleted_destination_is_recreated_and_gets_the_final(run):
+def test_deleted_store_is_recreated_and_gets_the_final(run):
     folder = run["tmp"] / "deleted" / "backup"
     assert sha256((folder / "best.pt").read_bytes()) == sha256(run["best"].read_bytes())
 
@@ -134,7 +134,7 @@ def test_vanished_share_is_reported_not_recreated(run):
     assert failed and "not mounted" in failed[-1].data["error"] and not (run["tmp"] / "share").exists()
 
 
-def test_slow_destination_gets_the_final_and_every_copy_it_got_is_verified(run):
+def test_slow_store_gets_the_final_and_every_copy_it_got_is_verified(run):
     hook = run["hooks"]["slow"]  # its training-thread cost is measured in benchmarks/, not asserted here
     assert sha256((run["tmp"] / "slow" / "best.pt").read_bytes()) == sha256(run["best"].read_bytes())
     assert all(r.ok for r in hook.results)

@@ -1,4 +1,4 @@
-"""What the training thread does for the mirror: read and ``stat``; naming and queueing run on the snapshot thread."""
+"""What the training thread does for the mirror: read and ``stat``; naming and queueing run on the staging thread."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from yolo_hooks.mirror.hook import BestMirror
 pytestmark = pytest.mark.training
 
 
-def test_a_new_best_is_named_and_queued_on_the_snapshot_thread(tmp_path, monkeypatch):
+def test_a_new_best_is_named_and_queued_on_the_staging_thread(tmp_path, monkeypatch):
     """Every epoch's best.pt and last.pt, and the final best.pt, are named (metrics in the template) and queued
-    by the snapshot thread, in the order they were written: the final best.pt is the one that stays."""
+    by the staging thread, in the order they were written: the final best.pt is the one that stays."""
     queued: list[tuple[str, str, str]] = []  # (kind, targets, thread)
     real_jobs = BestMirror._jobs
 
@@ -28,7 +28,7 @@ def test_a_new_best_is_named_and_queued_on_the_snapshot_thread(tmp_path, monkeyp
                         keep=None, strict=True)
     train(tmp_path, mirror, epochs=2, imgsz=64)
 
-    assert {thread for _, _, thread in queued} == {f"yolo_hooks-mirror-{mirror.name}-snapshot"}
+    assert {thread for _, _, thread in queued} == {f"yolo_hooks-mirror-{mirror.name}-staging"}
     assert [kind for kind, _, _ in queued] == ["best", "last", "best", "last", "last", "final"]
     assert queued[0][1] == "best-1-0.000.pt,best.pt" and queued[2][1] == "best-2-0.000.pt,best.pt"
     assert json.loads((tmp_path / "mirror" / "best.json").read_text())["final"] is True
@@ -37,17 +37,17 @@ def test_a_new_best_is_named_and_queued_on_the_snapshot_thread(tmp_path, monkeyp
 
 
 def test_a_copy_still_unplanned_at_the_end_of_the_run_is_reported_missing(tmp_path):
-    """The snapshot thread is still busy when the run's time is up: the final best.pt it has not yet queued is
-    reported as missing for every destination, like a queued copy, never dropped in silence."""
+    """The staging thread is still busy when the run's time is up: the final best.pt it has not yet queued is
+    reported as missing for every store, like a queued copy, never dropped in silence."""
     from yolo_hooks.mirror.staging import STAGING
 
     mirror = BestMirror(to=[str(tmp_path / "a"), str(tmp_path / "b")], flush_timeout=0.2)
     published = []
-    mirror.publish = lambda event, *_, **data: published.append((event, data["destination"], data["file"]))
+    mirror.publish = lambda event, *_, **data: published.append((event, data["store"], data["file"]))
     busy = threading.Event()
-    mirror.hold_snapshot_thread = lambda: busy.wait(10)  # e.g. a long snapshot copy of an earlier checkpoint
+    mirror.hold_staging_thread = lambda: busy.wait(10)  # e.g. a long staging copy of an earlier checkpoint
     mirror.too_late = lambda: pytest.fail("a plan ran after the end of the run")
-    mirror._plan([], None, "hold_snapshot_thread")
+    mirror._plan([], None, "hold_staging_thread")
     mirror._plan([("final", tmp_path / "best.pt")], 8, "too_late")
     try:
         mirror._finish(tmp_path / STAGING, 0.2)

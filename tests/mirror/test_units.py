@@ -1,4 +1,4 @@
-"""Pure parts of best_mirror, by tables: names, pruning, the latest-wins queue, destinations, retries, config."""
+"""Pure parts of best_mirror, by tables: names, pruning, the latest-wins queue, stores, retries, config."""
 
 from __future__ import annotations
 
@@ -11,17 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.mirror.support import (
-    CorruptingDestination,
-    FlakyDestination,
+    CorruptingStore,
+    FlakyStore,
     leftovers,
     read_only_dir,
     stored_check,
 )
 from yolo_hooks import ConfigError
-from yolo_hooks.mirror import FsspecDestination, Job, LocalDestination, MirrorError, MirrorWorker
+from yolo_hooks.core.worker import LatestWinsQueue
+from yolo_hooks.mirror import FsspecStore, Job, LocalStore, MirrorError, MirrorWorker
 from yolo_hooks.mirror.hook import BestMirror
 from yolo_hooks.mirror.naming import check_template, field_name, prune, render
-from yolo_hooks.mirror.queue import job_queue
+from yolo_hooks.mirror.queue import absorb
 from yolo_hooks.mirror.staging import StagedFile, Superseded, identity
 from yolo_hooks.mirror.upload import Upload, Uploader
 
@@ -85,7 +86,7 @@ class SlotQueue:
     """The mirror's queue, each job put under its own slot (as MirrorWorker.submit does)."""
 
     def __init__(self):
-        self.queue = job_queue()
+        self.queue = LatestWinsQueue(on_replace=absorb)
 
     def put(self, job):
         return self.queue.put(job, job.slot)
@@ -118,7 +119,7 @@ def test_worker_never_interrupts_running_job_and_uploads_latest():
 
     worker = MirrorWorker("t", process, on_skip=lambda job: skipped.append(job.payload))
     worker.submit(Job("best", "best", 1))
-    assert started.wait(5)  # epoch 1 is uploading (slow destination)
+    assert started.wait(5)  # epoch 1 is uploading (slow store)
     worker.submit(Job("best", "best", 2))
     worker.submit(Job("best", "best", 3))
     worker.submit(Job("best", "final", "final"))
@@ -139,7 +140,7 @@ def test_flush_times_out_and_drain_returns_waiting_jobs():
     assert worker.flush(5)
 
 
-# --- destinations ---------------------------------------------------------------------------------------------------
+# --- stores ---------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def source(tmp_path) -> Path:
     path = tmp_path / "src" / "best.pt"
@@ -149,7 +150,7 @@ def source(tmp_path) -> Path:
 
 
 def test_local_put_is_verified_and_atomic(tmp_path, source):
-    dest = LocalDestination(tmp_path / "backup")  # leaf created, parent exists
+    dest = LocalStore(tmp_path / "backup")  # leaf created, parent exists
     check = dest.put_file(source, "best.pt")
     assert check.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
     assert (tmp_path / "backup" / "best.pt").read_bytes() == source.read_bytes()
@@ -157,35 +158,35 @@ def test_local_put_is_verified_and_atomic(tmp_path, source):
 
 
 def test_local_missing_parent_is_an_error_not_a_new_tree(tmp_path, source):
-    dest = LocalDestination(tmp_path / "not-mounted" / "backup")
+    dest = LocalStore(tmp_path / "not-mounted" / "backup")
     with pytest.raises(FileNotFoundError, match="not mounted"):
         dest.put_file(source, "best.pt")
     assert not (tmp_path / "not-mounted").exists()
 
 
-def test_read_only_destination_fails_cleanly(tmp_path, source):
+def test_read_only_store_fails_cleanly(tmp_path, source):
     with read_only_dir(tmp_path / "ro") as ro:
         with pytest.raises(OSError):
-            LocalDestination(ro).put_file(source, "best.pt")
+            LocalStore(ro).put_file(source, "best.pt")
         assert list(ro.iterdir()) == []
 
 
 def test_corrupted_copy_is_never_put_in_place(tmp_path, source):
-    dest = CorruptingDestination(tmp_path / "bad")
+    dest = CorruptingStore(tmp_path / "bad")
     with pytest.raises(MirrorError, match="verification failed"):
         dest.put_file(source, "best.pt")
     assert list((tmp_path / "bad").iterdir()) == []  # no best.pt, no temporary
 
 
 def test_memory_filesystem_put_and_read_back(source):
-    dest = FsspecDestination("memory://unit-tests/run1")
+    dest = FsspecStore("memory://unit-tests/run1")
     check = dest.put_file(source, "best.pt")
     assert dest.fs.cat("/unit-tests/run1/best.pt") == source.read_bytes()
     assert [p for p in dest.fs.ls("/unit-tests/run1", detail=False) if "tmp-" in p] == []
     assert stored_check(dest, "best.pt") == check
 
 
-def test_snapshot_detects_a_rewrite(tmp_path, source):
+def test_staging_detects_a_rewrite(tmp_path, source):
     ident = identity(source)
     time.sleep(0.02)
     source.write_bytes(b"rewritten by the next epoch")
@@ -206,7 +207,7 @@ def _upload(tmp_path, source, epoch, versioned):
 
 
 def test_disk_full_is_retried_with_backoff_then_succeeds(tmp_path, source):
-    dest = FlakyDestination(tmp_path / "flaky", failures=2, error=OSError(errno.ENOSPC, "No space left on device"))
+    dest = FlakyStore(tmp_path / "flaky", failures=2, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
     uploader = Uploader(dest, keep=3, retries=3, backoff=0.01, report=results.append, log=lambda *a: None)
     uploader(_upload(tmp_path, source, 1, "best-epoch001.pt"))
@@ -215,7 +216,7 @@ def test_disk_full_is_retried_with_backoff_then_succeeds(tmp_path, source):
 
 
 def test_failure_after_all_retries_is_one_clear_result(tmp_path, source):
-    dest = FlakyDestination(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
+    dest = FlakyStore(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
     Uploader(dest, keep=3, retries=2, backoff=0.01, report=results.append, log=lambda *a: None)(
         _upload(tmp_path, source, 1, "best-epoch001.pt")
@@ -230,7 +231,7 @@ def test_keep_deletes_only_our_own_old_versions(tmp_path, source):
     folder.mkdir()
     (folder / "best-epoch000.pt").write_bytes(b"someone else's file")
     results = []
-    uploader = Uploader(LocalDestination(folder), keep=2, retries=0, backoff=0, report=results.append, log=print)
+    uploader = Uploader(LocalStore(folder), keep=2, retries=0, backoff=0, report=results.append, log=print)
     for epoch in (1, 2, 3):
         uploader(_upload(tmp_path, source, epoch, f"best-epoch{epoch:03d}.pt"))
     names = sorted(p.name for p in folder.iterdir())
@@ -274,7 +275,7 @@ def test_config_file_shape_and_storage_options():
                              "keep": 2, "exports": ["onnx"], "last_every": 5}}
         )
     )
-    assert [d.display for d in hook.destinations] == ["/tmp/a", "s3://bucket/***"]
+    assert [d.display for d in hook.stores] == ["/tmp/a", "s3://bucket/***"]
     assert hook.exports == ("onnx",) and hook.keep == 2 and hook.last_every == 5
 
 
@@ -298,7 +299,7 @@ def test_credentials_never_reach_logs_or_events(tmp_path):
     LOGGER.addHandler(handler)
     try:
         hook = BestMirror(to={"url": "memory://user:hunter2@host/private/path", "storage_options": {}})
-        assert "hunter2" not in repr(hook.destinations) and "private" not in hook.destinations[0].display
+        assert "hunter2" not in repr(hook.stores) and "private" not in hook.stores[0].display
         hook.log("failed writing memory://user:hunter2@host/private/path/best.pt", "error")
     finally:
         LOGGER.removeHandler(handler)
@@ -311,7 +312,7 @@ def test_hook_pickles_before_and_after_work(tmp_path, source):
     hook = BestMirror(to=[str(tmp_path / "p"), "memory://pickle/x"])
     hook._ensure_workers()
     clone = pickle.loads(pickle.dumps(hook))
-    assert clone._workers is None and [d.display for d in clone.destinations] == [str(tmp_path / "p"), "memory://pickle/***"]
+    assert clone._workers is None and [d.display for d in clone.stores] == [str(tmp_path / "p"), "memory://pickle/***"]
 
 
 def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_copy(tmp_path):
@@ -319,7 +320,7 @@ def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_co
     import sys
 
     from yolo_hooks.mirror.base import _HOST, TMP_MARK
-    from yolo_hooks.mirror.local import LocalDestination
+    from yolo_hooks.mirror.local import LocalStore
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)
@@ -333,23 +334,23 @@ def test_temporaries_abandoned_by_a_killed_process_are_cleaned_up_on_the_next_co
     source = tmp_path / "best.pt"
     source.write_bytes(b"weights" * 1000)
 
-    LocalDestination(dest_dir).put_file(source, "best.pt")
+    LocalStore(dest_dir).put_file(source, "best.pt")
 
     assert not abandoned.exists() and running.exists() and foreign.exists()
     assert (dest_dir / "best.pt").read_bytes() == source.read_bytes()
 
 
 # --- work saved: no copy nobody needs, one upload per version ------------------------------------------------------
-def test_snapshot_is_not_copied_when_every_destination_dropped_it(tmp_path, source):
+def test_a_file_is_not_staged_when_every_store_dropped_it(tmp_path, source):
     staged = StagedFile(source, tmp_path / "staging", refs=2, expected=identity(source))
     staged.release()
-    staged.release()  # both destinations got a newer best first (latest wins)
-    with pytest.raises(Superseded, match="no destination needs"):
+    staged.release()  # both stores got a newer best first (latest wins)
+    with pytest.raises(Superseded, match="no store needs"):
         staged.materialize()
     assert not (tmp_path / "staging").exists()
 
 
-def test_snapshot_hashes_while_copying_and_is_shared(tmp_path, source):
+def test_staging_hashes_while_copying_and_is_shared(tmp_path, source):
     staged = StagedFile(source, tmp_path / "staging", refs=2, expected=identity(source))
     path = staged.materialize()
     assert staged.materialize() == path and len(list((tmp_path / "staging").iterdir())) == 1  # copied once
@@ -360,7 +361,7 @@ def test_snapshot_hashes_while_copying_and_is_shared(tmp_path, source):
     assert not path.exists()
 
 
-class _CountingDestination(LocalDestination):
+class _CountingStore(LocalStore):
     def __init__(self, root):
         super().__init__(root)
         self.written = 0
@@ -375,7 +376,7 @@ class _CountingDestination(LocalDestination):
 
 
 def test_versioned_copy_and_best_pt_are_written_once(tmp_path, source):
-    dest = _CountingDestination(tmp_path / "once")
+    dest = _CountingStore(tmp_path / "once")
     Uploader(dest, keep=3, retries=0, backoff=0, report=lambda r: None, log=lambda *a: None)(
         _upload(tmp_path, source, 1, "best-epoch001.pt")
     )
@@ -387,7 +388,7 @@ def test_versioned_copy_and_best_pt_are_written_once(tmp_path, source):
 
 
 def test_memory_filesystem_second_name_is_a_verified_copy(source):
-    dest = FsspecDestination("memory://unit-tests/copy")
+    dest = FsspecStore("memory://unit-tests/copy")
     check = dest.put_file(source, "best-epoch001.pt")
     assert dest.put_copy("best-epoch001.pt", "best.pt", check)
     assert stored_check(dest, "best.pt") == check
@@ -403,7 +404,7 @@ def test_final_replacing_a_waiting_best_keeps_its_versioned_name(tmp_path, sourc
 
 
 def test_the_end_of_the_run_cuts_a_backoff_wait_short(tmp_path, source):
-    dest = FlakyDestination(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
+    dest = FlakyStore(tmp_path / "full", failures=99, error=OSError(errno.ENOSPC, "No space left on device"))
     results = []
     uploader = Uploader(dest, keep=3, retries=5, backoff=60, report=results.append, log=lambda *a: None)
     threading.Timer(0.3, uploader.abort.set).start()  # what BestMirror's end of run does when its time is up

@@ -8,9 +8,8 @@ import pytest
 
 import yolo_hooks
 from tests.conftest import COCO8_VAL_IMAGES, train
-from tests.helpers import Listener
+from tests.helpers import Listener, live_threads
 from tests.notify.conftest import Endpoint
-from yolo_hooks.core.worker import live_threads
 from yolo_hooks.fitness.modes import ModeReports
 from yolo_hooks.fitness.report import FitnessReport
 from yolo_hooks.mirror.hook import BestMirror
@@ -102,8 +101,8 @@ def test_predict_never_waits_for_the_network_and_a_stream_gets_one_summary_line(
         assert listener.kinds() == ["predict_report"]  # one line for the stream's first call, not one per frame
         assert quiet._delivery is None  # reports reach a destination only when it names them
         assert asked.delivery.pending() + asked.delivery.outboxed == 1
-        report._tallies.clear()
-        report.summary_every = 0  # the next call is due: its line covers every call since the last one
+        report.reports._tallies.clear()
+        report.reports.summary_every = 0  # the next call is due: its line covers every call since the last one
         model.predict(image, imgsz=64, verbose=False, project=str(tmp_path), name="p", exist_ok=True)
         assert listener.published[-1].data["calls"] == 1
     finally:

@@ -27,7 +27,7 @@ def main(project: str, url: str, mirror: str, control: str, when: str) -> None:
     from ultralytics import YOLO
 
     import yolo_hooks
-    from tests.mirror.support import SlowDestination
+    from tests.mirror.support import SlowStore
 
     def pause(what: str):
         deadline = time.time() + 60  # kill mid-upload: wait until the slow copy's temporary is in the mirror
@@ -50,7 +50,7 @@ def main(project: str, url: str, mirror: str, control: str, when: str) -> None:
     yolo_hooks.attach(model, {
         "fitness_report": {"plot": False},
         "notify": [{"format": "json", "url": url, "retries": 1, "backoff": 0.1}],
-    }, yolo_hooks.BestMirror(to=SlowDestination(mirror, seconds_per_mib=1.5), keep=0))
+    }, yolo_hooks.BestMirror(to=SlowStore(mirror, seconds_per_mib=1.5), keep=0))
     model.train(data=str(ROOT / "datasets" / "coco8.yaml"), epochs=EPOCHS, imgsz=64, batch=4, workers=0, plots=False,
                 amp=False, seed=0, deterministic=True, device="cpu", project=project, name="run", exist_ok=True,
                 verbose=False)

@@ -125,11 +125,11 @@ def test_the_mirror_holds_the_final_best_pt(run):
 
 
 def test_val_report_counts_the_val_images(run, make_tasks):
-    rep = run["report"].last_val_report
+    rep = run["report"].reports.last_val_report
     assert rep is not None and rep["images"] == make_tasks.count_images(run["data"])
 
 
 def test_predict_and_export_are_reported(run, make_tasks):
-    predict, export = run["report"].last_predict_report, run["report"].last_export_report
+    predict, export = run["report"].reports.last_predict_report, run["report"].reports.last_export_report
     assert predict["images"] == make_tasks.count_images(run["data"])
     assert export["format"] == "torchscript" and str(export["file"]).endswith(".torchscript")

@@ -26,7 +26,7 @@ from .deadline import END_TIMEOUT
 SEVERITIES = ("info", "warning", "critical")
 # Data keys that say *which* event this is (not how it measured): they make the id.
 HISTORY = 200  # recent events kept for crash forensics (where the copies went), never pickled
-IDENTITY_KEYS = ("epoch", "rule", "loss", "monitor", "destination", "file", "kind", "reason")
+IDENTITY_KEYS = ("epoch", "rule", "loss", "monitor", "store", "file", "kind", "reason")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +40,22 @@ def run_info(job: Any) -> dict[str, str]:
     return {k: v for k, v in info.items() if v}
 
 
-@functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
-    """Ultralytics' and our version: the same for the whole process, so looked up once."""
+    """Python's, torch's (once imported), Ultralytics' and our version: what a sidecar, a crash report and a
+    recovery record say the run ran on."""
+    torch = sys.modules.get("torch")
+    out = {"python": platform.python_version(), "torch": str(getattr(torch, "__version__", "") if torch else ""),
+           **_fixed_versions()}
+    return {k: v for k, v in out.items() if v}
+
+
+@functools.lru_cache(maxsize=1)
+def _fixed_versions() -> dict[str, str]:
     from ultralytics import __version__ as ultralytics_version
 
     from .._version import __version__
 
-    return {"ultralytics_version": ultralytics_version, "yolo_hooks_version": __version__}
+    return {"ultralytics": ultralytics_version, "yolo_hooks": __version__}
 
 
 def _short(value: Any) -> str:

@@ -32,18 +32,21 @@ def check_number(
     integer: bool = False,
     exclusive_minimum: bool = False,
     allow_none: bool = False,
+    none_means: str | None = None,
 ) -> Any:
-    """``value`` if it is a finite number (an int when ``integer``) within the bounds."""
+    """``value`` if it is a finite number (an int when ``integer``) within the bounds; ``none_means`` says what
+    null does, in the error (``"switch patience off"``)."""
     if value is None and allow_none:
         return None
     kind = "an integer" if integer else "a number"
     ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    allowed = kind + _bounds(minimum, maximum, exclusive_minimum) + (f" (or null to {none_means})" if none_means else "")
     if isinstance(value, bool) or not ok_type or not math.isfinite(value):
-        raise ConfigError.bad_value(hook, key, value, kind + _bounds(minimum, maximum, exclusive_minimum))
+        raise ConfigError.bad_value(hook, key, value, allowed)
     if minimum is not None and (value < minimum or (exclusive_minimum and value == minimum)):
-        raise ConfigError.bad_value(hook, key, value, kind + _bounds(minimum, maximum, exclusive_minimum))
+        raise ConfigError.bad_value(hook, key, value, allowed)
     if maximum is not None and value > maximum:
-        raise ConfigError.bad_value(hook, key, value, kind + _bounds(minimum, maximum, exclusive_minimum))
+        raise ConfigError.bad_value(hook, key, value, allowed)
     return value
 
 

@@ -249,11 +249,6 @@ def _call(task: Callable[[], None]) -> None:
     task()
 
 
-def live_threads() -> list[threading.Thread]:
-    """The yolo_hooks threads running now (none is expected after a run has ended and been flushed)."""
-    return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
-
-
 def _lower_priority(nice: int | None) -> None:
     """Give the calling thread nice value ``nice`` (Linux: nice values are per thread; elsewhere a no-op)."""
     if nice is None or not sys.platform.startswith("linux"):

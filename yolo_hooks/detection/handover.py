@@ -1,10 +1,10 @@
-"""The frame loop's side of the snapshot worker: what :class:`~yolo_hooks.detection.hook.DetectionAlert` hands over
+"""The frame loop's side of the image worker: what :class:`~yolo_hooks.detection.hook.DetectionAlert` hands over
 when an alert fires, and nothing more.
 
-The frame loop copies the frame (into the buffer of a finished snapshot when one fits: a fresh array of a few MB is
+The frame loop copies the frame (into the buffer of a finished image when one fits: a fresh array of a few MB is
 fresh pages from the kernel, whose page faults made the slowest hand-overs), keeps the alert open until its
 ``after`` frames have come, and queues it; the worker draws, encodes and writes. The queue is bounded: beyond
-``MAX_QUEUED`` waiting snapshots an alert is recorded without its image, with a note saying so.
+``MAX_QUEUED`` waiting images an alert is recorded without its image, with a note saying so.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 from .rules import Alert
 
-MAX_QUEUED = 8  # snapshots waiting for the worker; beyond this an alert is recorded without its image
+MAX_QUEUED = 8  # images waiting for the worker; beyond this an alert is recorded without its image
 
 
 @dataclass
-class Snapshot:
+class Capture:
     """What the worker needs to make the files of one alert (frames are references or copies, never encoded)."""
 
     alert: Alert
@@ -33,45 +33,45 @@ class Snapshot:
 
 
 class Handover:
-    """Alerts waiting for their after-frames, frame buffers to reuse, and the worker that ``write`` s each snapshot
-    (made on first use, named ``<name>-snapshots``; ``started`` is called once it exists)."""
+    """Alerts waiting for their after-frames, frame buffers to reuse, and the worker that ``write`` s each image
+    (made on first use, named ``<name>-images``; ``started`` is called once it exists)."""
 
-    def __init__(self, name: str, after: int, write: Callable[[Snapshot], None], started: Callable[[], None]):
+    def __init__(self, name: str, after: int, write: Callable[[Capture], None], started: Callable[[], None]):
         self.name, self.after, self.write, self.started = name, after, write, started
         self.worker = None
-        self.waiting: list[Snapshot] = []  # alerts still collecting after-frames
+        self.waiting: list[Capture] = []  # alerts still collecting after-frames
         self.spare: collections.deque = collections.deque(maxlen=MAX_QUEUED + 1)
 
-    def give(self, snap: Snapshot, result: Any, before: list) -> None:
-        """Hand ``snap`` over with a copy of ``result``'s frame (``result`` None: recorded without an image)."""
+    def give(self, capture: Capture, result: Any, before: list) -> None:
+        """Hand ``capture`` over with a copy of ``result``'s frame (``result`` None: recorded without an image)."""
         queued = 0 if self.worker is None else self.worker.pending()
         if result is not None and queued >= MAX_QUEUED:
-            snap.note = f"snapshot skipped: {queued} snapshots still being written"
+            capture.note = f"image skipped: {queued} images still being written"
         elif result is not None:  # the Results is made private (.cpu()) on the worker; the frame is copied here
-            snap.result, snap.image, snap.before = result, self._copy(result.orig_img), before
-        if snap.result is not None and self.after:
-            self.waiting.append(snap)
+            capture.result, capture.image, capture.before = result, self._copy(result.orig_img), before
+        if capture.result is not None and self.after:
+            self.waiting.append(capture)
         else:
-            self._submit(snap)
+            self._submit(capture)
 
     def feed(self, image: Any) -> None:
         """A new frame: an after-frame of every alert still waiting; those that have all theirs are queued."""
         still = []
-        for snap in self.waiting:
-            snap.after.append(image)
-            (self._submit if len(snap.after) >= self.after else still.append)(snap)
+        for capture in self.waiting:
+            capture.after.append(image)
+            (self._submit if len(capture.after) >= self.after else still.append)(capture)
         self.waiting = still
 
-    def done(self, snap: Snapshot) -> None:
-        """The worker wrote ``snap``'s files: its frame buffer can take the next copy."""
-        if snap.image is not None:
-            self.spare.append(snap.image)
-            snap.image = None
+    def done(self, capture: Capture) -> None:
+        """The worker wrote ``capture``'s files: its frame buffer can take the next copy."""
+        if capture.image is not None:
+            self.spare.append(capture.image)
+            capture.image = None
 
     def close(self, timeout: float) -> bool:
         """Queue every waiting alert (with the after-frames it has) and wait for the files; True when done."""
-        for snap in self.waiting:
-            self._submit(snap)
+        for capture in self.waiting:
+            self._submit(capture)
         self.waiting = []
         return True if self.worker is None else self.worker.flush(timeout)
 
@@ -87,10 +87,10 @@ class Handover:
                 return buffer
         return image.copy()
 
-    def _submit(self, snap: Snapshot) -> None:
+    def _submit(self, capture: Capture) -> None:
         if self.worker is None:
             from ..core.worker import BackgroundWorker
 
-            self.worker = BackgroundWorker(f"{self.name}-snapshots")
+            self.worker = BackgroundWorker(f"{self.name}-images")
             self.started()
-        self.worker.submit(lambda: self.write(snap))
+        self.worker.submit(lambda: self.write(capture))

@@ -34,8 +34,8 @@ from ..core.deadline import at_exit
 from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.validate import check_bool, check_choice, check_number, check_str
-from .frames import class_ids, detections_of, frame_of
-from .handover import Handover, Snapshot
+from .frames import class_ids, detections_of
+from .handover import Capture, Handover
 from .options import check_anchor, check_class_names, check_counts, parse_classes, parse_duration, parse_zones
 from .rules import COUNTS, TRIGGERS, Alert, Frame, Rule, RuleState, evaluate, is_idle
 
@@ -56,7 +56,7 @@ class _Source:
 
 
 class DetectionAlert(Hook):
-    """One detection rule with snapshots (see :mod:`yolo_hooks.detection.rules` for what the words mean).
+    """One detection rule with images (see :mod:`yolo_hooks.detection.rules` for what the words mean).
 
     Args:
         classes: class name(s) to watch (default: every class); checked against ``model.names`` at the first batch.
@@ -71,19 +71,20 @@ class DetectionAlert(Hook):
         cooldown: after firing, the same (rule, track id or class) does not fire again for this long (default 60 s).
         max_per_minute: at most this many alerts of this rule per minute.
         severity: ``info``, ``warning`` (default) or ``critical``.
-        snapshot: write the annotated frame as JPEG (and send it with notifications).
+        image: write the annotated frame as JPEG (and send it with notifications).
         before, after: frames kept from before / collected after the alert for a contact sheet and/or clip.
         sheet, clip: write a contact sheet JPEG / an MP4 clip of before + alert + after frames.
         jpeg_quality: 1-100. folder: where files go (default ``<predict save_dir>/alerts``).
-        mirror: also copy the files (verified by size and sha256) to this destination, as ``best_mirror`` does: a
+        mirror: also copy the files (verified by size and sha256) to this store, as ``best_mirror`` does: a
             folder, an fsspec URL (``s3://bucket/alerts``) or ``{url, storage_options}``.
         mirror_url: the public base URL of ``mirror`` (``https://bucket.s3.amazonaws.com/alerts``): links to the
             mirrored files go into the record and the notifications (Slack, Teams, DingTalk, Feishu show them).
-        flush_timeout: at most this many seconds of the interpreter's exit deadline are spent on snapshot files
+        flush_timeout: at most this many seconds of the interpreter's exit deadline are spent on image files
             still being written (nothing waits for them on the predict thread; :meth:`close` waits on request).
     """
 
     allow_multiple = True
+    renamed_options = {"snapshot": "image"}  # one word per idea: a snapshot is an epoch's reading
     _transient = ("_handover", "_sources", "_last")
 
     def __init__(
@@ -101,7 +102,7 @@ class DetectionAlert(Hook):
         cooldown: float | str = 60,
         max_per_minute: int | None = None,
         severity: str = "warning",
-        snapshot: bool = True,
+        image: bool = True,
         before: int = 0,
         after: int = 0,
         sheet: bool = True,
@@ -129,7 +130,7 @@ class DetectionAlert(Hook):
                                         allow_none=True),
             severity=check_choice(HOOK, "severity", severity, SEVERITIES),
         )  # fmt: skip
-        self.snapshot = check_bool(HOOK, "snapshot", snapshot)
+        self.image = check_bool(HOOK, "image", image)
         self.before = check_number(HOOK, "before", before, minimum=0, maximum=300, integer=True)
         self.after = check_number(HOOK, "after", after, minimum=0, maximum=300, integer=True)
         self.sheet = check_bool(HOOK, "sheet", sheet)
@@ -138,9 +139,9 @@ class DetectionAlert(Hook):
         self.folder = check_str(HOOK, "folder", folder, allow_none=True)
         self.mirror = None
         if mirror is not None:
-            from ..mirror.stores import make_destination
+            from ..mirror.stores import make_store
 
-            self.mirror = make_destination(HOOK, mirror)
+            self.mirror = make_store(HOOK, mirror)
         self.mirror_url = check_str(HOOK, "mirror_url", mirror_url, allow_none=True)
         if self.mirror_url is not None and self.mirror is None:
             raise ConfigError(f"{HOOK}: `mirror_url` is the public address of `mirror`; set `mirror` too")
@@ -241,13 +242,13 @@ class DetectionAlert(Hook):
     def on_predict_end(self, predictor):
         """A finished run (several frames): hand what is collected to the worker, never waiting for it here (the
         user's thread goes on; :meth:`close` waits when a script wants the files now, and the interpreter's exit
-        waits within its one deadline). A one-frame run — ``model(frame)`` in a loop — keeps its snapshots open:
+        waits within its one deadline). A one-frame run — ``model(frame)`` in a loop — keeps its images open:
         their after-frames come with the next calls."""
         if self._run_frames > 1:
             self.close(timeout=0.0)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Finish every pending snapshot (with the after-frames it has) and wait for the files; True when done."""
+        """Finish every pending image (with the after-frames it has) and wait for the files; True when done."""
         if self._handover is None:
             return True
         return self._handover.close(self.flush_timeout if timeout is None else timeout)
@@ -274,10 +275,6 @@ class DetectionAlert(Hook):
         A confidence of 0 is a real threshold (every box wakes the rule); None means every frame is evaluated."""
         return self.rule.min_conf if is_idle(self.rule, state) else None
 
-    def observe(self, result, index: int, now: float) -> Frame:
-        """The frame's detections that can matter, as plain data (:func:`~yolo_hooks.detection.frames.frame_of`)."""
-        return frame_of(result, index, now, self.rule.min_conf, self._class_ids, self._names)
-
     # --- hand-over --------------------------------------------------------------------------------------------
     def _fire(self, result, alert: Alert, source: _Source, mode: str, video_frame: int | None, fps: float | None):
         """Record the alert and give the worker what it needs; only a copy of the frame is made here."""
@@ -286,37 +283,37 @@ class DetectionAlert(Hook):
         record = {"wall_time": time.time(), "source": str(result.path), "mode": mode, "video_frame": video_frame,
                   "stem": stem, "folder": self._save_dir or Path.cwd() / ALERTS_FOLDER}  # completed on the worker
         if self._handover is None:
-            self._handover = Handover(self.name, self.after, lambda snap: self._write(snap, snap.record["folder"]),
+            self._handover = Handover(self.name, self.after, lambda capture: self._write(capture, capture.record["folder"]),
                                       functools.partial(at_exit, functools.partial(_close_at_exit, weakref.ref(self))))
         before = list(source.ring) if self.before else []
-        self._handover.give(Snapshot(alert, record, fps=fps or 10.0), result if self.snapshot else None, before)
+        self._handover.give(Capture(alert, record, fps=fps or 10.0), result if self.image else None, before)
 
     # --- the worker thread --------------------------------------------------------------------------------------
-    def _write(self, snap: Snapshot, folder: Path) -> None:
+    def _write(self, capture: Capture, folder: Path) -> None:
         """Draw, encode, write the files and the record, then publish (on the worker thread)."""
-        from . import images as snapshots
+        from . import images
 
-        record = snapshots.alert_record(snap.alert, snap.record, self._task)
-        notes = [snap.note] if snap.note else []
-        if snap.result is not None:
-            result = snap.result.cpu()  # boxes, masks, keypoints, probs: the same tensors when already on the CPU
-            result.orig_img = snap.image
-            notes += snapshots.write_files(record, result, snap.alert, self.rule.zones, folder,
-                                           snap.record["stem"], snap.before,
-                                           snap.after, snap.fps, self.jpeg_quality, self.sheet, self.clip)
+        record = images.alert_record(capture.alert, capture.record, self._task)
+        notes = [capture.note] if capture.note else []
+        if capture.result is not None:
+            result = capture.result.cpu()  # boxes, masks, keypoints, probs: the same tensors when already on the CPU
+            result.orig_img = capture.image
+            notes += images.write_files(record, result, capture.alert, self.rule.zones, folder,
+                                           capture.record["stem"], capture.before,
+                                           capture.after, capture.fps, self.jpeg_quality, self.sheet, self.clip)
         if self.mirror is not None:
-            notes += snapshots.mirror_files(record, self.mirror, self.mirror_url)
+            notes += images.mirror_files(record, self.mirror, self.mirror_url)
         if notes:
             record["note"] = "; ".join(notes)
         try:
-            snapshots.append_record(folder, record)
+            images.append_record(folder, record)
         except OSError as e:
-            self.log(f"could not append to {folder / snapshots.ALERTS_LOG}: {e}", "warning")
+            self.log(f"could not append to {folder / images.ALERTS_LOG}: {e}", "warning")
         self.records.append(record)
-        self._handover.done(snap)
-        self.log(snap.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
+        self._handover.done(capture)
+        self.log(capture.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
         data = {k: v for k, v in record.items() if k != "message"}
-        self.publish("detection", snap.alert.message, snap.alert.severity, **data)
+        self.publish("detection", capture.alert.message, capture.alert.severity, **data)
 
 
 def _close_at_exit(ref: weakref.ref, deadline) -> None:

@@ -1,4 +1,4 @@
-"""Snapshot files of a detection alert, made on the background worker (never on the frame loop).
+"""Capture files of a detection alert, made on the background worker (never on the frame loop).
 
 - the annotated frame: Ultralytics' own ``Results.plot()``, every zone outlined, the objects that fired the alert
   boxed again in red with their track id, encoded as JPEG with OpenCV;
@@ -140,7 +140,7 @@ def alert_record(alert: Alert, meta: dict[str, Any], task: str) -> dict[str, Any
 def write_files(record: dict[str, Any], result, alert: Alert, zones: Sequence[Zone], folder: Path, stem: str,
                 before: list, after: list, fps: float, quality: int, sheet: bool, clip: bool) -> list[str]:  # fmt: skip
     """Write ``<stem>.jpg``, the annotated frame (and the sheet / clip of ``before`` + it + ``after``); fill
-    ``record``'s paths. Returns notes on what could not be made: a failed snapshot never loses the alert itself."""
+    ``record``'s paths. Returns notes on what could not be made: a failed image never loses the alert itself."""
     try:
         annotated = annotate(result, alert, zones)
         record["image"] = str(write_jpeg(folder / f"{stem}.jpg", annotated, quality))
@@ -151,7 +151,7 @@ def write_files(record: dict[str, Any], result, alert: Alert, zones: Sequence[Zo
         if len(frames) > 1 and clip:
             record["clip"] = str(write_clip(folder / f"{stem}.mp4", frames, fps))
     except Exception as e:
-        return [f"snapshot failed: {type(e).__name__}: {e}"]
+        return [f"image failed: {type(e).__name__}: {e}"]
     return []
 
 

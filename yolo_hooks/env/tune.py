@@ -48,11 +48,6 @@ def quiet_iteration_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- pure: records -> summary, messages ---------------------------------------------------------------------------
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """The tuner's records so far (a half-written last line is skipped: it is read again next time)."""
-    return read_jsonl(path)
-
-
 def iteration_failed(record: dict[str, Any]) -> bool:
     """An iteration whose training crashed (the tuner records it with fitness 0 and its failed datasets)."""
     return bool(record.get("failed_datasets"))
@@ -211,7 +206,7 @@ class TuneWatch:
 
     def start(self, planned: int | None) -> None:
         self.planned, self.started = planned, time.time()
-        records = read_records(self.results)  # a resumed tune: earlier iterations are not news again
+        records = read_jsonl(self.results)  # a resumed tune: earlier iterations are not news again
         self.seen, self.best = len(records), new_bests(records, None)[1]
         self._previous_env = os.environ.get(TUNE_ENV)
         os.environ[TUNE_ENV] = json.dumps({"dir": str(self.tune_dir), "results": str(self.results),
@@ -228,7 +223,7 @@ class TuneWatch:
     def poll(self) -> None:
         """Send ``tune_new_best`` for every iteration recorded since the last look."""
         with self._lock:
-            records = read_records(self.results)
+            records = read_jsonl(self.results)
             fresh, self.seen = records[self.seen:], max(self.seen, len(records))
             previous = self.best
             found, self.best = new_bests(fresh, self.best)
@@ -248,7 +243,7 @@ class TuneWatch:
         else:
             os.environ[TUNE_ENV] = self._previous_env
         self.poll()
-        records = read_records(self.results)
+        records = read_jsonl(self.results)
         summary = summarize(records, str(self.tune_dir), self.planned, status, self._best_weights(records),
                             time.time() - self.started)
         atomic_write_json(self.tune_dir / SUMMARY_FILE, summary)

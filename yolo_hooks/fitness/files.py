@@ -15,8 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..core.files import atomic_write_text
-from ..core.files import read_jsonl as read_json_lines
+from ..core.files import atomic_write_text, read_jsonl
 
 CSV_NAME, JSONL_NAME, SUMMARY_NAME, PLOT_NAME = "fitness.csv", "fitness.jsonl", "fitness_summary.json", "fitness.png"
 
@@ -53,9 +52,9 @@ def json_line(record: dict[str, Any]) -> str:
     return json.dumps(record, allow_nan=False, default=str)
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_epoch_records(path: Path) -> list[dict]:
     """Every well-formed epoch record of ``path``; a torn last line (crash mid-write) is skipped."""
-    return [rec for rec in read_json_lines(path) if isinstance(rec.get("epoch"), int)]
+    return [rec for rec in read_jsonl(path) if isinstance(rec.get("epoch"), int)]
 
 
 def read_csv_header(path: Path) -> list[str] | None:

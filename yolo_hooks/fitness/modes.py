@@ -23,10 +23,11 @@ Telling ``model.val()`` from the validations a training runs: each epoch's valid
 report is made exactly when ``not validator.training and validator.args.mode == 'val'``.
 
 Examples:
+    >>> import yolo_hooks
     >>> hook = yolo_hooks.ModeReports(val=True, predict=True, export=False)
     >>> yolo_hooks.attach(model, hook)  # doctest: +SKIP
     >>> model.predict("images/", stream=False)  # doctest: +SKIP
-    >>> hook.last_predict_report["throughput_ips"]  # doctest: +SKIP
+    >>> hook.reports.last_predict_report["throughput_ips"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -35,12 +36,13 @@ import math
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core import compat
+from ..core.exports import entries, outputs
 from ..core.hook import Hook
 from ..core.numbers import format_duration
-from ..core.run import to_float
+from ..core.run import is_main_process, to_float
 from ..core.validate import check_bool, check_number
 from .record import short_names
 
@@ -166,30 +168,11 @@ class PredictTally:
         }
 
 
-def _entries(folder: Path, stem: str) -> dict[str, float]:
-    """Files and folders named ``stem*`` in ``folder`` with their modification times."""
-    out = {}
-    try:
-        for p in folder.iterdir():
-            if p.name.startswith(stem):
-                out[str(p)] = p.stat().st_mtime_ns
-    except OSError:
-        pass
-    return out
-
-
 def size_on_disk(path: Path) -> int:
     """Bytes of a file, or of every file under a folder (formats like OpenVINO export folders)."""
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
     return path.stat().st_size
-
-
-def find_export_output(source: Path, before: dict[str, float]) -> Path | None:
-    """The entry next to ``source`` that the export created or rewrote (newest first), else None."""
-    after = _entries(source.parent, source.stem)
-    changed = [(mt, p) for p, mt in after.items() if p != str(source) and before.get(p) != mt]
-    return Path(max(changed)[1]) if changed else None
 
 
 # --- log lines ----------------------------------------------------------------------------------------------------
@@ -227,28 +210,26 @@ def format_export(rep: dict[str, Any]) -> str:
 
 
 # --- the hook -----------------------------------------------------------------------------------------------------
-class ModeReports(Hook):
-    """Val / predict / export reports (see the module docstring for where each number comes from).
+class ModeReporter:
+    """The reports of standalone ``model.val()`` / ``predict()`` / ``export()`` runs, handed how to say them.
+
+    A collaborator of the :class:`ModeReports` and :class:`~yolo_hooks.fitness.report.FitnessReport` hooks, whose
+    val / predict / export events call the methods of the same names here.
 
     Args:
-        val: report ``model.val()`` runs (never the validations inside a training).
-        predict: report ``model.predict()`` runs (a loop of calls gets a summary line every ``summary_every`` s).
-        export: report ``model.export()`` runs.
-        summary_every: seconds between two predict lines of one predictor (its first call is reported at once).
+        hook: the name errors use.
+        emit: ``emit(kind, text, report)`` logs ``text`` and publishes ``report`` as event ``kind``.
+        is_main_process: True where reports are made (rank -1/0).
+        val, predict, export: which reports to make.
+        summary_every: a stream of predict calls gets one line (covering every call) at most this often, seconds.
 
     Attributes:
-        last_val_report, last_predict_report, last_export_report: the latest report dicts (None before one).
+        last_val_report, last_predict_report, last_export_report: the last report of each kind, or None.
     """
 
-
-    def default_name(self) -> str:
-        """``reports`` (``fitness_report`` for the FitnessReport that inherits this)."""
-        return self.config_name or "reports"
-
-    def __init__(self, *, val: bool = True, predict: bool = True, export: bool = True, summary_every: float = 60.0,
-                 strict: bool = False, name: str | None = None):
-        super().__init__(strict=strict, name=name)
-        hook = self.name
+    def __init__(self, hook: str, emit: Callable[[str, str, dict[str, Any]], None], is_main_process: Callable[[], bool],
+                 *, val: bool = True, predict: bool = True, export: bool = True, summary_every: float = 60.0):
+        self.emit, self.is_main_process = emit, is_main_process
         self.report_val = check_bool(hook, "val", val)
         self.report_predict = check_bool(hook, "predict", predict)
         self.report_export = check_bool(hook, "export", export)
@@ -261,22 +242,18 @@ class ModeReports(Hook):
         self._last_line: dict[int, float] = {}  # per predictor: when its last line was made (perf_counter)
         self._export_started: dict[int, tuple[float, dict]] = {}
 
-    def _emit(self, kind: str, text: str, report: dict[str, Any]) -> None:
-        self.log(text)
-        self.publish(kind, text, **report)
-
     # val
     def on_val_start(self, validator):
         if self.report_val and is_standalone_val(validator):
             self._val_started[id(validator)] = time.perf_counter()
 
     def on_val_end(self, validator):
-        if not (self.report_val and is_standalone_val(validator) and self.is_main_process):
+        if not (self.report_val and is_standalone_val(validator) and self.is_main_process()):
             return
         start = self._val_started.pop(id(validator), None)
         rep = val_report(validator, None if start is None else time.perf_counter() - start)
         self.last_val_report = rep
-        self._emit("val_report", format_val(rep), rep)
+        self.emit("val_report", format_val(rep), rep)
 
     # predict
     def on_predict_start(self, predictor):
@@ -291,7 +268,7 @@ class ModeReports(Hook):
     def on_predict_end(self, predictor):
         key = id(predictor)
         tally = self._tallies.get(key)
-        if tally is None or not self.is_main_process:
+        if tally is None or not self.is_main_process():
             return
         last = self._last_line.get(key)
         if last is not None and time.perf_counter() - last < self.summary_every:
@@ -300,21 +277,21 @@ class ModeReports(Hook):
         self._last_line[key] = time.perf_counter()
         rep = tally.report(predictor)
         self.last_predict_report = rep
-        self._emit("predict_report", format_predict(rep), rep)
+        self.emit("predict_report", format_predict(rep), rep)
 
     # export
     def on_export_start(self, exporter):
         if self.report_export:
             source = Path(exporter.file)
-            self._export_started[id(exporter)] = (time.perf_counter(), _entries(source.parent, source.stem))
+            self._export_started[id(exporter)] = (time.perf_counter(), entries(source.parent, source.stem))
 
     def on_export_end(self, exporter):
         started = self._export_started.pop(id(exporter), None)
-        if started is None or not self.is_main_process:
+        if started is None or not self.is_main_process():
             return
         seconds = time.perf_counter() - started[0]
         source = Path(exporter.file)
-        out = find_export_output(source, started[1])
+        out = next(iter(outputs(source, started[1])), None)
         rep = {
             "mode": "export",
             "format": str(exporter.args.format),
@@ -326,4 +303,54 @@ class ModeReports(Hook):
             "quantize": getattr(exporter.args, "quantize", None),
         }
         self.last_export_report = rep
-        self._emit("export_report", format_export(rep), rep)
+        self.emit("export_report", format_export(rep), rep)
+
+
+class ModeReports(Hook):
+    """Val / predict / export reports (see the module docstring for where each number comes from).
+
+    Args:
+        val: report ``model.val()`` runs (never the validations inside a training).
+        predict: report ``model.predict()`` runs (a loop of calls gets a summary line every ``summary_every`` s).
+        export: report ``model.export()`` runs.
+        summary_every: seconds between two predict lines of one predictor (its first call is reported at once).
+
+    Attributes:
+        last_val_report, last_predict_report, last_export_report: the latest report dicts (None before one).
+    """
+
+    def __init__(self, *, val: bool = True, predict: bool = True, export: bool = True, summary_every: float = 60.0,
+                 strict: bool = False, name: str | None = None):
+        super().__init__(strict=strict, name=name)
+        self.reports = ModeReporter(self.name, self.emit_report, is_main_process, val=val, predict=predict,
+                                    export=export, summary_every=summary_every)
+
+    def default_name(self) -> str:
+        """``reports``."""
+        return "reports"
+
+    def emit_report(self, kind: str, text: str, report: dict[str, Any]) -> None:
+        """Log ``text`` and publish ``report`` as ``kind`` (what the reporter is handed)."""
+        self.log(text)
+        self.publish(kind, text, **report)
+
+    def on_val_start(self, validator):
+        self.reports.on_val_start(validator)
+
+    def on_val_end(self, validator):
+        self.reports.on_val_end(validator)
+
+    def on_predict_start(self, predictor):
+        self.reports.on_predict_start(predictor)
+
+    def on_predict_batch_end(self, predictor):
+        self.reports.on_predict_batch_end(predictor)
+
+    def on_predict_end(self, predictor):
+        self.reports.on_predict_end(predictor)
+
+    def on_export_start(self, exporter):
+        self.reports.on_export_start(exporter)
+
+    def on_export_end(self, exporter):
+        self.reports.on_export_end(exporter)

@@ -26,8 +26,9 @@ from typing import Any, Callable
 
 from ..core.colour import colour_enabled
 from ..core.files import append_line, atomic_write_json
+from ..core.hook import Hook
 from ..core.recorded import recorded_epoch_values, recorded_snapshot
-from ..core.run import take_outcome, to_float
+from ..core.run import is_main_process, take_outcome, to_float
 from ..core.validate import check_bool, check_str
 from .files import (
     CSV_NAME,
@@ -39,15 +40,15 @@ from .files import (
     json_line,
     read_csv_header,
     read_csv_records,
-    read_jsonl,
+    read_epoch_records,
     rewrite_files,
     write_fresh,
 )
-from .modes import ModeReports
+from .modes import ModeReporter
 from .record import build_final_record, build_record, build_summary, format_line, format_summary, keep_for_resume
 
 
-class FitnessReport(ModeReports):
+class FitnessReport(Hook):
     """Report fitness every epoch, keep the record on disk, summarise the run; plus val/predict/export reports.
 
     Args:
@@ -61,7 +62,8 @@ class FitnessReport(ModeReports):
         console: print one line per epoch.
         dir: folder for the files; default the run's ``save_dir``; a relative path is taken inside ``save_dir``.
         fsync: ``fsync`` every appended line (survives power loss, costs milliseconds per epoch).
-        val, predict, export: make the reports of :class:`~yolo_hooks.fitness.modes.ModeReports`.
+        val, predict, export: make the reports of standalone val / predict / export runs (``reports``, a
+            :class:`~yolo_hooks.fitness.modes.ModeReporter`).
 
     Attributes:
         records: the training epoch records of this run (after a resume, the earlier epochs too).
@@ -92,8 +94,9 @@ class FitnessReport(ModeReports):
         strict: bool = False,
         name: str | None = None,
     ):
-        super().__init__(val=val, predict=predict, export=export, strict=strict, name=name)
+        super().__init__(strict=strict, name=name)
         hook = self.name
+        self.reports = ModeReporter(hook, self.emit_report, is_main_process, val=val, predict=predict, export=export)
         self.csv = check_bool(hook, "csv", csv)
         self.jsonl = check_bool(hook, "jsonl", jsonl)
         self.plot = None if plot is None else check_bool(hook, "plot", plot)
@@ -144,7 +147,7 @@ class FitnessReport(ModeReports):
         builder as a live one.
         """
         self._resumed_from = start_epoch
-        kept = read_jsonl(self._out / JSONL_NAME) or read_csv_records(self._out / CSV_NAME)
+        kept = read_epoch_records(self._out / JSONL_NAME) or read_csv_records(self._out / CSV_NAME)
         self.records = keep_for_resume(kept, start_epoch)
         rebuilt = []
         for epoch in range((self.records[-1]["epoch"] if self.records else 0) + 1, start_epoch + 1):
@@ -216,6 +219,33 @@ class FitnessReport(ModeReports):
         """Every end, crash and Ctrl-C included; a no-op when ``on_train_end`` already summarised."""
         if self._active:
             self._finish(trainer, self.outcome(trainer))
+
+    # --- standalone val / predict / export: the reporter does them ----------------------------------------------
+    def emit_report(self, kind: str, text: str, report: dict[str, Any]) -> None:
+        """Log ``text`` and publish ``report`` as ``kind`` (what the reporter is handed)."""
+        self.log(text)
+        self.publish(kind, text, **report)
+
+    def on_val_start(self, validator):
+        self.reports.on_val_start(validator)
+
+    def on_val_end(self, validator):
+        self.reports.on_val_end(validator)
+
+    def on_predict_start(self, predictor):
+        self.reports.on_predict_start(predictor)
+
+    def on_predict_batch_end(self, predictor):
+        self.reports.on_predict_batch_end(predictor)
+
+    def on_predict_end(self, predictor):
+        self.reports.on_predict_end(predictor)
+
+    def on_export_start(self, exporter):
+        self.reports.on_export_start(exporter)
+
+    def on_export_end(self, exporter):
+        self.reports.on_export_end(exporter)
 
     # --- end of run ---------------------------------------------------------------------------------------------
     def _finish(self, trainer, outcome) -> None:

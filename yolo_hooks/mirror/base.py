@@ -1,11 +1,11 @@
-"""The shared half of every mirror destination: write to a temporary name, read it back and check it (size and
+"""The shared half of every mirror store: write to a temporary name, read it back and check it (size and
 sha256) against the source, and only then rename it into place, so a reader never sees a half-written ``best.pt``.
 
 A backend (:mod:`.local`, :mod:`.fsspec_url`) implements the primitives (open, rename, size, delete, list); the
 copy, the verification and the clean-up of temporaries a killed process left behind live here once.
 
 Examples:
-    >>> dest = make_destination("best_mirror", "/tmp/backup")  # doctest: +SKIP
+    >>> dest = make_store("best_mirror", "/tmp/backup")  # doctest: +SKIP
     >>> dest.put_file(Path("runs/detect/train/weights/best.pt"), "best.pt")  # doctest: +SKIP
     FileCheck(size=5468922, sha256='...')
 """
@@ -47,11 +47,11 @@ def abandoned(tmp: str) -> bool:
     return host == _HOST and pid != os.getpid() and not process_alive(pid)
 
 
-class Destination:
+class Store:
     """One place to mirror to. Subclasses implement the five primitive operations; the rest is shared.
 
     Attributes:
-        display: how the destination appears in logs and published events (fsspec URLs are redacted).
+        display: how the store appears in logs and published events (fsspec URLs are redacted).
     """
 
     display: str = "?"
@@ -74,10 +74,10 @@ class Destination:
         raise NotImplementedError
 
     def prepare(self) -> None:
-        """Make sure the destination can be written (create its folder where that is safe); called before each job."""
+        """Make sure the store can be written (create its folder where that is safe); called before each job."""
 
     def _list(self) -> list[str]:
-        """Names directly in the destination (for cleaning up abandoned temporaries)."""
+        """Names directly in the store (for cleaning up abandoned temporaries)."""
         return []
 
     def clean_abandoned(self) -> list[str]:
@@ -90,7 +90,7 @@ class Destination:
         return removed
 
     def secrets(self) -> list[str]:
-        """Strings of this destination that must never be logged (full URLs, keys in storage options)."""
+        """Strings of this store that must never be logged (full URLs, keys in storage options)."""
         return []
 
     # --- shared logic -------------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ class Destination:
 
         Raises:
             MirrorError: the copy read back differs from the source (size or sha256), or the source changed.
-            OSError: the destination failed (missing, read-only, full, network); the temporary is removed.
+            OSError: the store failed (missing, read-only, full, network); the temporary is removed.
         """
         digest, sent = hashlib.sha256(), [0]
 
@@ -121,7 +121,7 @@ class Destination:
         return self._put(chunks(), name, expected, lambda: FileCheck(sent[0], digest.hexdigest()))
 
     def put_copy(self, existing: str, name: str, expected: FileCheck) -> bool:
-        """Make ``name`` a copy of ``existing``, a file already verified in this destination, without sending its
+        """Make ``name`` a copy of ``existing``, a file already verified in this store, without sending its
         bytes again (hard link in a folder, server-side copy in an object store); temporary, check, rename as in
         :meth:`put_file`. False when the backend cannot: then upload the file again with :meth:`put_file`.
         """
@@ -152,7 +152,7 @@ class Destination:
         return expected
 
     def _duplicate(self, src: str, dst: str) -> bool:
-        """Copy ``src`` to ``dst`` inside the destination; False when the backend has no such operation."""
+        """Copy ``src`` to ``dst`` inside the store; False when the backend has no such operation."""
         return False
 
     def _verify_duplicate(self, src: str, dst: str, expected: FileCheck) -> None:
@@ -187,7 +187,7 @@ class Destination:
                     f"the source of {name} changed while it was copied: read {source.size} bytes sha256 "
                     f"{source.sha256[:12]}, expected {expected.size} bytes sha256 {expected.sha256[:12]}"
                 )
-            got = self._read_back(tmp)  # read back from the destination, not from our buffer
+            got = self._read_back(tmp)  # read back from the store, not from our buffer
             if got != source:
                 raise MirrorError(
                     f"verification failed for {name}: wrote {got.size} bytes sha256 {got.sha256[:12]}, "
@@ -198,7 +198,7 @@ class Destination:
         return self._commit(tmp, name, fill)
 
     def read_check(self, name: str) -> FileCheck:
-        """Size and sha256 of ``name`` as stored in the destination (recovery verifies a copy it did not make)."""
+        """Size and sha256 of ``name`` as stored in the store (recovery verifies a copy it did not make)."""
         return self._read_back(name)
 
     def _read_back(self, name: str) -> FileCheck:

@@ -1,69 +1,73 @@
-"""The export half of :class:`~yolo_hooks.mirror.hook.BestMirror`: files made by ``model.export()`` are mirrored
-like best.pt, but nothing waits for them on the user's thread; the interpreter's exit does, within one deadline for
-every hook (:func:`yolo_hooks.core.deadline.at_exit`).
+"""Copies of the files ``model.export()`` makes, mirrored like best.pt; nothing waits for them on the user's thread:
+the interpreter's exit does, within one deadline for every hook (:func:`yolo_hooks.core.deadline.at_exit`).
 
-:class:`ExportCopies` holds the two export events; the hook that inherits it provides ``exports``, ``_jobs``,
-``_submit``, ``_workers``, ``_snapshotter`` and ``_finish``.
+:class:`ExportCopies` is a collaborator of :class:`~yolo_hooks.mirror.hook.BestMirror`: it finds an export's output
+files and hands each to the mirror through the callables it was given; it knows nothing of the mirror's insides.
 """
 
 from __future__ import annotations
 
-import time
 import weakref
 from pathlib import Path
+from typing import Any, Callable
 
 from ..core.deadline import Deadline, at_exit
+from ..core.exports import entries, outputs
 from ..core.run_info import run_info
-from .staging import STAGING, file_identity
+from .staging import STAGING
 
 
 class ExportCopies:
-    """``on_export_start`` / ``on_export_end``: mirror the exported file(s) when ``exports`` asks for the format."""
+    """One export at a time: when it began, what it made, and the waiting for those copies at the interpreter's exit.
 
-    def on_export_start(self, exporter):
-        """Remember when the export began, to recognise its output files."""
-        self._export_start = time.time()
+    Args:
+        copy: ``copy(file, info)`` queues one output file for every store (never waits).
+        release: lets the mirror's threads end once their copies are done (an export is not a training).
+        busy: True while copies are still queued.
+        finish: ``finish(staging_folder, seconds)`` waits for the copies and reports what is missing.
+        flush_timeout: at most this much of the exit's deadline is spent on them.
+    """
 
-    def on_export_end(self, exporter):
-        """Mirror the exported file(s) when ``exports`` asks for this format; the copies finish in the background."""
-        fmt = str(getattr(exporter.args, "format", "")).lower()
-        if not self.exports or not self.is_main_process or (self.exports is not True and fmt not in self.exports):
-            return
+    def __init__(self, copy: Callable[[Path, dict[str, Any]], None], release: Callable[[], None],
+                 busy: Callable[[], bool], finish: Callable[[Path, float], None], flush_timeout: float):
+        self.copy, self.release, self.busy, self.finish = copy, release, busy, finish
+        self.flush_timeout = flush_timeout
+        self.before: dict[str, int] = {}
+        self.staging: Path | None = None
+
+    def start(self, exporter: Any) -> None:
+        """An export begins: what is next to its source now is not its output."""
         source = Path(exporter.file)
-        outputs = export_outputs(source, self._export_start or 0.0)
-        if not outputs:
-            self.log(f"found no {fmt} export of {source.name} to mirror", "warning")
-            return
+        self.before = entries(source.parent, source.stem)
+
+    def end(self, exporter: Any, fmt: str) -> list[Path]:
+        """Queue the export's output files (returns them; empty when none was found) and let the exit wait."""
+        source = Path(exporter.file)
+        made = outputs(source, self.before)
         info = {"format": fmt, "source": str(source), **run_info(exporter)}
-        staging = source.parent / STAGING
-        for output in outputs:
-            self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), staging.parent,
-                                    [output.name], None, None, {**info, "source": str(output)}))
-        for worker in [*(self._workers or []), self._snapshotter]:
-            worker.close()  # no wait on the user's thread: each thread ends once its copies are done
-        self._export_staging = staging
-        _EXPORTING.add(self)  # the interpreter's exit waits for them (one deadline for all)
+        for output in made:
+            self.copy(output, {**info, "source": str(output)})
+        if made:
+            self.release()  # no wait on the user's thread: each thread ends once its copies are done
+            self.staging = source.parent / STAGING
+            _EXPORTING.add(self)  # the interpreter's exit waits for them (one deadline for all)
+        return made
+
+    def finish_at_exit(self, deadline: Deadline) -> None:
+        if self.busy() and self.staging is not None:
+            self.finish(self.staging, deadline.left(self.flush_timeout))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "before": {}, "staging": None}  # a DDP worker has no export in flight
 
 
-def export_outputs(source: Path, since: float) -> list[Path]:
-    """Files/folders next to ``source`` named after it and written since the export began (its output)."""
-    out = []
-    for entry in source.parent.iterdir():
-        if entry == source or not entry.name.startswith(source.stem) or entry.name.startswith("."):
-            continue
-        if entry.stat().st_mtime >= since - 1.0:
-            out.append(entry)
-    return sorted(out)
-
-
-# Hooks with export copies in flight: the interpreter's exit waits for them within one deadline.
+# Exports with copies in flight: the interpreter's exit waits for them within one deadline.
 _EXPORTING: weakref.WeakSet[ExportCopies] = weakref.WeakSet()
 
 
 def _finish_exports_at_exit(deadline: Deadline) -> None:
-    for hook in list(_EXPORTING):
-        if any(w.pending() for w in hook._workers or []):
-            hook._finish(hook._export_staging, deadline.left(hook.flush_timeout))
+    for copies in list(_EXPORTING):
+        copies.finish_at_exit(deadline)
 
 
 at_exit(_finish_exports_at_exit)

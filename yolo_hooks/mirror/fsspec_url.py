@@ -1,9 +1,9 @@
-"""Any fsspec URL as a mirror destination: write ``.<name>.tmp-<id>``, verify it, then ``fs.mv`` to the final key.
+"""Any fsspec URL as a mirror store: write ``.<name>.tmp-<id>``, verify it, then ``fs.mv`` to the final key.
 
 On object stores (S3, GCS, Azure) ``mv`` is a server-side copy plus delete; the final object appears in one piece
 because a PUT/COPY of one object is atomic there. The final key's size is checked again after the move (in
-:class:`~yolo_hooks.mirror.base.Destination`). Credentials come from the backend's usual sources (environment,
-profiles, instance metadata); extra fsspec options come per destination as ``storage_options``.
+:class:`~yolo_hooks.mirror.base.Store`). Credentials come from the backend's usual sources (environment,
+profiles, instance metadata); extra fsspec options come per store as ``storage_options``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any, BinaryIO
 
 from ..core.redact import redact_url
-from .base import Destination
+from .base import Store
 
 
-class FsspecDestination(Destination):
+class FsspecStore(Store):
     """Any fsspec URL (``s3://``, ``gs://``, ``az://``, ``sftp://``, ``memory://`` ...); needs the ``cloud`` extra.
 
     The filesystem object is created lazily (on the worker thread) so that the hook stays picklable.

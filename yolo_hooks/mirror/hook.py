@@ -1,12 +1,12 @@
 """BestMirror: every new best.pt copied, verified, to one or more other places, without slowing training.
 
 On the training thread the hook only records the identity of the checkpoint Ultralytics just wrote (one
-``stat``) and queues it, with the trainer's numbers as they are, for its snapshot thread (started at
-``on_train_start``), which names the copies and queues them for one background thread per destination (at the
-lowest CPU priority on Linux). The snapshot thread copies that version into ``save_dir/.mirror_staging/`` at
+``stat``) and queues it, with the trainer's numbers as they are, for its staging thread (started at
+``on_train_start``), which names the copies and queues them for one background thread per store (at the
+lowest CPU priority on Linux). The staging thread copies that version into ``save_dir/.mirror_staging/`` at
 once and checks it did not change meanwhile (Ultralytics rewrites best.pt in place, so a hard
-link would not be a snapshot); each uploads it through a temporary name, verifies size and sha256 read back from
-the destination, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
+link would not be a staged copy); each uploads it through a temporary name, verifies size and sha256 read back from
+the store, renames it into place and writes ``best.json`` beside it. A newer best replaces a best still
 waiting in the queue (latest wins), before it was even copied; the final best.pt (rewritten by Ultralytics after
 training, optimizer stripped) is always uploaded, and the end of the run waits for it up to ``flush_timeout``
 within the run's one end-of-run deadline (``attach(..., end_timeout=10)``, shared by all hooks). Every result is
@@ -32,23 +32,23 @@ from ..core.run import read_trainer, to_float
 from ..core.run_info import run_info
 from ..core.validate import check_number
 from . import workers as background
-from .base import Destination
+from .base import Store
 from .exports import ExportCopies
 from .naming import DEFAULT_TEMPLATE, check_template, render
-from .options import check_destinations, check_exports
+from .options import check_exports, check_stores
 from .queue import Job, MirrorWorker
 from .staging import STAGING, file_identity
 from .upload import Result
 
 
-class BestMirror(ExportCopies, Hook):
+class BestMirror(Hook):
     """Mirror best.pt (and optionally last.pt and exported models) to folders or fsspec URLs, verified.
 
     Args:
-        to: one destination or a list: a folder (``/mnt/backup/exp1``), an fsspec URL (``s3://bucket/exp1``,
+        to: one store or a list: a folder (``/mnt/backup/exp1``), an fsspec URL (``s3://bucket/exp1``,
             ``gs://``, ``az://``, ``sftp://``, ``memory://``; needs ``pip install "yolo-hooks[cloud]"``), or
             ``{"url": ..., "storage_options": {...}}`` for fsspec options such as ``endpoint_url``.
-        keep: versioned copies (named by ``name_template``) kept per destination besides ``best.pt``; 0 writes
+        keep: versioned copies (named by ``name_template``) kept per store besides ``best.pt``; 0 writes
             only ``best.pt``; None keeps all. Only copies written by this run (or the run it resumes) are deleted.
         name_template: name of each versioned copy: ``{epoch}``, ``{fitness}`` and metrics such as ``{mAP50_95}``,
             ``{mAP50}``, ``{precision}``, ``{recall}``, ``{val_box_loss}`` (see :mod:`yolo_hooks.mirror.naming`).
@@ -66,7 +66,7 @@ class BestMirror(ExportCopies, Hook):
     could not be made after all retries or was still missing at the end of the run.
     """
 
-    _transient = ("_workers", "_snapshotter", "_export_start", "_export_staging")
+    _transient = ("_workers", "_stager")
 
     def __init__(
         self,
@@ -84,7 +84,7 @@ class BestMirror(ExportCopies, Hook):
     ):
         super().__init__(strict=strict, name=name)
         hook = self.name
-        self.destinations: list[Destination] = check_destinations(hook, to)
+        self.stores: list[Store] = check_stores(hook, to)
         self.keep = check_number(hook, "keep", keep, minimum=0, integer=True, allow_none=True)
         self.name_template = check_template(hook, name_template)
         self.last_every = check_number(hook, "last_every", last_every, minimum=0, integer=True)
@@ -98,9 +98,9 @@ class BestMirror(ExportCopies, Hook):
         self._saved_versions: dict[str, list[str]] = {}  # from load_state_dict, until the uploaders exist
         self._state_saved: dict[str, Any] = {}  # what save_state last wrote (it is written only when it changes)
         self._workers: list[MirrorWorker] | None = None
-        self._snapshotter: MirrorWorker | None = None
-        self._export_start: float | None = None
-        self._export_staging: Path | None = None
+        self._stager: MirrorWorker | None = None
+        self._exports = ExportCopies(self._copy_export, self._release_workers, self._busy, self._finish,
+                                     self.flush_timeout)
         self._run: tuple[Any, dict[str, str]] | None = None  # (save_dir, run_info) of the current run
 
     # --- Ultralytics events -------------------------------------------------------------------------------------
@@ -109,15 +109,15 @@ class BestMirror(ExportCopies, Hook):
         neither."""
         if self.is_main_process:
             self._run_info(trainer)
-            for worker in [*self._ensure_workers(), self._snapshotter]:
+            for worker in [*self._ensure_workers(), self._stager]:
                 worker.start()
 
     def on_model_save(self, trainer):
         """Ultralytics just wrote last.pt (and best.pt when this epoch's fitness is the best): record and queue.
 
         This runs on the training thread: it reads the trainer (attribute reads, no conversion), ``stat`` s the
-        checkpoint(s) Ultralytics just wrote and queues one plan for the snapshot thread, which reads the metrics,
-        names the copies and queues them for the destinations. No copy, no hashing, no I/O beyond the ``stat``.
+        checkpoint(s) Ultralytics just wrote and queues one plan for the staging thread, which reads the metrics,
+        names the copies and queues them for the stores. No copy, no hashing, no I/O beyond the ``stat``.
         """
         if not self.is_main_process:
             return
@@ -135,7 +135,7 @@ class BestMirror(ExportCopies, Hook):
         self.save_times.append(time.perf_counter() - started)
 
     def _plan_epoch(self, reading, best, last, run: dict) -> None:
-        """Snapshot thread: the jobs of one ``on_model_save`` (``best``/``last``: the identities of the files
+        """Staging thread: the jobs of one ``on_model_save`` (``best``/``last``: the identities of the files
         written, None for a file not to copy)."""
         snap = reading.snapshot()
         jobs = []
@@ -158,7 +158,7 @@ class BestMirror(ExportCopies, Hook):
     def on_train_end(self, trainer):
         """Queue the final best.pt (and, with ``last_every``, the final last.pt): Ultralytics rewrites both after
         training (optimizer stripped), often before the last epoch's copies could be taken. Planned on the
-        snapshot thread like every epoch's copies, so that it comes after them."""
+        staging thread like every epoch's copies, so that it comes after them."""
         if not self.is_main_process:
             return
         snap = self.snapshot(trainer)
@@ -170,7 +170,7 @@ class BestMirror(ExportCopies, Hook):
         self._plan(files, snap.epoch, "_plan_final", snap, run, best, last)
 
     def _plan_final(self, snap, run: dict, best, last) -> None:
-        """Snapshot thread: the jobs of ``on_train_end``."""
+        """Staging thread: the jobs of ``on_train_end``."""
         jobs = self._last_jobs(snap, run, last, final=True) if last is not None else []
         if best is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
@@ -180,6 +180,18 @@ class BestMirror(ExportCopies, Hook):
             jobs += self._jobs("best", "final", snap.best_path, best, snap.save_dir, ["best.pt"], None, "best.json",
                                info)
         self._submit(jobs)
+
+    def on_export_start(self, exporter):
+        """Remember when the export began, to recognise its output files."""
+        self._exports.start(exporter)
+
+    def on_export_end(self, exporter):
+        """Mirror the exported file(s) when ``exports`` asks for this format; the copies finish in the background."""
+        fmt = str(getattr(exporter.args, "format", "")).lower()
+        if not self.exports or not self.is_main_process or (self.exports is not True and fmt not in self.exports):
+            return
+        if not self._exports.end(exporter, fmt):
+            self.log(f"found no {fmt} export of {Path(exporter.file).name} to mirror", "warning")
 
     def finish(self, trainer, deadline):
         """End of the run (the core calls it after every teardown, also after a crash): wait for the uploads within
@@ -192,13 +204,13 @@ class BestMirror(ExportCopies, Hook):
         """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
         True when none is left. For scripts that want the copy before they go on; nothing in the hook waits."""
         end = time.monotonic() + timeout
-        # the snapshot thread first: its plans queue the destinations' jobs
-        return all(w.flush(max(0.0, end - time.monotonic())) for w in [self._snapshotter, *(self._workers or [])]
+        # the staging thread first: its plans queue the stores' jobs
+        return all(w.flush(max(0.0, end - time.monotonic())) for w in [self._stager, *(self._workers or [])]
                    if w is not None)
 
     # --- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        """The versioned copies kept per destination, so ``keep`` goes on counting after ``resume=True``."""
+        """The versioned copies kept per store, so ``keep`` goes on counting after ``resume=True``."""
         if self._workers is None:
             return {"versions": dict(self._saved_versions)} if self._saved_versions else {}
         return {"versions": {self._key(i): w._process.versions_now() for i, w in enumerate(self._workers)}}
@@ -229,7 +241,7 @@ class BestMirror(ExportCopies, Hook):
 
     def secrets(self) -> list[str]:
         """Full fsspec URLs and secret storage options: logged only redacted."""
-        return [s for d in self.destinations for s in d.secrets()]
+        return [s for d in self.stores for s in d.secrets()]
 
     def _run_info(self, trainer) -> dict[str, str]:
         """:func:`run_info` of this run, read once per run (it names the run, its model, data, device, host)."""
@@ -238,13 +250,13 @@ class BestMirror(ExportCopies, Hook):
         return self._run[1]
 
     def _key(self, index: int) -> str:
-        return f"{index}:{self.destinations[index].display}"
+        return f"{index}:{self.stores[index].display}"
 
     def _ensure_workers(self) -> list[MirrorWorker]:
         if self._workers is None:
-            versions = [self._saved_versions.get(self._key(i), []) for i in range(len(self.destinations))]
-            self._workers, self._snapshotter = background.make_workers(
-                self.name, self.destinations, versions, self._skip, keep=self.keep, retries=self.retries,
+            versions = [self._saved_versions.get(self._key(i), []) for i in range(len(self.stores))]
+            self._workers, self._stager = background.make_workers(
+                self.name, self.stores, versions, self._skip, keep=self.keep, retries=self.retries,
                 backoff=self.backoff, report=self._report, log=self.log)
         return self._workers
 
@@ -257,35 +269,49 @@ class BestMirror(ExportCopies, Hook):
             return fallback
 
     def _jobs(self, slot, kind, source: Path, ident, save_dir: Path, targets, versioned, sidecar, info) -> list:
-        """The snapshot job and one upload job per destination (see :func:`yolo_hooks.mirror.workers.jobs`)."""
+        """The staging job and one upload job per store (see :func:`yolo_hooks.mirror.workers.jobs`)."""
         workers = self._ensure_workers()
-        return background.jobs(workers, self._snapshotter, slot, kind, source, ident, save_dir, targets, versioned,
+        return background.jobs(workers, self._stager, slot, kind, source, ident, save_dir, targets, versioned,
                                sidecar, info)
 
     def _last_jobs(self, snap, run: dict, ident, **extra) -> list:
         """last.pt (``ident``: its identity) with last.json (and the run's small files, ``run`` its
-        :func:`run_info`) for every destination."""
+        :func:`run_info`) for every store."""
         info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics, "source": str(snap.last_path),
                 **run, **extra}
         return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
 
     def _plan(self, files: list[tuple[str, Path]], epoch: int | None, method: str, *args: Any) -> None:
         """Queue ``self.<method>(*args)``, which makes and submits the jobs of ``files`` ((kind, local file)), on the
-        snapshot thread: plans run in the order queued, each guarded like a callback (an error is logged, never
+        staging thread: plans run in the order queued, each guarded like a callback (an error is logged, never
         raised); one still waiting at the end of the run is reported as missing."""
         self._ensure_workers()
         plan = background.Plan(lambda: self.call_guarded(method, *args), tuple(files), epoch)
-        self._snapshotter.submit(Job(None, "plan", plan))
+        self._stager.submit(Job(None, "plan", plan))
 
     def _submit(self, jobs: list) -> None:
-        """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the destinations' threads)."""
-        # the snapshot thread (normal priority) starts copying at once: wake it last, when this thread is done
-        for worker, job in sorted(jobs, key=lambda wj: wj[0] is self._snapshotter):
+        """Queue the jobs of :meth:`_jobs` (microseconds; the copy happens on the stores' threads)."""
+        # the staging thread (normal priority) starts copying at once: wake it last, when this thread is done
+        for worker, job in sorted(jobs, key=lambda wj: wj[0] is self._stager):
             worker.submit(job)
 
+    def _copy_export(self, output: Path, info: dict[str, Any]) -> None:
+        """One file ``model.export()`` made, for every store (named as it is, next to best.pt)."""
+        self._submit(self._jobs(f"export:{output.name}", "export", output, file_identity(output), output.parent,
+                                [output.name], None, None, info))
+
+    def _release_workers(self) -> None:
+        """Let every thread end once its queue is done (the next copy starts it again)."""
+        for worker in [*(self._workers or []), self._stager]:
+            if worker is not None:
+                worker.close()
+
+    def _busy(self) -> bool:
+        return any(w.pending() for w in self._workers or [])
+
     def _skip(self, job: Job) -> None:
-        """A waiting upload replaced by a newer one (training thread): its snapshot is released off this thread."""
-        self._snapshotter.submit(Job(f"release:{id(job)}", "release", job.payload.staged))
+        """A waiting upload replaced by a newer one (training thread): its staged copy is released off this thread."""
+        self._stager.submit(Job(f"release:{id(job)}", "release", job.payload.staged))
 
     def _report(self, result: Result) -> None:
         """Log and publish one result, on the thread that produced it (the bus is thread-safe)."""
@@ -295,5 +321,5 @@ class BestMirror(ExportCopies, Hook):
         self.publish(report.kind, report.text, report.severity, **report.data)
 
     def _finish(self, staging: Path, timeout: float) -> None:
-        """Wait for every destination (one shared deadline), then report whatever is still missing."""
-        background.finish(self._workers or [], self._snapshotter, staging, timeout, self._report)
+        """Wait for every store (one shared deadline), then report whatever is still missing."""
+        background.finish(self._workers or [], self._stager, staging, timeout, self._report)

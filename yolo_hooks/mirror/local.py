@@ -1,4 +1,4 @@
-"""A local or mounted folder as a mirror destination: ``os.replace`` of an fsync'ed temporary in the same folder
+"""A local or mounted folder as a mirror store: ``os.replace`` of an fsync'ed temporary in the same folder
 (atomic on POSIX and Windows), then an fsync of the folder; a second name of a verified file is a hard link."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import Destination
+from .base import Store
 from .checks import FileCheck, MirrorError, file_check
 
 
-class LocalDestination(Destination):
+class LocalStore(Store):
     """A local or mounted directory. Its last path component is created when missing, never its parents: a
     missing parent usually means an unmounted share, and writing to the bare mount point would only look safe.
     """
@@ -25,7 +25,7 @@ class LocalDestination(Destination):
         if self.root.is_dir():
             return
         if not self.root.parent.is_dir():
-            raise FileNotFoundError(errno.ENOENT, "destination's parent folder is missing (not mounted?)", str(self.root.parent))
+            raise FileNotFoundError(errno.ENOENT, "store's parent folder is missing (not mounted?)", str(self.root.parent))
         self.root.mkdir(exist_ok=True)
 
     def _path(self, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Names in the destination: the versioned-copy template (Keras ModelCheckpoint style) and its fields.
+"""Names in the store: the versioned-copy template (Keras ModelCheckpoint style) and its fields.
 
 Ultralytics metric keys (``metrics/mAP50-95(B)``) cannot be written in a ``str.format`` field, so the template
 sees them under plain names: the ``metrics/`` prefix is dropped, the box suffix ``(B)`` is dropped, any other

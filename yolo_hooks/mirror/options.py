@@ -12,20 +12,20 @@ from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.validate import check_bool, check_str
-from .base import Destination
-from .stores import make_destination
+from .base import Store
+from .stores import make_store
 
 
-def check_destinations(hook: str, to: Any) -> list[Destination]:
-    """One destination or a non-empty list of them, none listed twice."""
+def check_stores(hook: str, to: Any) -> list[Store]:
+    """One store or a non-empty list of them, none listed twice."""
     items = to if isinstance(to, (list, tuple)) else [to]
     if not items:
-        raise ConfigError.bad_value(hook, "to", to, "a destination or a non-empty list of destinations")
-    destinations = [make_destination(hook, item) for item in items]
-    if len(set(map(repr, destinations))) != len(destinations):
-        shown = ", ".join(d.display for d in destinations)
-        raise ConfigError(f"{hook}: `to` lists the same destination twice: {shown}")
-    return destinations
+        raise ConfigError.bad_value(hook, "to", to, "a store or a non-empty list of stores")
+    stores = [make_store(hook, item) for item in items]
+    if len(set(map(repr, stores))) != len(stores):
+        shown = ", ".join(d.display for d in stores)
+        raise ConfigError(f"{hook}: `to` lists the same store twice: {shown}")
+    return stores
 
 
 def check_exports(hook: str, exports: Any) -> bool | tuple[str, ...]:

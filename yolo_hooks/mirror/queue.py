@@ -1,15 +1,16 @@
 """The mirror's jobs on the one background worker (:mod:`yolo_hooks.core.worker`) in its latest-wins mode.
 
-A job waiting in a destination's queue is *replaced* by a newer job for the same slot: a new best while an older
+A job waiting in a store's queue is *replaced* by a newer job for the same slot: a new best while an older
 best is still waiting means the older one is never uploaded (the newest checkpoint is the one worth having). The
 job being uploaded is never interrupted. The final best.pt uses the ``best`` slot too, so it replaces a waiting
 best and is always uploaded.
 
 Examples:
-    >>> worker = MirrorWorker("demo", process=print, on_skip=lambda job: None)
-    >>> worker.submit(Job("best", "best", payload=1), start=False) is None
+    >>> from yolo_hooks.core.worker import LatestWinsQueue
+    >>> queue = LatestWinsQueue(on_replace=absorb)  # what a MirrorWorker queues on
+    >>> queue.put(Job("best", "best", payload=1), "best") is None
     True
-    >>> worker.submit(Job("best", "best", payload=2), start=False)  # replaces the waiting one
+    >>> queue.put(Job("best", "best", payload=2), "best")  # replaces the waiting one
     Job(slot='best', kind='best', payload=1)
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..core.worker import BackgroundWorker, LatestWinsQueue
+from ..core.worker import BackgroundWorker
 
 
 @dataclass
@@ -39,13 +40,8 @@ def absorb(old: Job, new: Job) -> None:
         new.payload.absorb(old.payload)
 
 
-def job_queue() -> LatestWinsQueue:
-    """A latest-wins queue of :class:`Job` s (``put(job, job.slot)``)."""
-    return LatestWinsQueue(on_replace=absorb)
-
-
 class MirrorWorker(BackgroundWorker):
-    """One destination's (or the snapshot's) worker: latest wins per ``job.slot``; lives until :meth:`close`.
+    """One store's (or the staging) worker: latest wins per ``job.slot``; lives until :meth:`close`.
 
     Started by :meth:`start` (the hook does it at ``on_train_start``, so that ``on_model_save`` never pays for a
     thread start) or by the first :meth:`submit`. ``on_skip`` gets every job replaced by a newer one.
@@ -55,11 +51,6 @@ class MirrorWorker(BackgroundWorker):
                  nice: int | None = None):
         super().__init__(f"mirror-{name}", process, on_replace=absorb, on_skip=on_skip, nice=nice, linger=None)
 
-    def submit(self, job: Job, start: bool = True) -> Job | None:
-        """Queue ``job`` (microseconds); returns the waiting job it replaced (already handed to ``on_skip``)."""
-        if start:
-            return super().submit(job, slot=job.slot)
-        replaced = self.queue.put(job, job.slot)
-        if replaced is not None:
-            self._on_skip(replaced)
-        return replaced
+    def submit(self, job: Job) -> Job | None:
+        """Queue ``job`` in its slot (microseconds); returns the waiting job it replaced (handed to ``on_skip``)."""
+        return super().submit(job, slot=job.slot)

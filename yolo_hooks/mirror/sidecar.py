@@ -20,7 +20,7 @@ def sidecar(name: str, kind: str, check: FileCheck, info: dict[str, Any], versio
     """The sidecar document of mirrored file ``name``.
 
     ``info`` carries the source path, epoch, fitness, metrics and :func:`~yolo_hooks.core.run_info.run_info`'s
-    fields; ``versions`` lists the versioned copies kept in the destination, oldest first. Ultralytics' and our
+    fields; ``versions`` lists the versioned copies kept in the store, oldest first. Ultralytics' and our
     version are added here.
     """
     return {
@@ -29,7 +29,7 @@ def sidecar(name: str, kind: str, check: FileCheck, info: dict[str, Any], versio
         "sha256": check.sha256,
         "size": check.size,
         **info,
-        **_versions(),
+        **{f"{tool}_version": version for tool, version in _versions().items()},
         "versions": list(versions),
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -1,16 +1,16 @@
-"""Private snapshots of a checkpoint, so an upload never reads a file that Ultralytics is rewriting.
+"""Private staged copies of a checkpoint, so an upload never reads a file that Ultralytics is rewriting.
 
-A hard link is not a snapshot here: Ultralytics rewrites ``best.pt`` in place (``write_bytes`` truncates and
+A hard link is not a staged copy here: Ultralytics rewrites ``best.pt`` in place (``write_bytes`` truncates and
 writes the same inode), so a link would change under the upload. The training thread only records the file's
-identity (inode, size, mtime in ns: one ``stat``) right after Ultralytics wrote it; the snapshot thread copies it
+identity (inode, size, mtime in ns: one ``stat``) right after Ultralytics wrote it; the staging thread copies it
 at once (:meth:`StagedFile.materialize`; at once, because the next epoch or the optimizer strip rewrites it), unless
-every destination already dropped that version for a newer one. The copy is a reflink where the filesystem can,
+every store already dropped that version for a newer one. The copy is a reflink where the filesystem can,
 else ``sendfile`` (no GIL held meanwhile); the identity is checked before and after. If the file changed in between
-(the next best, or the final optimizer strip, was already written), the snapshot is dropped as *superseded*, never
+(the next best, or the final optimizer strip, was already written), the staged copy is dropped as *superseded*, never
 uploaded torn; the newer version has its own job. It is hashed by the first upload while that upload copies it
 (one read; a version replaced before any upload started is never hashed), and later uploads check against that.
 
-One staged file may feed several destinations; it is deleted when the last of them is done with it.
+One staged file may feed several stores; it is deleted when the last of them is done with it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .checks import FileCheck, file_check
 
-STAGING = ".mirror_staging"  # in the run folder: the snapshots being copied (recover cleans up a killed run's)
+STAGING = ".mirror_staging"  # in the run folder: the staged copies being uploaded (recover cleans up a killed run's)
 
 FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
@@ -63,7 +63,7 @@ def reflink(src: Path, dst: Path) -> bool:
         return False
 
 
-def snapshot_copy(src: Path, dst: Path) -> str:
+def stage_copy(src: Path, dst: Path) -> str:
     """Copy ``src`` to ``dst`` as cheaply as the filesystem allows; returns how: ``reflink``, ``copy`` or ``tree``.
 
     The copy is not hashed here: the first upload that needs it does (see :attr:`StagedFile.check`).
@@ -78,12 +78,12 @@ def snapshot_copy(src: Path, dst: Path) -> str:
 
 
 class StagedFile:
-    """A private copy of one version of a source file, made on first use and shared by every destination's job.
+    """A private copy of one version of a source file, made on first use and shared by every store's job.
 
     Args:
-        source: the file (or exported folder) to snapshot.
+        source: the file (or exported folder) to stage.
         staging_dir: where the copy goes (``save_dir/.mirror_staging``).
-        refs: how many destinations will use it; the last :meth:`release` deletes the copy.
+        refs: how many stores will use it; the last :meth:`release` deletes the copy.
         expected: the :func:`identity` recorded when the version was queued (None: take whatever is there).
     """
 
@@ -100,7 +100,7 @@ class StagedFile:
         self._copy_lock = threading.Lock()  # one copy (or hash) at a time
 
     def materialize(self) -> Path:
-        """The staged copy, made now if no destination made it yet (thread-safe; the copy is made once).
+        """The staged copy, made now if no store made it yet (thread-safe; the copy is made once).
 
         Raises:
             Superseded: the source was rewritten before or while it was copied (a newer version is queued).
@@ -113,7 +113,7 @@ class StagedFile:
                 if self._failure is not None:
                     raise self._failure
                 if self._refs <= 0:
-                    raise Superseded(f"{self.source.name}: no destination needs this version any more")
+                    raise Superseded(f"{self.source.name}: no store needs this version any more")
             try:
                 path, method = self._copy()  # hashed later by the first upload: a replaced version never is
             except (Superseded, OSError) as e:
@@ -125,7 +125,7 @@ class StagedFile:
                     self.path, self.method = path, method
                     return path
             _remove(path)  # every consumer let go while it was being copied
-            raise Superseded(f"{self.source.name}: no destination needs this version any more")
+            raise Superseded(f"{self.source.name}: no store needs this version any more")
 
     def _copy(self) -> tuple[Path, str]:
         source, expected = self.source, self.expected
@@ -134,7 +134,7 @@ class StagedFile:
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         path = self.staging_dir / f"{uuid.uuid4().hex[:8]}-{source.name}"
         try:
-            method = snapshot_copy(source, path)
+            method = stage_copy(source, path)
         except BaseException:
             _remove(path)
             raise
@@ -156,7 +156,7 @@ class StagedFile:
 
     @property
     def check(self) -> FileCheck:
-        """Size and sha256 of the staged copy, computed once by the first destination thread that needs it."""
+        """Size and sha256 of the staged copy, computed once by the first store thread that needs it."""
         path = self.materialize()
         with self._copy_lock:
             if self.known_check() is None:

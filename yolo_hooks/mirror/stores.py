@@ -1,11 +1,11 @@
 """Where mirrored files go, from a config value: a local (or mounted) folder (:mod:`.local`) or any fsspec URL
 (:mod:`.fsspec_url`), behind the one interface of :mod:`.base` (temporary, verify, rename).
 
-Pass extra fsspec options per destination as ``{"url": "s3://bucket/run", "storage_options": {"endpoint_url": ...}}``.
+Pass extra fsspec options per store as ``{"url": "s3://bucket/run", "storage_options": {"endpoint_url": ...}}``.
 
 Examples:
-    >>> make_destination("best_mirror", "/tmp/backup")
-    LocalDestination(/tmp/backup)
+    >>> make_store("best_mirror", "/tmp/backup")
+    LocalStore(/tmp/backup)
 """
 
 from __future__ import annotations
@@ -14,23 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from ..core.redact import redact_url
-from .base import Destination
-from .fsspec_url import FsspecDestination
-from .local import LocalDestination
+from .base import Store
+from .fsspec_url import FsspecStore
+from .local import LocalStore
 
 FSSPEC_HINT = 'fsspec URLs need the cloud extra: pip install "yolo-hooks[cloud]"'
 DEST_KEYS = ("url", "storage_options")
 
 
-def make_destination(hook: str, value: Any) -> Destination:
-    """A :class:`Destination` from a config value: a path, a URL, ``{url, storage_options}``, or a Destination.
+def make_store(hook: str, value: Any) -> Store:
+    """A :class:`Store` from a config value: a path, a URL, ``{url, storage_options}``, or a Store.
 
     Raises:
         ConfigError: wrong shape, unknown key, or an fsspec URL without fsspec installed (with the pip line).
     """
     from ..core.errors import ConfigError
 
-    if isinstance(value, Destination):
+    if isinstance(value, Store):
         return value
     options: dict[str, Any] = {}
     if isinstance(value, dict):
@@ -51,7 +51,7 @@ def make_destination(hook: str, value: Any) -> Destination:
     if "://" not in value or value.startswith("file://"):
         if options:
             raise ConfigError.bad_value(hook, "to.storage_options", options, "used only with fsspec URLs")
-        return LocalDestination(value.removeprefix("file://"))
+        return LocalStore(value.removeprefix("file://"))
     try:
         import fsspec
     except ImportError:
@@ -61,4 +61,4 @@ def make_destination(hook: str, value: Any) -> Destination:
         fsspec.get_filesystem_class(protocol)
     except (ImportError, ValueError) as e:
         raise ConfigError(f"{hook}: `to` {redact_url(value)}: no fsspec backend for {protocol}:// ({e})") from None
-    return FsspecDestination(value, options)
+    return FsspecStore(value, options)

@@ -1,6 +1,6 @@
-"""What the background worker does with one job for one destination: copy, verify, sidecar, prune, retry.
+"""What the background worker does with one job for one store: copy, verify, sidecar, prune, retry.
 
-Runs only on the destination's worker thread. Every outcome (done or failed) is handed to ``report`` as a
+Runs only on the store's worker thread. Every outcome (done or failed) is handed to ``report`` as a
 :class:`Result` at once, on this thread (the hook publishes it to the bus from here). Back-off waits follow the one
 retry policy (:mod:`yolo_hooks.core.retry`) and end at once when the end of the run sets ``abort``.
 """
@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..core.files import read_json_text
 from ..core.retry import RetryPolicy
-from .base import Destination
+from .base import Store
 from .naming import prune
 from .queue import Job
 from .sidecar import encode, sidecar
@@ -23,11 +23,11 @@ from .staging import StagedFile, Superseded
 
 @dataclass
 class Upload:
-    """The payload of a :class:`Job`: a staged snapshot and the names it gets in the destination.
+    """The payload of a :class:`Job`: a staged copy and the names it gets in the store.
 
     Attributes:
         kind: best | final | last | export.
-        staged: the private snapshot (released by the worker when done).
+        staged: the private staged copy (released by the worker when done).
         targets: names for the file, in order (a versioned copy first, then ``best.pt``); ignored for folders.
         versioned: which of ``targets`` is a versioned copy counted by ``keep``.
         sidecar: ``best.json`` / ``last.json``, or None.
@@ -55,11 +55,11 @@ class Upload:
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one job at one destination."""
+    """The outcome of one job at one store."""
 
     ok: bool
     kind: str
-    destination: str
+    store: str
     file: str
     epoch: int | None
     fitness: float | None
@@ -71,19 +71,19 @@ class Result:
 
 
 class Uploader:
-    """Processes the jobs of one destination: verified copies, the sidecar, ``keep`` pruning, retries with back-off.
+    """Processes the jobs of one store: verified copies, the sidecar, ``keep`` pruning, retries with back-off.
 
     Args:
-        destination: where to write.
+        store: where to write.
         keep: versioned copies to keep (None: all).
         retries: extra attempts after the first failure; back-off with full jitter, ``backoff * 2**n`` at most
             (and 60 s), cut short by ``abort``.
         report: receives every :class:`Result` (on the worker thread).
     """
 
-    def __init__(self, destination: Destination, *, keep: int | None, retries: int, backoff: float,
+    def __init__(self, store: Store, *, keep: int | None, retries: int, backoff: float,
                  report: Callable[[Result], None], log: Callable[[str, str], None]):
-        self.destination = destination
+        self.store = store
         self.keep = keep
         self.retries = retries
         self.backoff = backoff
@@ -100,14 +100,14 @@ class Uploader:
         start, attempts, error = time.monotonic(), 0, None
         try:
             try:
-                upload.staged.materialize()  # the first destination to get here copies; the others share it
+                upload.staged.materialize()  # the first store to get here copies; the others share it
             except Superseded as e:  # a newer version was written meanwhile and has its own job
-                self.log(f"skipped {upload.kind} of epoch {upload.info.get('epoch')} for {self.destination.display}: {e}", "info")
+                self.log(f"skipped {upload.kind} of epoch {upload.info.get('epoch')} for {self.store.display}: {e}", "info")
                 if upload.kind == "best":  # the newer one may be the final strip: it then takes this one's name
                     self._lost = upload
                 return
             except OSError as e:  # the source itself is gone or unreadable: retrying will not bring it back
-                self.report(self._result(upload, False, 1, start, error=f"could not snapshot {upload.staged.source}: {e}"))
+                self.report(self._result(upload, False, 1, start, error=f"could not stage {upload.staged.source}: {e}"))
                 return
             if upload.kind == "best":
                 self._lost = None  # a newer best gets its own name
@@ -134,7 +134,7 @@ class Uploader:
         return Result(
             ok=ok,
             kind=upload.kind,
-            destination=self.destination.display,
+            store=self.store.display,
             file=upload.targets[-1] if upload.targets else upload.staged.source.name,
             epoch=upload.info.get("epoch"),
             fitness=upload.info.get("fitness"),
@@ -147,23 +147,23 @@ class Uploader:
         staged = upload.staged
         if staged.path.is_dir():  # an exported folder (saved_model, openvino...): every file, each verified
             for path, name in staged.files():
-                self.destination.put_file(path, name)
+                self.store.put_file(path, name)
             return _folder_check(staged)
         first, *others = upload.targets
-        check = self.destination.put_file(staged.path, first, staged.known_check())  # hashed while it copies
+        check = self.store.put_file(staged.path, first, staged.known_check())  # hashed while it copies
         staged.remember(check)
         for name in others:  # the same bytes under another name: no second upload where the backend can copy
-            if not self.destination.put_copy(first, name, check):
-                self.destination.put_file(staged.path, name, check)
+            if not self.store.put_copy(first, name, check):
+                self.store.put_file(staged.path, name, check)
         if upload.versioned:
             with self._lock:
                 self.versions.append(upload.versioned)
                 self.versions, obsolete = prune(self.versions, self.keep)
             for name in obsolete:
                 try:
-                    self.destination.delete(name)
+                    self.store.delete(name)
                 except Exception as e:  # the new copy is safe; an old one left behind is only untidy
-                    self.log(f"could not delete old copy {name} at {self.destination.display}: {e}", "warning")
+                    self.log(f"could not delete old copy {name} at {self.store.display}: {e}", "warning")
         if upload.run_dir is not None:  # before the sidecar: a last.json names only files already there
             from .run_files import run_files
 
@@ -178,12 +178,12 @@ class Uploader:
                         data = None
                 if data is None:  # the next copy has it
                     continue
-                self.destination.put_bytes(data, name)
+                self.store.put_bytes(data, name)
                 names.append(name)
             upload.info = {**upload.info, "run_files": names}
         if upload.sidecar:
             doc = sidecar(upload.targets[-1], upload.kind, check, upload.info, self.versions_now())
-            self.destination.put_bytes(encode(doc), upload.sidecar)
+            self.store.put_bytes(encode(doc), upload.sidecar)
         return check
 
     def versions_now(self) -> list[str]:

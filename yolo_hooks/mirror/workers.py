@@ -1,5 +1,5 @@
-"""The background side of :class:`~yolo_hooks.mirror.hook.BestMirror`: one snapshot thread and one upload thread per
-destination, the jobs they share, and the end of the run (one deadline, then whatever is missing is reported).
+"""The background side of :class:`~yolo_hooks.mirror.hook.BestMirror`: one staging thread and one upload thread per
+store, the jobs they share, and the end of the run (one deadline, then whatever is missing is reported).
 
 The hook decides *what* to copy on the training thread; everything here runs, or is waited for, off that thread
 (the ``finish`` wait happens in the core's end-of-run deadline). What a :class:`Result` says in the log and on the
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from .base import Destination
+from .base import Store
 from .queue import Job, MirrorWorker
 from .staging import STAGING, StagedFile, Superseded
 from .upload import Result, Upload, Uploader
@@ -24,37 +24,37 @@ from .upload import Result, Upload, Uploader
 BACKGROUND_NICE = 19
 
 
-def make_workers(name: str, destinations: list[Destination], versions: list[list[str]], on_skip: Callable,
+def make_workers(name: str, stores: list[Store], versions: list[list[str]], on_skip: Callable,
                  **uploader: Any) -> tuple[list[MirrorWorker], MirrorWorker]:
-    """One upload worker per destination (its ``keep`` list restored from ``versions``) and the snapshot worker;
+    """One upload worker per store (its ``keep`` list restored from ``versions``) and the staging worker;
     ``uploader`` holds :class:`Uploader`'s keyword arguments (keep, retries, backoff, report, log)."""
     workers = []
-    for i, (dest, kept) in enumerate(zip(destinations, versions)):
+    for i, (dest, kept) in enumerate(zip(stores, versions)):
         process = Uploader(dest, **uploader)
         process.versions = list(kept)
         workers.append(MirrorWorker(f"{name}-{i}", process, on_skip=on_skip, nice=BACKGROUND_NICE))
-    # Normal priority: the snapshot races with Ultralytics' next rewrite of the file (next epoch, or the optimizer
-    # strip); a starved snapshot would be superseded every time.
-    return workers, MirrorWorker(f"{name}-snapshot", stage, on_skip=lambda job: None)
+    # Normal priority: the staging copy races with Ultralytics' next rewrite of the file (next epoch, or the optimizer
+    # strip); a starved staging copy would be superseded every time.
+    return workers, MirrorWorker(f"{name}-staging", stage, on_skip=lambda job: None)
 
 
-def jobs(workers: list[MirrorWorker], snapshotter: MirrorWorker, slot: str, kind: str, source: Path, ident,
+def jobs(workers: list[MirrorWorker], stager: MirrorWorker, slot: str, kind: str, source: Path, ident,
          save_dir: Path, targets: list[str], versioned: str | None, sidecar: str | None, info: dict) -> list:
-    """The snapshot job and one upload job per destination, all sharing one snapshot of ``source`` (``ident``).
+    """The staging job and one upload job per store, all sharing one staged copy of ``source`` (``ident``).
 
-    The snapshot thread copies (and hashes) the file at once, at normal priority, before Ultralytics rewrites it;
-    the destination threads, at the lowest priority, upload it whenever the CPU is free. Each destination queue is
-    latest-wins; the snapshot is not copied at all when every destination dropped it first.
+    The staging thread copies (and hashes) the file at once, at normal priority, before Ultralytics rewrites it;
+    the store threads, at the lowest priority, upload it whenever the CPU is free. Each store queue is
+    latest-wins; the file is not staged at all when every store dropped it first.
     """
     staged = StagedFile(source, Path(save_dir) / STAGING, refs=len(workers), expected=ident)
     run_dir = Path(save_dir) if kind == "last" else None  # last.pt takes the run's small files with it
     uploads = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info, run_dir)))
                for w in workers]
-    return [*uploads, (snapshotter, Job(slot, kind, staged))]
+    return [*uploads, (stager, Job(slot, kind, staged))]
 
 
 class Plan(NamedTuple):
-    """A hook's decision of what to copy, turned into jobs on the snapshot thread by ``make`` (so that naming and
+    """A hook's decision of what to copy, turned into jobs on the staging thread by ``make`` (so that naming and
     queueing stay off the training thread); ``files`` (kind, local file) say what it would queue, for the end of
     the run to report if it never ran."""
 
@@ -65,7 +65,7 @@ class Plan(NamedTuple):
 
 def stage(job: Job) -> None:
     """Snapshot thread: copy a file now (a failure is kept in the StagedFile and reported by the uploads), release
-    the snapshot of a replaced upload (deleting a just-written 26 MB file takes milliseconds), or run a plan (the
+    the staged copy of a replaced upload (deleting a just-written 26 MB file takes milliseconds), or run a plan (the
     hook's decision of what to copy, which queues the jobs: it runs here, not on the training thread)."""
     if job.kind == "plan":
         job.payload.make()
@@ -79,26 +79,26 @@ def stage(job: Job) -> None:
         pass
 
 
-def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, staging: Path, timeout: float,
+def finish(workers: list[MirrorWorker], stager: MirrorWorker | None, staging: Path, timeout: float,
            report: Callable[[Result], None]) -> None:
-    """Wait for every destination (one shared deadline), then report whatever is still missing."""
+    """Wait for every store (one shared deadline), then report whatever is still missing."""
     deadline = time.monotonic() + timeout
     late = f"still not uploaded at the end of the run (after {timeout:.3g}s)"
-    if snapshotter is not None:  # first: its plans queue the destinations' jobs
-        snapshotter.flush(max(0.0, deadline - time.monotonic()))
+    if stager is not None:  # first: its plans queue the stores' jobs
+        stager.flush(max(0.0, deadline - time.monotonic()))
     for worker in workers:
         worker.flush(max(0.0, deadline - time.monotonic()))
-    if snapshotter is not None:
-        snapshotter.flush(max(0.0, deadline - time.monotonic()))
-        for job in snapshotter.queue.drain():
+    if stager is not None:
+        stager.flush(max(0.0, deadline - time.monotonic()))
+        for job in stager.queue.drain():
             if job.kind == "release":
                 job.payload.release()
-            elif job.kind == "plan":  # never made into jobs: every destination misses its files
+            elif job.kind == "plan":  # never made into jobs: every store misses its files
                 for worker in workers:
                     for kind, source in job.payload.files:
                         report(missing_file(worker, kind, source, source.name, job.payload.epoch, None, late))
-        snapshotter.close()
-        snapshotter.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
+        stager.close()
+        stager.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
     for worker in workers:
         worker._process.abort.set()  # a back-off wait ends now; the attempt in progress reports on its own
         for job in worker.queue.pending():
@@ -113,15 +113,15 @@ def finish(workers: list[MirrorWorker], snapshotter: MirrorWorker | None, stagin
 
 
 def missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
-    """A failed :class:`Result` for something that will not reach ``worker``'s destination."""
+    """A failed :class:`Result` for something that will not reach ``worker``'s store."""
     return missing_file(worker, item.kind, item.staged.source, item.targets[-1], item.info.get("epoch"),
                         item.info.get("fitness"), why)
 
 
 def missing_file(worker: MirrorWorker, kind: str, source: Path, name: str, epoch: int | None,
                  fitness: float | None, why: str) -> Result:
-    """A failed :class:`Result`: local file ``source`` will not reach ``worker``'s destination as ``name``."""
-    return Result(ok=False, kind=kind, destination=worker._process.destination.display, file=name, epoch=epoch,
+    """A failed :class:`Result`: local file ``source`` will not reach ``worker``'s store as ``name``."""
+    return Result(ok=False, kind=kind, store=worker._process.store.display, file=name, epoch=epoch,
                   fitness=fitness, error=f"{why}; the local file is {source}")
 
 
@@ -139,14 +139,14 @@ class Report(NamedTuple):
 def describe(result: Result) -> Report:
     """What ``result`` says (:class:`Report`)."""
     what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
-    data = dict(destination=result.destination, file=result.file, epoch=result.epoch, kind=result.kind)
+    data = dict(store=result.store, file=result.file, epoch=result.epoch, kind=result.kind)
     if result.ok:
-        line = (f"{what} -> {result.destination}: {result.size / 1e6:.1f} MB verified sha256 {result.sha256[:12]}... "
+        line = (f"{what} -> {result.store}: {result.size / 1e6:.1f} MB verified sha256 {result.sha256[:12]}... "
                 f"in {result.seconds:.1f}s")
         data.update(sha256=result.sha256, size=result.size, fitness=result.fitness)
-        return Report(line, "info", "mirror_done", f"{what} mirrored to {result.destination}", "info", data)
-    line = f"could not mirror {what} to {result.destination} after {result.attempts} attempt(s): {result.error}"
+        return Report(line, "info", "mirror_done", f"{what} mirrored to {result.store}", "info", data)
+    line = f"could not mirror {what} to {result.store} after {result.attempts} attempt(s): {result.error}"
     data.update(error=result.error)
-    text = f"could not mirror {what} to {result.destination}: {result.error}"
+    text = f"could not mirror {what} to {result.store}: {result.error}"
     return Report(line, "error", "mirror_failed", text, "critical", data)
 

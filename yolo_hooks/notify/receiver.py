@@ -9,7 +9,7 @@ Examples:
     ...     url = receiver.url                          # give this to `notify: [{format: json, url: ...}]`
     ...     receiver.set_mode("429", retry_after=1)
     ...     receiver.stop()                             # down: connection refused
-    ...     receiver.start()                            # back up, same port
+    ...     _ = receiver.start()                        # back up, same port
     ...     unique = receiver.unique_ids()              # ids received, duplicates dropped
 """
 

@@ -91,7 +91,8 @@ class EarlyStopping(MonitorHook):
     ):
         super().__init__(strict=strict, name=name)
         self._init_monitor(monitor, mode, min_delta, verbose)
-        self.patience = self._check_patience(self.name, patience, allow_none=True)
+        self.patience = check_number(self.name, "patience", patience, minimum=1, integer=True, allow_none=True,
+                                     none_means="switch patience off")
         self.warmup = check_number(self.name, "warmup", warmup, minimum=0, integer=True)
         self.baseline = check_number(self.name, "baseline", baseline, allow_none=True)
         self.stop_at = check_number(self.name, "stop_at", stop_at, allow_none=True)

@@ -7,6 +7,7 @@ epoch, so :class:`ReduceLROnPlateau` scales what both of them multiply: each gro
 scheduler's ``base_lrs``. The schedule keeps its shape; its peak is lowered by ``factor`` per reduction.
 
 Examples:
+    >>> import yolo_hooks
     >>> reduce_lr = yolo_hooks.ReduceLROnPlateau(monitor="val/loss", factor=0.5, patience=3)
     >>> yolo_hooks.attach(model, reduce_lr)  # doctest: +SKIP
 """
@@ -61,7 +62,7 @@ class ReduceLROnPlateau(MonitorHook):
         super().__init__(strict=strict, name=name)
         self._init_monitor(monitor, mode, min_delta, verbose)
         self.factor = check_number(self.name, "factor", factor, minimum=0.0, exclusive_minimum=True, maximum=0.999999)
-        self.patience = self._check_patience(self.name, patience, allow_none=False)
+        self.patience = check_number(self.name, "patience", patience, minimum=1, integer=True, allow_none=False)
         self.min_lr = check_number(self.name, "min_lr", min_lr, minimum=0.0)
         self.cooldown = check_number(self.name, "cooldown", cooldown, minimum=0, integer=True)
         self._reset()

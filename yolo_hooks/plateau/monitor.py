@@ -139,15 +139,6 @@ class MonitorHook(Hook):
         if self._mode_inferred and self.is_main_process:
             self.log(f"mode auto: {'minimising' if self.mode == 'min' else 'maximising'} `{self.monitor}`")
 
-    @staticmethod
-    def _check_patience(hook: str, value: Any, allow_none: bool) -> int | None:
-        if value is None and allow_none:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            allowed = "an integer >= 1" + (" (or null to switch patience off)" if allow_none else "")
-            raise ConfigError.bad_value(hook, "patience", value, allowed)
-        return value
-
     def monitored_value(self, epoch: EpochSnapshot | Mapping[str, float | None]) -> float | None:
         """The value of ``monitor`` in ``epoch``, or None when it was not measured.
 

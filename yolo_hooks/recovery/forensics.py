@@ -12,8 +12,6 @@ Examples:
 
 from __future__ import annotations
 
-import functools
-import platform
 import sys
 import time
 import traceback
@@ -27,17 +25,6 @@ from ..core.run import to_float
 
 TRACEBACK_LINES = 12  # the last lines of the traceback: where it failed, not the whole Ultralytics call stack
 FACTS_ATTR = "_yolo_hooks_crash_facts"  # where a trainer keeps its facts once read (one read per teardown)
-
-
-@functools.lru_cache(maxsize=1)
-def versions() -> dict[str, str]:
-    """Host, Python, torch, Ultralytics and yolo_hooks versions (host and our two from :mod:`core.run_info`)."""
-    shared = run_info.versions()
-    torch = sys.modules.get("torch")
-    out = {"host": run_info.HOST, "python": platform.python_version(),
-           "torch": str(getattr(torch, "__version__", "")) if torch else "",
-           "ultralytics": shared["ultralytics_version"], "yolo_hooks": shared["yolo_hooks_version"]}
-    return {k: v for k, v in out.items() if v}
 
 
 def traceback_tail(error: BaseException | None, secrets: Iterable[str] = (), lines: int = TRACEBACK_LINES) -> list[str]:
@@ -111,7 +98,8 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
         "exc_type": type(error).__name__ if error is not None else None,
         "message": scrub(str(error), secrets) if error is not None else None,
         "traceback": traceback_tail(error, secrets),
-        **versions(),
+        "host": run_info.HOST,
+        **run_info.versions(),
         "device": str(getattr(trainer, "device", "") or getattr(getattr(trainer, "args", None), "device", "") or ""),
         "duration": time.time() - started if isinstance(started, (int, float)) else None,
         "last_completed_epoch": completed,

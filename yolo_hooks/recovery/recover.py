@@ -1,15 +1,15 @@
 """Finish what a killed run left undone, from the files it left on disk.
 
 A run killed by SIGKILL (OOM killer, preempted VM, Colab disconnect) never reaches ``teardown``: no summary, no
-``train_end`` / ``crash`` message, the final best.pt never mirrored, snapshots left in ``.mirror_staging`` and
+``train_end`` / ``crash`` message, the final best.pt never mirrored, staged copies left in ``.mirror_staging`` and
 half-written ``.tmp-`` files in the mirror. :func:`recover` does each of these once, from the run folder:
 
 * ``fitness_summary.json`` with status ``killed`` and the last epoch seen (from ``fitness.jsonl`` / ``results.csv``),
   unless the run wrote its own summary before it died;
 * the ``killed`` message, with an id derived from the run's identity (so it is never sent twice): delivered with
   the given hooks, or written to the run's outbox for ``yolo-hooks outbox replay``;
-* ``weights/best.pt`` mirrored to every ``best_mirror`` destination whose ``best.json`` has another sha256;
-* staging snapshots and abandoned temporaries removed; messages left in flight moved to the outbox.
+* ``weights/best.pt`` mirrored to every ``best_mirror`` store whose ``best.json`` has another sha256;
+* staged copies and abandoned temporaries removed; messages left in flight moved to the outbox.
 
 What was done is recorded in the run's marker (:mod:`yolo_hooks.core.marker`): running it again does nothing.
 It runs from ``yolo-hooks recover RUN_DIR [hooks=hooks.yaml]``, from ``yolo-hooks outbox`` and when a later run
@@ -29,9 +29,10 @@ from ..core.files import atomic_write_json, read_json
 from ..core.recorded import results_rows
 from ..core.redact import scrub
 from ..core.run import RunOutcome, to_float
+from ..core.run_info import versions
 from ..mirror.staging import STAGING
 from ..notify.message import message_id
-from .forensics import resume_command, versions
+from .forensics import resume_command
 
 
 @dataclass
@@ -66,9 +67,9 @@ def _checkpoint(path: Path) -> dict[str, Any] | None:
 
 def killed_facts(run_dir: Path, marker: dict[str, Any]) -> dict[str, Any]:
     """What the folder tells about a killed run: last epoch, best fitness and epoch, where the weights are."""
-    from ..fitness.files import JSONL_NAME, read_jsonl
+    from ..fitness.files import JSONL_NAME, read_epoch_records
 
-    records = [r for r in read_jsonl(run_dir / JSONL_NAME) if r.get("phase", "train") == "train"]
+    records = [r for r in read_epoch_records(run_dir / JSONL_NAME) if r.get("phase", "train") == "train"]
     rows = results_rows(run_dir)
     last_epoch = max([*rows, *(r["epoch"] for r in records)], default=None)
     args = _args(run_dir)
@@ -117,14 +118,14 @@ def _args(run_dir: Path) -> dict[str, Any]:
 # --- the steps ----------------------------------------------------------------------------------------------------
 def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) -> str:
     """``fitness_summary.json`` with status ``killed``, unless the run wrote its own before it died."""
-    from ..fitness.files import JSONL_NAME, SUMMARY_NAME, read_jsonl
+    from ..fitness.files import JSONL_NAME, SUMMARY_NAME, read_epoch_records
     from ..fitness.record import build_summary
 
     path = run_dir / SUMMARY_NAME
     existing = read_json(path)
     if isinstance(existing, dict) and path.stat().st_mtime >= float(marker.get("started") or 0):
         return f"{SUMMARY_NAME} was written by the run itself (status {existing.get('status')}): kept"
-    every = read_jsonl(run_dir / JSONL_NAME)
+    every = read_epoch_records(run_dir / JSONL_NAME)
     records = [r for r in every if r.get("phase", "train") == "train"]
     final = next((r for r in reversed(every) if r.get("phase") == "final"), None)
     outcome = RunOutcome("killed", "SIGKILL", facts["message"], facts["last_completed_epoch"], facts["epochs"])
@@ -141,17 +142,17 @@ def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) 
 
 
 def clean_staging(run_dir: Path) -> str | None:
-    """Remove the snapshots a killed process left in ``.mirror_staging``."""
+    """Remove the staged copies a killed process left in ``.mirror_staging``."""
     staging = run_dir / STAGING
     if not staging.is_dir():
         return None
     count = sum(1 for _ in staging.iterdir())
     shutil.rmtree(staging, ignore_errors=True)
-    return f"removed {count} snapshot(s) left in {STAGING}"
+    return f"removed {count} staged {'copy' if count == 1 else 'copies'} left in {STAGING}"
 
 
 def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
-    """Make every destination of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256."""
+    """Make every store of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256."""
     from ..core.run_info import run_info
     from ..mirror.checks import file_check
     from ..mirror.sidecar import encode, sidecar
@@ -159,7 +160,7 @@ def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
     best = run_dir / "weights" / "best.pt"
     out = []
     check = file_check(best) if best.is_file() else None
-    for dest in mirror.destinations:
+    for dest in mirror.stores:
         removed = dest.clean_abandoned()
         if removed:
             out.append(f"removed {len(removed)} half-written temporary file(s) from {dest.display}")
@@ -243,7 +244,7 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
         try:
             report.done.extend(mirror_best(run_dir, mirror, facts))
             done[key] = time.time()
-        except Exception as e:  # the destination is down: the next recovery tries again
+        except Exception as e:  # the store is down: the next recovery tries again
             report.skipped.append(scrub(f"mirroring best.pt with {mirror.name} failed: {type(e).__name__}: {e}",
                                         mirror.secrets()))
     if not mirrors and marker.get("mirrors") and (run_dir / "weights" / "best.pt").is_file():

@@ -17,29 +17,29 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..mirror.base import Destination
+from ..mirror.base import Store
 from ..mirror.checks import FileCheck, MirrorError, stream_check
-from ..mirror.stores import make_destination
+from ..mirror.stores import make_store
 
 
-def _destination(dest: str, hooks: list) -> Destination:
-    """The mirror ``dest``: the ``best_mirror`` destination of ``hooks`` with that URL (it carries the storage
+def _store(dest: str, hooks: list) -> Store:
+    """The mirror ``dest``: the ``best_mirror`` store of ``hooks`` with that URL (it carries the storage
     options, e.g. an endpoint), else one made from the URL alone."""
     from ..mirror.hook import BestMirror
 
     for hook in (h for h in hooks if isinstance(h, BestMirror)):
-        for d in hook.destinations:
+        for d in hook.stores:
             if getattr(d, "url", None) == dest.rstrip("/") or str(getattr(d, "root", "")) == dest.rstrip("/"):
                 return d
-    return make_destination("resume", dest)
+    return make_store("resume", dest)
 
 
-def _read(dest: Destination, name: str) -> bytes:
+def _read(dest: Store, name: str) -> bytes:
     with dest._open_read(name) as f:
         return f.read()
 
 
-def fetch(dest: Destination, run_dir: Path) -> dict[str, Any]:
+def fetch(dest: Store, run_dir: Path) -> dict[str, Any]:
     """Copy the newest verified last.pt and the run files into ``run_dir``; returns ``last.json``.
 
     Raises:
@@ -95,7 +95,7 @@ def resume_command(argv: list[str]) -> int:
     except ConfigError as e:
         print(f"yolo-hooks: {e}", file=sys.stderr)
         return 2
-    dest = _destination(positional[0], hooks)
+    dest = _store(positional[0], hooks)
     run_dir = Path(str(options.pop("dir", ""))) if options.get("dir") else None
     try:
         if run_dir is None:  # the run's own name, under ./runs/<task>/

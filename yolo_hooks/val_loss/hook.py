@@ -161,7 +161,7 @@ class ValLossAlert(Hook):
         if self._bus is not None:
             self._bus.flush_writes()  # the previous caught-up epoch's records are in the file before it is read
         _drop_torn_line(path)
-        written = {_identity(r) for r in _read_records(path) if r.get("epoch") == epoch}
+        written = {_identity(r) for r in read_jsonl(path) if r.get("epoch") == epoch}
         self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values), already_written=written)
         return True
 
@@ -263,11 +263,6 @@ def _drop_torn_line(path: Path) -> None:
                 f.truncate(data.rfind(b"\n") + 1)
     except FileNotFoundError:
         pass
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """The records of alerts.jsonl; a missing file is empty, a torn last line (killed mid-write) is skipped."""
-    return read_jsonl(path)
 
 
 # --- option parsing (plain functions: option value in, validated value or ConfigError out) --------------------------
