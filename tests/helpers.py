@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import logging
+import time
 from contextlib import contextmanager
 
 from yolo_hooks import Hook
@@ -136,3 +138,26 @@ def captured_log():
         yield lines
     finally:
         LOGGER.removeHandler(sink)
+
+
+def time_callbacks(model, hook) -> dict[str, list[float]]:
+    """Wrap ``hook``'s registered callbacks on ``model``; returns event -> seconds spent on the calling thread."""
+    from yolo_hooks.core.hook import GuardedCallback
+
+    spent: dict[str, list[float]] = collections.defaultdict(list)
+
+    def timed(callback):
+        def call(obj):
+            start = time.perf_counter()
+            try:
+                return callback(obj)
+            finally:
+                spent[callback.event].append(time.perf_counter() - start)
+
+        return call
+
+    for event, callbacks in model.callbacks.items():
+        model.callbacks[event] = [
+            timed(cb) if isinstance(cb, GuardedCallback) and cb.hook is hook else cb for cb in callbacks
+        ]
+    return spent

@@ -18,7 +18,7 @@ from ultralytics import YOLO
 import yolo_hooks
 from tests.conftest import train
 from tests.drill.conftest import DRILL_ROWS
-from tests.notify.conftest import Endpoint
+from tests.servers import Endpoint
 from yolo_hooks.notify import Notify
 from yolo_hooks.notify import delivery as delivery_module
 from yolo_hooks.notify.outbox import OUTBOX_NAME, read
@@ -80,9 +80,7 @@ def test_a_training_against_a_hostile_endpoint(tmp_path, case):
         # the end of the run waited at most its one deadline (no 3600 s Retry-After, no second wait)
         assert hook.delivery not in delivery_module._LIVE
 
-        endpoint._script.clear()
-        endpoint._cycle, endpoint.mode = [], "ok"
-        endpoint._stopped.set()  # release requests still held by `never`
+        endpoint.heal()  # healthy again; requests still held by `never` are let go
         before = len(endpoint.requests)
         report = replay(box, [Notify(format="json", url=endpoint.url, strict=True).delivery])
         sent = collections.Counter(r["json"]["id"] for r in endpoint.requests[before:] if r["json"])
