@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import collections
 import logging
+import shutil
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from yolo_hooks import Hook
+from yolo_hooks.plateau.early_stop import EarlyStopping
 
 
 class Recorder(Hook):
@@ -88,6 +91,33 @@ class Raiser(Hook):
             self.calls += 1
             if trainer.epoch >= self.at_epoch:
                 raise self.error
+
+
+class KeepStateOfEpoch(Hook):
+    """Copies the hooks' state files as they are at the end of ``epoch`` (rank 0; attached after the other hooks)."""
+
+    def __init__(self, epoch: int, folder: Path):
+        super().__init__(name="keep_state")
+        self.epoch, self.folder = epoch, Path(folder)
+
+    def on_fit_epoch_end(self, trainer):
+        if self.is_main_process and self.snapshot(trainer).epoch == self.epoch:
+            self._bus.flush_writes()  # state files are written by the bus' background writer
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for state in (Path(trainer.save_dir) / "weights").glob("*.state.json"):
+                shutil.copy(state, self.folder / state.name)
+
+
+class LoggedEarlyStop(EarlyStopping):
+    """EarlyStopping that also keeps every line it logs, as (level, message), in ``logged``."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.logged: list[tuple[str, str]] = []
+
+    def log(self, message, level="info", colour=None):
+        self.logged.append((level, message))
+        super().log(message, level, colour)
 
 
 def flush_state(hook) -> None:
