@@ -119,6 +119,12 @@ def test_wrong_password_is_permanent_and_never_quoted(smtp_server):
     assert recorder.messages == []
 
 
+def login_options(port: int, security: str, **extra) -> dict:
+    """The options of a user with an account on the server at 127.0.0.1:``port``."""
+    return {"smtp_host": "127.0.0.1", "smtp_port": port, "security": security, "smtp_user": "trainer",
+            "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], **extra}
+
+
 @pytest.mark.parametrize(
     "to,retry,code",
     [(["a@busy.example"], True, "450"), (["a@nobody.example"], False, "550"), (["a@busy.example", "b@nobody.example"], False, "550")],
@@ -135,8 +141,7 @@ def test_refused_recipients(smtp_server, to, retry, code):
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
 def test_send_starttls_with_login_and_a_trusted_private_ca(smtp_server, certificate):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "smtp_user": "trainer",
-               "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], "ca_file": certificate[0]}
+    options = login_options(controller.port, "starttls", ca_file=certificate[0])
     send_email(build_email(message(), options), options, timeout=5)
     (envelope, authenticated), = recorder.messages
     assert authenticated and envelope.rcpt_tos == ["me@lab.example"]
@@ -145,8 +150,7 @@ def test_send_starttls_with_login_and_a_trusted_private_ca(smtp_server, certific
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
 def test_starttls_refuses_an_untrusted_certificate(smtp_server):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "smtp_user": "trainer",
-               "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"]}
+    options = login_options(controller.port, "starttls")
     with pytest.raises(EmailError, match="TLS certificate not trusted") as caught:
         send_email(build_email(message(), options), options, timeout=5)
     assert caught.value.transient is False and PASSWORD not in str(caught.value)
@@ -156,8 +160,7 @@ def test_starttls_refuses_an_untrusted_certificate(smtp_server):
 @pytest.mark.parametrize("smtp_server", ["ssl"], indirect=True)
 def test_send_implicit_ssl_with_login(smtp_server, certificate):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "ssl", "smtp_user": "trainer",
-               "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], "ca_file": certificate[0]}
+    options = login_options(controller.port, "ssl", ca_file=certificate[0])
     send_email(build_email(message(), options), options, timeout=5)
     assert len(recorder.messages) == 1 and recorder.messages[0][1]
 
