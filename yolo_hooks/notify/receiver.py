@@ -1,4 +1,4 @@
-"""A webhook receiver on loopback: for trying a config locally, and for the demo, the drill, the benchmarks and the tests.
+"""A webhook receiver on loopback: for trying a config locally, the demo, the drill, the benchmarks and the tests.
 
 It records every request, prints a one-line summary of each message, and can play the endpoints a sender meets in
 the wild, misbehaving as a real server does (on a real socket, nothing mocked). A reply is one of :data:`REPLIES`
@@ -300,7 +300,8 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
 
         def _echo(self, status: int, message: Any) -> None:
             if receiver.echo and status == 200 and isinstance(message, dict):
-                receiver.echo(f"[receiver] {message.get('event', '?'):>15}  {message.get('title') or message.get('text', '')}")
+                title = message.get("title") or message.get("text", "")
+                receiver.echo(f"[receiver] {message.get('event', '?'):>15}  {title}")
 
         def log_message(self, *args):  # keep test and demo output clean
             if not receiver.quiet:
