@@ -67,7 +67,7 @@ def _background_cpu(hook) -> float:
 
 def run(epochs: int = 8, pairs: int = 3) -> dict[str, float]:
     """``pairs`` x (no mirror, slow store, fast store) coco8 trainings, alternating, and a copy test."""
-    from tests.conftest import train
+    from benchmarks.common import train
     from yolo_hooks.mirror.hook import BestMirror
     from yolo_hooks.mirror.local import LocalStore
 

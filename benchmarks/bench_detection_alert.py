@@ -32,9 +32,9 @@ import time
 from pathlib import Path
 
 try:
-    from benchmarks.common import ROOT, machine, percentile, spread, time_hooks
+    from benchmarks.common import ROOT, dead_url, machine, percentile, spread, time_hooks
 except ImportError:  # run as a script: benchmarks/ is on sys.path, the project root is added by common
-    from common import ROOT, machine, percentile, spread, time_hooks  # type: ignore
+    from common import ROOT, dead_url, machine, percentile, spread, time_hooks  # type: ignore
 
 # A random-init model has boxes only at a tiny conf, and then ~76 per frame, all of class 0; max_det=8 keeps the
 # number a trained model finds at a normal conf (COCO has 7.3 objects per image). Cost grows with the boxes that
@@ -151,11 +151,7 @@ def replay(video: Path, project: Path, cases: dict, repeats: int = 3) -> dict:
 
 
 def run_replay(frames: int = 90) -> dict:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead = dead_url("")  # an api_url: the service paths are added to it
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
         video = make_video(Path(tmp) / "bench.mp4", frames)
         cases = scenarios(dead, Path(tmp) / "outbox.jsonl")
@@ -173,11 +169,7 @@ def report_replay(out: dict) -> str:
 
 
 def run(frames: int = 150, pairs: int = 3) -> dict:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
+    dead = dead_url("")  # an api_url: the service paths are added to it
     out: dict = {"machine": machine(), "frames": frames, "pairs": pairs, "hook_us": {}, "frame_ratio": {}}
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_det_") as tmp:
         video = make_video(Path(tmp) / "bench.mp4", frames)

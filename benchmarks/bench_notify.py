@@ -15,58 +15,15 @@ Figures (``run()`` returns them; ``python benchmarks/bench_notify.py`` prints th
 from __future__ import annotations
 
 import json
-import socket
 import statistics
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 try:
-    from benchmarks.common import alternating_pairs, machine, percentile, spread, train_once
+    from benchmarks.common import alternating_pairs, dead_url, machine, percentile, spread, train_once
 except ImportError:  # run as a script: benchmarks/ is on sys.path, the project root is added by common
-    from common import alternating_pairs, machine, percentile, spread, train_once  # type: ignore
-
-
-class _Endpoint:
-    """A minimal keep-alive JSON endpoint on loopback: answers 200 (after ``delay`` s), counts requests."""
-
-    def __init__(self, delay: float = 0.0):
-        endpoint = self
-        self.count, self.delay = 0, delay
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if endpoint.delay:
-                    time.sleep(endpoint.delay)
-                endpoint.count += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _dead_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    from common import alternating_pairs, dead_url, machine, percentile, spread, train_once  # type: ignore
 
 
 def handover(url: str, messages: int, tmp: Path, wait: float = 0) -> dict[str, float]:
@@ -112,8 +69,9 @@ def throughput(messages: int, tmp: Path, rounds: int = 3) -> dict[str, float]:
     from yolo_hooks.notify.delivery import Delivery, Destination
     from yolo_hooks.notify.formats import build_request
     from yolo_hooks.notify.message import Message
+    from yolo_hooks.notify.receiver import WebhookReceiver
 
-    endpoint = _Endpoint()
+    endpoint = WebhookReceiver().start()
     options = {"url": endpoint.url}
 
     def worker() -> float:
@@ -149,7 +107,7 @@ def throughput(messages: int, tmp: Path, rounds: int = 3) -> dict[str, float]:
                 rates[name].append(measure())
                 cpu[name].append((_process_cpu() - cpu0) / messages)
     finally:
-        endpoint.close()
+        endpoint.stop()
     med = {k: statistics.median(v) for k, v in rates.items()}
     return {"worker_per_s": med["worker"], "bare_post_per_s": med["bare"], "session_post_per_s": med["session"],
             "worker_vs_bare": med["worker"] / med["bare"], "worker_vs_session": med["worker"] / med["session"],
@@ -168,7 +126,7 @@ def training(pairs: int, epochs: int, tmp: Path) -> dict[str, float]:
     """
     from yolo_hooks.notify import Notify
 
-    dead = _dead_url()
+    dead = dead_url()
     per_epoch_ms, teardown_s = [], []
 
     def robust(result: dict, times: list[float]) -> dict:
@@ -204,22 +162,24 @@ def training(pairs: int, epochs: int, tmp: Path) -> dict[str, float]:
 
 def run(messages: int = 1000, pairs: int = 5, epochs: int = 6, train: bool = True) -> dict:
     """Every figure of this benchmark as a dict (for ``benchmarks/run.py``)."""
+    from yolo_hooks.notify.receiver import WebhookReceiver
+
     with tempfile.TemporaryDirectory(prefix="bench_notify_") as tmp:
         tmp = Path(tmp)
-        slow = _Endpoint(delay=5.0)
-        fast = _Endpoint()
+        slow, fast = WebhookReceiver().start(), WebhookReceiver().start()
+        slow.set_mode("slow", delay=5.0)
         try:
             results = {
                 "machine": machine(),
                 "handover_us": {
                     "fast": handover(fast.url, messages, tmp, wait=60),
                     "slow_5s": handover(slow.url, messages, tmp),
-                    "dead": handover(_dead_url(), messages, tmp),
+                    "dead": handover(dead_url(), messages, tmp),
                 },
             }
         finally:
-            fast.close()
-            slow.close()
+            fast.stop()
+            slow.stop()
         results["throughput"] = throughput(max(100, messages // 3), tmp)
         if train:
             results["training"] = training(pairs, epochs, tmp)

@@ -1,9 +1,13 @@
-"""Shared benchmark helpers: offline env, tiny coco8 trainings, per-event timing, machine description."""
+"""Shared benchmark helpers: offline env, tiny coco8 trainings, per-event timing, a dead URL, machine description.
+
+Benchmarks import the package and this module, never ``tests/``.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import socket
 import statistics
 import sys
 import tempfile
@@ -73,6 +77,26 @@ def time_hooks(model, cpu_sink: dict[str, list[float]] | None = None) -> dict[st
             for cb in callbacks
         ]
     return sink
+
+
+def train(project: Path, *hooks, epochs: int = 2, name: str = "run"):
+    """Train yolo11n.yaml (random init) on coco8 with ``hooks`` attached, into ``project / name``; returns the model."""
+    from ultralytics import YOLO
+
+    import yolo_hooks
+
+    model = YOLO("yolo11n.yaml")
+    if hooks:
+        yolo_hooks.attach(model, *hooks)
+    model.train(data=str(COCO8), epochs=epochs, project=str(project), name=name, **TRAIN_ARGS)
+    return model
+
+
+def dead_url(path: str = "/hook") -> str:
+    """A URL on a loopback port where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}{path}"  # nothing listens once the socket is closed
 
 
 def train_once(project: Path, name: str, epochs: int, hooks: list | dict | None = None, seed: int = 0,

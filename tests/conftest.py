@@ -1,4 +1,4 @@
-"""Shared fixtures: offline Ultralytics, the bundled coco8, and a real (tiny) training helper."""
+"""Shared fixtures: offline Ultralytics, the bundled coco8, a real (tiny) training helper, and real loopback servers."""
 
 from __future__ import annotations
 
@@ -148,3 +148,22 @@ def s3_server(monkeypatch_module):
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as mp:
         yield mp
+
+
+# --- HTTP on loopback: the product's receiver playing any endpoint (tests/servers.py) ----------------------------
+@pytest.fixture
+def endpoint():
+    """A receiver on 127.0.0.1 at a URL carrying a token; answers ``ok`` until told otherwise."""
+    from tests.servers import Endpoint
+
+    server = Endpoint().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(name="dead_url")
+def dead_url_fixture() -> str:
+    """A URL on a loopback port where nothing listens: every request is refused."""
+    from tests.servers import dead_url
+
+    return dead_url()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import collections
 import logging
+import shutil
 import threading
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from yolo_hooks import Hook
 from yolo_hooks.core.worker import THREAD_PREFIX
+from yolo_hooks.plateau.early_stop import EarlyStopping
 
 
 class Recorder(Hook):
@@ -90,6 +95,33 @@ class Raiser(Hook):
                 raise self.error
 
 
+class KeepStateOfEpoch(Hook):
+    """Copies the hooks' state files as they are at the end of ``epoch`` (rank 0; attached after the other hooks)."""
+
+    def __init__(self, epoch: int, folder: Path):
+        super().__init__(name="keep_state")
+        self.epoch, self.folder = epoch, Path(folder)
+
+    def on_fit_epoch_end(self, trainer):
+        if self.is_main_process and self.snapshot(trainer).epoch == self.epoch:
+            self._bus.flush_writes()  # state files are written by the bus' background writer
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for state in (Path(trainer.save_dir) / "weights").glob("*.state.json"):
+                shutil.copy(state, self.folder / state.name)
+
+
+class LoggedEarlyStop(EarlyStopping):
+    """EarlyStopping that also keeps every line it logs, as (level, message), in ``logged``."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.logged: list[tuple[str, str]] = []
+
+    def log(self, message, level="info", colour=None):
+        self.logged.append((level, message))
+        super().log(message, level, colour)
+
+
 def flush_state(hook) -> None:
     """Wait until the state files the hook saved are on disk (the bus writes them on a background thread)."""
     if hook._bus is not None:
@@ -143,3 +175,26 @@ def captured_log():
 def live_threads() -> list[threading.Thread]:
     """The yolo_hooks threads running now (none is expected after a run has ended and been flushed)."""
     return [t for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX) and t.is_alive()]
+
+
+def time_callbacks(model, hook) -> dict[str, list[float]]:
+    """Wrap ``hook``'s registered callbacks on ``model``; returns event -> seconds spent on the calling thread."""
+    from yolo_hooks.core.hook import GuardedCallback
+
+    spent: dict[str, list[float]] = collections.defaultdict(list)
+
+    def timed(callback):
+        def call(obj):
+            start = time.perf_counter()
+            try:
+                return callback(obj)
+            finally:
+                spent[callback.event].append(time.perf_counter() - start)
+
+        return call
+
+    for event, callbacks in model.callbacks.items():
+        model.callbacks[event] = [
+            timed(cb) if isinstance(cb, GuardedCallback) and cb.hook is hook else cb for cb in callbacks
+        ]
+    return spent

@@ -7,7 +7,6 @@ hanging still shows how far each rank got.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from yolo_hooks import Hook
@@ -151,18 +150,3 @@ def build(spec: dict) -> list[Hook]:
     if spec.get("probe"):
         hooks.append(RankProbe())
     return hooks
-
-
-class KeepStateOfEpoch(Hook):
-    """Copies the hooks' state files as they are at the end of ``epoch`` (rank 0; attached after the others)."""
-
-    def __init__(self, epoch: int, folder: Path):
-        super().__init__(name="keep_state")
-        self.epoch, self.folder = epoch, Path(folder)
-
-    def on_fit_epoch_end(self, trainer):
-        if self.is_main_process and self.snapshot(trainer).epoch == self.epoch:
-            self._bus.flush_writes()  # state files are written by the bus' background writer
-            self.folder.mkdir(parents=True, exist_ok=True)
-            for state in (Path(trainer.save_dir) / "weights").glob("*.state.json"):
-                shutil.copy(state, self.folder / state.name)

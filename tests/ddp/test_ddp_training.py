@@ -24,7 +24,8 @@ if not compat.DDP_WORKERS_GET_CALLBACKS:  # before 8.4.140 DDP ranks get no call
 
 from tests.conftest import COCO8, _InterruptAt, train  # noqa: E402
 from tests.ddp.harness import RANKS, launch  # noqa: E402
-from tests.ddp.probes import PROBE_DIR, KeepStateOfEpoch  # noqa: E402
+from tests.ddp.probes import PROBE_DIR  # noqa: E402
+from tests.helpers import KeepStateOfEpoch  # noqa: E402
 from yolo_hooks.notify.receiver import WebhookReceiver  # noqa: E402
 
 pytestmark = [pytest.mark.training, pytest.mark.ddp]

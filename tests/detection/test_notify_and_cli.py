@@ -12,8 +12,8 @@ from yolo_hooks import cli
 from yolo_hooks.detection.hook import DetectionAlert
 from yolo_hooks.notify import Notify
 
-from ..notify.conftest import Endpoint
 from ..notify.test_images import parts
+from ..servers import Endpoint
 from .conftest import PREDICT, SIZE
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.notify.conftest import free_port
+from tests.servers import free_port
 from yolo_hooks.notify import Notify
 from yolo_hooks.notify.delivery import Delivery, Destination
 from yolo_hooks.notify.message import Message

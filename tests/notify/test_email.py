@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import datetime
 import email
 import email.policy
-import ipaddress
 import smtplib
 import socket
-import ssl
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
+from tests.servers import free_port, make_certificate, server_tls
 from yolo_hooks.notify.formats.email import EmailError, build_email, classify_smtp_error, send_email
 from yolo_hooks.notify.message import Message
 
@@ -44,47 +42,10 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok, handled=False)  # handled=False: the server sends the 235 / 535 reply itself
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1, made here (cert path, key path)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return str(folder / "cert.pem"), str(folder / "key.pem")
-
-
-def _server_tls(certificate) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*certificate)
-    return context
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -96,11 +57,11 @@ def smtp_server(request, certificate):
     if mode == "none":
         kwargs["auth_require_tls"] = False  # login over plain SMTP, for the test only
     elif mode == "starttls":
-        kwargs.update(tls_context=_server_tls(certificate), require_starttls=True)
+        kwargs.update(tls_context=server_tls(certificate), require_starttls=True)
     elif mode == "ssl":
         # aiosmtpd only counts STARTTLS as TLS for AUTH; this connection is TLS from the first byte.
-        kwargs.update(ssl_context=_server_tls(certificate), auth_require_tls=False)
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(), **kwargs)
+        kwargs.update(ssl_context=server_tls(certificate), auth_require_tls=False)
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port(), **kwargs)
     controller.start()
     yield controller, recorder
     controller.stop()
@@ -158,6 +119,12 @@ def test_wrong_password_is_permanent_and_never_quoted(smtp_server):
     assert recorder.messages == []
 
 
+def login_options(port: int, security: str, **extra) -> dict:
+    """The options of a user with an account on the server at 127.0.0.1:``port``."""
+    return {"smtp_host": "127.0.0.1", "smtp_port": port, "security": security, "smtp_user": "trainer",
+            "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], **extra}
+
+
 @pytest.mark.parametrize(
     "to,retry,code",
     [(["a@busy.example"], True, "450"), (["a@nobody.example"], False, "550"), (["a@busy.example", "b@nobody.example"], False, "550")],
@@ -174,8 +141,7 @@ def test_refused_recipients(smtp_server, to, retry, code):
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
 def test_send_starttls_with_login_and_a_trusted_private_ca(smtp_server, certificate):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "smtp_user": "trainer",
-               "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], "ca_file": certificate[0]}
+    options = login_options(controller.port, "starttls", ca_file=certificate[0])
     send_email(build_email(message(), options), options, timeout=5)
     (envelope, authenticated), = recorder.messages
     assert authenticated and envelope.rcpt_tos == ["me@lab.example"]
@@ -184,8 +150,7 @@ def test_send_starttls_with_login_and_a_trusted_private_ca(smtp_server, certific
 @pytest.mark.parametrize("smtp_server", ["starttls"], indirect=True)
 def test_starttls_refuses_an_untrusted_certificate(smtp_server):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "starttls", "smtp_user": "trainer",
-               "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"]}
+    options = login_options(controller.port, "starttls")
     with pytest.raises(EmailError, match="TLS certificate not trusted") as caught:
         send_email(build_email(message(), options), options, timeout=5)
     assert caught.value.transient is False and PASSWORD not in str(caught.value)
@@ -195,14 +160,13 @@ def test_starttls_refuses_an_untrusted_certificate(smtp_server):
 @pytest.mark.parametrize("smtp_server", ["ssl"], indirect=True)
 def test_send_implicit_ssl_with_login(smtp_server, certificate):
     controller, recorder = smtp_server
-    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "ssl", "smtp_user": "trainer",
-               "password": PASSWORD, "sender": "yolo@lab.example", "to": ["me@lab.example"], "ca_file": certificate[0]}
+    options = login_options(controller.port, "ssl", ca_file=certificate[0])
     send_email(build_email(message(), options), options, timeout=5)
     assert len(recorder.messages) == 1 and recorder.messages[0][1]
 
 
 def test_nothing_listening_is_transient():
-    options = {"smtp_host": "127.0.0.1", "smtp_port": _free_port(), "security": "none", "sender": "y@lab.example", "to": ["a@b.example"],
+    options = {"smtp_host": "127.0.0.1", "smtp_port": free_port(), "security": "none", "sender": "y@lab.example", "to": ["a@b.example"],
                "password": PASSWORD}
     with pytest.raises(EmailError, match="ConnectionRefusedError") as caught:
         send_email(build_email(message(), options), options, timeout=2)

@@ -9,7 +9,7 @@ import pytest
 import yolo_hooks
 from tests.conftest import COCO8_VAL_IMAGES, train
 from tests.helpers import Listener, live_threads
-from tests.notify.conftest import Endpoint
+from tests.servers import Endpoint
 from yolo_hooks.fitness.modes import ModeReports
 from yolo_hooks.fitness.report import FitnessReport
 from yolo_hooks.mirror.hook import BestMirror

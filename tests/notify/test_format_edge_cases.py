@@ -4,10 +4,10 @@ a run folder whose name is not valid UTF-8, whitespace-only titles, texts and va
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
-from werkzeug import Response
 
 from yolo_hooks.core.run_info import run_info
 from yolo_hooks.notify import http
@@ -76,21 +76,24 @@ REPLIES = {"wecom": b'{"errcode":0,"errmsg":"ok"}', "dingtalk": b'{"errcode":0,"
 
 @pytest.mark.parametrize("case", EDGE_CASES)
 @pytest.mark.parametrize("fmt", HTTP_FORMATS)
-def test_edge_case_payloads_are_valid_for_the_service(fmt, case, httpserver):
+def test_edge_case_payloads_are_valid_for_the_service(fmt, case, endpoint):
     seen: list[str] = []
+    path = "/bot123:ABC/sendMessage" if fmt == "telegram" else f"/hook/{fmt}"
 
     def service(request):
+        if urllib.parse.urlsplit(request["path"]).path != path:
+            seen.append(f"no such path: {request['path']}")
+            return 404, b'{"message": "not found"}'
         try:
-            payload = json.loads(request.get_data().decode("utf-8"))  # strict: valid UTF-8 JSON or nothing
+            payload = json.loads(request["body"].decode("utf-8"))  # strict: valid UTF-8 JSON or nothing
         except ValueError as e:
             seen.append(f"not UTF-8 JSON: {e}")
-            return Response(b'{"message": "invalid JSON"}', status=400)
-        seen.extend(service_problems(fmt, request.headers.get("Content-Type", ""), payload))
-        return Response(b'{"message": "invalid"}' if seen else REPLIES.get(fmt, b""), status=400 if seen else 200)
+            return 400, b'{"message": "invalid JSON"}'
+        seen.extend(service_problems(fmt, request["headers"].get("Content-Type", ""), payload))
+        return (400, b'{"message": "invalid"}') if seen else (200, REPLIES.get(fmt, b""))
 
-    path = "/bot123:ABC/sendMessage" if fmt == "telegram" else f"/hook/{fmt}"
-    httpserver.expect_request(path, method="POST").respond_with_handler(service)
-    options = {"url": httpserver.url_for(path), "api_url": httpserver.url_for("/"), "bot_token": "123:ABC",
+    endpoint.mode = service
+    options = {"url": endpoint.url_for(path), "api_url": endpoint.url_for("/"), "bot_token": "123:ABC",
                "chat_id": "42"}
     request = build_request(fmt, EDGE_CASES[case](), options)
     session = http.Session(request.url)  # the transport every destination uses

@@ -6,8 +6,8 @@ import json
 import threading
 import time
 
-from tests.notify.conftest import Endpoint
 from tests.notify.test_delivery import delivery, message
+from tests.servers import Endpoint
 from yolo_hooks.notify import journal as journals
 from yolo_hooks.notify.outbox import read
 

@@ -3,17 +3,14 @@ the environment names, CONNECT tunnels through a proxy, ``.netrc`` credentials; 
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import socket
-import ssl
 import threading
 import time
 
 import pytest
 
-from tests.notify.conftest import Endpoint
 from tests.notify.test_delivery import delivery, message
+from tests.servers import Endpoint, make_certificate, server_tls
 from yolo_hooks.notify import http
 from yolo_hooks.notify.formats.base import HttpRequest
 
@@ -23,35 +20,13 @@ HOST = "hooks.example.invalid"  # resolvable by nobody: reached by way of the te
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
     """A self-signed certificate for 127.0.0.1 and HOST, as PEM files (certificate, key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yolo_hooks test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName(HOST)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    folder = tmp_path_factory.mktemp("tls")
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                       serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
-    return folder / "cert.pem", folder / "key.pem"
+    return make_certificate(tmp_path_factory.mktemp("tls"), HOST)
 
 
 @pytest.fixture
 def https_endpoint(certificate):
     """The notification tests' endpoint, over TLS with the self-signed certificate."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*certificate)
-    server = Endpoint(tls=context).start()
+    server = Endpoint(tls=server_tls(certificate)).start()
     yield server
     server.stop()
 

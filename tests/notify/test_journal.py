@@ -18,7 +18,7 @@ from yolo_hooks.notify.replay import replay
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SENDER = textwrap.dedent(
+PREAMBLE = textwrap.dedent(
     """
     import sys, time
     sys.path.insert(0, {root!r})
@@ -26,12 +26,22 @@ SENDER = textwrap.dedent(
     from yolo_hooks.notify.message import Message
     url, box = {url!r}, {box!r}
     delivery = Delivery(Destination.of("notify_json", "json", {{"url": url}}), {{"url": url}}, outbox=box, timeout=60)
+    """
+)  # a sender process: a `json` delivery to `url` with its outbox (and journal) at `box`
+
+SENDER = PREAMBLE + textwrap.dedent(
+    """
     for i in range(3):
         delivery.submit(Message(event="alert", severity="warning", title=f"alert {{i}}", id=f"msg-{{i}}"))
     print("submitted", flush=True)
     time.sleep(60)
     """
 )
+
+
+def json_delivery(url: str, box) -> Delivery:
+    """The same delivery, in this process."""
+    return Delivery(Destination.of("notify_json", "json", {"url": url}), {"url": url}, outbox=box)
 
 
 def test_messages_in_flight_when_the_process_is_killed_reach_the_outbox_and_replay(tmp_path):
@@ -53,8 +63,7 @@ def test_messages_in_flight_when_the_process_is_killed_reach_the_outbox_and_repl
         assert list(tmp_path.glob(journals.JOURNAL_GLOB)) == []
 
         receiver.set_mode("ok")
-        delivery = Delivery(Destination.of("notify_json", "json", {"url": receiver.url}), {"url": receiver.url},
-                            outbox=box)
+        delivery = json_delivery(receiver.url, box)
         report = replay(box, [delivery])
         assert report.remaining == 0
         assert {"msg-0", "msg-1", "msg-2"} <= receiver.unique_ids()
@@ -63,8 +72,7 @@ def test_messages_in_flight_when_the_process_is_killed_reach_the_outbox_and_repl
 def test_a_finished_run_leaves_no_journal(tmp_path):
     with WebhookReceiver() as receiver:
         url = receiver.url
-        delivery = Delivery(Destination.of("notify_json", "json", {"url": url}), {"url": url},
-                            outbox=tmp_path / "notify_outbox.jsonl")
+        delivery = json_delivery(url, tmp_path / "notify_outbox.jsonl")
         from yolo_hooks.notify.message import Message
 
         delivery.submit(Message(event="train_end", severity="info", title="done"))
@@ -87,8 +95,7 @@ def test_a_training_appends_to_one_journal_and_removes_it_when_the_delivery_clos
 
     with WebhookReceiver() as receiver:
         url = receiver.url
-        delivery = Delivery(Destination.of("notify_json", "json", {"url": url}), {"url": url},
-                            outbox=tmp_path / "notify_outbox.jsonl")
+        delivery = json_delivery(url, tmp_path / "notify_outbox.jsonl")
         delivery.hold()  # what Notify does in on_train_start
         for epoch in (1, 2):
             delivery.submit(Message(event="epoch_end", severity="info", title=f"epoch {epoch}"))
@@ -100,14 +107,8 @@ def test_a_training_appends_to_one_journal_and_removes_it_when_the_delivery_clos
     assert list(tmp_path.glob(journals.JOURNAL_GLOB)) == [] and not (tmp_path / "notify_outbox.jsonl").exists()
 
 
-HELD_SENDER = textwrap.dedent(
+HELD_SENDER = PREAMBLE + textwrap.dedent(
     """
-    import sys, time
-    sys.path.insert(0, {root!r})
-    from yolo_hooks.notify.delivery import Delivery, Destination
-    from yolo_hooks.notify.message import Message
-    url, box = {url!r}, {box!r}
-    delivery = Delivery(Destination.of("notify_json", "json", {{"url": url}}), {{"url": url}}, outbox=box, timeout=60)
     delivery.hold()
     delivery.submit(Message(event="epoch_end", severity="info", title="epoch 1", id="msg-0"))
     assert delivery.flush(10) == 0

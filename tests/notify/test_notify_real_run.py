@@ -9,7 +9,8 @@ from ultralytics import YOLO
 
 import yolo_hooks
 from tests.conftest import train
-from tests.notify.conftest import Endpoint, free_port, time_callbacks
+from tests.helpers import time_callbacks
+from tests.servers import Endpoint, free_port
 from yolo_hooks import Hook, cli
 from yolo_hooks.notify import Notify
 from yolo_hooks.notify.outbox import OUTBOX_NAME, read

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
@@ -18,6 +16,7 @@ from yolo_hooks.notify import Notify
 from yolo_hooks.notify.delivery import Destination
 from yolo_hooks.notify.message import Message
 from yolo_hooks.notify.outbox import append, make_record
+from yolo_hooks.notify.receiver import WebhookReceiver
 
 TOKEN = "ECHOTOKEN0123456789abcdef"
 HALF_TOKEN = TOKEN[:15]  # what a reply cut at 200 characters may keep of an echoed token
@@ -34,48 +33,18 @@ def leaks(text: str, *secrets: str) -> list[str]:
     return [form for secret in secrets for form in forms(secret) if form in text]
 
 
-class EchoServer:
-    """Answers every POST with ``status`` and a body that quotes the request's URL and token in every form."""
-
-    def __init__(self, status: int):
-        self.status = status
-        self.hits = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                server.hits += 1
-                url = f"http://127.0.0.1:{server.port}{self.path}"
-                body = ("invalid_token: " + " | ".join(forms(TOKEN) + forms(url))).encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/{TOKEN}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 @pytest.fixture(params=[400, 500], ids=["rejected", "failing"])
 def echo(request):
-    server = EchoServer(request.param)
-    yield server
-    server.stop()
+    """Answers every POST with the status and a body that quotes the request's URL and token in every form."""
+
+    def quote_back(received):
+        url = server.url_for(received["path"])
+        body = "invalid_token: " + " | ".join(forms(TOKEN) + forms(url))
+        return request.param, body, {"Content-Type": "text/plain"}
+
+    with WebhookReceiver(path=f"/hooks/{TOKEN}") as server:
+        server.mode = quote_back
+        yield server
 
 
 @pytest.fixture
@@ -90,7 +59,7 @@ def test_notify_test_never_prints_the_token_the_server_echoes(hooks_file, echo, 
     assert cli.main(["notify-test", str(hooks_file), "retries=0"]) == 1
     out = capsys.readouterr()
     text = out.out + out.err
-    assert echo.hits == 1 and f"HTTP {echo.status}" in text and "invalid_token: ***" in text
+    assert len(echo.requests) == 1 and f"HTTP {echo.requests[0]['status']}" in text and "invalid_token: ***" in text
     assert not leaks(text, TOKEN, echo.url) and HALF_TOKEN not in text
 
 
@@ -101,7 +70,7 @@ def test_outbox_replay_never_prints_the_token_the_server_echoes(hooks_file, echo
     assert cli.main(["outbox", "replay", f"hooks={hooks_file}", f"dir={tmp_path}", "retries=0"]) == 1
     out = capsys.readouterr()
     text = out.out + out.err
-    assert echo.hits == 1 and "failed: notify_json: done" in text and "invalid_token: ***" in text
+    assert len(echo.requests) == 1 and "failed: notify_json: done" in text and "invalid_token: ***" in text
     assert not leaks(text + outbox.read_text(encoding="utf-8"), TOKEN, echo.url) and HALF_TOKEN not in text
 
 
@@ -120,7 +89,7 @@ def test_training_log_and_outbox_never_show_the_echoed_token(echo, tmp_path, log
     hook.send(Message("crash", "critical", "run crashed"))
     hook.flush(10)
     files = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*") if p.is_file())
-    assert echo.hits >= 1 and "invalid_token: ***" in " ".join(log_lines)
+    assert len(echo.requests) >= 1 and "invalid_token: ***" in " ".join(log_lines)
     assert not leaks(" ".join(log_lines) + files, TOKEN, echo.url) and HALF_TOKEN not in " ".join(log_lines) + files
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import _cuda_available, train, train_interrupted_then_resumed
-from tests.helpers import Recorder
+from tests.helpers import LoggedEarlyStop, Recorder
 from yolo_hooks import Hook
 from yolo_hooks.core import compat
 from yolo_hooks.plateau.early_stop import EarlyStopping
@@ -55,16 +55,6 @@ def ultralytics_lr(row: dict, group: int, scale: float) -> float:
         start = row["warmup_bias_lr"] if row["bias"][group] else 0.0
         return float(np.interp(row["ni"], [0, row["nw"]], [start, target]))
     return target
-
-
-class LoggedEarlyStop(EarlyStopping):
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.logged = []
-
-    def log(self, message, level="info"):
-        self.logged.append((level, message))
-        super().log(message, level)
 
 
 def results_rows(model) -> list[dict]:

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers import captured_log
+from tests.helpers import LoggedEarlyStop, captured_log
 from yolo_hooks import ConfigError
 from yolo_hooks.core.run import EpochSnapshot
 from yolo_hooks.plateau.early_stop import EarlyStopping
@@ -113,15 +113,6 @@ def snapshot(fitness=0.25, metrics=None, val_losses=None) -> EpochSnapshot:
         train_losses={"train/box_loss": 1.0}, lr={"lr/pg0": 0.001}, epoch_time=1.0, elapsed=1.0, start_epoch=0,
         stop=False, task="detect", save_dir=Path("."), best_path=Path("best.pt"), last_path=Path("last.pt"),
     )
-
-
-class LoggedEarlyStop(EarlyStopping):
-    def __init__(self, **kw):
-        super().__init__(**kw)
-        self.logged: list[tuple[str, str]] = []
-
-    def log(self, message, level="info"):
-        self.logged.append((level, message))
 
 
 @pytest.mark.parametrize(

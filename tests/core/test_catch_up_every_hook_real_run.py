@@ -17,7 +17,7 @@ from ultralytics import YOLO
 
 import yolo_hooks
 from tests.conftest import _InterruptAt, train
-from yolo_hooks import Hook
+from tests.helpers import KeepStateOfEpoch
 from yolo_hooks.core import compat
 from yolo_hooks.fitness.report import FitnessReport
 from yolo_hooks.plateau.early_stop import EarlyStopping
@@ -27,21 +27,6 @@ from yolo_hooks.val_loss.hook import ValLossAlert
 pytestmark = pytest.mark.training
 
 PATIENCE = 2  # fitness stays 0.0 on a random-init model: an uninterrupted run stops at epoch 1 + PATIENCE
-
-
-class KeepStateOfEpoch(Hook):
-    """Copies the hooks' state files as they are at the end of ``epoch`` (attached after the other hooks)."""
-
-    def __init__(self, epoch, folder):
-        super().__init__(name="keep_state")
-        self.epoch, self.folder = epoch, folder
-
-    def on_fit_epoch_end(self, trainer):
-        if self.snapshot(trainer).epoch == self.epoch:
-            self._bus.flush_writes()  # state files are written by the bus' background writer
-            self.folder.mkdir()
-            for state in (trainer.save_dir / "weights").glob("*.state.json"):
-                shutil.copy(state, self.folder / state.name)
 
 
 def make_hooks():
