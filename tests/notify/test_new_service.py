@@ -1,5 +1,6 @@
-"""A new notification service is one module: the README's example, written to a package of its own and registered
-the documented way, is checked at attach time and delivers to a real loopback endpoint through the usual worker."""
+"""A new notification service is one module: the example of docs/writing-a-service.md, written to a package of its
+own and registered the documented way, is checked at attach time and delivers to a real loopback endpoint through
+the usual worker."""
 
 from __future__ import annotations
 
@@ -15,18 +16,17 @@ from yolo_hooks.notify import Notify, formats
 from yolo_hooks.notify.delivery import Delivery, Destination
 from yolo_hooks.notify.message import Message
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "writing-a-service.md"
 
 
 def recipe() -> str:
-    """The first Python block of the README's "Adding a notification service"."""
-    section = README.read_text(encoding="utf-8").split("### Adding a notification service", 1)[1]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    """The first Python block of docs/writing-a-service.md."""
+    return re.search(r"```python\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S).group(1)
 
 
 @pytest.fixture
 def mattermost(tmp_path, monkeypatch):
-    """The README's module as ``my_services.mattermost``, registered for this test only."""
+    """The docs' module as ``my_services.mattermost``, registered for this test only."""
     package = tmp_path / "my_services"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -42,11 +42,11 @@ def mattermost(tmp_path, monkeypatch):
         del sys.modules[name]
 
 
-def test_the_readme_service_is_about_thirty_lines():
+def test_the_documented_service_is_about_thirty_lines():
     assert len(recipe().splitlines()) <= 35
 
 
-def test_the_readme_service_delivers_to_a_loopback_endpoint(mattermost, endpoint, tmp_path):
+def test_the_documented_service_delivers_to_a_loopback_endpoint(mattermost, endpoint, tmp_path):
     endpoint.retry_after = 0
     endpoint.script("500")  # read by the shared http_check: retried, same message
     hook = Notify(format=mattermost, url=endpoint.url, display_name="yolo bot", events=["alert"], backoff=0.01,

@@ -1,4 +1,4 @@
-"""The README table "Differences from the libraries you know", row by row: the same sequence through our rules and
+"""The table of docs/differences.md, row by row: the same sequence through our rules and
 through theirs, and the epochs each one stops (or reduces the learning rate) at.
 
 torch's ReduceLROnPlateau and Ultralytics' EarlyStopping are the real classes. Keras 3 and Lightning 2.6 are not
