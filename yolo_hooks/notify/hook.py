@@ -17,20 +17,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from ..core.bus import Bus, Published
 from ..core.deadline import Deadline
+from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
+from . import formats
 from .compose import BUS_EVENTS, published_message, severity_at_least
 from .delivery import Delivery, Destination
-from .formats import rate_limit_of
 from .images import split
 from .message import Message
-from .options import HOOK, check_events, check_format, check_format_options, check_severity
+from .options import HOOK, check_events, check_format, check_severity
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 from .training import TrainingNews
 
@@ -39,9 +39,8 @@ class Notify(TrainingNews, Hook):
     """Sends training news to one destination without ever blocking or failing training.
 
     Args:
-        format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram`` or
-            ``email``.
-        url: webhook URL (every format but telegram and email); put it in the environment: ``${SLACK_WEBHOOK_URL}``.
+        format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram``,
+            ``email``, or one added with ``formats.register``.
         events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``; ``all``: every
             training event). The val / predict / export reports are sent only when listed by name.
         min_severity: drop messages below ``info`` / ``warning`` / ``critical``.
@@ -52,10 +51,11 @@ class Notify(TrainingNews, Hook):
         flush_timeout: at most this much of the run's one end-of-run deadline (``attach(..., end_timeout=10)``) is
             spent waiting for this destination; the rest goes to the outbox. Nothing else ever waits.
         outbox: outbox file (default ``<run folder>/notify_outbox.jsonl``).
-        secret: signing secret (json: Standard Webhooks HMAC; dingtalk, feishu: their signature schemes).
-        bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, smtp_user (the login), password,
-            sender, to, ca_file: e-mail. display_name: the name Discord shows instead of the webhook's.
         strict: re-raise errors (tests). name: destination name in logs and the outbox (default ``notify_<format>``).
+        **service_options: the chosen format's own options, as its module declares them (``OPTIONS`` in
+            ``formats/<service>.py``; ``formats.options_table(format)`` lists them): ``url`` for the webhooks,
+            ``secret`` to sign (json, dingtalk, feishu), ``bot_token`` and ``chat_id`` for Telegram, ``smtp_host``,
+            ``sender``, ``to``... for e-mail. Put secrets in the environment: ``url: "${SLACK_WEBHOOK_URL}"``.
     """
 
     allow_multiple = True
@@ -66,7 +66,6 @@ class Notify(TrainingNews, Hook):
         self,
         *,
         format: str | None = None,  # noqa: A002 (the config key users write; None only to say it is missing)
-        url: str | None = None,
         events: list[str] | str | None = None,
         min_severity: str = "info",
         progress_every: int | None = None,
@@ -78,29 +77,15 @@ class Notify(TrainingNews, Hook):
         rate_limit: float | None = None,
         flush_timeout: float = 10,
         outbox: str | None = None,
-        secret: str | None = None,
-        bot_token: str | None = None,
-        chat_id: str | int | None = None,
-        api_url: str | None = None,
-        smtp_host: str | None = None,
-        smtp_port: int | None = None,
-        security: str | None = None,
-        smtp_user: str | None = None,
-        password: str | None = None,
-        sender: str | None = None,
-        to: str | list[str] | None = None,
-        ca_file: str | None = None,
-        display_name: str | None = None,
         strict: bool = False,
         name: str | None = None,
+        **service_options: Any,
     ):
         self.format = check_format(name if isinstance(name, str) and name else HOOK, format)
         super().__init__(strict=strict, name=name)
         hook = self.name  # every error names the destination as the user knows it
-        given = dict(url=url, secret=secret, bot_token=bot_token, chat_id=chat_id, api_url=api_url,
-                     smtp_host=smtp_host, smtp_port=smtp_port, security=security, smtp_user=smtp_user,
-                     password=password, sender=sender, to=to, ca_file=ca_file, display_name=display_name)
-        self._options = check_format_options(hook, self.format, {k: v for k, v in given.items() if v is not None})
+        self._options = formats.check_options(hook, self.format, service_options)
+        remember(self.secrets())  # every later log line, error, CLI line and file is scrubbed of them
         self.min_severity = check_severity(hook, min_severity)
         self.progress_every = check_number(hook, "progress_every", progress_every, minimum=1, integer=True,
                                            allow_none=True)
@@ -115,12 +100,23 @@ class Notify(TrainingNews, Hook):
                                        allow_none=True)
         self.flush_timeout = check_number(hook, "flush_timeout", flush_timeout, minimum=0)
         self.outbox = check_str(hook, "outbox", outbox, allow_none=True)
-        remember(self.secrets())  # every later log line, error, CLI line and file is scrubbed of them
         self._delivery: Delivery | None = None
         self._run: dict[str, str] = {}
         self._outbox_dir: Path | None = None
         self._outboxed_reported = 0
         self._reset_run()
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The options every destination has, then every registered format's own (``url``, ``bot_token``...): a key
+        that no format takes is an unknown option, with the closest spelling; one another format takes is refused
+        when the destination is built ("format `slack` does not use `bot_token`")."""
+        generic = super().option_names()
+        clash = [name for name in formats.option_names() if name in generic]
+        if clash:  # a registered service would shadow an option of every destination: its users could never set it
+            raise ConfigError(f"{HOOK}: a notification format declares `{clash[0]}`, an option of every destination; "
+                              f"rename it in the format's OPTIONS")
+        return generic + list(formats.option_names())
 
     def default_name(self) -> str:
         """``notify_<format>`` (a second unnamed one of the same format becomes ``notify_<format>_2``)."""
@@ -139,20 +135,17 @@ class Notify(TrainingNews, Hook):
         return {"notify": self.destination.as_dict()}
 
     def secrets(self) -> list[str]:
-        """URL (and its path and query, which carry the token), signing secret, bot token, SMTP password."""
-        out = [str(self._options.get(k)) for k in ("url", "secret", "bot_token", "password") if self._options.get(k)]
-        for key in ("url", "api_url"):
-            if self._options.get(key):
-                parts = urlsplit(str(self._options[key]))
-                out += [p for p in (parts.path, parts.query) if len(p) >= 8]
-        return out
+        """What the format declares secret (webhook URL, signing secret, bot token, SMTP password...), and every URL's
+        path and query, which carry the token."""
+        return formats.secrets(self.format, self._options)
 
     def describe(self) -> dict[str, Any]:
         """What ``yolo-hooks check`` prints: the resolved options with secrets redacted."""
-        shown = {"name": self.name, "format": self.format, **self._options, "events": list(self.events),
+        shown = {"name": self.name, "format": self.format, **formats.shown_options(self.format, self._options),
+                 "events": list(self.events),
                  "min_severity": self.min_severity, "progress_every": self.progress_every,
                  "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
-                 "rate_limit": rate_limit_of(self.format, self.rate_limit),
+                 "rate_limit": formats.rate_limit_of(self.format, self.rate_limit),
                  "flush_timeout": self.flush_timeout,
                  "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
         return redact_mapping({k: v for k, v in shown.items() if v is not None})
