@@ -22,6 +22,7 @@ from ..core.bus import Bus, Published
 from ..core.deadline import Deadline
 from ..core.errors import ConfigError
 from ..core.hook import Hook
+from ..core.recorded import recorded_snapshot
 from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
@@ -35,7 +36,7 @@ from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 from .training import TrainingNews
 
 
-class Notify(TrainingNews, Hook):
+class Notify(Hook):
     """Sends training news to one destination without ever blocking or failing training.
 
     Args:
@@ -104,7 +105,10 @@ class Notify(TrainingNews, Hook):
         self._run: dict[str, str] = {}
         self._outbox_dir: Path | None = None
         self._outboxed_reported = 0
-        self._reset_run()
+        self._training = False  # from a training's start to its teardown
+        self._in_run = False  # from a training's start to this hook's finish: messages go through the bus' writer
+        self._news = TrainingNews(self.wants, self.send_later, progress_every=self.progress_every,
+                                  progress_minutes=self.progress_minutes)  # fmt: skip
 
     @classmethod
     def option_names(cls) -> list[str]:
@@ -230,7 +234,9 @@ class Notify(TrainingNews, Hook):
                      "warning")
         return delivery.outboxed - before
 
-    def _set_run(self, obj: Any) -> None:
+    def set_run(self, obj: Any) -> None:
+        """The run (or val / predict / export / tune job) ``obj`` that messages are about: its name, model and data,
+        and its folder, which holds the outbox."""
         self._run = run_info(obj)
         run_id = self._bus.run_id if self._bus is not None and self._training else None
         if run_id:
@@ -245,7 +251,7 @@ class Notify(TrainingNews, Hook):
     def on_published(self, event: Published):
         """Alerts, early stops, LR reductions, mirror results; the fitness summary is kept for train_end."""
         if event.kind == "fitness_summary":
-            self._summary = dict(event.data)
+            self._news.keep_summary(event.data)
             return
         if event.kind in BUS_EVENTS and self.wants(event.kind, event.severity):
             run = self._run
@@ -258,13 +264,86 @@ class Notify(TrainingNews, Hook):
     def on_val_start(self, validator):
         """A standalone validation: its folder holds the outbox."""
         if not (self._training or getattr(validator, "training", False)):
-            self._set_run(validator)
+            self.set_run(validator)
 
     def on_predict_start(self, predictor):
         """A prediction job: its folder holds the outbox."""
-        self._set_run(predictor)
+        self.set_run(predictor)
 
     def on_export_start(self, exporter):
         """An export job (no run folder: the outbox is ``outbox`` or ``./yolo_hooks_outbox.jsonl``)."""
-        self._set_run(exporter)
+        self.set_run(exporter)
 
+
+    # --- training: the news decides what to announce, this hook reads the trainer and keeps the state -------------
+    def on_pretrain_routine_start(self, trainer):
+        """A new run: forget the previous one (state of a resumed run is loaded after this, at train start)."""
+        self._news.reset()
+        self._training = self._in_run = True
+        self.set_run(trainer)
+
+    def on_train_start(self, trainer):
+        """Model, data, device, epochs."""
+        self.set_run(trainer)
+        if self.is_main_process:
+            self.delivery.hold()  # until finish: no thread start inside an epoch's callbacks
+        self._news.started(trainer, self._run)
+
+    def on_fit_epoch_end(self, trainer):
+        """A new best fitness, and progress every ``progress_every`` epochs / ``progress_minutes`` minutes."""
+        snap = self.snapshot(trainer)
+        if snap.is_final_eval:
+            self._news.final_eval(snap)  # metrics of best.pt, for the train_end message
+            return
+        self._epoch_done(trainer, snap)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
+        """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
+        ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
+
+        The state is saved before an epoch's messages are sent, so the process died before sending them: a new
+        best (and a due progress message) of that epoch is sent now, once, as the uninterrupted run would have.
+        """
+        self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values))
+        return True
+
+    def _epoch_done(self, trainer, snap) -> None:
+        """One completed epoch, live or caught up: queue its messages, then save the state.
+
+        The messages are built and journaled on the bus' writer before the state that says they were sent is
+        written (see ``send_later``): a SIGKILL in between leaves them in the journal, and the state one epoch behind
+        for the resume to catch up (the same ids: receivers drop the second copy).
+        """
+        self._news.epoch_done(snap, self._run)
+        self.save_state(trainer, snap.epoch)
+
+    def teardown(self, trainer):
+        """Train end (with the fitness summary), crash or interrupt — exactly once (queued, never waited for here)."""
+        if not self.is_main_process:
+            return
+        if not self._news.ended:
+            if not self._run:
+                self.set_run(trainer)  # crashed during set-up, before on_train_start
+            self._news.end(self.outcome(trainer), self._run, lambda: self._crash_facts(trainer))
+        self._training = False
+
+    def _crash_facts(self, trainer) -> dict[str, Any]:
+        from ..recovery.forensics import crash_facts
+
+        return crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
+
+    def finish(self, trainer, deadline) -> None:
+        """End of the run (called by the core after every teardown): wait within the run's one ``deadline`` (and
+        ``flush_timeout``), the rest goes to the outbox; then the worker thread ends."""
+        self.flush(deadline.left(self.flush_timeout))
+        self._in_run = False  # from here on (a predict after the training) messages are sent at once
+        if self._delivery is not None:
+            self._delivery.close(max(0.1, deadline.left()))  # an idle thread ends at once
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best fitness already announced (so that a resumed run does not announce it again)."""
+        return self._news.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (a missing key keeps its default)."""
+        self._news.load_state_dict(state)
