@@ -16,11 +16,11 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ..core.bus import SEVERITIES
 from ..core.errors import ConfigError
 from ..core.validate import check_choice
 from . import formats
 from .compose import ALL_EVENTS, DEFAULT_EVENTS, EVENTS
-from .message import SEVERITIES
 
 HOOK = "notify"
 
