@@ -262,31 +262,3 @@ def test_the_options_table_lists_every_option_with_its_default(name):
                 assert default in literals, f"{where}: `{option}` defaults to {default!r}, the page says {default_cell!r}"
 
 
-SERVICE_MARKER = re.compile(r"<!--\s*service options:\s*(\w+)\s*-->")
-
-
-def declared_service_options(fmt: str) -> tuple[set[str], set[str]]:
-    """(required, optional) option names of a notification format, as its module declares them."""
-    from yolo_hooks.notify import formats
-
-    if hasattr(formats, "REQUIRED"):
-        return set(formats.REQUIRED[fmt]), set(formats.OPTIONAL[fmt])
-    declared = formats.OPTIONS[fmt]  # options declared as data (yolo_hooks/notify/formats/schema.py)
-    return {o.name for o in declared if o.required}, {o.name for o in declared if not o.required}
-
-
-def test_the_notify_page_lists_each_service_options():
-    from yolo_hooks.notify import formats
-
-    text = (ROOT / "docs" / "hooks" / "notify.md").read_text(encoding="utf-8")
-    found = {}
-    for match in SERVICE_MARKER.finditer(text):
-        table = text[match.end():].strip().split("\n\n", 1)[0]
-        required, optional = set(), set()
-        for row in table.splitlines()[2:]:
-            cells = [c.strip() for c in row.strip("|").split("|")]
-            (required if cells[1] == "yes" else optional).update(re.findall(r"`(\w+)`", cells[0]))
-        found[match[1]] = (required, optional)
-    assert sorted(found) == sorted(formats.FORMATS)
-    for fmt, documented in found.items():
-        assert documented == declared_service_options(fmt), fmt

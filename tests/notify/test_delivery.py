@@ -246,7 +246,7 @@ def test_new_best_is_announced_only_for_a_strictly_better_fitness(tmp_path, fitn
     assert [e for ev, e in sent if ev == "epoch"] == [e for e in range(1, len(fitness) + 1) if e % 2 == 0]
     resumed = Notify(format="json", url="http://127.0.0.1:9/x")
     resumed.load_state_dict(hook.state_dict())
-    assert resumed._best_sent == (fitness[announced[-1] - 1] if announced else None)
+    assert resumed.state_dict()["best_sent"] == (fitness[announced[-1] - 1] if announced else None)
 
 
 def test_a_script_that_exits_without_flushing_still_keeps_its_messages(tmp_path, dead_url):

@@ -12,7 +12,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from tests.servers import free_port, make_certificate, server_tls
-from yolo_hooks.notify.formats.email import EmailError, build_email, classify_smtp_error, send_email
+from yolo_hooks.notify.formats.base import DeliveryResult
+from yolo_hooks.notify.formats.email import EmailError, build_email, classify_smtp_error, deliver, send_email
 from yolo_hooks.notify.message import Message
 
 PASSWORD = "hunter2-very-secret"
@@ -92,6 +93,19 @@ def test_build_email_is_multipart_plain_and_html():
     html = mail.get_body(("html",)).get_content()
     assert "Best epoch: 8" in plain and "name: train7" in plain and msg.id in plain
     assert "<th align='left'>Fitness</th><td>0.5123</td>" in html and "&lt;b&gt;" in html
+
+
+@pytest.mark.parametrize("smtp_server", ["none"], indirect=True)
+def test_deliver_gives_a_verdict_and_says_when_the_server_is_down(smtp_server):
+    controller, recorder = smtp_server
+    options = {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "security": "none",
+               "sender": "yolo@lab.example", "to": ["me@lab.example"]}
+    assert deliver(message(), options, timeout=5) == (DeliveryResult(ok=True), None)
+    assert len(recorder.messages) == 1
+    refused, down = deliver(message(), {**options, "smtp_port": free_port()}, timeout=5)  # nothing listens there
+    assert not refused.ok and refused.retry and down == "ConnectionRefusedError"
+    rejected, down = deliver(message(), {**options, "to": ["x@nobody.example"]}, timeout=5)
+    assert not rejected.ok and not rejected.retry and down is None and "550" in rejected.error
 
 
 @pytest.mark.parametrize("smtp_server", ["none"], indirect=True)

@@ -11,8 +11,8 @@ import urllib.parse
 
 import pytest
 
-from yolo_hooks.notify import http
-from yolo_hooks.notify.formats import FORMATS, HTTP_FORMATS, REQUIRED, build_request, check_response, telegram
+from yolo_hooks.notify import formats, http
+from yolo_hooks.notify.formats import FORMATS, HTTP_FORMATS, build_request, check_response, telegram
 from yolo_hooks.notify.formats.render import (
     TELEGRAM,
     escape_markdown_v2,
@@ -240,7 +240,7 @@ def test_telegram_text_of_a_small_message():
 
 
 def test_missing_required_option_and_unknown_format():
-    assert set(REQUIRED) == set(FORMATS)
+    assert set(formats.OPTIONS) == set(FORMATS)
     with pytest.raises(ValueError, match="telegram: missing option\\(s\\) chat_id"):
         build_request("telegram", small_message(), {"bot_token": "x"})
     with pytest.raises(ValueError, match="unknown notification format 'matrix'"):

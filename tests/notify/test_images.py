@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 from email import message_from_bytes, policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from yolo_hooks.notify import Notify
-from yolo_hooks.notify.images import build_email, build_request, split
+from yolo_hooks.notify.images import build_request, split
 from yolo_hooks.notify.message import Message
 
 
@@ -113,9 +114,34 @@ def test_services_that_cannot_upload_send_the_text_naming_the_snapshot(endpoint,
     assert "frame7.jpg" in body and "base64" not in body and len(body) < 4000  # (feishu escapes the underscores)
 
 
+class Inbox:
+    """An aiosmtpd handler that keeps the bytes of every mail it accepts."""
+
+    def __init__(self):
+        self.mails: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+        self.mails.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
 def test_email_shows_the_image_inline_in_the_html_part(snapshot):
-    mail = build_email(detection(snapshot), {"sender": "cam@lab.example", "to": ["me@lab.example"]})
-    parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        hook = Notify(format="email", smtp_host="127.0.0.1", smtp_port=port, security="none",
+                      sender="cam@lab.example", to=["me@lab.example"])
+        assert hook.send(detection(snapshot)) and hook.flush(10) == 0
+    finally:
+        controller.stop()
+    [mail] = inbox.mails
+    parsed = message_from_bytes(mail, policy=policy.default)
     html = parsed.get_body(("html",))
     [image] = [p for p in parsed.walk() if p.get_content_type() == "image/jpeg"]
     assert f"cid:{image['Content-ID'][1:-1]}" in html.get_content()

@@ -32,7 +32,7 @@ def mattermost(tmp_path, monkeypatch):
     (package / "__init__.py").write_text("")
     (package / "mattermost.py").write_text(recipe())
     monkeypatch.syspath_prepend(str(tmp_path))
-    for table in ("_MODULES", "REQUIRED", "OPTIONAL", "RATE_LIMITS"):
+    for table in ("_MODULES", "OPTIONS", "RATE_LIMITS"):
         monkeypatch.setattr(formats, table, dict(getattr(formats, table)))
     for names in ("FORMATS", "HTTP_FORMATS"):
         monkeypatch.setattr(formats, names, getattr(formats, names))
@@ -68,10 +68,16 @@ def test_the_new_service_options_are_checked_at_attach(mattermost):
         Notify(format=mattermost)
     with pytest.raises(ConfigError, match="format `mattermost` does not use `secret`; its options are: display_name, url"):
         Notify(format=mattermost, url="https://chat.example.com/hooks/x", secret="s")
+    with pytest.raises(ConfigError, match=r"`display_name` must be a non-empty string, got 7"):
+        Notify(format=mattermost, url="https://chat.example.com/hooks/x", display_name=7)
+    assert "display_name" in Notify.option_names()  # so the core takes it from hooks.yaml and from Python
+    assert "| `display_name` | text | no | — | no |" in formats.options_table(mattermost)
 
 
 def test_a_name_is_registered_once_and_a_module_must_look_like_a_service(mattermost, tmp_path):
-    (tmp_path / "my_services" / "slack.py").write_text('REQUIRED = ("url",)\n\ndef payload(message, options):\n    return {}\n')
+    (tmp_path / "my_services" / "slack.py").write_text(
+        "from yolo_hooks.notify.formats.schema import WEBHOOK_URL\n\nOPTIONS = (WEBHOOK_URL,)\n\n"
+        "def payload(message, options):\n    return {}\n")
     importlib.invalidate_caches()
     with pytest.raises(ValueError, match="notification format 'slack' is already yolo_hooks.notify.formats.slack"):
         formats.register("my_services.slack")
@@ -79,11 +85,18 @@ def test_a_name_is_registered_once_and_a_module_must_look_like_a_service(matterm
     importlib.invalidate_caches()  # files written after the package was imported
     with pytest.raises(ValueError, match="my_services.empty is not a service module"):
         formats.register("my_services.empty")
+    (tmp_path / "my_services" / "old_style.py").write_text('REQUIRED = ("url",)\n\ndef payload(message, options):\n'
+                                                           '    return {}\n')
+    importlib.invalidate_caches()
+    with pytest.raises(ValueError, match=r"my_services.old_style is not a service module: it needs OPTIONS"):
+        formats.register("my_services.old_style")  # options as names only: nothing to check or redact them by
 
 
 def test_every_shipped_service_declares_its_options_and_its_rate_limit_where_it_has_one():
     assert formats.FORMATS == ("json", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email")
-    assert formats.REQUIRED["telegram"] == ("bot_token", "chat_id") and formats.OPTIONAL["json"] == ("secret",)
+    required = {fmt: tuple(o.name for o in options if o.required) for fmt, options in formats.OPTIONS.items()}
+    assert required["telegram"] == ("bot_token", "chat_id") and required["email"] == ("smtp_host", "sender", "to")
+    assert [o.name for o in formats.OPTIONS["json"]] == ["url", "secret"]
     documented = {"slack": 60, "discord": 30, "wecom": 20, "dingtalk": 20, "feishu": 60, "telegram": 20}
     assert formats.RATE_LIMITS == documented
     # a destination without `rate_limit` is paced by its service's own limit; json has none
@@ -94,7 +107,7 @@ def test_every_shipped_service_declares_its_options_and_its_rate_limit_where_it_
 
 def test_a_service_without_a_url_tells_its_destinations_apart_by_its_own_identity(mattermost, tmp_path):
     (tmp_path / "my_services" / "pager.py").write_text(
-        'REQUIRED = ("team",)\n\n'
+        'from yolo_hooks.notify.formats.schema import Option\n\nOPTIONS = (Option("team", "text", required=True),)\n\n'
         'def identity(options):\n    return options["team"], f"pager team {options[\'team\']}"\n\n'
         'def build(message, options):\n    raise NotImplementedError\n')
     importlib.invalidate_caches()

@@ -7,8 +7,10 @@ import base64
 import pytest
 
 from yolo_hooks import ConfigError, build_hooks, load_config
-from yolo_hooks.notify import Notify
-from yolo_hooks.notify.options import check_events, check_format_options, check_signing_secret
+from yolo_hooks.notify import Notify, formats
+from yolo_hooks.notify.formats.json_ import signing_secret
+from yolo_hooks.notify.formats.schema import Invalid
+from yolo_hooks.notify.options import check_events
 
 URL = "http://127.0.0.1:9/hook/TOKEN-options-0123456789"
 GOOD_WHSEC = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -40,12 +42,14 @@ def test_errors_name_the_destination_by_its_chosen_name():
 
 def test_a_valid_whsec_secret_and_a_plain_secret_attach():
     assert Notify(format="json", url=URL, secret=GOOD_WHSEC).destination.format == "json"
-    assert check_signing_secret("notify", "any text is used as it is") == "any text is used as it is"
+    assert signing_secret("any text is used as it is") == "any text is used as it is"
+    with pytest.raises(Invalid, match="^whsec_ followed by valid base64, or any other text$"):
+        signing_secret("whsec_not base64!")
 
 
 def test_option_checks_are_plain_functions():
     every = check_events("notify", "all", progress=False)
     assert "train_end" in every and "export_report" not in every  # reports only when named
-    assert check_format_options("notify", "email", {"smtp_host": "mail", "sender": "a@b.c", "to": "x@y.z"})["to"] == [
+    assert formats.check_options("notify", "email", {"smtp_host": "mail", "sender": "a@b.c", "to": "x@y.z"})["to"] == [
         "x@y.z"
     ]

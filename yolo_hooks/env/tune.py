@@ -191,7 +191,7 @@ class TuneWatch:
         job = SimpleNamespace(save_dir=self.tune_dir, args=getattr(tuner, "args", None))
         for notifier in notifiers:
             notifier.bind(self.bus)
-            notifier._set_run(job)  # run name, model, data, and the outbox in the tune folder
+            notifier.set_run(job)  # run name, model, data, and the outbox in the tune folder
         from ..core.run_info import run_info
 
         self.run = run_info(job)

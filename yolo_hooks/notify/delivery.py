@@ -1,9 +1,10 @@
 """Background delivery to one destination: connection reuse, timeout, retries, Retry-After, rate limit, outbox.
 
 The thread that sends only calls :meth:`Delivery.submit` (a journal line and a queue entry; during a training that
-is the bus' writer, not the training thread). One daemon worker per destination
-builds the request (:mod:`yolo_hooks.notify.formats`), sends it over one kept-alive connection (:mod:`.http`) and reads the
-verdict from the format's ``check_response``:
+is the bus' writer, not the training thread). One daemon worker per destination builds the request
+(:mod:`yolo_hooks.notify.formats`), sends it over one kept-alive connection (:mod:`.http`) and reads the verdict from
+the format's ``check_response`` (a format that delivers itself, e-mail, is handed the message and gives the
+verdict):
 
 - delivered: done;
 - transient (connection refused, timeout, 429, 5xx, the service's own "rate limited" reply): retried up to
@@ -35,7 +36,7 @@ from typing import Any, Callable, Mapping
 from ..core.deadline import Deadline, at_exit
 from ..core.retry import RateLimit, RetryPolicy
 from ..core.worker import BackgroundWorker
-from . import http, images
+from . import formats, http, images
 from . import outbox as outbox_file
 from .destination import Destination
 from .formats import DeliveryResult, rate_limit_of
@@ -72,8 +73,8 @@ class Delivery:
 
     Args:
         destination: who this is (written to the outbox with each undelivered message).
-        options: format options, secrets included (``url``, ``secret``, ``bot_token``, SMTP settings...).
-        timeout: seconds for one HTTP request (connect and read) or SMTP session.
+        options: the format's options (its ``OPTIONS``, validated), secrets included.
+        timeout: seconds for one HTTP request (connect and read), or one self-delivered send (an SMTP session).
         retries: retries after the first attempt for transient failures.
         backoff, max_backoff: back-off base and cap in seconds (full jitter).
         rate_limit: at most this many messages per ``rate_window`` seconds (``None``: the service's documented
@@ -259,18 +260,17 @@ class Delivery:
                 self._next_attempt = None
 
     def _attempt(self, message: Message) -> DeliveryResult:
-        """One try: build the request, send it, classify the reply (or the exception) into a DeliveryResult."""
+        """One try: build the request, send it, classify the reply (or the exception) into a DeliveryResult; or,
+        for a format that delivers itself (e-mail), its ``deliver`` with the message's image read now."""
         fmt = self.destination.format
-        if fmt == "email":
-            from .formats import email
-
+        module = formats.format_module(fmt)
+        if hasattr(module, "deliver"):
             try:
-                email.send_email(images.build_email(message, self.options), self.options, self.timeout)
-            except Exception as e:  # the classifier decides: 4xx SMTP transient, 5xx permanent, network transient
-                if isinstance(e, (ConnectionRefusedError, TimeoutError)):
-                    self.down = f"{type(e).__name__}"
-                return email.classify_smtp_error(e)
-            return DeliveryResult(ok=True)
+                message, image = images.prepare(module, message)  # reads a snapshot image, if any
+                result, self.down = module.deliver(message, self.options, self.timeout, image)
+            except Exception as e:  # a format that broke its promise not to raise: not retried, kept in the outbox
+                return DeliveryResult(ok=False, retry=False, error=f"{fmt} could not send: {type(e).__name__}: {e}")
+            return result
         try:
             request = images.build_request(fmt, message, self.options)  # reads a snapshot image, if any
         except Exception as e:  # a payload we cannot build will not build better later

@@ -17,31 +17,31 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from ..core.bus import Bus, Published
 from ..core.deadline import Deadline
+from ..core.errors import ConfigError
 from ..core.hook import Hook
+from ..core.recorded import recorded_snapshot
 from ..core.redact import redact_mapping, remember
 from ..core.run_info import run_info
 from ..core.validate import check_number, check_str
+from . import formats
 from .compose import BUS_EVENTS, published_message, severity_at_least
 from .delivery import Delivery, Destination
-from .formats import rate_limit_of
 from .images import split
 from .message import Message
-from .options import HOOK, check_events, check_format, check_format_options, check_severity
+from .options import HOOK, check_events, check_format, check_severity
 from .outbox import FALLBACK_OUTBOX, OUTBOX_NAME
 from .training import TrainingNews
 
 
-class Notify(TrainingNews, Hook):
+class Notify(Hook):
     """Sends training news to one destination without ever blocking or failing training.
 
     Args:
-        format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram`` or
-            ``email``.
-        url: webhook URL (every format but telegram and email); put it in the environment: ``${SLACK_WEBHOOK_URL}``.
+        format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram``,
+            ``email``, or one added with ``formats.register``.
         events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``; ``all``: every
             training event). The val / predict / export reports are sent only when listed by name.
         min_severity: drop messages below ``info`` / ``warning`` / ``critical``.
@@ -52,10 +52,11 @@ class Notify(TrainingNews, Hook):
         flush_timeout: at most this much of the run's one end-of-run deadline (``attach(..., end_timeout=10)``) is
             spent waiting for this destination; the rest goes to the outbox. Nothing else ever waits.
         outbox: outbox file (default ``<run folder>/notify_outbox.jsonl``).
-        secret: signing secret (json: Standard Webhooks HMAC; dingtalk, feishu: their signature schemes).
-        bot_token, chat_id, api_url: Telegram. smtp_host, smtp_port, security, smtp_user (the login), password,
-            sender, to, ca_file: e-mail. display_name: the name Discord shows instead of the webhook's.
         strict: re-raise errors (tests). name: destination name in logs and the outbox (default ``notify_<format>``).
+        **service_options: the chosen format's own options, as its module declares them (``OPTIONS`` in
+            ``formats/<service>.py``; ``formats.options_table(format)`` lists them): ``url`` for the webhooks,
+            ``secret`` to sign (json, dingtalk, feishu), ``bot_token`` and ``chat_id`` for Telegram, ``smtp_host``,
+            ``sender``, ``to``... for e-mail. Put secrets in the environment: ``url: "${SLACK_WEBHOOK_URL}"``.
     """
 
     allow_multiple = True
@@ -66,7 +67,6 @@ class Notify(TrainingNews, Hook):
         self,
         *,
         format: str | None = None,  # noqa: A002 (the config key users write; None only to say it is missing)
-        url: str | None = None,
         events: list[str] | str | None = None,
         min_severity: str = "info",
         progress_every: int | None = None,
@@ -78,29 +78,15 @@ class Notify(TrainingNews, Hook):
         rate_limit: float | None = None,
         flush_timeout: float = 10,
         outbox: str | None = None,
-        secret: str | None = None,
-        bot_token: str | None = None,
-        chat_id: str | int | None = None,
-        api_url: str | None = None,
-        smtp_host: str | None = None,
-        smtp_port: int | None = None,
-        security: str | None = None,
-        smtp_user: str | None = None,
-        password: str | None = None,
-        sender: str | None = None,
-        to: str | list[str] | None = None,
-        ca_file: str | None = None,
-        display_name: str | None = None,
         strict: bool = False,
         name: str | None = None,
+        **service_options: Any,
     ):
         self.format = check_format(name if isinstance(name, str) and name else HOOK, format)
         super().__init__(strict=strict, name=name)
         hook = self.name  # every error names the destination as the user knows it
-        given = dict(url=url, secret=secret, bot_token=bot_token, chat_id=chat_id, api_url=api_url,
-                     smtp_host=smtp_host, smtp_port=smtp_port, security=security, smtp_user=smtp_user,
-                     password=password, sender=sender, to=to, ca_file=ca_file, display_name=display_name)
-        self._options = check_format_options(hook, self.format, {k: v for k, v in given.items() if v is not None})
+        self._options = formats.check_options(hook, self.format, service_options)
+        remember(self.secrets())  # every later log line, error, CLI line and file is scrubbed of them
         self.min_severity = check_severity(hook, min_severity)
         self.progress_every = check_number(hook, "progress_every", progress_every, minimum=1, integer=True,
                                            allow_none=True)
@@ -115,12 +101,26 @@ class Notify(TrainingNews, Hook):
                                        allow_none=True)
         self.flush_timeout = check_number(hook, "flush_timeout", flush_timeout, minimum=0)
         self.outbox = check_str(hook, "outbox", outbox, allow_none=True)
-        remember(self.secrets())  # every later log line, error, CLI line and file is scrubbed of them
         self._delivery: Delivery | None = None
         self._run: dict[str, str] = {}
         self._outbox_dir: Path | None = None
         self._outboxed_reported = 0
-        self._reset_run()
+        self._training = False  # from a training's start to its teardown
+        self._in_run = False  # from a training's start to this hook's finish: messages go through the bus' writer
+        self._news = TrainingNews(self.wants, self.send_later, progress_every=self.progress_every,
+                                  progress_minutes=self.progress_minutes)  # fmt: skip
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The options every destination has, then every registered format's own (``url``, ``bot_token``...): a key
+        that no format takes is an unknown option, with the closest spelling; one another format takes is refused
+        when the destination is built ("format `slack` does not use `bot_token`")."""
+        generic = super().option_names()
+        clash = [name for name in formats.option_names() if name in generic]
+        if clash:  # a registered service would shadow an option of every destination: its users could never set it
+            raise ConfigError(f"{HOOK}: a notification format declares `{clash[0]}`, an option of every destination; "
+                              f"rename it in the format's OPTIONS")
+        return generic + list(formats.option_names())
 
     def default_name(self) -> str:
         """``notify_<format>`` (a second unnamed one of the same format becomes ``notify_<format>_2``)."""
@@ -139,20 +139,17 @@ class Notify(TrainingNews, Hook):
         return {"notify": self.destination.as_dict()}
 
     def secrets(self) -> list[str]:
-        """URL (and its path and query, which carry the token), signing secret, bot token, SMTP password."""
-        out = [str(self._options.get(k)) for k in ("url", "secret", "bot_token", "password") if self._options.get(k)]
-        for key in ("url", "api_url"):
-            if self._options.get(key):
-                parts = urlsplit(str(self._options[key]))
-                out += [p for p in (parts.path, parts.query) if len(p) >= 8]
-        return out
+        """What the format declares secret (webhook URL, signing secret, bot token, SMTP password...), and every URL's
+        path and query, which carry the token."""
+        return formats.secrets(self.format, self._options)
 
     def describe(self) -> dict[str, Any]:
         """What ``yolo-hooks check`` prints: the resolved options with secrets redacted."""
-        shown = {"name": self.name, "format": self.format, **self._options, "events": list(self.events),
+        shown = {"name": self.name, "format": self.format, **formats.shown_options(self.format, self._options),
+                 "events": list(self.events),
                  "min_severity": self.min_severity, "progress_every": self.progress_every,
                  "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
-                 "rate_limit": rate_limit_of(self.format, self.rate_limit),
+                 "rate_limit": formats.rate_limit_of(self.format, self.rate_limit),
                  "flush_timeout": self.flush_timeout,
                  "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
         return redact_mapping({k: v for k, v in shown.items() if v is not None})
@@ -237,7 +234,9 @@ class Notify(TrainingNews, Hook):
                      "warning")
         return delivery.outboxed - before
 
-    def _set_run(self, obj: Any) -> None:
+    def set_run(self, obj: Any) -> None:
+        """The run (or val / predict / export / tune job) ``obj`` that messages are about: its name, model and data,
+        and its folder, which holds the outbox."""
         self._run = run_info(obj)
         run_id = self._bus.run_id if self._bus is not None and self._training else None
         if run_id:
@@ -252,7 +251,7 @@ class Notify(TrainingNews, Hook):
     def on_published(self, event: Published):
         """Alerts, early stops, LR reductions, mirror results; the fitness summary is kept for train_end."""
         if event.kind == "fitness_summary":
-            self._summary = dict(event.data)
+            self._news.keep_summary(event.data)
             return
         if event.kind in BUS_EVENTS and self.wants(event.kind, event.severity):
             run = self._run
@@ -265,13 +264,86 @@ class Notify(TrainingNews, Hook):
     def on_val_start(self, validator):
         """A standalone validation: its folder holds the outbox."""
         if not (self._training or getattr(validator, "training", False)):
-            self._set_run(validator)
+            self.set_run(validator)
 
     def on_predict_start(self, predictor):
         """A prediction job: its folder holds the outbox."""
-        self._set_run(predictor)
+        self.set_run(predictor)
 
     def on_export_start(self, exporter):
         """An export job (no run folder: the outbox is ``outbox`` or ``./yolo_hooks_outbox.jsonl``)."""
-        self._set_run(exporter)
+        self.set_run(exporter)
 
+
+    # --- training: the news decides what to announce, this hook reads the trainer and keeps the state -------------
+    def on_pretrain_routine_start(self, trainer):
+        """A new run: forget the previous one (state of a resumed run is loaded after this, at train start)."""
+        self._news.reset()
+        self._training = self._in_run = True
+        self.set_run(trainer)
+
+    def on_train_start(self, trainer):
+        """Model, data, device, epochs."""
+        self.set_run(trainer)
+        if self.is_main_process:
+            self.delivery.hold()  # until finish: no thread start inside an epoch's callbacks
+        self._news.started(trainer, self._run)
+
+    def on_fit_epoch_end(self, trainer):
+        """A new best fitness, and progress every ``progress_every`` epochs / ``progress_minutes`` minutes."""
+        snap = self.snapshot(trainer)
+        if snap.is_final_eval:
+            self._news.final_eval(snap)  # metrics of best.pt, for the train_end message
+            return
+        self._epoch_done(trainer, snap)
+
+    def catch_up(self, trainer, epoch: int, values: dict[str, float | None]) -> bool:
+        """Take completed ``epoch`` that the saved state missed (the core calls this on ``resume=True``, in
+        ``on_train_start``, with the epoch's numbers read back from results.csv and last.pt).
+
+        The state is saved before an epoch's messages are sent, so the process died before sending them: a new
+        best (and a due progress message) of that epoch is sent now, once, as the uninterrupted run would have.
+        """
+        self._epoch_done(trainer, recorded_snapshot(trainer, epoch, values))
+        return True
+
+    def _epoch_done(self, trainer, snap) -> None:
+        """One completed epoch, live or caught up: queue its messages, then save the state.
+
+        The messages are built and journaled on the bus' writer before the state that says they were sent is
+        written (see ``send_later``): a SIGKILL in between leaves them in the journal, and the state one epoch behind
+        for the resume to catch up (the same ids: receivers drop the second copy).
+        """
+        self._news.epoch_done(snap, self._run)
+        self.save_state(trainer, snap.epoch)
+
+    def teardown(self, trainer):
+        """Train end (with the fitness summary), crash or interrupt — exactly once (queued, never waited for here)."""
+        if not self.is_main_process:
+            return
+        if not self._news.ended:
+            if not self._run:
+                self.set_run(trainer)  # crashed during set-up, before on_train_start
+            self._news.end(self.outcome(trainer), self._run, lambda: self._crash_facts(trainer))
+        self._training = False
+
+    def _crash_facts(self, trainer) -> dict[str, Any]:
+        from ..recovery.forensics import crash_facts
+
+        return crash_facts(trainer, self._bus.history if self._bus is not None else (), self.secrets())
+
+    def finish(self, trainer, deadline) -> None:
+        """End of the run (called by the core after every teardown): wait within the run's one ``deadline`` (and
+        ``flush_timeout``), the rest goes to the outbox; then the worker thread ends."""
+        self.flush(deadline.left(self.flush_timeout))
+        self._in_run = False  # from here on (a predict after the training) messages are sent at once
+        if self._delivery is not None:
+            self._delivery.close(max(0.1, deadline.left()))  # an idle thread ends at once
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best fitness already announced (so that a resumed run does not announce it again)."""
+        return self._news.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` (a missing key keeps its default)."""
+        self._news.load_state_dict(state)

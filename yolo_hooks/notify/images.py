@@ -1,10 +1,11 @@
 """Messages that carry an image (a detection snapshot): the file is read when the message is sent, never before.
 
 A message carries an image as a *path* in ``message.data["image"]`` (so the outbox keeps the path, never the
-bytes; a replay reads the file again). At each delivery attempt :func:`build_request` / :func:`build_email` read
-the file and give it to the format's ``build_image``; a format without one (Slack, Teams, DingTalk, Feishu
-incoming webhooks cannot upload files) sends its usual text, which names the snapshot (and its mirrored URL when
-there is one). A file that cannot be read any more is sent as text with a note saying so: never lost silently.
+bytes; a replay reads the file again). At each delivery attempt :func:`prepare` reads the file for the formats that
+show images (an HTTP format's ``build_image``, a self-delivering format's ``IMAGES``: e-mail inline); a format
+without them (Slack, Teams, DingTalk, Feishu incoming webhooks cannot upload files) sends its usual text, which
+names the snapshot (and its mirrored URL when there is one). A file that cannot be read any more is sent as text
+with a note saying so: never lost silently.
 
 Examples:
     >>> m = Message("detection", "warning", "Person in zone", data={"image": "/nonexistent/a.jpg"})
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import ModuleType
 from typing import Mapping
 
 from .formats import build_request as build_text_request
 from .formats import format_module
-from .formats.base import HttpRequest
+from .formats.base import HttpRequest, Image
 from .message import Message
 
 IMAGE_KEY = "image"
@@ -60,32 +62,32 @@ def read_image(path: Path) -> tuple[bytes | None, str | None]:
     return (data, None) if data else (None, "empty file")
 
 
-def build_request(fmt: str, message: Message, options: Mapping) -> HttpRequest:
-    """The request for ``message``, with its image for the formats that can upload one."""
+def shows_images(module: ModuleType) -> bool:
+    """Can this format show a message's image (an HTTP format's ``build_image``, a self-delivering one's
+    ``IMAGES``)?"""
+    return hasattr(module, "build_image") or bool(getattr(module, "IMAGES", False))
+
+
+def prepare(module: ModuleType, message: Message) -> tuple[Message, Image | None]:
+    """What a format sends for ``message`` now: the message and its image read from the file, or, where the format
+    shows no images or the file cannot be read, the message as text (with a note saying why it has no image)."""
     path = image_path(message)
     if path is None:
-        return build_text_request(fmt, message, options)
-    builder = getattr(format_module(fmt), "build_image", None)
-    if builder is None:
-        return build_text_request(fmt, without_image(message), options)
+        return message, None
+    if not shows_images(module):
+        return without_image(message), None
     data, problem = read_image(path)
     if data is None:
         if message.data.get("image_only"):
             message = dataclasses.replace(message, text=f"(snapshot {path.name} of this alert: see the message above)")
-        return build_text_request(fmt, without_image(message, f"(snapshot {path.name} could not be read: {problem})"),
-                                  options)
-    return builder(message, options, data, path.name)
+        return without_image(message, f"(snapshot {path.name} could not be read: {problem})"), None
+    return message, Image(data, path.name)
 
 
-def build_email(message: Message, options: Mapping):
-    """The e-mail for ``message``, with its image inline when it can be read."""
-    from .formats import email
-
-    path = image_path(message)
-    if path is None:
-        return email.build_email(message, options)
-    data, problem = read_image(path)
-    if data is None:
-        note = f"(snapshot {path.name} could not be read: {problem})"
-        return email.build_email(without_image(message, note), options)
-    return email.build_email_with_image(message, options, data, path.name)
+def build_request(fmt: str, message: Message, options: Mapping) -> HttpRequest:
+    """The request for ``message`` (a format sent over HTTP), with its image for the formats that can upload one."""
+    module = format_module(fmt)
+    message, image = prepare(module, message)
+    if image is None:
+        return build_text_request(fmt, message, options)
+    return module.build_image(message, options, image.data, image.filename)

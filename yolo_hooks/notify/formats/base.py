@@ -1,4 +1,5 @@
-"""The two records every format shares (the request to send, the verdict on the reply) and reply helpers."""
+"""The records every format shares (the request to send, the verdict on the reply, the image a message carries) and
+reply helpers."""
 
 from __future__ import annotations
 
@@ -54,6 +55,15 @@ class DeliveryResult:
 
 
 OK = DeliveryResult(ok=True)
+
+
+@dataclass(frozen=True)
+class Image:
+    """The image a message carries (a detection snapshot), read from its file at send time."""
+
+    data: bytes = field(repr=False)
+    filename: str
+    content_type: str = "image/jpeg"
 
 
 def json_body(payload: Mapping) -> bytes:

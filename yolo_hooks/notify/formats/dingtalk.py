@@ -21,15 +21,16 @@ import hashlib
 import hmac
 import time
 import urllib.parse
+from dataclasses import replace
 from functools import partial
 from typing import Mapping
 
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, HttpRequest, errcode_check, fit_json
 from .render import MARKDOWN, heading, render, run_line, truncate
+from .schema import SIGNING_SECRET, WEBHOOK_URL
 
-REQUIRED = ("url",)
-OPTIONAL = ("secret",)
+OPTIONS = (WEBHOOK_URL, replace(SIGNING_SECRET, help="the robot's 加签 secret (SEC…): each request's URL is signed with it"))
 RATE_LIMIT = 20
 
 MAX_BYTES = 20_000

@@ -16,9 +16,9 @@ from typing import Mapping
 from ..message import Message
 from .base import DeliveryResult, HttpRequest, http_check, json_body, reply_json
 from .render import DISCORD, heading, render, run_line, truncate, utf16_len
+from .schema import WEBHOOK_URL, Option
 
-REQUIRED = ("url",)
-OPTIONAL = ("display_name",)
+OPTIONS = (WEBHOOK_URL, Option("display_name", "text", help="the name Discord shows instead of the webhook's"))
 RATE_LIMIT = 30
 
 TITLE_LIMIT = 256

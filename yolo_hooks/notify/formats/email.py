@@ -1,9 +1,12 @@
 """``email``: one multipart message (plain text + simple HTML) over SMTP with STARTTLS, SSL or neither.
 
-Options: ``smtp_host``, ``smtp_port`` (default 587 for ``starttls``, 465 for ``ssl``, 25 for ``none``),
-``security`` (``starttls`` | ``ssl`` | ``none``), ``smtp_user`` / ``password`` (login when given), ``sender``,
-``to`` (a list, or one address), ``ca_file`` (a CA bundle for a server with a private certificate; certificate
-and host-name verification always stay on).
+A format that delivers itself: :func:`deliver` builds the mail (the snapshot inline when the message has one) and
+sends it; the delivery worker calls it as it sends the other formats' HTTP requests (same retries, outbox, journal).
+
+Options (:data:`OPTIONS`): ``smtp_host``, ``smtp_port`` (default 587 for ``starttls``, 465 for ``ssl``, 25 for
+``none``), ``security``, ``smtp_user`` / ``password`` (login when given), ``sender``, ``to`` (a list, or one
+address), ``ca_file`` (a CA bundle for a server with a private certificate; certificate and host-name verification
+always stay on).
 
 Errors: :func:`send_email` raises :class:`EmailError` whose text never contains the password;
 :func:`classify_smtp_error` says whether to retry (4xx replies and connection problems) or not (5xx replies,
@@ -21,14 +24,23 @@ from typing import Any, Mapping
 
 from ...core.redact import scrub
 from ..message import Message
-from .base import DeliveryResult
+from .base import OK, DeliveryResult, Image
 from .render import PLAIN, heading, render_message, truncate
-
-REQUIRED = ("smtp_host", "sender", "to")
-OPTIONAL = ("smtp_port", "security", "smtp_user", "password", "ca_file")
+from .schema import Option
 
 SECURITY = ("starttls", "ssl", "none")
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+OPTIONS = (
+    Option("smtp_host", "text", required=True, example="smtp.example.com", help="the SMTP server"),
+    Option("smtp_port", "port", help="default: 587 for starttls, 465 for ssl, 25 for none"),
+    Option("security", "choice", default="starttls", choices=SECURITY, help="how the connection is encrypted"),
+    Option("smtp_user", "text", help="the login, when the server wants one"),
+    Option("password", "text", secret=True, example="${SMTP_PASSWORD}", help="the login's password"),
+    Option("sender", "text", required=True, example="trainer@example.com", help="the From address"),
+    Option("to", "emails", required=True, example="oncall@example.com", help="one address or a list of them"),
+    Option("ca_file", "path", help="a CA bundle for a server with a private certificate (verification stays on)"),
+)
+IMAGES = True  # a snapshot goes inline in the HTML part
 SUBJECT_LIMIT = 200
 BODY_LIMIT = 100_000
 
@@ -88,8 +100,24 @@ def html_body(message: Message) -> str:
     return "<!DOCTYPE html><html><body>" + "".join(parts) + "</body></html>"
 
 
-def build_email(message: Message, options: Mapping) -> EmailMessage:
-    """The e-mail for ``message``: subject from the title, plain text and HTML alternatives."""
+def deliver(
+    message: Message, options: Mapping, timeout: float, image: Image | None = None
+) -> tuple[DeliveryResult, str | None]:
+    """Build the e-mail for ``message`` (with ``image`` inline) and send it: the verdict, and why the server is known
+    down (refused the connection, timed out) or None. Never raises: every failure is a verdict."""
+    try:
+        send_email(build_email(message, options, image), options, timeout)
+    except Exception as e:  # the classifier decides: 4xx SMTP transient, 5xx permanent, network transient
+        cause = e.__context__ if isinstance(e, EmailError) else e  # send_email keeps the socket's error as context
+        down = type(cause).__name__ if isinstance(cause, (ConnectionRefusedError, TimeoutError)) else None
+        return classify_smtp_error(e), down
+    return OK, None
+
+
+def build_email(message: Message, options: Mapping, image: Image | None = None) -> EmailMessage:
+    """The e-mail for ``message``: subject from the title, plain text and HTML alternatives (``image`` inline)."""
+    if image is not None:
+        return _with_image(message, options, image)
     mail = EmailMessage()
     mail["Subject"] = truncate(_one_line(heading(message)), SUBJECT_LIMIT)
     mail["From"] = _one_line(str(options["sender"]))
@@ -179,8 +207,9 @@ def classify_smtp_error(exc: BaseException) -> DeliveryResult:
 
 
 # --- messages with an image (additive: text-only messages above are unchanged) -----------------------------------
-def build_email_with_image(message: Message, options: Mapping, image: bytes, filename: str) -> EmailMessage:
+def _with_image(message: Message, options: Mapping, image: Image) -> EmailMessage:
     """The same e-mail, with the image inline in the HTML part (``multipart/related``, ``cid:``) below the text."""
+    filename = image.filename
     mail = EmailMessage()
     for key, value in build_email(message, options).items():
         if not key.lower().startswith(("content-", "mime-version")):
@@ -189,5 +218,6 @@ def build_email_with_image(message: Message, options: Mapping, image: bytes, fil
     mail.set_content(plain_body(message) + f"\n(snapshot attached: {filename})\n")
     img = f"<p><img src='cid:{cid[1:-1]}' alt='{html.escape(filename)}' style='max-width:100%'></p>"
     mail.add_alternative(html_body(message).replace("</h2>", "</h2>" + img, 1), subtype="html")
-    mail.get_payload()[1].add_related(image, "image", "jpeg", cid=cid, filename=filename, disposition="inline")
+    maintype, subtype = image.content_type.split("/", 1)
+    mail.get_payload()[1].add_related(image.data, maintype, subtype, cid=cid, filename=filename, disposition="inline")
     return mail

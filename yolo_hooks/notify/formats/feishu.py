@@ -21,15 +21,16 @@ import base64
 import hashlib
 import hmac
 import time
+from dataclasses import replace
 from functools import partial
 from typing import Mapping
 
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, HttpRequest, errcode_check, fit_json
 from .render import heading, run_line, truncate
+from .schema import SIGNING_SECRET, WEBHOOK_URL
 
-REQUIRED = ("url",)
-OPTIONAL = ("secret",)
+OPTIONS = (WEBHOOK_URL, replace(SIGNING_SECRET, help="the bot's 签名校验 secret: each request's body is signed with it"))
 RATE_LIMIT = 60
 
 MAX_BYTES = 20_000

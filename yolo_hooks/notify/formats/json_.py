@@ -19,16 +19,33 @@ import binascii
 import hashlib
 import hmac
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Mapping
 
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, DeliveryResult, HttpRequest, http_check, json_body
+from .schema import SIGNING_SECRET, WEBHOOK_URL, Invalid
 
 NAME = "json"
-REQUIRED = ("url",)
-OPTIONAL = ("secret",)
 SCHEMA = "yolo_hooks.notification/v1"
+
+
+def signing_secret(secret: str) -> str:
+    """A Standard Webhooks ``whsec_<base64>`` secret must decode (else every send would fail); any other text is used
+    as it is."""
+    try:
+        signing_key(secret)
+    except ValueError:
+        raise Invalid("whsec_ followed by valid base64, or any other text") from None
+    return secret
+
+
+OPTIONS = (
+    WEBHOOK_URL,
+    replace(SIGNING_SECRET, check=signing_secret, example="${NOTIFY_JSON_SECRET}",
+            help="Standard Webhooks signing secret (`whsec_<base64>`, or any text): adds the webhook-signature header"),
+)
 
 
 def payload(message: Message) -> dict:

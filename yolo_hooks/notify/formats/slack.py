@@ -13,9 +13,9 @@ from typing import Mapping
 
 from ..message import SEVERITY_ICON, Message
 from .render import SLACK, heading, render, render_message, truncate
+from .schema import WEBHOOK_URL
 
-REQUIRED = ("url",)
-OPTIONAL = ()
+OPTIONS = (WEBHOOK_URL,)
 RATE_LIMIT = 60
 
 HEADER_LIMIT = 150

@@ -17,9 +17,9 @@ from typing import Mapping
 from ..message import Message
 from .base import JSON_CONTENT_TYPE, DeliveryResult, HttpRequest, fit_json, http_check, reply_json
 from .render import heading, run_line, truncate
+from .schema import WEBHOOK_URL
 
-REQUIRED = ("url",)
-OPTIONAL = ()
+OPTIONS = (WEBHOOK_URL,)
 
 MAX_BYTES = 28_000
 TITLE_LIMIT = 200

@@ -18,12 +18,18 @@ from typing import Any, Mapping
 from ..message import Message
 from .base import DeliveryResult, HttpRequest, http_check, json_request, reply_json
 from .render import TELEGRAM, message_spans, render, run_line, utf16_len
+from .schema import Option
 
-REQUIRED = ("bot_token", "chat_id")
-OPTIONAL = ("api_url",)
+DEFAULT_API_URL = "https://api.telegram.org"
+OPTIONS = (
+    Option("bot_token", "text", required=True, secret=True, example="${TELEGRAM_BOT_TOKEN}",
+           help="the bot's token from @BotFather (part of every request's URL)"),
+    Option("chat_id", "chat_id", required=True, example="-1001234567890",
+           help="the chat, group or channel: its number, or @channelname"),
+    Option("api_url", "url", default=DEFAULT_API_URL, help="the Bot API server (a self-hosted one)"),
+)
 RATE_LIMIT = 20
 TEXT_LIMIT = 4096
-DEFAULT_API_URL = "https://api.telegram.org"
 
 
 def identity(options: Mapping[str, Any]) -> tuple[str, str]:

@@ -15,9 +15,9 @@ from typing import Mapping
 from ..message import Message
 from .base import HttpRequest, errcode_check, json_request
 from .render import MARKDOWN, message_spans, render, run_line, utf8_len
+from .schema import WEBHOOK_URL
 
-REQUIRED = ("url",)
-OPTIONAL = ()
+OPTIONS = (WEBHOOK_URL,)
 RATE_LIMIT = 20
 IMAGE_WITHOUT_TEXT = True  # an image message has no text: the text goes first, on its own (notify.images.split)
 
