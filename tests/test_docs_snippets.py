@@ -255,6 +255,8 @@ def test_the_options_table_lists_every_option_with_its_default(name):
     for names, default_cell, where in rows:
         literals = [yaml.safe_load(v) for v in re.findall(r"`([^`]+)`", default_cell)]
         for option in names:
+            if option not in parameters:
+                continue  # a notify service's option: its default is in that service's table, made from its declaration
             default = parameters[option].default
             if default is inspect.Parameter.empty:
                 assert "required" in default_cell, f"{where}: `{option}` is required"
