@@ -83,7 +83,7 @@ def run_mode(mode: str, args: list[str]) -> int:
         getattr(model, mode)(**overrides)
     from .core.deadline import finish_background_work
 
-    finish_background_work()  # the command's process ends here: snapshot files, copies and messages first
+    finish_background_work()  # the command's process ends here: alert images, copies and messages first
     return 0
 
 

@@ -38,7 +38,7 @@ def snapshot(tmp_path) -> Path:
 
 def detection(image: Path | str) -> Message:
     return Message("detection", "warning", "📸 person_in_zone — predict", text="1 person seen in zone (track 7)",
-                   fields={"Rule": "person_in_zone", "Snapshot": Path(image).name}, data={"image": str(image)})
+                   fields={"Rule": "person_in_zone", "Image": Path(image).name}, data={"image": str(image)})
 
 
 def parts(body: bytes, content_type: str) -> dict[str, tuple[str | None, bytes]]:

@@ -56,7 +56,7 @@ _AT_EXIT: list[tuple[bool, Callable[[Deadline], None]]] = []
 
 def at_exit(finish: Callable[[Deadline], None], last: bool = False) -> None:
     """Run ``finish(deadline)`` when the interpreter exits, with ONE deadline shared by everything registered here
-    (snapshot files and mirror copies first, ``last=True`` — the notifiers, which send what those publish — after)."""
+    (alert images and mirror copies first, ``last=True`` — the notifiers, which send what those publish — after)."""
     _AT_EXIT.append((last, finish))
 
 

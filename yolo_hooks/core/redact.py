@@ -121,7 +121,7 @@ def secret_forms(secret: str) -> tuple[tuple[str, str], ...]:
     for piece in secret_pieces(secret):
         shown = redact_url(piece) if "://" in piece else MASK
         raw = piece.encode("utf-8", "surrogatepass")
-        encoded = [piece, quote(piece, safe=""), quote(piece), quote_plus(piece)]
+        encoded = [piece, quote(raw, safe=""), quote(raw), quote_plus(raw)]  # bytes: a lone surrogate quotes too
         for b64 in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):
             encoded += [b64, b64.rstrip("=")]
         for form in encoded:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.bus import SEVERITIES
 from ..core.deadline import at_exit
 from ..core.errors import ConfigError
 from ..core.hook import Hook
@@ -40,7 +41,6 @@ from .options import check_anchor, check_class_names, check_counts, parse_classe
 from .rules import COUNTS, TRIGGERS, Alert, Frame, Rule, RuleState, evaluate, is_idle
 
 HOOK = "detection_alert"
-SEVERITIES = ("info", "warning", "critical")
 MAX_SOURCES = 16  # rule state kept for this many sources (videos, stream slots) at once
 ALERTS_FOLDER = "alerts"
 

@@ -297,7 +297,7 @@ def probe_message(destination: str) -> Message:
 
 
 def detection_message(event: Published, run: dict[str, str]) -> Message:
-    """A detection alert: what was seen, where and when; ``data["image"]`` is the snapshot's path (the formats
+    """A detection alert: what was seen, where and when; ``data["image"]`` is the image's path (the formats
     that can upload files attach it when sending; the others name it, with its mirrored URL when there is one)."""
     data = event.data
     rule = str(data.get("rule") or event.source)
@@ -312,11 +312,11 @@ def detection_message(event: Published, run: dict[str, str]) -> Message:
         fields["Seen"] = ", ".join(f"{n} {c}" for c, n in counts.items())
     if data.get("track_ids"):
         fields["Tracks"] = ", ".join(str(t) for t in data["track_ids"][:20])
-    for key, label in (("image_url", "Snapshot"), ("sheet_url", "Contact sheet"), ("clip_url", "Clip")):
+    for key, label in (("image_url", "Image"), ("sheet_url", "Contact sheet"), ("clip_url", "Clip")):
         if data.get(key):
             fields[label] = str(data[key])
-    if "Snapshot" not in fields and data.get("image"):
-        fields["Snapshot"] = Path(str(data["image"])).name
+    if "Image" not in fields and data.get("image"):
+        fields["Image"] = Path(str(data["image"])).name
     if data.get("note"):
         fields["Note"] = str(data["note"])
     return Message(

@@ -266,13 +266,13 @@ class Delivery:
         module = formats.format_module(fmt)
         if hasattr(module, "deliver"):
             try:
-                message, image = images.prepare(module, message)  # reads a snapshot image, if any
+                message, image = images.prepare(module, message)  # reads the message's image, if any
                 result, self.down = module.deliver(message, self.options, self.timeout, image)
             except Exception as e:  # a format that broke its promise not to raise: not retried, kept in the outbox
                 return DeliveryResult(ok=False, retry=False, error=f"{fmt} could not send: {type(e).__name__}: {e}")
             return result
         try:
-            request = images.build_request(fmt, message, self.options)  # reads a snapshot image, if any
+            request = images.build_request(fmt, message, self.options)  # reads the message's image, if any
         except Exception as e:  # a payload we cannot build will not build better later
             return DeliveryResult(ok=False, retry=False, error=f"could not build the {fmt} request: {e}")
         if self._session is None:

@@ -190,7 +190,7 @@ class Notify(Hook):
         """Hand ``message`` to the background delivery if this destination wants it; never blocks."""
         if not self.wants(message.event, message.severity):
             return False
-        for part in split(self.format, message):  # WeCom: a snapshot goes as a second, image-only message
+        for part in split(self.format, message):  # WeCom: an image goes as a second, image-only message
             self.delivery.submit(part)
         return True
 
@@ -240,7 +240,7 @@ class Notify(Hook):
         self._run = run_info(obj)
         run_id = self._bus.run_id if self._bus is not None and self._training else None
         if run_id:
-            self._run["run_id"] = run_id  # message ids are derived from it (see events.py)
+            self._run["run_id"] = run_id  # message ids are derived from it (see compose.py)
         save_dir = getattr(obj, "save_dir", None)
         if save_dir:
             self._outbox_dir = Path(save_dir).resolve()

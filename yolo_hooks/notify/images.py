@@ -1,16 +1,16 @@
-"""Messages that carry an image (a detection snapshot): the file is read when the message is sent, never before.
+"""Messages that carry an image (a detection alert's image): the file is read when the message is sent, never before.
 
 A message carries an image as a *path* in ``message.data["image"]`` (so the outbox keeps the path, never the
 bytes; a replay reads the file again). At each delivery attempt :func:`prepare` reads the file for the formats that
 show images (an HTTP format's ``build_image``, a self-delivering format's ``IMAGES``: e-mail inline); a format
 without them (Slack, Teams, DingTalk, Feishu incoming webhooks cannot upload files) sends its usual text, which
-names the snapshot (and its mirrored URL when there is one). A file that cannot be read any more is sent as text
+names the image (and its mirrored URL when there is one). A file that cannot be read any more is sent as text
 with a note saying so: never lost silently.
 
 Examples:
     >>> m = Message("detection", "warning", "Person in zone", data={"image": "/nonexistent/a.jpg"})
     >>> build_request("json", m, {"url": "https://example.com/hook"}).payload()["text"]
-    '(snapshot a.jpg could not be read: file not found)'
+    '(image a.jpg could not be read: file not found)'
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def prepare(module: ModuleType, message: Message) -> tuple[Message, Image | None
     data, problem = read_image(path)
     if data is None:
         if message.data.get("image_only"):
-            message = dataclasses.replace(message, text=f"(snapshot {path.name} of this alert: see the message above)")
-        return without_image(message, f"(snapshot {path.name} could not be read: {problem})"), None
+            message = dataclasses.replace(message, text=f"(image {path.name} of this alert: see the message above)")
+        return without_image(message, f"(image {path.name} could not be read: {problem})"), None
     return message, Image(data, path.name)
 
 

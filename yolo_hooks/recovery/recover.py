@@ -22,6 +22,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from ..core import marker as run_marker
@@ -269,7 +270,7 @@ def _deliver(message, notifiers: list, run_dir: Path) -> str:
     for hook in notifiers:
         if not hook.wants(message.event, message.severity):
             continue
-        hook._outbox_dir = run_dir.resolve()
+        hook.set_run(SimpleNamespace(save_dir=run_dir, args=None))  # the killed run's folder holds its outbox
         delivery = hook.delivery
         result = delivery.send(message, report=False)
         if result.ok:

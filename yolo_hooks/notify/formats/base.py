@@ -59,7 +59,7 @@ OK = DeliveryResult(ok=True)
 
 @dataclass(frozen=True)
 class Image:
-    """The image a message carries (a detection snapshot), read from its file at send time."""
+    """The image a message carries (a detection alert's image), read from its file at send time."""
 
     data: bytes = field(repr=False)
     filename: str

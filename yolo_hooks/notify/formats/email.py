@@ -1,6 +1,6 @@
 """``email``: one multipart message (plain text + simple HTML) over SMTP with STARTTLS, SSL or neither.
 
-A format that delivers itself: :func:`deliver` builds the mail (the snapshot inline when the message has one) and
+A format that delivers itself: :func:`deliver` builds the mail (the image inline when the message has one) and
 sends it; the delivery worker calls it as it sends the other formats' HTTP requests (same retries, outbox, journal).
 
 Options (:data:`OPTIONS`): ``smtp_host``, ``smtp_port`` (default 587 for ``starttls``, 465 for ``ssl``, 25 for
@@ -40,7 +40,7 @@ OPTIONS = (
     Option("to", "emails", required=True, example="oncall@example.com", help="one address or a list of them"),
     Option("ca_file", "path", help="a CA bundle for a server with a private certificate (verification stays on)"),
 )
-IMAGES = True  # a snapshot goes inline in the HTML part
+IMAGES = True  # an image goes inline in the HTML part
 SUBJECT_LIMIT = 200
 BODY_LIMIT = 100_000
 
@@ -214,8 +214,8 @@ def _with_image(message: Message, options: Mapping, image: Image) -> EmailMessag
     for key, value in build_email(message, options).items():
         if not key.lower().startswith(("content-", "mime-version")):
             mail[key] = value
-    cid = email.utils.make_msgid(idstring="snapshot", domain="yolo-hooks")
-    mail.set_content(plain_body(message) + f"\n(snapshot attached: {filename})\n")
+    cid = email.utils.make_msgid(idstring="image", domain="yolo-hooks")
+    mail.set_content(plain_body(message) + f"\n(image attached: {filename})\n")
     img = f"<p><img src='cid:{cid[1:-1]}' alt='{html.escape(filename)}' style='max-width:100%'></p>"
     mail.add_alternative(html_body(message).replace("</h2>", "</h2>" + img, 1), subtype="html")
     maintype, subtype = image.content_type.split("/", 1)
