@@ -167,3 +167,30 @@ def dead_url_fixture() -> str:
     from tests.servers import dead_url
 
     return dead_url()
+
+
+@pytest.fixture
+def log_lines():
+    """Every message Ultralytics' LOGGER (which every hook logs through) emits during the test."""
+    import logging
+
+    from ultralytics.utils import LOGGER
+
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    LOGGER.addHandler(handler)
+    yield lines
+    LOGGER.removeHandler(handler)
+
+
+@pytest.fixture
+def formats_for_this_test(monkeypatch):
+    """The notify formats' tables, restored after the test: a format registered in it is gone afterwards."""
+    from yolo_hooks.notify import formats
+
+    for table in ("_MODULES", "OPTIONS", "RATE_LIMITS"):
+        monkeypatch.setattr(formats, table, dict(getattr(formats, table)))
+    for names in ("FORMATS", "HTTP_FORMATS"):
+        monkeypatch.setattr(formats, names, getattr(formats, names))
+    return formats

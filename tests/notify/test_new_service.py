@@ -25,17 +25,13 @@ def recipe() -> str:
 
 
 @pytest.fixture
-def mattermost(tmp_path, monkeypatch):
+def mattermost(tmp_path, monkeypatch, formats_for_this_test):
     """The docs' module as ``my_services.mattermost``, registered for this test only."""
     package = tmp_path / "my_services"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "mattermost.py").write_text(recipe())
     monkeypatch.syspath_prepend(str(tmp_path))
-    for table in ("_MODULES", "OPTIONS", "RATE_LIMITS"):
-        monkeypatch.setattr(formats, table, dict(getattr(formats, table)))
-    for names in ("FORMATS", "HTTP_FORMATS"):
-        monkeypatch.setattr(formats, names, getattr(formats, names))
     assert formats.register("my_services.mattermost") == "mattermost"
     yield "mattermost"
     for name in [m for m in sys.modules if m.split(".")[0] == "my_services"]:  # the next test's package is another

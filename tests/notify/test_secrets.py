@@ -4,11 +4,9 @@ URL-encoded and base64 forms, with a real loopback server that echoes the webhoo
 from __future__ import annotations
 
 import base64
-import logging
 from urllib.parse import quote
 
 import pytest
-from ultralytics.utils import LOGGER
 
 from yolo_hooks import ConfigError, build_hooks, cli, load_config
 from yolo_hooks.core.redact import scrub
@@ -72,16 +70,6 @@ def test_outbox_replay_never_prints_the_token_the_server_echoes(hooks_file, echo
     text = out.out + out.err
     assert len(echo.requests) == 1 and "failed: notify_json: done" in text and "invalid_token: ***" in text
     assert not leaks(text + outbox.read_text(encoding="utf-8"), TOKEN, echo.url) and HALF_TOKEN not in text
-
-
-@pytest.fixture
-def log_lines():
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    yield lines
-    LOGGER.removeHandler(handler)
 
 
 def test_training_log_and_outbox_never_show_the_echoed_token(echo, tmp_path, log_lines):

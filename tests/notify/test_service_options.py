@@ -5,12 +5,10 @@ whose secret, named like nothing secret, is still masked, scrubbed and kept out 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import types
 
 import pytest
-from ultralytics.utils import LOGGER
 
 from yolo_hooks import ConfigError, build_hooks, load_config
 from yolo_hooks.core.redact import SECRET_KEY
@@ -200,22 +198,8 @@ def _pager_module() -> types.ModuleType:
 
 
 @pytest.fixture
-def pager(monkeypatch):
-    for table in ("_MODULES", "OPTIONS", "RATE_LIMITS"):
-        monkeypatch.setattr(formats, table, dict(getattr(formats, table)))
-    for names in ("FORMATS", "HTTP_FORMATS"):
-        monkeypatch.setattr(formats, names, getattr(formats, names))
-    return formats.register(_pager_module())
-
-
-@pytest.fixture
-def log_lines():
-    lines: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.getMessage())
-    LOGGER.addHandler(handler)
-    yield lines
-    LOGGER.removeHandler(handler)
+def pager(formats_for_this_test):
+    return formats_for_this_test.register(_pager_module())
 
 
 def test_a_registered_services_secret_is_masked_scrubbed_and_kept_out_of_the_outbox(pager, tmp_path, log_lines):
@@ -233,11 +217,7 @@ def test_a_registered_services_secret_is_masked_scrubbed_and_kept_out_of_the_out
     assert PIN not in outbox + logged and "TOKEN-0123456789abcdef" not in outbox + logged
 
 
-def test_a_registered_service_cannot_shadow_an_option_every_destination_has(monkeypatch):
-    for table in ("_MODULES", "OPTIONS", "RATE_LIMITS"):
-        monkeypatch.setattr(formats, table, dict(getattr(formats, table)))
-    for names in ("FORMATS", "HTTP_FORMATS"):
-        monkeypatch.setattr(formats, names, getattr(formats, names))
+def test_a_registered_service_cannot_shadow_an_option_every_destination_has(formats_for_this_test):
     module = _pager_module()
     module.OPTIONS = (WEBHOOK_URL, Option("timeout", "port"))
     formats.register(module)

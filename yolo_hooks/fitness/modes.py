@@ -306,6 +306,24 @@ class ModeReporter:
         self.emit("export_report", format_export(rep), rep)
 
 
+MODE_EVENTS = ("on_val_start", "on_val_end", "on_predict_start", "on_predict_batch_end", "on_predict_end",
+               "on_export_start", "on_export_end")
+
+
+def reports_modes(cls: type) -> type:
+    """Class decorator: the hook's val / predict / export events call the methods of the same names of its
+    ``reports`` (a :class:`ModeReporter`). One delegation for the two hooks that make these reports."""
+    for event in MODE_EVENTS:
+        def handler(self, job, _event=event):
+            getattr(self.reports, _event)(job)
+
+        handler.__name__, handler.__qualname__ = event, f"{cls.__qualname__}.{event}"
+        handler.__doc__ = f"Hand ``{event}`` to this hook's :class:`ModeReporter`."
+        setattr(cls, event, handler)
+    return cls
+
+
+@reports_modes
 class ModeReports(Hook):
     """Val / predict / export reports (see the module docstring for where each number comes from).
 
@@ -333,24 +351,3 @@ class ModeReports(Hook):
         """Log ``text`` and publish ``report`` as ``kind`` (what the reporter is handed)."""
         self.log(text)
         self.publish(kind, text, **report)
-
-    def on_val_start(self, validator):
-        self.reports.on_val_start(validator)
-
-    def on_val_end(self, validator):
-        self.reports.on_val_end(validator)
-
-    def on_predict_start(self, predictor):
-        self.reports.on_predict_start(predictor)
-
-    def on_predict_batch_end(self, predictor):
-        self.reports.on_predict_batch_end(predictor)
-
-    def on_predict_end(self, predictor):
-        self.reports.on_predict_end(predictor)
-
-    def on_export_start(self, exporter):
-        self.reports.on_export_start(exporter)
-
-    def on_export_end(self, exporter):
-        self.reports.on_export_end(exporter)

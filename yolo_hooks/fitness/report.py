@@ -44,10 +44,11 @@ from .files import (
     rewrite_files,
     write_fresh,
 )
-from .modes import ModeReporter
+from .modes import ModeReporter, reports_modes
 from .record import build_final_record, build_record, build_summary, format_line, format_summary, keep_for_resume
 
 
+@reports_modes
 class FitnessReport(Hook):
     """Report fitness every epoch, keep the record on disk, summarise the run; plus val/predict/export reports.
 
@@ -220,32 +221,11 @@ class FitnessReport(Hook):
         if self._active:
             self._finish(trainer, self.outcome(trainer))
 
-    # --- standalone val / predict / export: the reporter does them ----------------------------------------------
+    # --- standalone val / predict / export: the reporter makes them (see reports_modes) ----------------------------------------------
     def emit_report(self, kind: str, text: str, report: dict[str, Any]) -> None:
         """Log ``text`` and publish ``report`` as ``kind`` (what the reporter is handed)."""
         self.log(text)
         self.publish(kind, text, **report)
-
-    def on_val_start(self, validator):
-        self.reports.on_val_start(validator)
-
-    def on_val_end(self, validator):
-        self.reports.on_val_end(validator)
-
-    def on_predict_start(self, predictor):
-        self.reports.on_predict_start(predictor)
-
-    def on_predict_batch_end(self, predictor):
-        self.reports.on_predict_batch_end(predictor)
-
-    def on_predict_end(self, predictor):
-        self.reports.on_predict_end(predictor)
-
-    def on_export_start(self, exporter):
-        self.reports.on_export_start(exporter)
-
-    def on_export_end(self, exporter):
-        self.reports.on_export_end(exporter)
 
     # --- end of run ---------------------------------------------------------------------------------------------
     def _finish(self, trainer, outcome) -> None:
