@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")  # nothing to download: random init, data drawn here
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
-
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / "runs" / ".ultralytics"))  # not ~/.config, not /tmp
 OUT = ROOT / "runs" / "demo"
 SHAPES = ("circle", "square", "triangle")
 TRAIN_ARGS = dict(imgsz=96, batch=8, workers=0, device="cpu", optimizer="SGD", lr0=0.02, nbs=8, warmup_epochs=1,
@@ -114,8 +113,9 @@ def main(epochs: int = 45) -> None:
     for label, path in rows:
         print(f"  {label:<17} {path}{'' if path.exists() else '  (missing!)'}")
     print(f"  {'mirror sha256':<17} {sidecar.get('sha256', '?')} ({sidecar.get('size', '?')} bytes, verified)")
+    counts = Counter(m.get("event", "?") for m in received)
     print(f"  {'messages':<17} {len(received)} received by the webhook receiver: "
-          + ", ".join(m.get("event", "?") for m in received))
+          + ", ".join(f"{n} {event}" for event, n in counts.most_common()))
     outbox = save_dir / "notify_outbox.jsonl"
     if outbox.exists():
         print(f"  {'outbox':<17} {outbox} (undelivered; `yolo-hooks outbox replay` resends)")

@@ -10,7 +10,7 @@ A 2-epoch coco8 training sends to two JSON endpoints: ``ops`` (listening: messag
 from __future__ import annotations
 
 import os
-import tempfile
+import shutil
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -25,7 +25,8 @@ def main() -> None:
     from yolo_hooks import cli
     from yolo_hooks.notify.receiver import WebhookReceiver
 
-    work = Path(tempfile.mkdtemp(prefix="notify_demo_"))
+    work = ROOT / "runs" / "notify_example"
+    shutil.rmtree(work, ignore_errors=True)
     ops = WebhookReceiver(echo=print).start()
     backup = WebhookReceiver(echo=print).start()
     backup.stop()  # down: connection refused (it keeps its port for later)

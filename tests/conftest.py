@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-# Before anything imports ultralytics: no downloads, and settings in a throwaway folder.
+ROOT = Path(__file__).resolve().parents[1]
+
+# One folder for the whole session, removed when it ends (the test processes it starts share it through the
+# environment): Ultralytics' settings, and a copy of the bundled datasets, because Ultralytics writes its label
+# caches next to the labels, and the suite writes nothing into the source tree.
+SESSION_ENV = "YOLO_HOOKS_TEST_SESSION"
+if not os.environ.get(SESSION_ENV):
+    os.environ[SESSION_ENV] = tempfile.mkdtemp(prefix="yolo_hooks_tests_")
+    atexit.register(shutil.rmtree, os.environ[SESSION_ENV], ignore_errors=True)
+SESSION = Path(os.environ[SESSION_ENV])
+DATASETS = SESSION / "datasets"
+if not DATASETS.exists():
+    shutil.copytree(ROOT / "datasets", DATASETS, ignore=shutil.ignore_patterns("*.cache", "__pycache__"))
+
+# Before anything imports ultralytics: no downloads, and settings in the session's folder.
 os.environ["YOLO_OFFLINE"] = "1"
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
+os.environ.setdefault("YOLO_CONFIG_DIR", str(SESSION / "ultralytics_settings"))
 os.environ.setdefault("NO_COLOR", "1")
 
 import pytest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-COCO8 = ROOT / "datasets" / "coco8.yaml"
-COCO8_VAL_IMAGES = ROOT / "datasets" / "coco8" / "images" / "val"
+COCO8 = DATASETS / "coco8.yaml"
+COCO8_VAL_IMAGES = DATASETS / "coco8" / "images" / "val"
 
 # The smallest settings that still exercise every event: 2 cores, ~1-2 s per epoch.
 TRAIN_DEFAULTS = dict(imgsz=160, batch=4, workers=0, plots=False, amp=False, seed=0, deterministic=True, verbose=False)
@@ -101,7 +116,7 @@ def train_interrupted_then_resumed(tmp_path: Path, make_hooks, *, epochs: int, i
 
 
 # --- per-task datasets (segment, pose, classify, obb) made from coco8 by the committed datasets/make_tasks.py -----
-MAKE_TASKS = Path(__file__).resolve().parents[1] / "datasets" / "make_tasks.py"
+MAKE_TASKS = DATASETS / "make_tasks.py"
 
 
 def load_make_tasks():
@@ -194,3 +209,27 @@ def formats_for_this_test(monkeypatch):
     for names in ("FORMATS", "HTTP_FORMATS"):
         monkeypatch.setattr(formats, names, getattr(formats, names))
     return formats
+
+
+def _untracked_and_ignored() -> set[str] | None:
+    """What ``git status --ignored`` lists in the checkout (``__pycache__`` aside); None outside a git checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return {line for line in out.stdout.splitlines() if "__pycache__" not in line and ".venv" not in line}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_suite_writes_nothing_into_the_checkout():
+    """Running the tests changes nothing under the project root: every file they make is in a temporary folder."""
+    before = _untracked_and_ignored()
+    yield
+    after = _untracked_and_ignored()
+    if before is not None and after is not None:
+        assert sorted(after - before) == [], "the tests wrote into the source tree"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from ultralytics import YOLO
 
@@ -142,3 +144,13 @@ def test_a_misspelled_keyword_in_python_is_the_same_config_error_as_in_hooks_yam
     with pytest.raises(ConfigError) as from_yaml:
         yolo_hooks.build_hooks({config_name: {typo: 1}})
     assert str(from_python.value) == str(from_yaml.value)
+
+
+@pytest.mark.parametrize("config_name, old, new", [
+    ("val_loss_alert", "cooldown", "`repeat_every`"), ("val_loss_alert", "patience", "`overfit`"),
+    ("early_stop", "start_epoch", "`warmup`"), ("best_mirror", "retry_delay", "`backoff`"),
+    ("notify", "username", "`smtp_user` (email) or `display_name` (discord)"), ("detection_alert", "snapshot", "`image`"),
+])
+def test_an_option_renamed_since_0_1_says_what_to_use_now(config_name, old, new):
+    with pytest.raises(ConfigError, match=f"^{config_name}: `{old}` was renamed in 0.2.0: use {re.escape(new)}$"):
+        yolo_hooks.build_hooks({config_name: {old: 1}})

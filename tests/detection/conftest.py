@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import DATASETS
 
 FPS, SIZE, REPEAT = 10, (320, 240), 3  # every coco8 image shown for 3 frames: 24 frames of 320x240 at 10 fps
 # A random-init model scores every box around 2e-4: this low a threshold makes real Results carry boxes.
@@ -21,7 +21,7 @@ def coco8_video(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("video") / "coco8.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-    for image in sorted((ROOT / "datasets" / "coco8" / "images").glob("*/*.jpg")):
+    for image in sorted((DATASETS / "coco8" / "images").glob("*/*.jpg")):
         frame = cv2.resize(cv2.imread(str(image)), SIZE)
         for _ in range(REPEAT):
             writer.write(frame)
@@ -32,7 +32,7 @@ def coco8_video(tmp_path_factory) -> Path:
 def coco8_names() -> dict[int, str]:
     import yaml
 
-    return {int(k): v for k, v in yaml.safe_load((ROOT / "datasets" / "coco8.yaml").read_text())["names"].items()}
+    return {int(k): v for k, v in yaml.safe_load((DATASETS / "coco8.yaml").read_text())["names"].items()}
 
 
 @pytest.fixture

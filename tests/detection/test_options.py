@@ -60,7 +60,7 @@ def test_several_rules_in_hooks_yaml_and_unknown_options_are_caught():
 
 
 def test_a_renamed_option_says_its_new_name():
-    with pytest.raises(ConfigError, match=r"^detection_alert: `snapshot` is now called `image` \(renamed in 0.2.0\)"):
+    with pytest.raises(ConfigError, match=r"^detection_alert: `snapshot` was renamed in 0.2.0: use `image`"):
         build_hooks({"detection_alert": {"snapshot": False}})
     assert DetectionAlert(image=False).image is False
 

@@ -3,13 +3,15 @@
 They are cheap: ``venv --without-pip`` plus one ``.pth`` line naming the running interpreter's site-packages, so
 torch and Ultralytics are shared instead of installed again. The project is installed with the running
 interpreter's pip (``--python``), ``--no-deps --no-build-isolation``: exactly the wheel a user gets, built by the
-project's own backend. ``PYTHONPATH`` is removed from every child, so only the installed copy can be imported.
+project's backend (hatchling) from a copy of the project in the test's folder, so that nothing is written into the
+source tree. ``PYTHONPATH`` is removed from every child, so only the installed copy can be imported.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -45,16 +47,28 @@ class Venv:
         return self.run(str(self.python), "-c", code, **kwargs)
 
 
+# what a copy of the project to install from leaves out (environments, outputs, caches)
+NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "site", "runs", "build", "dist", "*.egg-info", "__pycache__",
+                                    ".pytest_cache", "*.cache")
+
+
+def copy_of_project(folder: Path) -> Path:
+    """The project's files in ``folder``: what is installed from, so that a build never writes into the checkout."""
+    shutil.copytree(ROOT, folder, ignore=NOT_COPIED)
+    return folder
+
+
 def make_venv(root: Path, editable: bool) -> Venv:
     if importlib.util.find_spec("pip") is None:
         pytest.skip("installing the project needs pip in the interpreter that runs the tests")
+    source = copy_of_project(root.parent / f"{root.name}_source")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
     venv = Venv(root)
     venv.site = Path(subprocess.check_output(
         [str(venv.python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
     Path(venv.site, "_shared_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")  # torch, ultralytics
     subprocess.run([sys.executable, "-m", "pip", "--python", str(venv.python), "install", "-q", "--no-deps",
-                    "--no-build-isolation", *(["-e"] if editable else []), str(ROOT)],
+                    "--no-build-isolation", *(["-e"] if editable else []), str(source)],
                    check=True, env=venv.env(), cwd=root)
     # Ultralytics' own `yolo` command, as pip writes console scripts, for this venv's Python
     yolo = venv.bin / "yolo"

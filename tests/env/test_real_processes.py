@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import COCO8
 from yolo_hooks.notify.receiver import WebhookReceiver
 
-ROOT = Path(__file__).resolve().parents[2]
-COCO8 = ROOT / "datasets" / "coco8.yaml"
 TINY = ["imgsz=64", "batch=4", "workers=0", "epochs=1", "plots=False", "amp=False", "device=cpu"]
 
 

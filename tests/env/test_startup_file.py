@@ -19,7 +19,7 @@ def test_the_pth_file_is_installed_and_inert_without_the_variable(venv):
     assert (venv.site / "yolo_hooks.pth").is_file()
     result = venv.python_code(SHOW_MODULES)
     modules = json.loads(result.stdout)
-    ours = [m for m in modules if "yolo_hooks" in m and not m.startswith("__editable__")]  # setuptools' finder
+    ours = [m for m in modules if m.startswith(("yolo_hooks", "_yolo_hooks"))]
     assert not ours and not [m for m in modules if m.startswith("ultralytics")]
 
 

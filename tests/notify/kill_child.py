@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
+if "YOLO_CONFIG_DIR" not in os.environ:  # set by the test that starts this process
+    os.environ["YOLO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="yolo_hooks_cfg_")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -51,7 +52,7 @@ def main(config_path: str, project: str, control: str, resume: str = "") -> None
     if resume:
         model.train(resume=True)
     else:
-        model.train(data=str(ROOT / "datasets" / "coco8.yaml"), epochs=EPOCHS, imgsz=64, batch=4, workers=0,
+        model.train(data=str(Path(os.environ.get("YOLO_HOOKS_TEST_SESSION", ROOT)) / "datasets" / "coco8.yaml"), epochs=EPOCHS, imgsz=64, batch=4, workers=0,
                     plots=False, amp=False, seed=0, deterministic=True, device="cpu", project=project, name="run",
                     exist_ok=True, val=True)
 

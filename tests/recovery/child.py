@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
+if "YOLO_CONFIG_DIR" not in os.environ:  # set by the test that starts this process
+    os.environ["YOLO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="yolo_hooks_cfg_")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
@@ -51,7 +52,7 @@ def main(project: str, url: str, mirror: str, control: str, when: str) -> None:
         "fitness_report": {"plot": False},
         "notify": [{"format": "json", "url": url, "retries": 1, "backoff": 0.1}],
     }, yolo_hooks.BestMirror(to=SlowStore(mirror, seconds_per_mib=1.5), keep=0))
-    model.train(data=str(ROOT / "datasets" / "coco8.yaml"), epochs=EPOCHS, imgsz=64, batch=4, workers=0, plots=False,
+    model.train(data=str(Path(os.environ.get("YOLO_HOOKS_TEST_SESSION", ROOT)) / "datasets" / "coco8.yaml"), epochs=EPOCHS, imgsz=64, batch=4, workers=0, plots=False,
                 amp=False, seed=0, deterministic=True, device="cpu", project=project, name="run", exist_ok=True,
                 verbose=False)
 

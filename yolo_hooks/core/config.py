@@ -115,7 +115,7 @@ def check_options(label: str, cls: type, options: dict[str, Any], positional: in
     allowed = cls.option_names()
     for key in options:
         if key in cls.renamed_options and key not in allowed:
-            raise ConfigError(f"{label}: `{key}` is now called `{cls.renamed_options[key]}` (renamed in 0.2.0)")
+            raise ConfigError(f"{label}: `{key}` was renamed in 0.2.0: use {cls.renamed_options[key]}")
         if key not in allowed:
             raise ConfigError.unknown_key(label, str(key), allowed)
     given_by_position = allowed[:positional]  # on(event, func): the first options given in order

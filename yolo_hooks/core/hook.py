@@ -60,7 +60,7 @@ class Hook(metaclass=HookType):
     config_name: ClassVar[str | None] = None  # top-level key in hooks.yaml (from the registry for registered classes)
     finish_last: ClassVar[bool] = False  # finish after the others (a notifier sends what they published at the end)
     allow_multiple: ClassVar[bool] = False  # may hooks.yaml give a list of option sets?
-    renamed_options: ClassVar[dict[str, str]] = {}  # old option name -> new one, for a clear error
+    renamed_options: ClassVar[dict[str, str]] = {}  # old option name -> what to use now, for a clear error
     _transient: ClassVar[tuple[str, ...]] = ()  # attributes dropped from pickled state
 
     def __init__(self, *, strict: bool = False, name: str | None = None):

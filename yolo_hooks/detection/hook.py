@@ -84,7 +84,7 @@ class DetectionAlert(Hook):
     """
 
     allow_multiple = True
-    renamed_options = {"snapshot": "image"}  # one word per idea: a snapshot is an epoch's reading
+    renamed_options = {"snapshot": "`image`"}  # one word per idea: a snapshot is an epoch's reading
     _transient = ("_handover", "_sources", "_last")
 
     def __init__(

@@ -66,6 +66,8 @@ class BestMirror(Hook):
     could not be made after all retries or was still missing at the end of the run.
     """
 
+    renamed_options = {"retry_delay": "`backoff`"}
+
     _transient = ("_workers", "_stager")
 
     def __init__(

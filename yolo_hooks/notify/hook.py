@@ -59,6 +59,8 @@ class Notify(Hook):
             ``sender``, ``to``... for e-mail. Put secrets in the environment: ``url: "${SLACK_WEBHOOK_URL}"``.
     """
 
+    renamed_options = {"username": "`smtp_user` (email) or `display_name` (discord)"}
+
     allow_multiple = True
     finish_last = True  # after the other hooks' finish: a mirror_failed published there is still sent
     _transient = ("_delivery",)

@@ -72,6 +72,7 @@ class EarlyStopping(MonitorHook):
         name: display name and state-file name (default ``early_stop``).
     """
 
+    renamed_options = {"start_epoch": "`warmup`"}  # it collided with Ultralytics' trainer.start_epoch
 
     def __init__(
         self,

@@ -91,6 +91,7 @@ class ValLossAlert(Hook):
         name: name in logs and state files.
     """
 
+    renamed_options = {"cooldown": "`repeat_every`", "patience": "`overfit`"}
 
     def __init__(
         self,
