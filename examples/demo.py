@@ -83,21 +83,29 @@ def hooks_config(webhook_url: str, mirror_dir: Path) -> dict:
     }
 
 
-def main(epochs: int = 45) -> None:
+def main(epochs: int = 45, out: Path = OUT) -> Path:
+    """Run the demo into ``out``; returns the training's folder."""
     from ultralytics import YOLO
 
     import yolo_hooks
     from yolo_hooks.notify.receiver import WebhookReceiver
 
-    shutil.rmtree(OUT, ignore_errors=True)
-    data = make_shapes(OUT / "shapes")
-    mirror_dir = OUT / "mirror"
-    with WebhookReceiver(echo=print) as receiver:
+    shutil.rmtree(out, ignore_errors=True)
+    data = make_shapes(out / "shapes")
+    mirror_dir = out / "mirror"
+    arrived: list[str] = []  # what the receiver got, printed at each epoch's end: never inside a progress bar
+
+    def show_arrived(_job=None) -> None:
+        while arrived:
+            print(f"  {arrived.pop(0)}")
+
+    with WebhookReceiver(echo=arrived.append) as receiver:
         model = YOLO("yolo11n.yaml")
-        yolo_hooks.attach(model, hooks_config(receiver.url, mirror_dir))
-        model.train(data=str(data), epochs=epochs, project=str(OUT), name="train", exist_ok=True, **TRAIN_ARGS)
+        yolo_hooks.attach(model, hooks_config(receiver.url, mirror_dir), yolo_hooks.on("on_fit_epoch_end", show_arrived))
+        model.train(data=str(data), epochs=epochs, project=str(out), name="train", exist_ok=True, **TRAIN_ARGS)
         save_dir = Path(model.trainer.save_dir)
         received = receiver.delivered()
+    show_arrived()
 
     sidecar = json.loads((mirror_dir / "best.json").read_text()) if (mirror_dir / "best.json").exists() else {}
     print("\nyolo_hooks demo: where everything is")
@@ -119,6 +127,7 @@ def main(epochs: int = 45) -> None:
     outbox = save_dir / "notify_outbox.jsonl"
     if outbox.exists():
         print(f"  {'outbox':<17} {outbox} (undelivered; `yolo-hooks outbox replay` resends)")
+    return save_dir
 
 
 if __name__ == "__main__":

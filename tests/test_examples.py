@@ -83,3 +83,22 @@ def test_the_demo_hooks_config_attaches(tmp_path):
     """The README's main command must not die on a renamed option: its hooks build as ``attach`` would build them."""
     hooks = build_hooks(_demo_module().hooks_config("http://127.0.0.1:9/hook", tmp_path / "mirror"))
     assert {h.config_name for h in hooks} == {"fitness_report", "val_loss_alert", "early_stop", "notify", "best_mirror"}
+
+
+@pytest.mark.training
+def test_two_runs_of_the_demo_on_one_machine_record_the_same_fitness(tmp_path, capsys):
+    """The demo is seeded and deterministic: on one machine two runs write the same fitness.csv, times aside (on
+    another CPU or torch version the numbers may differ, which the docs say)."""
+    import csv
+
+    demo = _demo_module()
+
+    def numbers(save_dir: Path) -> list[dict[str, str]]:
+        with open(save_dir / "fitness.csv", encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        timing = {"time", "epoch_time", "elapsed", "eta"}
+        return [{k: v for k, v in row.items() if not any(word in k for word in timing)} for row in rows]
+
+    first, second = (numbers(demo.main(epochs=3, out=tmp_path / name)) for name in ("a", "b"))
+    assert len(first) == 3 and first == second
+    assert "messages" in capsys.readouterr().out  # the closing summary counts what arrived

@@ -233,3 +233,36 @@ def test_evaluate_does_not_mutate_the_given_state():
     state = AlertState()
     new, _ = evaluate(AlertRules(above={DEFAULT: 1.0}), state, Observation(1, {"val/box_loss": 2.0}))
     assert state.tracks == {} and state.active == {} and new.active
+
+
+def _record(kind, rule, loss, value, baseline=None, threshold=None, severity="warning", action=None):
+    from yolo_hooks.val_loss.rules import AlertRecord
+
+    return AlertRecord(kind, rule, loss, value, threshold, baseline, 16, 16, severity if kind == "alert" else "info",
+                       action, f"{loss} message")
+
+
+@pytest.mark.parametrize("records, line, level", [
+    ([_record("alert", "rise", "val/cls_loss", 3.889, baseline=2.843), _record("alert", "rise", "val/loss", 8.593,
+      baseline=6.475)], "epoch 16: rise on val/cls_loss (+37%), val/loss (+33%)", "warning"),
+    ([_record("alert", "above", "val/loss", 52.1, threshold=50, severity="critical", action="stop")],
+     "epoch 16: above on val/loss (52.1 > 50); stopping", "error"),
+    ([_record("alert", "nonfinite", "val/loss", float("nan"), severity="critical"),
+      _record("recovered", "rise", "val/box_loss", 1.0, baseline=1.1)],
+     "epoch 16: nonfinite on val/loss (not finite); recovered: val/box_loss", "error"),
+    ([_record("recovered", "rise", "val/box_loss", 1.0), _record("recovered", "jump", "val/box_loss", 1.0)],
+     "epoch 16: recovered: val/box_loss", "info"),
+])
+def test_one_console_line_per_epoch_names_every_loss_that_alerts_or_recovers(records, line, level):
+    from yolo_hooks.val_loss.rules import epoch_line
+
+    assert epoch_line(records) == (line, level)
+
+
+def test_the_end_of_run_line_says_what_an_alert_still_active_means():
+    from yolo_hooks.val_loss.rules import end_line
+
+    text, level = end_line(21, ["rise|val/box_loss", "rise|val/loss"], "runs/train/alerts.jsonl")
+    assert level == "warning" and "still active at the end: rise on val/box_loss, rise on val/loss" in text
+    assert "best.pt (the best fitness) is the checkpoint to use" in text
+    assert end_line(2, [], "a.jsonl") == ("2 alert(s) this run, none active at the end; see a.jsonl", "info")

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .console import Console
 from .deadline import END_TIMEOUT
 
 SEVERITIES = ("info", "warning", "critical")
@@ -87,6 +88,7 @@ class Bus:
         self.run_id: str | None = None
         self.end_timeout = END_TIMEOUT
         self.history: collections.deque[Published] = collections.deque(maxlen=HISTORY)  # crash forensics read it
+        self.console = Console()  # the hooks' console lines, never inside a progress bar
         self._writer = None
         self._lock = threading.RLock()  # re-entrant: a subscriber may publish in turn
 
@@ -123,6 +125,7 @@ class Bus:
         self.__dict__.update(state)
         self.__dict__.setdefault("run_id", None)
         self.__dict__.setdefault("end_timeout", END_TIMEOUT)
+        self.__dict__.setdefault("console", Console())
         self.history = collections.deque(maxlen=HISTORY)
         self._lock = threading.RLock()
 

@@ -18,11 +18,10 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from ultralytics.utils import LOGGER
-
 from .bus import SEVERITIES, Bus, Published, event_id
 from .callbacks import RESERVED_METHODS, check_event, known_events
 from .colour import colour_enabled, paint
+from .console import emit
 from .files import read_json, rewrite_json_text
 from .redact import scrub
 from .run import EpochSnapshot, RunOutcome, is_main_process, rank, run_state, take_outcome, take_snapshot
@@ -147,11 +146,19 @@ class Hook(metaclass=HookType):
         return []
 
     def log(self, message: str, level: str = "info", colour: bool | None = None) -> None:
-        """Log through Ultralytics' LOGGER with a ``name:`` prefix (coloured on a terminal), secrets scrubbed."""
+        """Log through Ultralytics' LOGGER with a ``name:`` prefix (coloured on a terminal), secrets scrubbed.
+
+        During a training a line from a background thread is printed between two progress bars, never inside one
+        (:mod:`yolo_hooks.core.console`)."""
         colour = colour_enabled() if colour is None else colour
         styles = {"warning": ("yellow", "bold"), "error": ("red", "bold"), "critical": ("red", "bold")}
-        text = f"{paint(self.name + ':', colour, *styles.get(level, ('blue', 'bold')))} {scrub(message, self.secrets())}"
-        {"warning": LOGGER.warning, "error": LOGGER.error, "critical": LOGGER.error}.get(level, LOGGER.info)(text)
+        prefix = paint(self.name + ":", colour, *styles.get(level, ("blue", "bold")))
+        body = scrub(message, self.secrets())
+        level = "error" if level == "critical" else level
+        if self._bus is None:
+            emit(level, f"{prefix} {body}")
+        else:
+            self._bus.console.write(self.name, level, prefix, body)
 
     def publish(self, kind: str, message: str, severity: str = "info", /, **data: Any) -> Published:
         """Tell the other hooks of this model (and notifiers) that ``kind`` happened; returns the record.
@@ -266,12 +273,18 @@ class Hook(metaclass=HookType):
         count = self.error_counts[key] = self.error_counts.get(key, 0) + 1
         prefix = paint("yolo_hooks:", colour_enabled(), "yellow", "bold")
         # Ultralytics lets only errors through its LOGGER on DDP ranks > 0: a failure there is logged as one
-        where, log = ("", LOGGER.warning) if is_main_process() else (f" on rank {rank()}", LOGGER.error)
+        where, level = ("", "warning") if is_main_process() else (f" on rank {rank()}", "error")
         if count == 1:
             trace = scrub("".join(traceback.format_exception(error)), self.secrets())
-            log(f"{prefix} {self.name}.{event} failed{where}, training continues: {message}\n{trace}")
+            body = f"{self.name}.{event} failed{where}, training continues: {message}\n{trace}"
         elif count in LOG_REPEATS_AT:
-            log(f"{prefix} {self.name}.{event} failed {count} times{where}: {message}")
+            body = f"{self.name}.{event} failed {count} times{where}: {message}"
+        else:
+            return
+        if self._bus is None:
+            emit(level, f"{prefix} {body}")
+        else:  # from a background thread during a training: between two progress bars
+            self._bus.console.write(f"{self.name}:failed", level, prefix, body)
 
     @property
     def error_total(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from . import compat, marker
 from .bus import Bus
 from .collective import share_stop
@@ -43,6 +45,7 @@ class RunTracker(Hook):
                 step(trainer, hooks, self.log)
             marker.started(trainer, hooks, self.bus.run_id)
             self.bus.hold_writer()  # until finish_run
+            self.bus.console.training_thread = threading.get_ident()  # other threads' lines wait for an epoch's end
         if not getattr(trainer.args, "resume", False):
             return
         completed = int(getattr(trainer, "start_epoch", 0))  # epochs in last.pt; 1-based number of the last one
@@ -73,6 +76,7 @@ class RunTracker(Hook):
         others wait in the next gradient all-reduce. Nothing comes before the broadcast, so every rank enters it.
         """
         share_stop(trainer)
+        self.bus.console.flush()  # between the last epoch's bars and this one's
         attempts = int(getattr(trainer, "nan_recovery_attempts", 0) or 0)
         state = run_state(trainer)
         seen = getattr(state, "nan_recoveries_seen", 0)
@@ -94,6 +98,7 @@ class RunTracker(Hook):
         after validation, on cold caches) shows here once instead of in whichever hook happens to ask first."""
         state = run_state(trainer)
         state.in_final_eval, state.epoch_pending = not state.epoch_pending, False
+        self.bus.console.flush()  # validation's bar is done: what background threads said meanwhile
         if len(self.bus.hooks) > 1:
             take_snapshot(trainer)
 
@@ -128,6 +133,8 @@ class RunTracker(Hook):
         for hook in sorted(hooks, key=lambda h: h.finish_last):
             hook.call_guarded("finish", trainer, deadline)
         self.bus.close_writer(max(deadline.left(), 1.0))
+        self.bus.console.training_thread = None  # the run is over: no bar left to break
+        self.bus.console.flush()
 
 
 def nan_recovery(trainer, attempt: int) -> tuple[str, dict]:

@@ -39,6 +39,8 @@ from .rules import (
     AlertState,
     Observation,
     Threshold,
+    end_line,
+    epoch_line,
     evaluate,
 )
 
@@ -87,6 +89,8 @@ class ValLossAlert(Hook):
             recovers).
         action: ``alert`` or ``stop`` (stop training cleanly after this epoch); one for every rule or a mapping by
             rule name (``{nonfinite: stop, default: alert}``).
+        verbose: one console line per alert and recovery, with its full message (default: one line per epoch naming
+            every loss that alerts or recovers; alerts.jsonl and the published events always have every detail).
         strict: re-raise errors instead of isolating them (tests, debugging).
         name: name in logs and state files.
     """
@@ -104,6 +108,7 @@ class ValLossAlert(Hook):
         warmup: int = 3,
         repeat_every: int | None = None,
         action: Any = "alert",
+        verbose: bool = False,
         strict: bool = False,
         name: str | None = None,
     ):
@@ -123,6 +128,7 @@ class ValLossAlert(Hook):
             ),
             actions=_actions(hook, action),
         )
+        self.verbose = check_bool(hook, "verbose", verbose)
         self.records: list[AlertRecord] = []  # this run's alerts and recoveries, in order
         self._state = AlertState()
         self._checked_names = False
@@ -183,6 +189,10 @@ class ValLossAlert(Hook):
                 self.log(f"{record.kind} of epoch {record.epoch} ({record.rule} on {record.loss}) is already in {path}")
             else:
                 self._emit(record, path)
+        fresh = [r for r in records if not (already_written and _identity(r.as_dict()) in already_written)]
+        if fresh and not self.verbose:
+            text, level = epoch_line(fresh)
+            self.log(text, level)
         stoppers = [r for r in records if r.stops]
         if stoppers:
             trainer.stop = True
@@ -198,10 +208,8 @@ class ValLossAlert(Hook):
             return
         fired = sum(r.kind == "alert" for r in self.records)
         if fired:
-            still = ", ".join(k.replace("|", " on ") for k in self._state.active) or "none"
-            self.log(
-                f"{fired} alert(s) this run; still active: {still}; see {trainer.save_dir / ALERTS_FILE}", "warning"
-            )
+            text, level = end_line(fired, list(self._state.active), trainer.save_dir / ALERTS_FILE)
+            self.log(text, level)
 
     # --- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -214,8 +222,9 @@ class ValLossAlert(Hook):
     def _emit(self, record: AlertRecord, path) -> None:
         """Log, append to alerts.jsonl, publish: each effect independent of the others."""
         self.records.append(record)
-        level = {"critical": "error", "warning": "warning"}.get(record.severity, "info")
-        self.log(f"{record.severity.upper() if record.kind == 'alert' else 'OK'}: {record.message}", level)
+        if self.verbose:
+            level = {"critical": "error", "warning": "warning"}.get(record.severity, "info")
+            self.log(record.message if record.kind == "alert" else f"recovered: {record.message}", level)
         fields = record.as_dict()
         published = self.publish(
             "alert" if record.kind == "alert" else "alert_recovered",

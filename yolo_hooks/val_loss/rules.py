@@ -314,3 +314,52 @@ def _record(kind, rules, rule, loss, value, threshold, baseline, epoch, since, m
     return AlertRecord(
         kind, rule, loss, value, threshold, baseline, epoch, since, rules.severity(rule), rules.action(rule), message
     )
+
+
+# --- the console: one line per epoch, one at the end -------------------------------------------------------------
+def _change(record: AlertRecord) -> str:
+    """How far ``record``'s value is from what the rule compared it with: ``+37%`` or ``52.1 > 50``."""
+    value, base, limit = record.value, record.baseline, record.threshold
+    if value is None or not math.isfinite(value):
+        return "not finite"
+    if record.rule in ("rise", "jump") and base:
+        return f"{100 * (value - base) / abs(base):+.0f}%"
+    if record.rule == "above" and limit is not None:
+        return f"{value:.4g} > {limit:g}"
+    return f"{value:.4g}"
+
+
+def epoch_line(records: list[AlertRecord]) -> tuple[str, str]:
+    """One console line for one epoch's alerts and recoveries, and its level (error, warning or info).
+
+    Examples:
+        >>> rec = AlertRecord("alert", "rise", "val/loss", 3.0, None, 2.0, 7, 7, "warning", None, "...")
+        >>> epoch_line([rec, AlertRecord("recovered", "rise", "val/dfl_loss", 1.0, None, 1.1, 7, 5, "info", None, "")])
+        ('epoch 7: rise on val/loss (+50%); recovered: val/dfl_loss', 'warning')
+    """
+    alerts = [r for r in records if r.kind == "alert"]
+    by_rule: dict[str, list[str]] = {}
+    for record in alerts:
+        by_rule.setdefault(record.rule, []).append(f"{record.loss} ({_change(record)})")
+    parts = [f"{rule} on {', '.join(losses)}" for rule, losses in by_rule.items()]
+    recovered = [r.loss for r in records if r.kind != "alert"]
+    if recovered:
+        parts.append(f"recovered: {', '.join(dict.fromkeys(recovered))}")
+    if any(r.stops for r in alerts):
+        parts.append("stopping")
+    level = "error" if any(r.severity == "critical" for r in alerts) else "warning" if alerts else "info"
+    return f"epoch {records[0].epoch}: {'; '.join(parts)}", level
+
+
+def end_line(fired: int, active: list[str], where: Any) -> tuple[str, str]:
+    """The end-of-run line: how many alerts, what is still active and what that means for the weights.
+
+    Examples:
+        >>> end_line(3, [], "alerts.jsonl")
+        ('3 alert(s) this run, none active at the end; see alerts.jsonl', 'info')
+    """
+    if not active:
+        return f"{fired} alert(s) this run, none active at the end; see {where}", "info"
+    still = ", ".join(key.replace("|", " on ") for key in active)
+    return (f"{fired} alert(s) this run; still active at the end: {still}. The last epochs did not come back within "
+            f"the limit: best.pt (the best fitness) is the checkpoint to use, not last.pt; see {where}"), "warning"
