@@ -111,3 +111,21 @@ def test_progress_settings_add_epoch_to_the_default_events():
     every = Notify(format="json", url=GOOD, events="all").events
     assert {"train_end", "crash", "interrupt"} <= set(every) and "predict_report" not in every
     assert "predict_report" in Notify(format="json", url=GOOD, events=["predict_report"]).events
+
+
+def test_notify_test_and_replay_cut_off_an_endpoint_that_trickles_its_reply(tmp_path, endpoint, capsys):
+    import time
+
+    endpoint.set_mode("trickle_headers", trickle=0.2)  # a byte every 0.2 s: no per-read timeout ever fires
+    hooks = write_hooks(tmp_path, f"notify:\n  - {{format: json, url: '{endpoint.url}', timeout: 1, backoff: 0}}\n")
+    message = Message("train_end", "info", "done")
+    append(tmp_path / "notify_outbox.jsonl",
+           [make_record(message, Destination.of("notify_json", "json", {"url": endpoint.url}), "r")])
+    start = time.monotonic()
+    assert cli.main(["notify-test", str(hooks)]) == 1
+    assert cli.main(["outbox", "replay", f"hooks={hooks}", f"dir={tmp_path}"]) == 1
+    took = time.monotonic() - start
+    endpoint.heal()
+    out = capsys.readouterr().out
+    assert "no reply within 1 s" in out and "0 delivered, 1 still undelivered" in out
+    assert took < 2 * 2 * 1.5  # two commands, two attempts each, each within its 1 s deadline

@@ -208,3 +208,32 @@ def test_nothing_listening_is_transient():
 def test_classify_smtp_error(exc, retry):
     result = classify_smtp_error(exc)
     assert (result.ok, result.retry) == (False, retry) and result.error
+
+
+def test_a_server_trickling_its_greeting_is_cut_off_at_the_timeout():
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:  # "220 ..." one byte every 0.2 s: any per-read timeout of 1 s is reset forever
+        conn, _ = listener.accept()
+        with conn:
+            for byte in b"220 slow.example ESMTP\r\n" * 10:
+                if stop.wait(0.2):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    threading.Thread(target=trickle, daemon=True).start()
+    options = {"smtp_host": "127.0.0.1", "smtp_port": listener.getsockname()[1], "security": "none",
+               "sender": "a@example.com", "to": ["b@example.com"]}
+    start = time.monotonic()
+    result, down = deliver(Message("test", "info", "hello"), options, timeout=1)
+    took = time.monotonic() - start
+    stop.set()
+    listener.close()
+    assert took < 1.5 and (result.ok, result.retry, down) == (False, True, "TimeoutError")

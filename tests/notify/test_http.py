@@ -150,3 +150,41 @@ def test_an_https_proxy_is_refused_with_a_reason_that_names_no_credentials(tmp_p
         monkeypatch.delenv(name, raising=False)
     result = delivery(f"https://{HOST}/hook/TOKEN-x-0123456789", tmp_path, retries=0).send(message())
     assert not result.ok and "https:// proxy" in result.error and "SECRETPW" not in result.error
+
+
+# --- one total deadline per request --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        ("trickle_headers", "no reply within 1 s"),  # the status line never completes: no verdict, retried
+        ("trickle_body", None),  # the status came (200): the verdict is taken from it and the body read so far
+        ("no_length", None),  # a 200 whose body never says it ended: the same
+    ],
+)
+def test_a_reply_trickled_or_never_ended_is_cut_off_at_the_requests_timeout(endpoint, reply, verdict):
+    endpoint.set_mode(reply, trickle=0.2)  # a byte every 0.2 s resets any per-read timeout of 1 s, forever
+    session = http.Session(endpoint.url)
+    start = time.monotonic()
+    result, down = http.send(session, HttpRequest(url=endpoint.url, json={"event": "test"}), "json", timeout=1)
+    took = time.monotonic() - start
+    endpoint.heal()
+    assert took < 1.5  # one deadline for connect, send and the whole reply
+    assert (result.ok, result.error) == ((False, verdict) if verdict else (True, None))
+    assert session._conn is None  # a reply cut short leaves a connection nobody can reuse
+
+
+def test_a_reply_reset_midway_is_a_transient_failure_and_the_next_attempt_opens_a_fresh_connection(endpoint):
+    endpoint.script("reset_mid_reply")
+    session = http.Session(endpoint.url)
+    first, down = http.send(session, HttpRequest(url=endpoint.url, json={"n": 1}), "json", timeout=2)
+    second, _ = http.send(session, HttpRequest(url=endpoint.url, json={"n": 2}), "json", timeout=2)
+    assert (first.ok, first.retry, down) == (False, True, None) and second.ok
+    assert len({r["client_port"] for r in endpoint.requests}) == 2
+
+
+def test_a_name_that_does_not_resolve_is_down_at_once_without_naming_the_url():
+    url = "http://no-such-host.invalid/hook/TOKEN-s3cr3t-0123456789"
+    start = time.monotonic()
+    result, down = http.send(http.Session(url), HttpRequest(url=url, json={}), "json", timeout=5)
+    assert (result.ok, result.retry, down) == (False, True, "host name not found")
+    assert time.monotonic() - start < 5 and "TOKEN" not in result.error

@@ -1,4 +1,5 @@
-"""One webhook POST: no redirect followed, at most :data:`MAX_REPLY_BYTES` of the reply read, errors without the URL.
+"""One webhook POST: one total deadline, no redirect followed, at most :data:`MAX_REPLY_BYTES` of the reply read,
+errors without the URL.
 
 A message is sent with the standard library's ``http.client`` over one kept-alive connection per destination.
 ``requests`` still decides, once per destination, what the environment asks for (proxies and ``NO_PROXY``, the CA
@@ -25,7 +26,9 @@ import ssl
 from urllib.parse import unquote, urlsplit
 
 from .._version import __version__
+from ..core.deadline import Deadline
 from ..core.redact import redact_url
+from ..core.timed_socket import TimedSocket
 from .formats import DeliveryResult, check_response
 
 MAX_REPLY_BYTES = 64 * 1024  # of any reply: a verdict needs the status and a short error text
@@ -87,6 +90,7 @@ class Session:
             credentials = _proxy_credentials(_proxy(proxy))
             if credentials:
                 headers["Proxy-Authorization"] = credentials
+        deadline = Deadline(timeout)  # one for the whole request: connect, send, status, headers and body
         conn = self._connection(parts.scheme, parts.hostname, port, proxy, timeout)
         try:
             try:
@@ -94,10 +98,11 @@ class Session:
                     conn.connect()
             except (TimeoutError, socket.timeout) as e:
                 raise TransportError(f"connect timed out after {timeout:g} s", down=True) from e
+            conn.sock = TimedSocket.around(conn.sock, deadline)
             conn.request(method, target, body=body, headers=headers)
             reply = conn.getresponse()
-            data = reply.read(limit)
-            if not reply.isclosed():  # a body longer than we read: the connection cannot be reused
+            data, whole = _read_body(reply, limit)
+            if not (whole and reply.isclosed()):  # a body cut short or longer than we read: never reused
                 self.close()
             return reply.status, reply.headers, data
         except TransportError:
@@ -158,9 +163,29 @@ class Session:
             conn.close()
 
 
+def _read_body(reply: http.client.HTTPResponse, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the reply's body, and whether that is all of it (False also when the request's
+    deadline passed in the middle: the status and headers came, so the verdict is taken from them and the part of
+    the body that arrived, as from a body longer than we read)."""
+    data = bytearray()
+    try:
+        while len(data) < limit and not reply.isclosed():
+            if reply.length == 0:  # a Content-Length body read whole: read() ends the reply (read1 does not)
+                reply.read()
+                break
+            chunk = reply.read1(limit - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, socket.timeout):
+        return bytes(data), False
+    return bytes(data), reply.isclosed()
+
+
 def send(session: Session, request, fmt: str, timeout: float) -> tuple[DeliveryResult, str | None]:
-    """Send ``request``; returns the verdict and, when the destination did not answer at all (refused, timed out),
-    why (else None).
+    """Send ``request`` within ``timeout`` seconds in all (connect, send and the whole reply: a server trickling its
+    reply is cut off then, see :mod:`yolo_hooks.core.timed_socket`); returns the verdict and, when the destination
+    did not answer at all (refused, timed out), why (else None).
 
     Redirects are never followed: a 3xx is a permanent failure naming where it pointed (a followed redirect turns
     the POST into a body-less GET, with the signed headers, to a host nobody configured).

@@ -39,12 +39,18 @@ REPLIES = {
     "drop": "take the message, then hang up: the sender cannot know it arrived (the at-least-once case)",
     "reset": "read the request, then reset the connection (RST)",
     "never": "take the request and never answer (until `heal()` or `stop()`; 120 s at most)",
+    "trickle_headers": "200, its status line and headers one byte every `trickle` seconds (then the body)",
+    "trickle_body": "200, headers at once, then the body one byte every `trickle` seconds",
+    "reset_mid_reply": "begin a 200 (status line, part of the headers), then reset the connection (RST)",
+    "no_length": "200 with a body but no Content-Length, then keep the connection open (the end is never said)",
 }
-# Besides these: any status as a string; "429" and "503" carry Retry-After: `retry_after`, a 3xx Location: `location`.
+# Besides these: any status as a string; "429" and "503" carry Retry-After: `retry_after` (seconds, or a string such
+# as an HTTP date), a 3xx Location: `location`. The slow replies (trickles, no_length) end at `heal()` or `stop()`.
 
 Answer = Callable[[dict], tuple]  # the recorded request -> (status, body) or (status, body, headers)
 Reply = Union[str, Answer]
-_HUNG_UP = ("close", "drop", "reset", "never")  # replies that send no HTTP answer
+_HUNG_UP = ("close", "drop", "reset", "never", "reset_mid_reply")  # replies that send no whole HTTP answer
+_RAW = ("trickle_headers", "trickle_body", "no_length")  # a 200 written byte by byte, or never ended
 
 
 def _status_of(reply: str) -> int | None:
@@ -83,7 +89,7 @@ class WebhookReceiver:
         self.port, self.quiet, self.echo, self.path, self.tls = port, quiet, echo, path, tls
         self.requests: list[dict[str, Any]] = []
         self._mode: Reply = "ok"
-        self.delay, self.retry_after = 5.0, 1.0
+        self.delay, self.retry_after, self.trickle = 5.0, 1.0, 1.0
         self.location = "http://127.0.0.1:9/elsewhere"  # where a 3xx points
         self.huge_bytes, self.bytes_sent = 50 * 1024 * 1024, 0
         self._script: collections.deque[Reply] = collections.deque()
@@ -112,9 +118,11 @@ class WebhookReceiver:
     def mode(self, reply: Reply) -> None:
         self._mode = check_reply(reply)
 
-    def set_mode(self, mode: Reply, *, delay: float = 5.0, retry_after: float = 1.0) -> None:
-        """Answer every request with ``mode`` (``slow``: after ``delay`` s; ``429``: with Retry-After)."""
-        self.mode, self.delay, self.retry_after = mode, delay, retry_after
+    def set_mode(self, mode: Reply, *, delay: float = 5.0, retry_after: float | str = 1.0,
+                 trickle: float = 1.0) -> None:
+        """Answer every request with ``mode`` (``slow``: after ``delay`` s; ``429``: with Retry-After; a trickle:
+        one byte every ``trickle`` s)."""
+        self.mode, self.delay, self.retry_after, self.trickle = mode, delay, retry_after, trickle
 
     def script(self, *replies: Reply) -> WebhookReceiver:
         """Answer the next requests with ``replies`` in order (then as the cycle or the mode says)."""
@@ -254,6 +262,9 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             if reply == "slow":
                 time.sleep(receiver.delay)
             record["answered"] = True
+            if reply in _RAW:
+                self._answer_raw(reply, payload)
+                return
             if reply == "huge":
                 self._send_huge()
                 return
@@ -265,7 +276,8 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
         def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
             if status in (429, 503):
-                self.send_header("Retry-After", f"{receiver.retry_after:g}")
+                wait = receiver.retry_after
+                self.send_header("Retry-After", wait if isinstance(wait, str) else f"{wait:g}")
             if 300 <= status < 400:
                 self.send_header("Location", receiver.location)
             headers.setdefault("Content-Type", "application/json")
@@ -275,10 +287,38 @@ def _handler(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
+        def _answer_raw(self, reply: str, payload: bytes) -> None:
+            """A 200 written by hand: trickled byte by byte, or without the Content-Length that says where it ends."""
+            self.close_connection = True
+            length = "" if reply == "no_length" else f"Content-Length: {len(payload)}\r\n"
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{length}\r\n".encode()
+            try:
+                if reply == "trickle_headers":
+                    self._trickle(head + payload)
+                elif reply == "trickle_body":
+                    self.wfile.write(head)
+                    self._trickle(payload)
+                else:
+                    self.wfile.write(head + payload)
+                    receiver._release.wait(120)  # the body never ends: the client cannot tell it is all there
+            except OSError:  # the sender gave up and closed: what a careful sender does
+                pass
+
+        def _trickle(self, data: bytes) -> None:
+            for i in range(len(data)):
+                self.wfile.write(data[i:i + 1])
+                if receiver._release.wait(receiver.trickle):  # healed or stopped: the rest at once
+                    self.wfile.write(data[i + 1:])
+                    return
+
         def _hang_up(self, reply: str) -> None:
             self.close_connection = True
             if reply == "never":
                 receiver._release.wait(120)
+            elif reply == "reset_mid_reply":  # a reply begun, then RST (linger 0)
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: appli")
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
             elif reply == "reset":  # linger 0: close() sends RST, not FIN
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self.connection.close()

@@ -22,7 +22,9 @@ import ssl
 from email.message import EmailMessage
 from typing import Any, Mapping
 
+from ...core.deadline import Deadline
 from ...core.redact import scrub
+from ...core.timed_socket import TimedSocket
 from ..message import Message
 from .base import OK, DeliveryResult, Image
 from .render import PLAIN, heading, render_message, truncate
@@ -108,10 +110,19 @@ def deliver(
     try:
         send_email(build_email(message, options, image), options, timeout)
     except Exception as e:  # the classifier decides: 4xx SMTP transient, 5xx permanent, network transient
-        cause = e.__context__ if isinstance(e, EmailError) else e  # send_email keeps the socket's error as context
-        down = type(cause).__name__ if isinstance(cause, (ConnectionRefusedError, TimeoutError)) else None
-        return classify_smtp_error(e), down
+        return classify_smtp_error(e), _down(e)
     return OK, None
+
+
+def _down(error: BaseException) -> str | None:
+    """``ConnectionRefusedError`` / ``TimeoutError`` when one is behind ``error`` (send_email and smtplib keep the
+    socket's error as the context of theirs): the server is known down."""
+    seen = 0
+    while error is not None and seen < 4:
+        if isinstance(error, (ConnectionRefusedError, TimeoutError)):
+            return type(error).__name__
+        error, seen = error.__context__, seen + 1
+    return None
 
 
 def build_email(message: Message, options: Mapping, image: Image | None = None) -> EmailMessage:
@@ -150,11 +161,12 @@ def send_email(msg: EmailMessage, options: Mapping, timeout: float = 10.0) -> No
     host = str(options["smtp_host"])
     port = int(options.get("smtp_port") or DEFAULT_PORTS[security])
     user, password = options.get("smtp_user"), options.get("password")
+    deadline = Deadline(timeout)  # the whole session: a server trickling its replies is cut off at `timeout`
     try:
         if security == "ssl":
-            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=_tls_context(options))
+            client = _SMTPSSL(host, port, timeout=timeout, context=_tls_context(options), deadline=deadline)
         else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
+            client = _SMTP(host, port, timeout=timeout, deadline=deadline)
         with client:
             if security == "starttls":
                 client.starttls(context=_tls_context(options))
@@ -167,6 +179,33 @@ def send_email(msg: EmailMessage, options: Mapping, timeout: float = 10.0) -> No
         verdict = classify_smtp_error(exc)
         text = scrub(f"email via {host}:{port}: {verdict.error}", [str(password or "")])
         raise EmailError(text, getattr(exc, "smtp_code", None), verdict.retry) from None
+
+
+class _Timed:
+    """An SMTP session whose every send and receive ends by one deadline (:mod:`yolo_hooks.core.timed_socket`)."""
+
+    def __init__(self, *args: Any, deadline: Deadline, **kwargs: Any):
+        self.deadline = deadline
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        return TimedSocket(super()._get_socket(host, port, self.deadline.left()), self.deadline)
+
+    def starttls(self, *args: Any, **kwargs: Any):
+        self.sock = self.sock.raw  # TLS wraps the real socket; the TLS socket then gets the deadline in turn
+        try:
+            return super().starttls(*args, **kwargs)
+        finally:
+            if self.sock is not None and not isinstance(self.sock, TimedSocket):
+                self.sock = TimedSocket(self.sock, self.deadline)
+
+
+class _SMTP(_Timed, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_Timed, smtplib.SMTP_SSL):
+    pass
 
 
 def _reply(code: int, text: bytes | str) -> str:
