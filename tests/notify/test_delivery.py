@@ -255,17 +255,23 @@ def test_a_script_that_exits_without_flushing_still_keeps_its_messages(tmp_path,
     from pathlib import Path
 
     script = (
+        "import atexit, time\n"
+        "atexit.register(lambda: print(f'waited {time.monotonic() - sent:.2f}'))  # the last exit handler to run\n"
         "from yolo_hooks.notify import Notify\n"
         "from yolo_hooks.notify.message import Message\n"
         f"hook = Notify(format='json', url={dead_url!r}, backoff=30, flush_timeout=0.5,\n"
         f"              outbox={str(tmp_path / 'o.jsonl')!r})\n"
         "hook.send(Message('alert', 'warning', 'val loss high', id='abc123'))\n"
-    )  # ...and the interpreter exits with the message in back-off
+        "sent = time.monotonic()\n"
+    )  # ...and the interpreter exits with the message queued, being sent or in back-off
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     records, _ = read(tmp_path / "o.jsonl")
     assert [(r["id"], r["reason"]) for r in records] == [("abc123", "undelivered at interpreter exit")]
+    assert not list(tmp_path.glob(".notify_journal.*"))  # settled: in the outbox, not only in the journal
+    waited = float(done.stdout.split("waited ")[-1])
+    assert waited < 0.5 + 1.0, waited  # its flush_timeout, not the whole exit deadline (10 s)
 
 
 def test_the_environments_proxy_settings_are_honoured_though_read_once_per_destination(endpoint, tmp_path,

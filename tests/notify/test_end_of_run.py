@@ -184,3 +184,23 @@ def test_no_state_json_is_made_on_the_training_thread(tmp_path, monkeypatch):
     assert len(made_on) >= 6 and set(made_on) == {"yolo_hooks-state"}  # 3 hooks x 2 epochs, at least
     states = sorted((model.trainer.save_dir / "weights").glob("*.state.json"))
     assert [json.loads(p.read_text())["epoch"] for p in states] == [2, 2, 2]
+
+
+def test_flush_timeout_caps_the_wait_on_a_destination_that_trickles_its_replies(tmp_path):
+    trickling = Endpoint().start()  # answers every request one byte a second: each request lasts its whole timeout
+    trickling.mode = "trickle_headers"
+    try:
+        hook = Notify(format="json", url=trickling.url, timeout=30, flush_timeout=1.5, strict=True)
+        ended = {}
+        from ultralytics import YOLO
+
+        model = YOLO("yolo11n.yaml")
+        model.add_callback("on_train_end", lambda trainer: ended.setdefault("at", time.monotonic()))
+        yolo_hooks.attach(model, hook, end_timeout=10)
+        train(tmp_path, model=model, epochs=1, imgsz=64)
+        waited = time.monotonic() - ended["at"]
+        assert waited < 1.5 + 1.5, waited  # the documented figure, not the rest of the run's 10 s deadline
+        records, _ = read(model.trainer.save_dir / OUTBOX_NAME)
+        assert sorted(r["message"]["event"] for r in records) == ["train_end", "train_start"]
+    finally:
+        trickling.stop()

@@ -126,7 +126,7 @@ class Delivery:
         self._abort = threading.Event()  # set by a flush that ran out of time: back-off sleeps end at once
         self._lock = threading.Lock()
         self._handed_over: set[str] = set()  # ids already in the outbox: their job stops retrying
-        self._current: Message | None = None
+        self._unsettled: dict[str, Message] = {}  # submitted, neither delivered nor in the outbox yet (in order)
         self._logged: set[str] = set()
         self._failing = False
         self.down: str | None = None  # why this destination is known down in this run (refused, timed out)
@@ -149,6 +149,8 @@ class Delivery:
         """Journal ``message`` and queue it for the worker (microseconds; starts the thread on first use)."""
         worker = self._get_worker()
         _LIVE.add(self)
+        with self._lock:
+            self._unsettled[message.id] = message
         journal = journal_path(self.outbox, self.destination)
         try:  # write-ahead: a SIGKILL before delivery leaves it there, and the next start moves it to the outbox
             self.journal.note(journal, message, self.destination, self.outbox, self.secrets)
@@ -159,6 +161,11 @@ class Delivery:
     def pending(self) -> int:
         """Messages queued or being sent."""
         return 0 if self._worker is None else self._worker.pending()
+
+    def unsettled(self) -> int:
+        """Messages submitted and neither delivered nor in the outbox."""
+        with self._lock:
+            return len(self._unsettled)
 
     def flush(self, timeout: float | None = None, reason: str = "undelivered at end of run") -> int:
         """Wait up to ``timeout`` seconds (default ``flush_timeout``) for the queue to empty; write the rest to the
@@ -177,10 +184,9 @@ class Delivery:
             return 0
         aborted = self._abort
         aborted.set()  # the message in back-off stops waiting; the one in a slow request is written now anyway
-        messages = [job.message for job in self._worker.drain() if isinstance(job, _Job)]
-        current = self._current
-        if current is not None and all(m.id != current.id for m in messages):
-            messages.insert(0, current)
+        self._worker.drain()  # never started: the worker will not take them now
+        with self._lock:  # every message not settled, wherever the worker is with it (taken, sending, backing off)
+            messages = list(self._unsettled.values())
         self._abort = threading.Event()  # messages submitted later (a val after training) are delivered normally
         return self._hand_over(messages, reason)
 
@@ -192,12 +198,10 @@ class Delivery:
     # --- the worker thread ------------------------------------------------------------------------------------
     def _run_job(self, message: Message) -> None:
         abort = self._abort
-        self._current = message
-        try:
-            result = self.send(message, abort)
-        finally:
-            self._current = None
+        result = self.send(message, abort)
         if result.ok:
+            with self._lock:
+                self._unsettled.pop(message.id, None)
             self.journal.settle([message])
             return
         if result.aborted:
@@ -286,6 +290,8 @@ class Delivery:
         with self._lock:
             fresh = [m for m in messages if m.id not in self._handed_over]
             self._handed_over.update(m.id for m in fresh)
+            for m in fresh:
+                self._unsettled.pop(m.id, None)
         if not fresh:
             return 0
         records = [outbox_file.make_record(m, self.destination, reason, attempts) for m in fresh]
@@ -325,9 +331,15 @@ _LIVE: weakref.WeakSet[Delivery] = weakref.WeakSet()
 
 
 def _flush_at_exit(deadline: Deadline) -> None:
-    for delivery in list(_LIVE):
-        if delivery.pending():
-            delivery.flush(deadline.left(), reason="undelivered at interpreter exit")
+    """Each delivery waits its ``flush_timeout`` at most, all at the same time (within the one exit deadline);
+    then every message not yet settled is in the outbox."""
+    waiting = [(delivery, Deadline(deadline.left(delivery.flush_timeout))) for delivery in list(_LIVE)]
+    for delivery, allowance in waiting:
+        if delivery.unsettled():
+            try:
+                delivery.flush(allowance.left(), reason="undelivered at interpreter exit")
+            except Exception:  # noqa: BLE001 (the others still get their turn; the journal keeps this one's)
+                pass
 
 
 at_exit(_flush_at_exit, last=True)

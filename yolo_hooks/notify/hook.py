@@ -336,11 +336,16 @@ class Notify(Hook):
 
     def finish(self, trainer, deadline) -> None:
         """End of the run (called by the core after every teardown): wait within the run's one ``deadline`` (and
-        ``flush_timeout``), the rest goes to the outbox; then the worker thread ends."""
-        self.flush(deadline.left(self.flush_timeout))
+        ``flush_timeout``), the rest goes to the outbox; then the worker thread ends.
+
+        ``flush_timeout`` is all this destination waits: a request still in flight once everything is in the outbox
+        is not waited for (it ends by its own ``timeout``, on a daemon thread, and changes nothing: its message is
+        in the outbox already, to be replayed under the same id)."""
+        allowance = Deadline(deadline.left(self.flush_timeout))
+        self.flush(allowance.left())
         self._in_run = False  # from here on (a predict after the training) messages are sent at once
         if self._delivery is not None:
-            self._delivery.close(max(0.1, deadline.left()))  # an idle thread ends at once
+            self._delivery.close(allowance.left())  # an idle thread ends at once
 
     def state_dict(self) -> dict[str, Any]:
         """The best fitness already announced (so that a resumed run does not announce it again)."""
