@@ -13,6 +13,7 @@ import pytest
 from tests.mirror.support import (
     CorruptingStore,
     FlakyStore,
+    SlowStore,
     leftovers,
     read_only_dir,
     stored_check,
@@ -412,3 +413,25 @@ def test_the_end_of_the_run_cuts_a_backoff_wait_short(tmp_path, source):
     uploader(_upload(tmp_path, source, 1, "best-epoch001.pt"))
     assert time.monotonic() - start < 5  # a back-off of up to 60 s, then 120 s... was a plain time.sleep
     assert len(results) == 1 and not results[0].ok and "No space left on device" in results[0].error
+
+
+def test_a_copy_still_uploading_at_the_end_of_the_run_has_one_outcome(tmp_path, source):
+    from yolo_hooks.mirror.workers import finish, jobs, make_workers
+
+    results, lines = [], []
+    slow = SlowStore(tmp_path / "slow", seconds_per_mib=0.6)  # ~1.4 s for the 2.3 MB file
+    workers, stager = make_workers("m", [slow], [[]], on_skip=lambda job: None, keep=1, retries=0, backoff=0,
+                                   report=results.append, log=lambda text, level: lines.append(text))
+    for worker, job in jobs(workers, stager, "best", "final", source, identity(source), tmp_path, ["best.pt"], None,
+                            "best.json", {"epoch": 3, "final": True}):
+        worker.submit(job)
+    deadline = time.monotonic() + 10
+    while not (workers[0].queue.pending() and workers[0].queue._running is not None) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    finish(workers, stager, tmp_path / ".mirror_staging", 0.3, results.append)  # the end of the run's deadline
+    while workers[0].alive and time.monotonic() < deadline:  # the upload in progress goes on, and completes
+        time.sleep(0.05)
+    assert (tmp_path / "slow" / "best.pt").read_bytes() == source.read_bytes()
+    assert [(r.ok, r.kind) for r in results] == [(False, "final")]  # reported missing at the deadline, once
+    assert "still not uploaded at the end of the run" in results[0].error
+    assert any("after the end of the run had reported it missing" in line for line in lines)

@@ -25,9 +25,12 @@ from .console import Console
 from .deadline import END_TIMEOUT
 
 SEVERITIES = ("info", "warning", "critical")
-# Data keys that say *which* event this is (not how it measured): they make the id.
 HISTORY = 200  # recent events kept for crash forensics (where the copies went), never pickled
-IDENTITY_KEYS = ("epoch", "rule", "loss", "monitor", "store", "file", "kind", "reason")
+# Data keys that say *which* event this is (not how it measured): they make the id. Two different announcements
+# differ in one of them: the rule and loss of an alert, the NaN recovery's attempt, the watchdog's stall number, a
+# copy's store, file, kind (best, last, final, export), whether it is the final one and its content (sha256).
+IDENTITY_KEYS = ("epoch", "rule", "loss", "monitor", "store", "file", "kind", "final", "sha256", "reason",
+                 "attempt", "stall")
 
 
 @dataclass(frozen=True)

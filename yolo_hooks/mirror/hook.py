@@ -169,7 +169,7 @@ class BestMirror(Hook):
         best = file_identity(snap.best_path)
         files = [("last", snap.last_path)] if last is not None else []
         files += [("final", snap.best_path)] if best is not None else []
-        self._plan(files, snap.epoch, "_plan_final", snap, run, best, last)
+        self._plan(files, snap.epoch, "_plan_final", snap, run, best, last, final=True)
 
     def _plan_final(self, snap, run: dict, best, last) -> None:
         """Staging thread: the jobs of ``on_train_end``."""
@@ -283,12 +283,13 @@ class BestMirror(Hook):
                 **run, **extra}
         return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
 
-    def _plan(self, files: list[tuple[str, Path]], epoch: int | None, method: str, *args: Any) -> None:
+    def _plan(self, files: list[tuple[str, Path]], epoch: int | None, method: str, *args: Any,
+              final: bool = False) -> None:
         """Queue ``self.<method>(*args)``, which makes and submits the jobs of ``files`` ((kind, local file)), on the
         staging thread: plans run in the order queued, each guarded like a callback (an error is logged, never
         raised); one still waiting at the end of the run is reported as missing."""
         self._ensure_workers()
-        plan = background.Plan(lambda: self.call_guarded(method, *args), tuple(files), epoch)
+        plan = background.Plan(lambda: self.call_guarded(method, *args), tuple(files), epoch, final)
         self._stager.submit(Job(None, "plan", plan))
 
     def _submit(self, jobs: list) -> None:

@@ -20,6 +20,8 @@ from .queue import Job
 from .sidecar import encode, sidecar
 from .staging import StagedFile, Superseded
 
+_CLAIMS = threading.Lock()
+
 
 @dataclass
 class Upload:
@@ -41,6 +43,14 @@ class Upload:
     sidecar: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
     run_dir: Any = None  # last.pt: the run folder whose small files (mirror.run_files) go with it
+    settled: bool = field(default=False, repr=False)  # its one outcome was reported (see claim)
+
+    def claim(self) -> bool:
+        """True once: for the first outcome of this copy (verified, failed, or still missing at the end of the run);
+        a later one is not reported (one copy, one outcome)."""
+        with _CLAIMS:
+            first, self.settled = not self.settled, True
+        return first
 
     def absorb(self, replaced: Upload) -> None:
         """Take over the versioned name of the waiting best this final replaces (the last epoch's best.pt, rewritten
@@ -68,6 +78,7 @@ class Result:
     error: str | None = None
     attempts: int = 1
     seconds: float = 0.0
+    final: bool = False  # the copy made after training (the optimizer-stripped file)
 
 
 class Uploader:
@@ -107,7 +118,8 @@ class Uploader:
                     self._lost = upload
                 return
             except OSError as e:  # the source itself is gone or unreadable: retrying will not bring it back
-                self.report(self._result(upload, False, 1, start, error=f"could not stage {upload.staged.source}: {e}"))
+                self._settle(upload, self._result(upload, False, 1, start,
+                                                  error=f"could not stage {upload.staged.source}: {e}"))
                 return
             if upload.kind == "best":
                 self._lost = None  # a newer best gets its own name
@@ -124,11 +136,20 @@ class Uploader:
                                                                                       self.abort):
                         continue
                     break
-                self.report(self._result(upload, True, attempts, start, sha256=check.sha256, size=check.size))
+                self._settle(upload, self._result(upload, True, attempts, start, sha256=check.sha256,
+                                                  size=check.size))
                 return
-            self.report(self._result(upload, False, attempts, start, error=error))
+            self._settle(upload, self._result(upload, False, attempts, start, error=error))
         finally:
             upload.staged.release()
+
+    def _settle(self, upload: Upload, result: Result) -> None:
+        """Report ``result``, unless the end of the run already reported this copy as missing."""
+        if upload.claim():
+            self.report(result)
+        elif result.ok:
+            self.log(f"{result.kind} {result.file} reached {result.store} (verified) after the end of the run had "
+                     f"reported it missing", "info")
 
     def _result(self, upload: Upload, ok: bool, attempts: int, start: float, **kw: Any) -> Result:
         return Result(
@@ -140,6 +161,7 @@ class Uploader:
             fitness=upload.info.get("fitness"),
             attempts=attempts,
             seconds=time.monotonic() - start,
+            final=upload.kind == "final" or bool(upload.info.get("final")),
             **kw,
         )
 

@@ -61,6 +61,7 @@ class Plan(NamedTuple):
     make: Callable[[], None]
     files: tuple[tuple[str, Path], ...]
     epoch: int | None
+    final: bool = False  # the copies after training (on_train_end)
 
 
 def stage(job: Job) -> None:
@@ -96,13 +97,15 @@ def finish(workers: list[MirrorWorker], stager: MirrorWorker | None, staging: Pa
             elif job.kind == "plan":  # never made into jobs: every store misses its files
                 for worker in workers:
                     for kind, source in job.payload.files:
-                        report(missing_file(worker, kind, source, source.name, job.payload.epoch, None, late))
+                        report(missing_file(worker, kind, source, source.name, job.payload.epoch, None, late,
+                                            final=job.payload.final))
         stager.close()
         stager.join(max(0.1, deadline - time.monotonic()))  # an idle thread ends at once
     for worker in workers:
         worker._process.abort.set()  # a back-off wait ends now; the attempt in progress reports on its own
-        for job in worker.queue.pending():
-            report(missing(job.payload, worker, late))
+        for job in worker.queue.pending():  # the one being uploaded too: its attempt's outcome then goes unreported
+            if job.payload.claim():
+                report(missing(job.payload, worker, late))
         for job in worker.queue.drain():  # never started: nothing will upload them now
             job.payload.staged.release()
         worker.close()  # the thread ends when idle; an export (or the next training) starts a new one
@@ -115,14 +118,14 @@ def finish(workers: list[MirrorWorker], stager: MirrorWorker | None, staging: Pa
 def missing(item: Upload, worker: MirrorWorker, why: str) -> Result:
     """A failed :class:`Result` for something that will not reach ``worker``'s store."""
     return missing_file(worker, item.kind, item.staged.source, item.targets[-1], item.info.get("epoch"),
-                        item.info.get("fitness"), why)
+                        item.info.get("fitness"), why, final=item.kind == "final" or bool(item.info.get("final")))
 
 
 def missing_file(worker: MirrorWorker, kind: str, source: Path, name: str, epoch: int | None,
-                 fitness: float | None, why: str) -> Result:
+                 fitness: float | None, why: str, final: bool = False) -> Result:
     """A failed :class:`Result`: local file ``source`` will not reach ``worker``'s store as ``name``."""
     return Result(ok=False, kind=kind, store=worker._process.store.display, file=name, epoch=epoch,
-                  fitness=fitness, error=f"{why}; the local file is {source}")
+                  fitness=fitness, error=f"{why}; the local file is {source}", final=final or kind == "final")
 
 
 class Report(NamedTuple):
@@ -137,9 +140,14 @@ class Report(NamedTuple):
 
 
 def describe(result: Result) -> Report:
-    """What ``result`` says (:class:`Report`)."""
-    what = f"{result.kind} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
+    """What ``result`` says (:class:`Report`). Its data names the copy (store, file, epoch, kind, final and, once
+    verified, its sha256): the event's id is made of them, so two copies never share one (the last epoch's last.pt
+    and the stripped one written after training differ in ``final`` and content)."""
+    role = "final last" if result.final and result.kind == "last" else result.kind
+    what = f"{role} {result.file}" + (f" (epoch {result.epoch})" if result.epoch is not None else "")
     data = dict(store=result.store, file=result.file, epoch=result.epoch, kind=result.kind)
+    if result.final:
+        data["final"] = True
     if result.ok:
         line = (f"{what} -> {result.store}: {result.size / 1e6:.1f} MB verified sha256 {result.sha256[:12]}... "
                 f"in {result.seconds:.1f}s")

@@ -57,8 +57,8 @@ BUS_TITLES = {
     "alert_recovered": "Validation loss recovered",
     "early_stop": "Stopping early",
     "lr_reduced": "Learning rate reduced",
-    "mirror_done": "best.pt mirrored",
-    "mirror_failed": "Mirroring best.pt failed",
+    "mirror_done": "{file} mirrored",  # the file it is about: best.pt, last.pt, an export
+    "mirror_failed": "Mirroring {file} failed",
     "val_report": "Validation results",
     "predict_report": "Prediction results",
     "export_report": "Export finished",
@@ -67,6 +67,12 @@ BUS_TITLES = {
     "stalled": "Training stalled",
     "progress_resumed": "Training progressing again",
 }
+
+
+def _bus_title(event: Published) -> str:
+    """The title of another hook's record; a mirror's names its file (``last.pt mirrored``)."""
+    title = BUS_TITLES.get(event.kind, event.kind.replace("_", " ").capitalize())
+    return title.format(file=event.data.get("file") or "a file") if "{file}" in title else title
 
 
 def severity_at_least(severity: str, minimum: str) -> bool:
@@ -166,7 +172,7 @@ def published_message(event: Published, run: dict[str, str]) -> Message:
     if event.kind == "detection":
         return detection_message(event, run)
     icon = "🚨" if event.kind == "alert" and event.severity == "critical" else BUS_ICONS.get(event.kind, "🔔")
-    title = BUS_TITLES.get(event.kind, event.kind.replace("_", " ").capitalize())
+    title = _bus_title(event)
     fields = {}
     for key, value in event.data.items():
         if isinstance(value, (str, int, float, bool)) and value != "":

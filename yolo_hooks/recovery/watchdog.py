@@ -116,7 +116,7 @@ class Watchdog(Hook):
             seconds = time.time() - stalled["time"] + stalled["seconds"]
             self.publish("progress_resumed", f"training moves again after {seconds:.0f}s without progress "
                          f"({stalled['phase']})", "info", phase=stalled["phase"], seconds=round(seconds, 1),
-                         epoch=self._epoch)
+                         epoch=self._epoch, stall=stalled["stall"])
 
     def on_train_start(self, trainer):
         """Start watching (rank 0: a hang in any rank stalls rank 0 too)."""
@@ -185,7 +185,7 @@ class Watchdog(Hook):
     def _report(self, phase: str, waited: float, limit: float) -> None:
         where = _stack_of(self._train_thread)
         stall = {"phase": phase, "seconds": round(waited, 1), "limit": limit, "epoch": self._epoch, "time": time.time(),
-                 "where": where[-1] if where else ""}
+                 "where": where[-1] if where else "", "stall": len(self.stalls) + 1}  # its number: part of its id
         if self.action == "dump" and self._save_dir is not None:
             stall["stacks"] = str(self._dump())
         self._stalled = stall
