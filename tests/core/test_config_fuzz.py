@@ -8,6 +8,7 @@ import copy
 import random
 import re
 import threading
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -174,3 +175,46 @@ def test_the_example_itself_attaches(env):
     hooks = yolo_hooks.attach(YOLO("yolo11n.yaml"), str(EXAMPLE))
     assert len(hooks) == len(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")))
     assert re.search(r"notify", " ".join(h.name for h in hooks))
+
+
+LONG = 100_000  # characters: a value pasted by mistake, a file read into a variable
+
+
+def long_values() -> list:
+    """Shapes that made a regular expression backtrack: a long run before " ://", digits before a bad unit, spaces
+    before junk, "${" references that never close, and a long URL; as strings, in a list and in a mapping."""
+    texts = ["a" * LONG + " ://", "1" * LONG + "x", "1" + " " * LONG + "x", "${A:-" * (LONG // 5),
+             "https://example.com/" + "a" * LONG, "x" * LONG]
+    return [*texts, [texts[0]], {"k": texts[0]}]
+
+
+def test_a_long_value_under_any_option_of_any_hook_is_refused_at_once(env):
+    """Every pattern that sees a config value is linear: a 100 KB value is a ConfigError in well under 0.5 s."""
+    base = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    model = YOLO("yolo11n.yaml")
+    slowest, problems = (0.0, ""), []
+    for name in REGISTRY:
+        entry = base.get(name)
+        entry = dict(entry[0] if isinstance(entry, list) else entry if isinstance(entry, dict) else {})
+        for option in hook_class(name).option_names():
+            for value in long_values():
+                for _ in range(2):  # once more when slow: the first fsspec URL pays for importing fsspec
+                    started = time.perf_counter()
+                    problem = attach_or_explain(model, {name: {**entry, option: value}})
+                    took = time.perf_counter() - started
+                    if took < 0.5:
+                        break
+                slowest = max(slowest, (took, f"{name}.{option} = {repr(value)[:40]}..."))
+                if problem:
+                    problems.append(f"{name}.{option}: {problem[:300]}")
+    assert not problems, "\n".join(problems[:10])
+    assert slowest[0] < 0.5, slowest
+
+
+def test_a_long_hooks_file_is_read_at_once(env, tmp_path):
+    path = tmp_path / "hooks.yaml"
+    path.write_text(f"notify:\n  - {{format: json, url: '{'${A:-' * (LONG // 5)}'}}\n", encoding="utf-8")
+    model = YOLO("yolo11n.yaml")
+    started = time.perf_counter()
+    assert attach_or_explain(model, path) is None  # refused with a ConfigError that shows no secret
+    assert time.perf_counter() - started < 0.5

@@ -21,7 +21,9 @@ from .errors import ConfigError
 from .redact import SECRET_KEY, remember, remember_config
 from .registry import hook_class
 
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# The default stops at a brace of either kind: "${A:-" repeated with no "}" would otherwise be rescanned to the end
+# from each "${" (quadratic in the value's length).
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^{}]*))?\}")
 
 
 def load_config(source: str | Path | dict) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from ..core.errors import ConfigError
 from ..core.validate import check_choice, check_number
 from .rules import ANCHORS, Duration, Zone
 
-DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|sec|seconds?|m|min|minutes?|f|frames?)?\s*$")
+# Linear in the value's length: one way to split a number into digits and a fraction, one run of spaces before the
+# end ("[0-9]*\.?[0-9]+" and two adjacent "\s*" made 8,000 digits and an "x" take 12 s to be refused).
+DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?|\.[0-9]+)\s*(?:(ms|s|sec|seconds?|m|min|minutes?|f|frames?)\s*)?$")
 SECONDS_PER = {"ms": 0.001, "s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
                "minutes": 60}  # fmt: skip
 DURATION_HELP = "a number of seconds, or a string like '2s', '500ms', '1m' or '15 frames'"
