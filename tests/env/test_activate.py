@@ -156,3 +156,16 @@ def test_a_resumed_tune_sends_start_and_one_summary_without_replaying_old_bests(
     assert (summary["iterations_run"], summary["iterations_failed"], summary["best"]["iteration"]) == (2, 1, 1)
     assert summary["best"]["weights"] == str(tmp_path / "a" / "weights" / "best.pt")
     assert "YOLO_HOOKS_TUNE" not in os.environ  # set for the iterations only
+
+
+@pytest.mark.parametrize("value", [
+    '[{"notify":{"format":"json","url":"https://hooks.slack.com/services/T0/B0/INLINESECRET0123"}}]',
+    '[{"notify": {"format": "json", "url": "https://hooks.slack.com/services/T0/B0/INLINESECRET0123"}}]',
+    "https://hooks.slack.com/services/T0/B0/INLINESECRET0123",
+    '{notify: {format: json, url: "https://hooks.slack.com/services/T0/B0/INLINESECRET0123", bogus: 1}}',
+    '{notify: {format: json, url: "ftp://hooks.slack.com/services/T0/B0/INLINESECRET0123"}}',
+])
+def test_an_inline_config_error_never_prints_the_inline_text(value):
+    with pytest.raises(ConfigError, match="YOLO_HOOKS") as caught:
+        read_config(value)
+    assert "INLINESECRET" not in str(caught.value) and "T0/B0" not in str(caught.value)

@@ -129,3 +129,22 @@ def test_notify_test_and_replay_cut_off_an_endpoint_that_trickles_its_reply(tmp_
     out = capsys.readouterr().out
     assert "no reply within 1 s" in out and "0 delivered, 1 still undelivered" in out
     assert took < 2 * 2 * 1.5  # two commands, two attempts each, each within its 1 s deadline
+
+
+SECRET_OPTIONS = {"key": "AKIAKEYSECRET01", "secret": "SECRETSECRET02", "token": "TOKENSECRET03",
+                  "password": "PASSSECRET04", "account_key": "ACCOUNTKEYSECRET05", "sas_token": "SASSECRET06",
+                  "client_secret": "CLIENTSECRET07",
+                  "connection_string": "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=CONNSECRET08"}
+
+
+def test_check_never_prints_a_secret_storage_option_of_a_mirror(tmp_path, capsys):
+    import json
+
+    store = {"url": "memory://bucket/run", "storage_options": {**SECRET_OPTIONS, "endpoint_url": "http://127.0.0.1:9"}}
+    hooks = write_hooks(tmp_path, "best_mirror: " + json.dumps({"to": [store]}) + "\n"
+                                  "detection_alert: " + json.dumps({"classes": ["person"], "mirror": store}) + "\n")
+    assert cli.main(["check", str(hooks)]) == 0
+    out = capsys.readouterr().out
+    assert "2 hook(s) OK" in out and "http://127.0.0.1:9/***" in out
+    leaked = [value for value in SECRET_OPTIONS.values() if value in out or value.split("=")[-1] in out]
+    assert leaked == []

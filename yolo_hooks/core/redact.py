@@ -21,7 +21,10 @@ from functools import lru_cache
 from typing import Any, Iterable
 from urllib.parse import quote, quote_plus, urlsplit
 
-SECRET_KEY = re.compile(r"(url|token|secret|password|passwd|key|webhook|auth|signature|credential)", re.IGNORECASE)
+# Keys whose values are secrets: also fsspec's storage_options (key, secret, token, password, connection_string,
+# account_key, sas_token, client_secret, session_token, passphrase...).
+SECRET_KEY = re.compile(r"(url|token|secret|password|passwd|passphrase|key|webhook|auth|signature|credential|"
+                        r"connection_?str|conn_?str|sas)", re.IGNORECASE)
 MASK = "***"
 # compiled at import: the first use is inside a callback (the run marker's notify identities at train start)
 _URL_HEAD = re.compile(r"^([a-zA-Z][\w+.-]*://)(?:[^@/]*@)?([^/?#]*)")

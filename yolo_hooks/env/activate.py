@@ -25,6 +25,7 @@ from ..core.colour import colour_enabled, paint
 from ..core.config import build_hooks, load_config
 from ..core.errors import ConfigError
 from ..core.hook import Hook
+from ..core.redact import redact_value
 from ..core.tune_context import iteration_context
 from .tune import quiet_iteration_config
 
@@ -39,9 +40,12 @@ def config_source(value: str) -> str | dict:
             secrets).
     """
     text = value.strip()
-    if Path(text).expanduser().is_file():
-        return str(Path(text).expanduser().resolve())
-    if text.startswith("{") or "\n" in text or ": " in text:
+    try:
+        if Path(text).expanduser().is_file():
+            return str(Path(text).expanduser().resolve())
+    except (OSError, ValueError):  # a long inline text is no file name
+        pass
+    if text.startswith(("{", "[")) or "\n" in text or ":" in text:
         import yaml
 
         try:
@@ -50,8 +54,13 @@ def config_source(value: str) -> str | dict:
             raise ConfigError(f"{ENV_VAR}: inline config is not valid YAML/JSON ({type(e).__name__})") from None
         if isinstance(inline, dict):
             return inline
-        raise ConfigError(f"{ENV_VAR}: inline config must be a mapping of hook names to options")
-    raise ConfigError(f"{ENV_VAR}={text}: no such file (from {os.getcwd()}); give an absolute path, "
+        if isinstance(inline, (list, tuple)):
+            raise ConfigError(f"{ENV_VAR}: inline config must be a mapping of hook names to options, got "
+                              f"a list (e.g. {ENV_VAR}='{{notify: [{{format: json, url: ...}}]}}')")
+        if not isinstance(inline, str):  # a number, a date...: what it is, not the text
+            raise ConfigError(f"{ENV_VAR}: inline config must be a mapping of hook names to options")
+    shown = redact_value(ENV_VAR, text) if len(text) < 500 else f"{text[:40]}..."  # a URL: only its host
+    raise ConfigError(f"{ENV_VAR}={shown}: no such file (from {os.getcwd()}); give an absolute path, "
                       f"e.g. `eval \"$(yolo-hooks env hooks.yaml)\"`, or an inline YAML/JSON mapping")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, BinaryIO
 
-from ..core.redact import redact_url
+from ..core.redact import SECRET_KEY, redact_url
 from .base import Store
 
 
@@ -90,6 +90,6 @@ class FsspecStore(Store):
     def secrets(self) -> list[str]:
         values = [self.url]
         for key, value in self.storage_options.items():
-            if isinstance(value, str) and any(w in key.lower() for w in ("key", "secret", "token", "password", "cred")):
+            if isinstance(value, str) and SECRET_KEY.search(str(key)) and not str(key).lower().endswith("url"):
                 values.append(value)
         return values
