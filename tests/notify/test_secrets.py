@@ -139,3 +139,67 @@ def test_a_failing_background_task_is_logged_without_the_secret_it_quotes(log_li
     worker.close()
     text = " ".join(log_lines)
     assert "background task of secrets-test failed: ConnectionError" in text and not leaks(text, TOKEN, url)
+
+
+def test_a_crash_that_quotes_every_secret_reaches_no_receiver_and_no_file(tmp_path, endpoint, log_lines):
+    """An exception raised inside a real training quotes the Slack URL, the SMTP password, the Telegram token and the
+    signing secrets: the crash message's text, fields and data, the summary and every file are scrubbed."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.conftest import train
+    from tests.servers import free_port
+
+    class Inbox:
+        mails: list[str] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+            self.mails.append(envelope.content.decode("utf-8", "replace"))
+            return "250 OK"
+
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port(), auth_require_tls=False,
+                      authenticator=lambda *args: AuthResult(success=True))
+    smtp.start()
+    slack_url = endpoint.url_for("/services/T0CRASH/B0CRASH/SLACKCRASHSECRET0123")
+    secrets = {"slack": slack_url, "password": "smtp-CRASH-pass-0123", "telegram": "123456:TGCRASHSECRET0123456",
+               "whsec": "whsec_Q1JBU0hTRUNSRVQwMTIzNDU2Nzg5", "dingtalk": "SECCRASHDINGTALK0123456789",
+               "feishu": "FEISHUCRASHSECRET0123"}
+    hooks = [
+        Notify(format="json", url=endpoint.url_for("/json/JSONCRASHTOKEN0123"), secret=secrets["whsec"], strict=True),
+        Notify(format="slack", url=slack_url, strict=True),
+        Notify(format="dingtalk", url=endpoint.url_for("/robot/send?access_token=DINGCRASHTOKEN0123"),
+               secret=secrets["dingtalk"], strict=True),
+        Notify(format="feishu", url=endpoint.url_for("/hook/FEISHUCRASHHOOK0123"), secret=secrets["feishu"],
+               strict=True),
+        Notify(format="telegram", bot_token=secrets["telegram"], chat_id="42", api_url=endpoint.url_for("/"),
+               strict=True),
+        Notify(format="email", smtp_host="127.0.0.1", smtp_port=smtp.port, security="none", smtp_user="trainer",
+               password=secrets["password"], sender="trainer@example.com", to="oncall@example.com", strict=True),
+    ]
+    quoted = " ".join(f"{name}={value}" for name, value in secrets.items())
+
+    def crash(trainer):
+        raise RuntimeError(f"could not reach the services: {quoted}")
+
+    from ultralytics import YOLO
+
+    model = YOLO("yolo11n.yaml")
+    model.add_callback("on_train_epoch_end", crash)
+    try:
+        with pytest.raises(RuntimeError, match="could not reach"):
+            train(tmp_path, *hooks, model=model, epochs=1, imgsz=64)
+        crashes = [m for m in endpoint.received() if isinstance(m, dict) and m.get("event") == "crash"]
+        assert len(crashes) == 1 and len(endpoint.requests) >= 5  # json's own body; the others are services' payloads
+        assert any("Crashed" in mail for mail in inbox.mails)
+    finally:
+        smtp.stop()
+    values = list(secrets.values()) + ["SLACKCRASHSECRET0123", "JSONCRASHTOKEN0123", "DINGCRASHTOKEN0123",
+                                       "FEISHUCRASHHOOK0123", "TGCRASHSECRET0123456"]
+    sent = [r["body"].decode("utf-8", "replace") for r in endpoint.requests] + inbox.mails
+    assert [leaks(text, *values) for text in sent if leaks(text, *values)] == []
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file() and p.suffix in {".json", ".jsonl", ".txt", ".csv"}]
+    assert files  # the marker, the journal's leftovers, the state files
+    leaked = {str(p): leaks(p.read_text("utf-8", "replace"), *values) for p in files}
+    assert {path: forms for path, forms in leaked.items() if forms} == {}
+    assert leaks("\n".join(log_lines), *values) == []

@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .redact import scrub
+
 
 def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> None:
     """Write ``text`` to ``path`` through a temporary file and ``os.replace``: readers see old or new, never half.
@@ -96,8 +98,9 @@ def read_json_text(path: str | Path) -> bytes | None:
 
 
 def atomic_write_json(path: str | Path, data: Any, fsync: bool = True) -> None:
-    """``atomic_write_text`` of ``data`` as indented JSON (NaN/Infinity kept, so state round-trips exactly)."""
-    atomic_write_text(path, json.dumps(data, indent=2, default=str, allow_nan=True) + "\n", fsync=fsync)
+    """``atomic_write_text`` of ``data`` as indented JSON (NaN/Infinity kept, so state round-trips exactly), scrubbed
+    of every secret this process knows (a summary's error may quote an exception that quoted a token)."""
+    atomic_write_text(path, scrub(json.dumps(data, indent=2, default=str, allow_nan=True)) + "\n", fsync=fsync)
 
 
 def append_line(path: str | Path, line: str, fsync: bool = False, make_dirs: bool = True) -> None:

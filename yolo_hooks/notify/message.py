@@ -23,6 +23,7 @@ from pathlib import PurePath
 from typing import Any, Mapping
 
 from ..core.bus import SEVERITIES  # one list of severities for the bus and the messages
+from ..core.redact import scrub
 
 EVENTS = (
     "train_start",
@@ -135,6 +136,17 @@ def message_id(run: Mapping[str, str], *what: Any) -> str:
     return hashlib.sha256("\0".join([str(run_id), *map(str, what)]).encode()).hexdigest()[:32]
 
 
+def _scrubbed(value: Any) -> Any:
+    """JSON-ready ``value`` with every string (keys too) scrubbed of the secrets this process knows."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
 def _strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
     return {clean_text(k): "" if v is None else clean_text(v) for k, v in (mapping or {}).items()}
 
@@ -169,12 +181,14 @@ class Message:
     def __post_init__(self):
         if self.severity not in SEVERITIES:
             raise ValueError(f"Message severity must be one of {', '.join(SEVERITIES)}, got {self.severity!r}")
-        # Normalise once so every format can rely on str values and JSON-safe data.
-        object.__setattr__(self, "title", clean_text(self.title))
-        object.__setattr__(self, "text", "" if self.text is None else clean_text(self.text))
-        object.__setattr__(self, "fields", _strings(self.fields))
-        object.__setattr__(self, "run", _strings(self.run))
-        object.__setattr__(self, "data", json_ready(dict(self.data or {})))
+        # Normalise once so every format can rely on str values and JSON-safe data, and scrub every part of it of
+        # every secret this process knows: an exception that quotes a webhook URL or a password becomes a crash
+        # message's text, its "Error" field and its data (the one scrub of core/redact, as for logs and files).
+        object.__setattr__(self, "title", scrub(clean_text(self.title)))
+        object.__setattr__(self, "text", "" if self.text is None else scrub(clean_text(self.text)))
+        object.__setattr__(self, "fields", _scrubbed(_strings(self.fields)))
+        object.__setattr__(self, "run", _scrubbed(_strings(self.run)))
+        object.__setattr__(self, "data", _scrubbed(json_ready(dict(self.data or {}))))
         object.__setattr__(self, "time", float(self.time))
 
     def as_dict(self) -> dict[str, Any]:
