@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -73,3 +74,26 @@ def test_mirrored_image_links_reach_services_that_cannot_upload(model, tmp_path)
     [event] = [e for e in listener.published if e.kind == "detection"]
     slack = build_request("slack", detection_message(event, {}), {"url": "https://hooks.slack.com/x"}).body.decode()
     assert f"https://cams.example.com/alerts/{name}" in slack
+
+
+def test_a_detection_message_names_the_predict_call_it_came_from_though_sent_during_the_next(model, coco8_video,
+                                                                                             tmp_path):
+    import shutil
+
+    endpoint = Endpoint().start()
+    try:
+        clips = {name: shutil.copy(coco8_video, tmp_path / f"{name}.mp4") for name in ("first", "second")}
+        alert = DetectionAlert(name="anything", min_conf=0.0, cooldown=0, strict=True)
+        notify = Notify(format="json", url=endpoint.url, events=["detection"], strict=True)
+        yolo_hooks.attach(model, notify, alert)
+        for name, clip in clips.items():  # the second call starts while the first one's images are being written
+            for _ in model.predict(str(clip), stream=True, project=str(tmp_path), name=name, **PREDICT):
+                pass
+        assert alert.close(60)
+        notify.flush(20)
+        messages = [m for m in endpoint.received() if m["event"] == "detection"]
+        assert len(messages) >= 4
+        named = [(Path(m["data"]["source"]).stem, m["run"]["name"]) for m in messages]
+        assert all(clip == run for clip, run in named), named
+    finally:
+        endpoint.stop()

@@ -45,6 +45,9 @@ class Published:
         message: one line for humans.
         data: JSON-ready details.
         id: derived from what it announces (see the module docstring), random for a one-off event.
+        about: the run or job the event is about (:func:`~yolo_hooks.core.run_info.run_info`), fixed when it
+            happened, for an event a background worker publishes later (a predict's last detection images come
+            after the call returned, maybe during the next one); None: the publisher's current run.
     """
 
     kind: str
@@ -54,6 +57,7 @@ class Published:
     data: dict[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    about: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

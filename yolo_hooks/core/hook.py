@@ -160,17 +160,20 @@ class Hook(metaclass=HookType):
         else:
             self._bus.console.write(self.name, level, prefix, body)
 
-    def publish(self, kind: str, message: str, severity: str = "info", /, **data: Any) -> Published:
+    def publish(self, kind: str, message: str, severity: str = "info", /, *, about: dict[str, str] | None = None,
+                **data: Any) -> Published:
         """Tell the other hooks of this model (and notifiers) that ``kind`` happened; returns the record.
 
-        The message is scrubbed of this hook's secrets; ``data`` may use any key (``kind`` included).
+        The message is scrubbed of this hook's secrets; ``data`` may use any key but ``about`` (``kind`` included).
+        ``about``: the run or job it is about, fixed when the event happened (see :class:`Published`), for a
+        background worker that publishes after its job may have ended.
         """
         if severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
         message = scrub(message, self.secrets())
         run_id = None if self._bus is None else self._bus.run_id
         event = Published(kind=kind, source=self.name, severity=severity, message=message, data=data,
-                          id=event_id(run_id, self.name, kind, data))
+                          id=event_id(run_id, self.name, kind, data), about=about)
         if self._bus is not None:
             self._bus.publish(event)
         return event

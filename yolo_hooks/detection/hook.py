@@ -34,6 +34,7 @@ from ..core.bus import SEVERITIES
 from ..core.deadline import at_exit
 from ..core.errors import ConfigError
 from ..core.hook import Hook
+from ..core.run_info import run_info
 from ..core.validate import check_bool, check_choice, check_number, check_str
 from .frames import class_ids, detections_of
 from .handover import Capture, Handover
@@ -152,6 +153,7 @@ class DetectionAlert(Hook):
         self._class_ids: frozenset[int] | None = None  # the ids of `classes` in the model's names (None: every class)
         self._task = "detect"
         self._save_dir: Path | None = None
+        self._about: dict[str, str] | None = None  # run_info of the current predict / track call
         self._run_frames = 0
         self._main = True
         self._handover: Handover | None = None  # made on the first alert
@@ -182,6 +184,7 @@ class DetectionAlert(Hook):
         if self._task == "classify" and self.rule.zones:
             raise ConfigError(f"{self.name}: `zone` needs boxes; a classify model only has a top-1 class")
         self._save_dir = Path(self.folder) if self.folder else Path(predictor.save_dir) / ALERTS_FOLDER
+        self._about = run_info(predictor)  # what its alerts' messages name, though published after the call returns
         self._run_frames = 0
         self._main = self.is_main_process  # read once per run, not per frame
         self._last = None  # (key, source) of the latest frame: the same source frame after frame, looked up once
@@ -281,7 +284,8 @@ class DetectionAlert(Hook):
         self.fired += 1
         stem = f"{self.name}_{self.fired:05d}_frame{alert.frame_index}"
         record = {"wall_time": time.time(), "source": str(result.path), "mode": mode, "video_frame": video_frame,
-                  "stem": stem, "folder": self._save_dir or Path.cwd() / ALERTS_FOLDER}  # completed on the worker
+                  "stem": stem, "folder": self._save_dir or Path.cwd() / ALERTS_FOLDER,
+                  "about": self._about}  # completed on the worker
         if self._handover is None:
             self._handover = Handover(self.name, self.after, lambda capture: self._write(capture, capture.record["folder"]),
                                       functools.partial(at_exit, functools.partial(_close_at_exit, weakref.ref(self))))
@@ -293,6 +297,7 @@ class DetectionAlert(Hook):
         """Draw, encode, write the files and the record, then publish (on the worker thread)."""
         from . import images
 
+        about = capture.record.pop("about", None)
         record = images.alert_record(capture.alert, capture.record, self._task)
         notes = [capture.note] if capture.note else []
         if capture.result is not None:
@@ -313,7 +318,7 @@ class DetectionAlert(Hook):
         self._handover.done(capture)
         self.log(capture.alert.message + (f" -> {record['image']}" if record["image"] else ""), "warning")
         data = {k: v for k, v in record.items() if k != "message"}
-        self.publish("detection", capture.alert.message, capture.alert.severity, **data)
+        self.publish("detection", capture.alert.message, capture.alert.severity, about=about, **data)
 
 
 def _close_at_exit(ref: weakref.ref, deadline) -> None:

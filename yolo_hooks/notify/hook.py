@@ -256,7 +256,7 @@ class Notify(Hook):
             self._news.keep_summary(event.data)
             return
         if event.kind in BUS_EVENTS and self.wants(event.kind, event.severity):
-            run = self._run
+            run = self._run if event.about is None else dict(event.about)  # the run it is about, not the current one
             self.send_later(lambda: published_message(event, run))
 
     # --- val / predict / export on their own ----------------------------------------------------------------------
