@@ -265,3 +265,33 @@ def test_row_baseline_follows_keras_documentation_not_its_code():
     values = [0.1, 0.2, 0.3, 0.4, 0.5]
     assert ours_stop(values, mode="max", patience=2, baseline=0.9) == 2
     assert keras_stop(values, "max", 2, baseline=0.9) is None
+
+
+def real_keras_stop(values, mode, patience) -> int | None:
+    """Keras 3's own ``EarlyStopping`` (torch backend, already installed for Ultralytics), epoch by epoch."""
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.stop_training = False
+    callback = keras.callbacks.EarlyStopping(monitor="x", mode=mode, patience=patience)
+    callback.set_model(model)
+    callback.on_train_begin()
+    for epoch, value in enumerate(values):
+        callback.on_epoch_end(epoch, {"x": value})
+        if model.stop_training:
+            return epoch + 1
+    return None
+
+
+@pytest.mark.parametrize(
+    "values, keras",
+    [
+        ([NAN, 0.5, 0.6, 0.7], 3),  # a leading NaN becomes Keras' best: nothing compares greater, it stops at 3
+        ([0.5, INF, 0.6, 0.7], 4),  # +inf becomes the best in max mode: nothing beats it
+    ],
+)
+def test_row_stop_on_non_finite_false_keras_takes_a_leading_nan_or_an_inf_as_its_best(values, keras, monkeypatch):
+    """Keras has no non-finite check: with ours off we skip such epochs, Keras makes them its best."""
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert ours_stop(values, mode="max", patience=2, stop_on_non_finite=False) is None
+    assert keras_stop(values, "max", 2) == keras  # the transcription...
+    assert real_keras_stop(values, "max", 2) == keras  # ...and Keras 3 itself
