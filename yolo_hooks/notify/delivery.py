@@ -74,7 +74,8 @@ class Delivery:
     Args:
         destination: who this is (written to the outbox with each undelivered message).
         options: the format's options (its ``OPTIONS``, validated), secrets included.
-        timeout: seconds for one HTTP request (connect and read), or one self-delivered send (an SMTP session).
+        timeout: seconds for one HTTP request in all (connect, send, the whole reply), or one self-delivered send
+            (an SMTP session).
         retries: retries after the first attempt for transient failures.
         backoff, max_backoff: back-off base and cap in seconds (full jitter).
         rate_limit: at most this many messages per ``rate_window`` seconds (``None``: the service's documented

@@ -47,7 +47,8 @@ class Notify(Hook):
         min_severity: drop messages below ``info`` / ``warning`` / ``critical``.
         progress_every: a progress message every N epochs (adds ``epoch`` to the default events).
         progress_minutes: a progress message at most every M minutes (with ``progress_every``: whichever first).
-        timeout: seconds per request. retries: retries of a transient failure. backoff, max_backoff: seconds.
+        timeout: seconds per request in all (connect, send and the whole reply; an e-mail's SMTP session).
+            retries: retries of a transient failure. backoff, max_backoff: seconds.
         rate_limit: messages per minute (default: the service's documented limit, e.g. 20 for WeCom/DingTalk).
         flush_timeout: at most this much of the run's one end-of-run deadline (``attach(..., end_timeout=10)``) is
             spent waiting for this destination; the rest goes to the outbox. Nothing else ever waits.
