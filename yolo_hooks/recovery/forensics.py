@@ -48,7 +48,8 @@ def resume_command(last: str | Path | None, resumable: bool, mirrored_last: str 
 
 
 def _mirrored(history: Iterable[Any]) -> dict[str, str]:
-    """``{"best": "dest/best.pt", "last": ...}`` from the bus' ``mirror_done`` records (newest wins)."""
+    """``{"best": "store/best.pt", "last": "store/resume/epoch0005/last.pt", "last_store": "store"}`` from the bus'
+    ``mirror_done`` records (newest wins; ``yolo-hooks resume`` takes the store)."""
     out: dict[str, str] = {}
     for event in history:
         if getattr(event, "kind", None) != "mirror_done":
@@ -56,7 +57,10 @@ def _mirrored(history: Iterable[Any]) -> dict[str, str]:
         data = event.data
         kind = "last" if data.get("kind") == "last" else "best" if data.get("kind") in {"best", "final"} else None
         if kind:
-            out[kind] = f"{str(data.get('destination', '')).rstrip('/')}/{data.get('file', '')}"
+            store = str(data.get("store", "")).rstrip("/")
+            out[kind] = f"{store}/{data.get('file', '')}"
+            if kind == "last":
+                out["last_store"] = store
     return out
 
 
@@ -112,7 +116,7 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
         "mirrored_last": mirrored.get("last"),
         "mirrored_best": mirrored.get("best"),
         "resumable": resumable,
-        "resume": resume_command(last, resumable, mirrored.get("last"), save_dir),
+        "resume": resume_command(last, resumable, mirrored.get("last_store"), save_dir),
     }
     trainer.__dict__[FACTS_ATTR] = facts
     return facts
