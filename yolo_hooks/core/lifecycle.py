@@ -107,12 +107,13 @@ class RunTracker(Hook):
         self.bus.flush_writes()
 
     def teardown(self, trainer):
-        """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``."""
+        """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``; the marker says
+        the end-of-run work has started (it says the outcome once :meth:`finish_run` is done)."""
         run_state(trainer).teardown_done = True
         outcome = self.outcome(trainer)
         self.bus.flush_writes()
         if is_main_process():
-            marker.ended(trainer, outcome.status)
+            marker.ending(trainer, outcome.status)
 
     def _teardown_after_failure(self, trainer):
         """Fire the ``teardown`` of every yolo_hooks hook of this trainer once, as Ultralytics 8.4.177+ would."""
@@ -130,11 +131,14 @@ class RunTracker(Hook):
             return
         deadline = Deadline(self.bus.end_timeout)
         hooks = [h for h in self.bus.hooks if h is not self]
-        for hook in sorted(hooks, key=lambda h: h.finish_last):
-            hook.call_guarded("finish", trainer, deadline)
-        self.bus.close_writer(max(deadline.left(), 1.0))
-        self.bus.console.training_thread = None  # the run is over: no bar left to break
-        self.bus.console.flush()
+        try:
+            for hook in sorted(hooks, key=lambda h: h.finish_last):
+                hook.call_guarded("finish", trainer, deadline)
+            self.bus.close_writer(max(deadline.left(), 1.0))
+        finally:
+            self.bus.console.training_thread = None  # the run is over: no bar left to break
+            self.bus.console.flush()
+            marker.ended(trainer, self.outcome(trainer).status)  # only now: a kill before this is recovered
 
 
 def nan_recovery(trainer, attempt: int) -> tuple[str, dict]:
