@@ -9,9 +9,9 @@ from .bus import Bus
 from .collective import share_stop
 from .deadline import Deadline
 from .hook import GuardedCallback, Hook
-from .recorded import recorded_epoch_values
+from .recorded import recorded_epoch_values, time_before
 from .registry import run_start_steps
-from .run import is_main_process, run_state, take_snapshot, to_float
+from .run import is_main_process, run_duration, run_state, take_snapshot, to_float
 
 
 class RunTracker(Hook):
@@ -41,6 +41,8 @@ class RunTracker(Hook):
         """
         if is_main_process():
             hooks = [h for h in self.bus.hooks if h is not self]
+            start_epoch = int(getattr(trainer, "start_epoch", 0) or 0) if getattr(trainer.args, "resume", False) else 0
+            run_state(trainer).time_before = time_before(trainer.save_dir, start_epoch)  # part of run_duration
             for step in run_start_steps():  # what features registered: a killed run in this folder gets its end
                 step(trainer, hooks, self.log)
             marker.started(trainer, hooks, self.bus.run_id)
@@ -103,7 +105,9 @@ class RunTracker(Hook):
             take_snapshot(trainer)
 
     def on_train_end(self, trainer):
-        """Every state file of the run is on disk before the end-of-run work starts."""
+        """The run's duration ends here (before every other hook's on_train_end); every state file of the run is on
+        disk before the end-of-run work starts."""
+        run_duration(trainer)
         self.bus.flush_writes()
 
     def teardown(self, trainer):

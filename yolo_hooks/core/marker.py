@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_json, read_json
+from .run import run_state
 from .run_info import process_alive
 
 MARKER = "yolo_hooks_run.json"
@@ -64,6 +65,10 @@ def started(trainer: Any, hooks: list, run_id: str | None = None) -> dict[str, A
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": time.time(),
+        # Ultralytics' start of training, and the training time of the processes a resumed run goes on from: a
+        # recovery's measure of the run's duration (see core.run.run_duration)
+        "train_start": getattr(trainer, "train_time_start", None),
+        "time_before": run_state(trainer).time_before,
         "epochs": int(getattr(trainer, "epochs", 0) or 0),
         "start_epoch": int(getattr(trainer, "start_epoch", 0) or 0),
         "name": save_dir.name,

@@ -13,7 +13,6 @@ Examples:
 from __future__ import annotations
 
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,7 +20,7 @@ from typing import Any, Iterable
 from ..core import run_info
 from ..core.recorded import recorded_times
 from ..core.redact import scrub
-from ..core.run import to_float
+from ..core.run import run_duration, to_float
 
 TRACEBACK_LINES = 12  # the last lines of the traceback: where it failed, not the whole Ultralytics call stack
 FACTS_ATTR = "_yolo_hooks_crash_facts"  # where a trainer keeps its facts once read (one read per teardown)
@@ -95,7 +94,6 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
     completed = max(recorded_times(save_dir), default=None)  # results.csv has a row per completed epoch
     stopper = getattr(trainer, "stopper", None)
     best_fitness = getattr(trainer, "best_fitness", None)
-    started = getattr(trainer, "train_time_start", None)
     mirrored = _mirrored(history)
     resumable = _resumable(last)
     facts = {
@@ -105,7 +103,7 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
         "host": run_info.HOST,
         **run_info.versions(),
         "device": str(getattr(trainer, "device", "") or getattr(getattr(trainer, "args", None), "device", "") or ""),
-        "duration": time.time() - started if isinstance(started, (int, float)) else None,
+        "duration": run_duration(trainer),
         "last_completed_epoch": completed,
         "epochs": getattr(trainer, "epochs", None),
         "best_fitness": to_float(best_fitness),

@@ -64,8 +64,7 @@ def killed_facts(run_dir: Path, marker: dict[str, Any]) -> dict[str, Any]:
         "host": marker.get("host"),
         "pid": marker.get("pid"),
         "device": str(args.get("device") or ""),
-        "duration": (run_dir / "weights").stat().st_mtime - marker["started"]
-        if marker.get("started") and (run_dir / "weights").exists() else None,
+        "duration": _duration(run_dir, marker),
         "last_completed_epoch": last_epoch,
         "epochs": epochs,
         "killed_during": killed_during,
@@ -77,6 +76,18 @@ def killed_facts(run_dir: Path, marker: dict[str, Any]) -> dict[str, Any]:
         "resumable": resumable,
         "resume": None if after_training else resume_command(last, resumable, None, run_dir),
     }
+
+
+def _duration(run_dir: Path, marker: dict[str, Any]) -> float | None:
+    """The run's duration (as :func:`yolo_hooks.core.run.run_duration` measures it) up to the last file its training
+    wrote: results.csv, last.pt, best.pt or the fitness records."""
+    start = marker.get("train_start") or marker.get("started")
+    traces = [run_dir / "results.csv", run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt",
+              run_dir / "fitness.jsonl"]
+    ends = [p.stat().st_mtime for p in traces if p.is_file()]
+    if not isinstance(start, (int, float)) or not ends:
+        return None
+    return float(marker.get("time_before") or 0.0) + max(0.0, max(ends) - start)
 
 
 def _args(run_dir: Path) -> dict[str, Any]:
@@ -103,7 +114,8 @@ def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) 
     every = read_epoch_records(run_dir / JSONL_NAME)
     records = [r for r in every if r.get("phase", "train") == "train"]
     final = next((r for r in reversed(every) if r.get("phase") == "final"), None)
-    outcome = RunOutcome("killed", "SIGKILL", facts["message"], facts["last_completed_epoch"], facts["epochs"])
+    outcome = RunOutcome("killed", "SIGKILL", facts["message"], facts["last_completed_epoch"], facts["epochs"],
+                         facts["duration"])
     summary = build_summary(records, final, outcome, save_dir=str(run_dir), files={"summary": str(path)})
     if not records:  # no fitness_report in the run: the numbers results.csv and best.pt give
         summary.update(last_epoch=facts["last_completed_epoch"], best_fitness=facts["best_fitness"],
