@@ -79,7 +79,8 @@ def activate(engine: Any) -> list[Hook]:
     its callbacks (shared by a model's trainer, validators and predictors) already hold the same entries.
 
     Raises:
-        ConfigError: the config is bad or clashes with hooks attached by hand; anything else is logged, never raised.
+        ConfigError: the config is bad or clashes with hooks attached by hand (the run folder Ultralytics has just
+            made for the engine, still empty, is removed first); anything else is logged, never raised.
     """
     if not os.environ.get(ENV_VAR):
         return []
@@ -92,6 +93,7 @@ def activate(engine: Any) -> list[Hook]:
             return []
         return attach_config(engine, config)
     except ConfigError:
+        remove_unused_run_folder(getattr(engine, "save_dir", None))
         raise
     except Exception as e:  # our bug or a changed Ultralytics: the run goes on without these hooks, loudly
         _warn(f"could not attach the hooks of {ENV_VAR} to {type(engine).__name__}, it runs without them: "
@@ -112,6 +114,29 @@ def attach_config(engine: Any, config: dict[str, Any]) -> list[Hook]:
     if hooks:
         attach(engine, *hooks)
     return hooks
+
+
+# What an Ultralytics engine writes into its run folder before it hands itself to `add_integration_callbacks`
+UNUSED_RUN = {"args.yaml", "weights"}
+
+
+def remove_unused_run_folder(save_dir: Any) -> bool:
+    """Remove the run folder a trainer (or validator) made before the ``YOLO_HOOKS`` config stopped it, when it holds
+    nothing but what Ultralytics puts there first (``args.yaml``, an empty ``weights/``): a run that never started
+    leaves no folder behind. True when it was removed; a folder with anything else in it (a run to resume) is kept."""
+    if not save_dir:
+        return False
+    folder = Path(save_dir)
+    try:
+        entries = list(folder.iterdir())
+        if any(p.name not in UNUSED_RUN or (p.is_dir() and any(p.iterdir())) for p in entries):
+            return False
+        for path in entries:
+            path.rmdir() if path.is_dir() else path.unlink()
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def export_line(path: str) -> str:
