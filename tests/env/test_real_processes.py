@@ -36,6 +36,17 @@ def test_yolo_cli_train_leaves_our_files_and_sends_our_messages(installed, tmp_p
     # (a process without the variable gets nothing: test_startup_file.py)
 
 
+def test_eval_of_yolo_hooks_env_works_on_ultralytics_first_run(installed, tmp_path):
+    """Ultralytics prints a notice on stdout when it first creates its settings file: `yolo-hooks env`'s stdout
+    still carries only the export line, which the shell evaluates."""
+    (tmp_path / "hooks.yaml").write_text("early_stop: {patience: 3}\n")
+    result = installed.run("bash", "-c", 'eval "$(yolo-hooks env hooks.yaml)" && printf %s "$YOLO_HOOKS"',
+                           cwd=tmp_path, YOLO_CONFIG_DIR=str(tmp_path / "fresh-settings"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == str(tmp_path / "hooks.yaml")
+    assert "Creating new Ultralytics Settings" in result.stderr  # it was a first run: the notice went to stderr
+
+
 @pytest.mark.training
 def test_a_bad_config_stops_yolo_train_and_leaves_no_run_folder(installed, tmp_path):
     (tmp_path / "hooks.yaml").write_text("early_stop: {mode: mn}\n")

@@ -154,18 +154,3 @@ def export_line(path: str) -> str:
 
 def _warn(text: str) -> None:
     LOGGER.warning(f"{paint('yolo_hooks:', colour_enabled(), 'yellow', 'bold')} {text}")
-
-
-def env_command(args: list[str]) -> int:
-    """``yolo-hooks env hooks.yaml``: check the config, then print the ``export YOLO_HOOKS=...`` line."""
-    import sys
-
-    if len(args) != 1:
-        print("usage: yolo-hooks env hooks.yaml   (then: eval \"$(yolo-hooks env hooks.yaml)\")", file=sys.stderr)
-        return 2
-    try:
-        print(export_line(args[0]))
-    except ConfigError as e:
-        print(f"yolo-hooks: {e}", file=sys.stderr)
-        return 2
-    return 0
