@@ -43,3 +43,10 @@ def test_importing_the_package_does_not_import_the_hooks():
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="EarlyStop'"):
         yolo_hooks.EarlyStop  # noqa: B018 - the 0.1 name, not kept as an alias
+
+
+def test_importing_the_package_or_its_command_line_does_not_import_ultralytics():
+    """`yolo-hooks env` prints a line the shell evaluates: nothing may print before it can send stdout elsewhere."""
+    code = "import sys, yolo_hooks, yolo_hooks.cli, yolo_hooks.env.command; print('ultralytics' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -19,22 +19,21 @@ from typing import TYPE_CHECKING
 
 from . import catalog
 from ._version import __version__
-from .core import (
-    REGISTRY,
-    ConfigError,
-    EpochSnapshot,
-    Hook,
-    Published,
-    RunOutcome,
-    attach,
-    attached,
-    build_hooks,
-    load_config,
-    on,
-)
-from .core.registry import CLASSES, load
+from .core.registry import CLASSES, REGISTRY, load
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is imported on first use
+    from .core import (
+        ConfigError,
+        EpochSnapshot,
+        Hook,
+        Published,
+        RunOutcome,
+        attach,
+        attached,
+        build_hooks,
+        load_config,
+        on,
+    )
     from .detection.hook import DetectionAlert
     from .fitness.modes import ModeReports
     from .fitness.report import FitnessReport
@@ -54,9 +53,12 @@ __all__ = sorted([*_CORE_API, *HOOK_CLASSES])
 
 
 def __getattr__(name: str):
-    """Import a hook class of :data:`HOOK_CLASSES` on first use."""
-    if name in CLASSES:
-        value = load(CLASSES[name])
+    """Import a hook class of :data:`HOOK_CLASSES`, or a name of the core, on first use (``import yolo_hooks``
+    imports no hook, and not Ultralytics either)."""
+    if name in CLASSES or name in _CORE_API:
+        from . import core
+
+        value = load(CLASSES[name]) if name in CLASSES else getattr(core, name)
         globals()[name] = value  # the next access is a plain attribute
         return value
     raise AttributeError(f"module 'yolo_hooks' has no attribute {name!r}")

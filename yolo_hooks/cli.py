@@ -29,7 +29,7 @@ STREAMED = ("predict", "track")  # results are consumed one by one: a long video
 EXTRA_COMMANDS: dict[str, str] = {
     "outbox": "yolo_hooks.notify.cli:outbox_command",
     "notify-test": "yolo_hooks.notify.cli:notify_test_command",
-    "env": "yolo_hooks.env.activate:env_command",
+    "env": "yolo_hooks.env.command:env_command",
     "recover": "yolo_hooks.recovery.cli:recover_command",
     "resume": "yolo_hooks.recovery.resume:resume_command",
 }

@@ -36,6 +36,31 @@ def test_yolo_cli_train_leaves_our_files_and_sends_our_messages(installed, tmp_p
     # (a process without the variable gets nothing: test_startup_file.py)
 
 
+def test_eval_of_yolo_hooks_env_works_on_ultralytics_first_run(installed, tmp_path):
+    """Ultralytics prints a notice on stdout when it first creates its settings file: `yolo-hooks env`'s stdout
+    still carries only the export line, which the shell evaluates."""
+    (tmp_path / "hooks.yaml").write_text("early_stop: {patience: 3}\n")
+    result = installed.run("bash", "-c", 'eval "$(yolo-hooks env hooks.yaml)" && printf %s "$YOLO_HOOKS"',
+                           cwd=tmp_path, YOLO_CONFIG_DIR=str(tmp_path / "fresh-settings"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == str(tmp_path / "hooks.yaml")
+    assert "Creating new Ultralytics Settings" in result.stderr  # it was a first run: the notice went to stderr
+
+
+@pytest.mark.training
+def test_a_bad_config_stops_yolo_train_and_leaves_no_run_folder(installed, tmp_path):
+    (tmp_path / "hooks.yaml").write_text("early_stop: {mode: mn}\n")
+    (tmp_path / "kept").mkdir()  # a run folder of its own (here: a file in it) is never removed
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    for name in ("cli", "kept"):
+        result = installed.run("yolo", "train", "model=yolo11n.yaml", f"data={COCO8}", *TINY, f"project={tmp_path}",
+                               f"name={name}", "exist_ok=True", YOLO_HOOKS=str(tmp_path / "hooks.yaml"))
+        assert result.returncode != 0
+        assert "ConfigError: YOLO_HOOKS=" in result.stderr and "`mode` must be" in result.stderr
+    assert not (tmp_path / "cli").exists()
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["args.yaml", "notes.txt", "weights"]
+
+
 TUNE = """
 from ultralytics import YOLO
 YOLO("yolo11n.yaml").tune(data={data!r}, iterations=2, epochs=1, imgsz=64, batch=4, workers=0, plots=False,

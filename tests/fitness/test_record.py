@@ -165,7 +165,7 @@ def test_summary_names_best_epoch_and_why_training_ended(outcome, reason):
     assert summary["reason"] == reason and summary["status"] == outcome.status
     assert (summary["best_epoch"], summary["best_fitness"], summary["epochs_run"]) == (2, 0.3, 4)
     assert summary["best_metrics"] == {"metrics/precision(B)": 0.5, "metrics/mAP50-95(B)": 0.3}
-    assert summary["total_time"] == records[-1]["total_time"] and summary["mean_epoch_time"] == 2.0
+    assert summary["duration"] == outcome.duration and summary["mean_epoch_time"] == 2.0
     assert (summary["error"] is not None) == (outcome.exc_type is not None)
     assert format_summary(summary).startswith(f"training {reason} after 4 epoch(s)")
 

@@ -32,7 +32,7 @@ def val_report(keys: list[str]) -> dict:
 
 
 def summary(keys: list[str]) -> dict:
-    return {"reason": "finished", "epochs_run": 3, "last_epoch": 3, "epochs": 3, "total_time": 12.0, "best_epoch": 2,
+    return {"reason": "finished", "epochs_run": 3, "last_epoch": 3, "epochs": 3, "duration": 12.0, "best_epoch": 2,
             "best_fitness": 0.5, "best_metrics": values(keys), "error": None, "files": {}}  # fmt: skip
 
 

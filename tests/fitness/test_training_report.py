@@ -115,7 +115,8 @@ def test_summary_is_logged_written_plotted_and_published_once(run):
     for key, value in summary["best_metrics"].items():
         assert value == pytest.approx(float(best_row[key]), abs=1e-9)
     assert set(summary["best_metrics"]) == {k for k in best_row if k.startswith("metrics/")}
-    assert summary["total_time"] == pytest.approx(read_jsonl(run["save_dir"] / "fitness.jsonl")[2]["total_time"])
+    # the run's duration runs to the end of training, past the last epoch's record
+    assert summary["duration"] >= read_jsonl(run["save_dir"] / "fitness.jsonl")[2]["total_time"]
     png = run["save_dir"] / "fitness.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     published = [e for e in run["listener"].published if e.kind == "fitness_summary"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from yolo_hooks.mirror.checks import FileCheck
+from yolo_hooks.mirror.fsspec_url import FsspecStore
 from yolo_hooks.mirror.local import LocalStore
 
 
@@ -33,6 +35,51 @@ class SlowStore(LocalStore):
                 yield chunk
 
         super()._write_chunks(slow(), name)
+
+
+def progress(path: Path) -> int:
+    """The number a training wrote to ``path`` (its completed epochs), 0 before it wrote one."""
+    try:
+        return int(path.read_text() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+class Lagging:
+    """A store that holds every write of a last.pt until the training has gone ``lag`` epochs further than when the
+    write began (it reads the completed epochs the training writes to ``progress``): a slow store that is always
+    ``lag`` epochs behind with the resumable checkpoint. Other files (best.pt, sidecars, state files) go at once.
+    When a last.pt is written, the training's progress at that moment is written to ``<progress>.last_written``."""
+
+    progress_file: Path
+    lag: int
+    holding = False  # a last.pt write waits for the training to go on
+
+    def _write_chunks(self, chunks, name):
+        chunks = iter(chunks)
+        first = next(chunks, b"")
+        if "last.pt" not in name.rpartition("/")[2]:  # its temporary: .last.pt.tmp-...
+            super()._write_chunks(itertools.chain([first], chunks), name)
+            return
+        start = progress(self.progress_file)
+        self.holding = True
+        while progress(self.progress_file) < start + self.lag:
+            time.sleep(0.05)
+        self.holding = False
+        super()._write_chunks(itertools.chain([first], chunks), name)
+        self.progress_file.with_suffix(".last_written").write_text(str(progress(self.progress_file)))
+
+
+class LaggingStore(Lagging, LocalStore):
+    def __init__(self, root, progress_file: Path, lag: int = 2):
+        super().__init__(root)
+        self.progress_file, self.lag = Path(progress_file), lag
+
+
+class LaggingFsspecStore(Lagging, FsspecStore):
+    def __init__(self, url: str, storage_options: dict, progress_file: Path, lag: int = 2):
+        super().__init__(url, storage_options)
+        self.progress_file, self.lag = Path(progress_file), lag
 
 
 class FlakyStore(LocalStore):

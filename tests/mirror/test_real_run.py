@@ -76,7 +76,11 @@ def test_local_copy_is_the_final_best_and_predicts(run):
     assert doc["ultralytics_version"] and doc["epoch"] == 2 and "metrics/mAP50-95(B)" in doc["metrics"]
     versions = sorted(p.name for p in backup.glob("best-e*.pt"))
     assert len(versions) == 1 and versions[0].startswith("best-e002-") and doc["versions"] == versions  # keep=1
-    assert (backup / "last.pt").is_file() and json.loads((backup / "last.json").read_text())["kind"] == "last"
+    final_set = json.loads((backup / "resume" / "epoch0002-final.json").read_text())  # the stripped last.pt, its set
+    last = best.parent / "last.pt"
+    assert final_set["final"] and not final_set["resumable"] and final_set["epoch"] == 2
+    assert final_set["members"]["last.pt"] == {"size": last.stat().st_size, "sha256": sha256(last.read_bytes())}
+    assert sha256((backup / "resume" / "epoch0002-final" / "last.pt").read_bytes()) == sha256(last.read_bytes())
     assert leftovers(backup) == [] and not (best.parent.parent / ".mirror_staging").exists()
     from ultralytics import YOLO
 

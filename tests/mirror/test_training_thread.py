@@ -14,25 +14,34 @@ pytestmark = pytest.mark.training
 
 
 def test_a_new_best_is_named_and_queued_on_the_staging_thread(tmp_path, monkeypatch):
-    """Every epoch's best.pt and last.pt, and the final best.pt, are named (metrics in the template) and queued
-    by the staging thread, in the order they were written: the final best.pt is the one that stays."""
+    """Every epoch's best.pt and resume set, and the final best.pt and set, are named (metrics in the template) and
+    queued by the staging thread, in the order they were written: the final best.pt is the one that stays."""
     queued: list[tuple[str, str, str]] = []  # (kind, targets, thread)
-    real_jobs = BestMirror._jobs
+    sets: list[tuple[str, str]] = []  # (set, thread)
+    real_jobs, real_plan_set = BestMirror._jobs, BestMirror._plan_set
 
     def jobs(self, slot, kind, source, ident, save_dir, targets, *rest):
         queued.append((kind, ",".join(targets), threading.current_thread().name))
         return real_jobs(self, slot, kind, source, ident, save_dir, targets, *rest)
 
+    def plan_set(self, due):
+        sets.append((due.name.folder, threading.current_thread().name))
+        return real_plan_set(self, due)
+
     monkeypatch.setattr(BestMirror, "_jobs", jobs)
+    monkeypatch.setattr(BestMirror, "_plan_set", plan_set)
     mirror = BestMirror(to=str(tmp_path / "mirror"), name_template="best-{epoch}-{mAP50:.3f}.pt", last_every=1,
                         keep=None, strict=True)
     train(tmp_path, mirror, epochs=2, imgsz=64)
 
-    assert {thread for _, _, thread in queued} == {f"yolo_hooks-mirror-{mirror.name}-staging"}
-    assert [kind for kind, _, _ in queued] == ["best", "last", "best", "last", "last", "final"]
-    assert queued[0][1] == "best-1-0.000.pt,best.pt" and queued[2][1] == "best-2-0.000.pt,best.pt"
+    staging = f"yolo_hooks-mirror-{mirror.name}-staging"
+    assert {thread for _, _, thread in queued} == {thread for _, thread in sets} == {staging}
+    assert [kind for kind, _, _ in queued] == ["best", "best", "final"]
+    assert queued[0][1] == "best-1-0.000.pt,best.pt" and queued[1][1] == "best-2-0.000.pt,best.pt"
+    assert [name for name, _ in sets] == ["resume/epoch0001", "resume/epoch0002", "resume/epoch0002-final"]
     assert json.loads((tmp_path / "mirror" / "best.json").read_text())["final"] is True
-    assert {"best-1-0.000.pt", "best-2-0.000.pt", "best.pt", "last.pt"} <= {p.name for p in (tmp_path / "mirror").iterdir()}
+    assert {"best-1-0.000.pt", "best-2-0.000.pt", "best.pt", "resume"} <= {p.name for p in (tmp_path / "mirror").iterdir()}
+    assert json.loads((tmp_path / "mirror" / "resume" / "epoch0002-final.json").read_text())["final"] is True
     assert all(r.ok for r in mirror.results)
 
 

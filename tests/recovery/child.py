@@ -4,7 +4,9 @@
 
 ``WHEN`` is ``final_val`` (the final validation of best.pt: last.pt is already stripped) or ``train_end`` (before
 any hook's ``on_train_end``). There the child writes ``CONTROL_DIR/paused`` and sleeps until it is killed. The
-mirror is a real folder whose writes are slow, so an upload is half-way when the kill comes.
+mirror is a real folder whose writes are slow, so an upload is half-way when the kill comes. With ``WHEN`` ``end``
+the child never pauses: the test kills it when the run's marker says what it waits for (its end-of-run work under
+way, or done); the mirror is less slow then, and the end of the run waits for it (up to 120 s).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def main(project: str, url: str, mirror: str, control: str, when: str) -> None:
     yolo_hooks.attach(model, {
         "fitness_report": {"plot": False},
         "notify": [{"format": "json", "url": url, "retries": 1, "backoff": 0.1}],
-    }, yolo_hooks.BestMirror(to=SlowStore(mirror, seconds_per_mib=1.5), keep=0))
+    }, yolo_hooks.BestMirror(to=SlowStore(mirror, seconds_per_mib=0.3 if when == "end" else 1.5), keep=0),
+        end_timeout=120 if when == "end" else None)
     model.train(data=str(Path(os.environ.get("YOLO_HOOKS_TEST_SESSION", ROOT)) / "datasets" / "coco8.yaml"), epochs=EPOCHS, imgsz=64, batch=4, workers=0, plots=False,
                 amp=False, seed=0, deterministic=True, device="cpu", project=project, name="run", exist_ok=True,
                 verbose=False)

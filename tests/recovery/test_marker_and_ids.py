@@ -21,6 +21,8 @@ GONE = 2**22 + 12345  # above the default pid_max: no such process
     ({"status": "crashed", "host": HOST, "pid": GONE}, False, False),    # teardown ran: its crash message went out
     ({"status": "running", "host": HOST, "pid": os.getpid()}, False, False),  # alive: this very process
     ({"status": "running", "host": HOST, "pid": GONE}, False, True),     # running, process gone: killed
+    ({"status": "ending", "host": HOST, "pid": GONE}, False, True),      # killed during its end-of-run work
+    ({"status": "ending", "host": HOST, "pid": os.getpid()}, False, False),  # still doing it
     ({"status": "running", "host": "elsewhere", "pid": GONE}, False, False),  # cannot check another host
     ({"status": "running", "host": "elsewhere", "pid": GONE}, True, True),
     ({"status": "killed", "host": HOST, "pid": GONE}, False, True),      # partly recovered: try the rest

@@ -28,18 +28,29 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def killed_run(tmp_path: Path, url: str, mirror: Path, when: str) -> Path:
-    """Run the child until it pauses at ``when``, SIGKILL it, reap it; returns the run folder."""
+def killed_run(tmp_path: Path, url: str, mirror: Path, when: str, marker_says: str | None = None) -> Path:
+    """Run the child until it pauses at ``when`` (or, with ``marker_says``, until the run's marker has that status),
+    SIGKILL it, reap it; returns the run folder."""
     control = tmp_path / "control"
     control.mkdir()
+    marker = tmp_path / "project" / "run" / "yolo_hooks_run.json"
+
+    def kill_point() -> bool:
+        if marker_says is None:
+            return (control / "paused").exists()
+        try:
+            return json.loads(marker.read_text()).get("status") == marker_says
+        except (OSError, ValueError):
+            return False
+
     with open(tmp_path / "child.log", "w") as log:
         proc = subprocess.Popen([sys.executable, str(CHILD), str(tmp_path / "project"), url, str(mirror), str(control),
                                  when], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})
         deadline = time.time() + 300
-        while not (control / "paused").exists():
+        while not kill_point():
             assert proc.poll() is None, (tmp_path / "child.log").read_text()[-3000:]
             assert time.time() < deadline, "the child never reached the kill point"
-            time.sleep(0.05)
+            time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     return tmp_path / "project" / "run"

@@ -48,7 +48,7 @@ def sleep_in_batch(epoch: int, seconds: float):
 
 
 @pytest.mark.training
-def test_a_batch_that_hangs_is_reported_once_and_its_end_too(tmp_path):
+def test_a_batch_that_hangs_is_reported_once_and_its_end_too(tmp_path, log_lines):
     from ultralytics import YOLO
 
     model = YOLO("yolo11n.yaml")
@@ -64,6 +64,8 @@ def test_a_batch_that_hangs_is_reported_once_and_its_end_too(tmp_path):
     assert len(hung) == 1 and hung[0].data["seconds"] >= 1.5
     assert "test_watchdog.py" in hung[0].data["where"]  # where the training thread is stuck: in the sleeping callback
     assert len(resumed) == len(stalls)  # every stall ended
+    said = [line for line in log_lines if "training moves again" in line]  # printed as well as published
+    assert len(said) == len(resumed) and all(line.startswith("watchdog:") for line in said)
     stacks = (tmp_path / "run" / "stalled_stacks_1.txt").read_text()
     assert hung[0].data["stacks"].endswith("stalled_stacks_1.txt")
     assert "Thread 0x" in stacks and "test_watchdog.py" in stacks  # faulthandler's dump of every thread

@@ -9,9 +9,9 @@ from .bus import Bus
 from .collective import share_stop
 from .deadline import Deadline
 from .hook import GuardedCallback, Hook
-from .recorded import recorded_epoch_values
+from .recorded import recorded_epoch_values, time_before
 from .registry import run_start_steps
-from .run import is_main_process, run_state, take_snapshot, to_float
+from .run import is_main_process, run_duration, run_state, take_snapshot, to_float
 
 
 class RunTracker(Hook):
@@ -41,6 +41,8 @@ class RunTracker(Hook):
         """
         if is_main_process():
             hooks = [h for h in self.bus.hooks if h is not self]
+            start_epoch = int(getattr(trainer, "start_epoch", 0) or 0) if getattr(trainer.args, "resume", False) else 0
+            run_state(trainer).time_before = time_before(trainer.save_dir, start_epoch)  # part of run_duration
             for step in run_start_steps():  # what features registered: a killed run in this folder gets its end
                 step(trainer, hooks, self.log)
             marker.started(trainer, hooks, self.bus.run_id)
@@ -103,16 +105,19 @@ class RunTracker(Hook):
             take_snapshot(trainer)
 
     def on_train_end(self, trainer):
-        """Every state file of the run is on disk before the end-of-run work starts."""
+        """The run's duration ends here (before every other hook's on_train_end); every state file of the run is on
+        disk before the end-of-run work starts."""
+        run_duration(trainer)
         self.bus.flush_writes()
 
     def teardown(self, trainer):
-        """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``."""
+        """Capture the outcome first, while the exception (if any) is still in ``sys.exc_info()``; the marker says
+        the end-of-run work has started (it says the outcome once :meth:`finish_run` is done)."""
         run_state(trainer).teardown_done = True
         outcome = self.outcome(trainer)
         self.bus.flush_writes()
         if is_main_process():
-            marker.ended(trainer, outcome.status)
+            marker.ending(trainer, outcome.status)
 
     def _teardown_after_failure(self, trainer):
         """Fire the ``teardown`` of every yolo_hooks hook of this trainer once, as Ultralytics 8.4.177+ would."""
@@ -130,11 +135,14 @@ class RunTracker(Hook):
             return
         deadline = Deadline(self.bus.end_timeout)
         hooks = [h for h in self.bus.hooks if h is not self]
-        for hook in sorted(hooks, key=lambda h: h.finish_last):
-            hook.call_guarded("finish", trainer, deadline)
-        self.bus.close_writer(max(deadline.left(), 1.0))
-        self.bus.console.training_thread = None  # the run is over: no bar left to break
-        self.bus.console.flush()
+        try:
+            for hook in sorted(hooks, key=lambda h: h.finish_last):
+                hook.call_guarded("finish", trainer, deadline)
+            self.bus.close_writer(max(deadline.left(), 1.0))
+        finally:
+            self.bus.console.training_thread = None  # the run is over: no bar left to break
+            self.bus.console.flush()
+            marker.ended(trainer, self.outcome(trainer).status)  # only now: a kill before this is recovered
 
 
 def nan_recovery(trainer, attempt: int) -> tuple[str, dict]:

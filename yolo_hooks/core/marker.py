@@ -1,8 +1,10 @@
 """``yolo_hooks_run.json``: a small file in the run folder that says which process runs it and how it ended.
 
-Written when training starts (status ``running``, pid, host, what hooks want kept: see ``Hook.marker_facts``) and
-when it ends (the outcome). A marker still saying ``running`` whose process is gone is a run that was killed
-(SIGKILL, OOM killer, preempted VM): :mod:`yolo_hooks.recovery.recover` finishes its work. The file holds no secret.
+Written when training starts (status ``running``, pid, host, what hooks want kept: see ``Hook.marker_facts``), when
+its end-of-run work starts (status ``ending``, with the ``outcome``: in ``teardown``, before the uploads and
+deliveries are waited for) and when that work is done (the outcome as status). A marker still saying ``running`` or
+``ending`` whose process is gone is a run that was killed (SIGKILL, OOM killer, preempted VM), during its epochs or
+during its end: :mod:`yolo_hooks.recovery.recover` finishes its work. The file holds no secret.
 
 Examples:
     >>> marker = {"status": "running", "host": "other-host", "pid": 1}
@@ -22,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_json, read_json
+from .run import run_state
 from .run_info import process_alive
 
 MARKER = "yolo_hooks_run.json"
+ENDING = "ending"  # training is over; its end-of-run work (uploads, deliveries) is under way
 
 
 def marker_path(run_dir: str | Path) -> Path:
@@ -61,6 +65,10 @@ def started(trainer: Any, hooks: list, run_id: str | None = None) -> dict[str, A
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "started": time.time(),
+        # Ultralytics' start of training, and the training time of the processes a resumed run goes on from: a
+        # recovery's measure of the run's duration (see core.run.run_duration)
+        "train_start": getattr(trainer, "train_time_start", None),
+        "time_before": run_state(trainer).time_before,
         "epochs": int(getattr(trainer, "epochs", 0) or 0),
         "start_epoch": int(getattr(trainer, "start_epoch", 0) or 0),
         "name": save_dir.name,
@@ -75,22 +83,33 @@ def started(trainer: Any, hooks: list, run_id: str | None = None) -> dict[str, A
     return marker
 
 
+def ending(trainer: Any, outcome: str) -> None:
+    """Mark the run's end-of-run work as started: training is over with ``outcome`` (finished, stopped_early,
+    crashed, interrupted), its uploads and deliveries are being waited for."""
+    _update(trainer, status=ENDING, outcome=outcome, ending=time.time())
+
+
 def ended(trainer: Any, status: str) -> None:
-    """Mark the run as ended with ``status`` (finished, stopped_early, crashed, interrupted)."""
+    """Mark the run as ended with ``status`` (finished, stopped_early, crashed, interrupted): its end-of-run work
+    is done."""
+    _update(trainer, status=status, ended=time.time())
+
+
+def _update(trainer: Any, **fields: Any) -> None:
     save_dir = Path(trainer.save_dir)
     marker = read(save_dir)
     if marker is None or marker.get("pid") != os.getpid():
         return
-    marker.update(status=status, ended=time.time())
+    marker.update(fields)
     write(save_dir, marker)
 
 
 def is_killed(marker: dict[str, Any] | None, force: bool = False) -> bool:
-    """True when the marker says ``running`` (or ``killed``, being recovered) but its process is gone.
+    """True when the marker says ``running`` or ``ending`` (or ``killed``, being recovered) but its process is gone.
 
     A process of another host cannot be checked: only ``force`` says it is gone (a folder copied from a dead VM).
     """
-    if not marker or marker.get("status") not in {"running", "killed"}:
+    if not marker or marker.get("status") not in {"running", ENDING, "killed"}:
         return False
     if marker.get("status") == "killed" or force:
         return True

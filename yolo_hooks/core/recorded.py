@@ -69,6 +69,19 @@ def recorded_times(save_dir: Path) -> dict[int, float]:
     return times
 
 
+def time_before(save_dir: str | Path, start_epoch: int) -> float:
+    """Training time of the processes that ran epochs ``1..start_epoch`` (a resumed run goes on from them), as
+    results.csv recorded it: its ``time`` restarts with each process, so the time of each process' last row, summed.
+    0.0 for a fresh run."""
+    times = recorded_times(Path(save_dir)) if start_epoch > 0 else {}
+    total, previous = 0.0, None
+    for epoch in sorted(e for e in times if e <= start_epoch):
+        if previous is not None and times[epoch] < previous:  # a new process: the one before ended at `previous`
+            total += previous
+        previous = times[epoch]
+    return total + (previous or 0.0)
+
+
 def recorded_snapshot(trainer, epoch: int, values: dict[str, float | None],
                       best: tuple[float | None, int | None] = (None, None)) -> EpochSnapshot:
     """The :class:`EpochSnapshot` of completed ``epoch`` rebuilt from what the run recorded (``values`` of

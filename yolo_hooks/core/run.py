@@ -113,6 +113,7 @@ class RunOutcome:
     message: str | None = None
     epoch: int | None = None
     epochs: int | None = None
+    duration: float | None = None  # seconds, see run_duration
 
     @property
     def ok(self) -> bool:
@@ -129,6 +130,8 @@ class RunState:
     in_final_eval: bool = False  # this on_fit_epoch_end had no on_train_epoch_end before it: best.pt's validation
     teardown_done: bool = False
     train_start: float = field(default_factory=time.time)
+    time_before: float = 0.0  # training time of the processes a resumed run goes on from (see run_duration)
+    duration: float | None = None  # the run's duration, fixed at the end of training (see run_duration)
     snapshot_key: tuple | None = None
     snapshot: EpochSnapshot | None = None
     outcome: RunOutcome | None = None
@@ -256,15 +259,30 @@ def read_trainer(trainer, state: RunState | None = None) -> TrainerReading:
     )
 
 
+def run_duration(trainer) -> float:
+    """The run's **duration**, in seconds: its training time, from Ultralytics' start of training
+    (``trainer.train_time_start``, the clock of its own "epochs completed in" line and of results.csv's ``time``) to
+    the end of training (the first call: the core makes it at ``on_train_end``, or in ``teardown`` after a failure),
+    plus, for a resumed run, the training time of the processes it goes on from (``time_before``, as results.csv
+    recorded it). The one measure that train_end, crash messages, the fitness summary and forensics give."""
+    state = run_state(trainer)
+    if state.duration is None:
+        start = getattr(trainer, "train_time_start", None)
+        start = start if isinstance(start, (int, float)) else state.train_start
+        state.duration = state.time_before + max(0.0, time.time() - start)
+    return state.duration
+
+
 def take_outcome(trainer) -> RunOutcome:
     """How the run ended; call it from ``teardown`` (the exception being propagated is still in ``sys.exc_info``)."""
     exc_type, exc, _ = sys.exc_info()
     epoch = getattr(trainer, "epoch", None)
     epochs = getattr(trainer, "epochs", None)
     epoch1 = epoch + 1 if isinstance(epoch, int) else None
+    duration = run_duration(trainer)
     if exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
-        return RunOutcome("interrupted", exc_type.__name__, str(exc), epoch1, epochs)
+        return RunOutcome("interrupted", exc_type.__name__, str(exc), epoch1, epochs, duration)
     if exc_type is not None:
-        return RunOutcome("crashed", exc_type.__name__, str(exc), epoch1, epochs)
+        return RunOutcome("crashed", exc_type.__name__, str(exc), epoch1, epochs, duration)
     early = bool(getattr(trainer, "stop", False)) and epoch1 is not None and epochs is not None and epoch1 < epochs
-    return RunOutcome("stopped_early" if early else "finished", None, None, epoch1, epochs)
+    return RunOutcome("stopped_early" if early else "finished", None, None, epoch1, epochs, duration)

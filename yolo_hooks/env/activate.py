@@ -88,7 +88,8 @@ def activate(engine: Any) -> list[Hook]:
     its callbacks (shared by a model's trainer, validators and predictors) already hold the same entries.
 
     Raises:
-        ConfigError: the config is bad or clashes with hooks attached by hand; anything else is logged, never raised.
+        ConfigError: the config is bad or clashes with hooks attached by hand (the run folder Ultralytics has just
+            made for the engine, still empty, is removed first); anything else is logged, never raised.
     """
     if not os.environ.get(ENV_VAR):
         return []
@@ -101,6 +102,7 @@ def activate(engine: Any) -> list[Hook]:
             return []
         return attach_config(engine, config)
     except ConfigError:
+        remove_unused_run_folder(getattr(engine, "save_dir", None))
         raise
     except Exception as e:  # our bug or a changed Ultralytics: the run goes on without these hooks, loudly
         _warn(f"could not attach the hooks of {ENV_VAR} to {type(engine).__name__}, it runs without them: "
@@ -123,6 +125,29 @@ def attach_config(engine: Any, config: dict[str, Any]) -> list[Hook]:
     return hooks
 
 
+# What an Ultralytics engine writes into its run folder before it hands itself to `add_integration_callbacks`
+UNUSED_RUN = {"args.yaml", "weights"}
+
+
+def remove_unused_run_folder(save_dir: Any) -> bool:
+    """Remove the run folder a trainer (or validator) made before the ``YOLO_HOOKS`` config stopped it, when it holds
+    nothing but what Ultralytics puts there first (``args.yaml``, an empty ``weights/``): a run that never started
+    leaves no folder behind. True when it was removed; a folder with anything else in it (a run to resume) is kept."""
+    if not save_dir:
+        return False
+    folder = Path(save_dir)
+    try:
+        entries = list(folder.iterdir())
+        if any(p.name not in UNUSED_RUN or (p.is_dir() and any(p.iterdir())) for p in entries):
+            return False
+        for path in entries:
+            path.rmdir() if path.is_dir() else path.unlink()
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
 def export_line(path: str) -> str:
     """The shell line that switches hooks on for everything started from this shell, after checking the config.
 
@@ -138,18 +163,3 @@ def export_line(path: str) -> str:
 
 def _warn(text: str) -> None:
     LOGGER.warning(f"{paint('yolo_hooks:', colour_enabled(), 'yellow', 'bold')} {text}")
-
-
-def env_command(args: list[str]) -> int:
-    """``yolo-hooks env hooks.yaml``: check the config, then print the ``export YOLO_HOOKS=...`` line."""
-    import sys
-
-    if len(args) != 1:
-        print("usage: yolo-hooks env hooks.yaml   (then: eval \"$(yolo-hooks env hooks.yaml)\")", file=sys.stderr)
-        return 2
-    try:
-        print(export_line(args[0]))
-    except ConfigError as e:
-        print(f"yolo-hooks: {e}", file=sys.stderr)
-        return 2
-    return 0

@@ -184,7 +184,7 @@ def build_summary(records: list[dict], final: dict | None, outcome, *, save_dir:
         "best_fitness": best["fitness"] if best else None,
         "best_metrics": {k: best[k] for k in metric_keys(best)} if best else {},
         "final_eval": final,
-        "total_time": records[-1]["total_time"] if records else None,
+        "duration": getattr(outcome, "duration", None),  # the run's (core.run.run_duration), as train_end says it
         "mean_epoch_time": sum(times) / len(times) if times else None,
         "save_dir": save_dir,
         "files": files,
@@ -197,7 +197,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     best_metrics = " ".join(f"{name} {_num(v, 3)}" for name, v in zip(names, summary["best_metrics"].values()))
     lines = [
         f"training {summary['reason']} after {summary['epochs_run']} epoch(s) "
-        f"(last {summary['last_epoch']}/{summary['epochs']}) in {format_duration(summary['total_time'])}",
+        f"(last {summary['last_epoch']}/{summary['epochs']}) in {format_duration(summary['duration'])}",
         f"best epoch {summary['best_epoch']}: fitness {_num(summary['best_fitness'])}  {best_metrics}".rstrip(),
     ]
     if summary.get("error"):

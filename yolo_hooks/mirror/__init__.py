@@ -11,8 +11,10 @@ exports.py       copies of model.export() files, waited for at the interpreter's
 staging.py       the private staged copy of a checkpoint (reflink or sendfile), shared by every store
 queue.py         a store's jobs on the one background worker (core/worker.py), latest wins
 upload.py        one job at one store: copies, sidecar, ``keep`` pruning, retries with back-off
+resume_set.py    last.pt and the run's files of one epoch, published together under a manifest
+run_files.py     the run's small files of a resume set, taken on the bus' writer
 naming.py        the versioned-copy name template and its fields
-sidecar.py       best.json / last.json
+sidecar.py       best.json, and the fields of a resume set's manifest
 """
 
 from ..core.worker import LatestWinsQueue

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from ..core.run_info import process_alive
-from .checks import CHUNK, FileCheck, MirrorError, stream_check
+from .checks import CHUNK, FileCheck, MirrorError, read_chunks, stream_check
 
 TMP_MARK = ".tmp-"
 
@@ -76,15 +76,24 @@ class Store:
     def prepare(self) -> None:
         """Make sure the store can be written (create its folder where that is safe); called before each job."""
 
-    def _list(self) -> list[str]:
-        """Names directly in the store (for cleaning up abandoned temporaries)."""
+    def names(self, folder: str = "") -> list[str]:
+        """Names directly in ``folder`` of the store (files and folders; empty when it does not exist)."""
         return []
 
+    def _walk(self) -> list[str]:
+        """Every file of the store, as names relative to it (for cleaning up abandoned temporaries)."""
+        return self.names()
+
+    def delete_folder(self, folder: str) -> None:
+        """Remove ``folder`` and everything in it, if it exists."""
+        raise NotImplementedError
+
     def clean_abandoned(self) -> list[str]:
-        """Delete temporaries that a killed process of this host left half-written; returns their names."""
+        """Delete temporaries that a killed process of this host left half-written, in any folder of the store;
+        returns their names."""
         removed = []
-        for name in self._list():
-            if TMP_MARK in name and abandoned(name):
+        for name in self._walk():
+            if TMP_MARK in name.rpartition("/")[2] and abandoned(name):
                 self._discard(name)
                 removed.append(name)
         return removed
@@ -196,6 +205,26 @@ class Store:
             return source
 
         return self._commit(tmp, name, fill)
+
+    def read_bytes(self, name: str) -> bytes:
+        """The whole of ``name`` (a small file: a sidecar, a manifest).
+
+        Raises:
+            FileNotFoundError: there is no ``name``.
+        """
+        with self._open_read(name) as f:
+            return f.read()
+
+    def get_file(self, name: str, target: Path) -> FileCheck:
+        """Copy ``name`` to the local file ``target``; returns the size and sha256 of what was read (hashed as it is
+        written, in one pass)."""
+        digest, size = hashlib.sha256(), 0
+        with self._open_read(name) as src, open(target, "wb") as out:
+            for chunk in read_chunks(src):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        return FileCheck(size, digest.hexdigest())
 
     def read_check(self, name: str) -> FileCheck:
         """Size and sha256 of ``name`` as stored in the store (recovery verifies a copy it did not make)."""

@@ -51,11 +51,28 @@ class FsspecStore(Store):
             except (FileExistsError, NotImplementedError):
                 pass
 
-    def _list(self) -> list[str]:
+    def names(self, folder: str = "") -> list[str]:
+        self.fs.invalidate_cache()
+        path = self._path(folder) if folder else (self._root or "")
         try:
-            return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(self._root or "", detail=False))
+            return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in self.fs.ls(path, detail=False))
         except (FileNotFoundError, NotImplementedError):
             return []
+
+    def _walk(self) -> list[str]:
+        self.fs.invalidate_cache()
+        root = self._root.strip("/")
+        try:
+            found = self.fs.find(self._root or "")
+        except (FileNotFoundError, NotImplementedError):
+            return []
+        return sorted(p.strip("/")[len(root):].lstrip("/") for p in found if p.strip("/").startswith(root))
+
+    def delete_folder(self, folder: str) -> None:
+        try:
+            self.fs.rm(self._path(folder), recursive=True)
+        except FileNotFoundError:
+            pass
 
     def _open_write(self, name: str) -> BinaryIO:
         return self.fs.open(self._path(name), "wb")

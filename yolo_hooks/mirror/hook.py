@@ -37,6 +37,8 @@ from .exports import ExportCopies
 from .naming import DEFAULT_TEMPLATE, check_template, render
 from .options import check_exports, check_stores
 from .queue import Job, MirrorWorker
+from .resume_set import SetName
+from .run_files import capture
 from .staging import STAGING, file_identity
 from .upload import Result
 
@@ -52,8 +54,9 @@ class BestMirror(Hook):
             only ``best.pt``; None keeps all. Only copies written by this run (or the run it resumes) are deleted.
         name_template: name of each versioned copy: ``{epoch}``, ``{fitness}`` and metrics such as ``{mAP50_95}``,
             ``{mAP50}``, ``{precision}``, ``{recall}``, ``{val_box_loss}`` (see :mod:`yolo_hooks.mirror.naming`).
-        last_every: also mirror ``last.pt`` (+ ``last.json``) every N epochs; 0 never. The run's ``args.yaml``,
-            ``results.csv``, fitness files and hooks' state files go with it (under ``run/``), so that
+        last_every: also mirror ``last.pt`` every N epochs; 0 never. It goes as a resume set (see
+            :mod:`yolo_hooks.mirror.resume_set`): with the run's ``args.yaml``, ``results.csv``, fitness files and
+            hooks' state files of the same epoch, made visible together by a manifest, so that
             ``yolo-hooks resume DEST`` can go on from the mirror on another machine.
         exports: mirror files made by ``model.export()``: False, True (every format) or a list of formats.
         flush_timeout: at most this many seconds of the run's end-of-run deadline are spent waiting for uploads
@@ -68,7 +71,7 @@ class BestMirror(Hook):
 
     renamed_options = {"retry_delay": "`backoff`"}
 
-    _transient = ("_workers", "_stager")
+    _transient = ("_workers", "_stager", "_due")
 
     def __init__(
         self,
@@ -104,6 +107,7 @@ class BestMirror(Hook):
         self._exports = ExportCopies(self._copy_export, self._release_workers, self._busy, self._finish,
                                      self.flush_timeout)
         self._run: tuple[Any, dict[str, str]] | None = None  # (save_dir, run_info) of the current run
+        self._due: background.DueSet | None = None  # a resume set whose run files are not taken yet
 
     # --- Ultralytics events -------------------------------------------------------------------------------------
     def on_train_start(self, trainer):
@@ -132,13 +136,17 @@ class BestMirror(Hook):
         if best is not None or last is not None:
             run = self._run_info(trainer)
             files = [("best", reading.best_path)] if best is not None else []
-            files += [("last", reading.last_path)] if last is not None else []
-            self._plan(files, reading.epoch, "_plan_epoch", reading, best, last, run)
+            due = None
+            if last is not None:  # its run files are taken once every hook saved its state of this epoch
+                files.append(("last", reading.last_path))
+                due = self._due = background.DueSet(SetName(reading.epoch), reading.plain["save_dir"],
+                                                       reading.last_path)
+            self._plan(files, reading.epoch, "_plan_epoch", reading, best, last, run, due)
         self.save_times.append(time.perf_counter() - started)
 
-    def _plan_epoch(self, reading, best, last, run: dict) -> None:
+    def _plan_epoch(self, reading, best, last, run: dict, due) -> None:
         """Staging thread: the jobs of one ``on_model_save`` (``best``/``last``: the identities of the files
-        written, None for a file not to copy)."""
+        written, None for a file not to copy; ``due``: the resume set last.pt starts)."""
         snap = reading.snapshot()
         jobs = []
         if best is not None:
@@ -149,8 +157,13 @@ class BestMirror(Hook):
             jobs += self._jobs("best", "best", snap.best_path, best, snap.save_dir, targets, versioned, "best.json",
                                self._best_info)
         if last is not None:
-            jobs += self._last_jobs(snap, run, last)
+            jobs.append(self._stage_set(due, snap, run, last))
         self._submit(jobs)
+
+    def on_train_epoch_start(self, trainer):
+        """Every hook has saved its state of the epoch before: the files of that epoch's resume set can be taken."""
+        if self.is_main_process:
+            self._take_run_files()
 
     def on_fit_epoch_end(self, trainer):
         """Keep the list of versioned copies for ``resume=True`` when it changed."""
@@ -158,22 +171,32 @@ class BestMirror(Hook):
             self._save_versions(trainer, self.snapshot(trainer).epoch)
 
     def on_train_end(self, trainer):
-        """Queue the final best.pt (and, with ``last_every``, the final last.pt): Ultralytics rewrites both after
-        training (optimizer stripped), often before the last epoch's copies could be taken. Planned on the
-        staging thread like every epoch's copies, so that it comes after them."""
+        """Queue the final best.pt (and, with ``last_every``, the final last.pt as the run's final resume set):
+        Ultralytics rewrites both after training (optimizer stripped), often before the last epoch's copies could be
+        taken. Planned on the staging thread like every epoch's copies, so that it comes after them."""
         if not self.is_main_process:
             return
+        self._take_run_files()
         snap = self.snapshot(trainer)
         run = self._run_info(trainer)
         last = file_identity(snap.last_path) if self.last_every else None
         best = file_identity(snap.best_path)
         files = [("last", snap.last_path)] if last is not None else []
         files += [("final", snap.best_path)] if best is not None else []
-        self._plan(files, snap.epoch, "_plan_final", snap, run, best, last, final=True)
+        due = background.DueSet(SetName(snap.epoch, final=True), snap.save_dir, snap.last_path) if last else None
+        self._plan(files, snap.epoch, "_plan_final", snap, run, best, last, due, final=True)
+        if due is not None:
+            self._due = due
+            self._take_run_files()
 
-    def _plan_final(self, snap, run: dict, best, last) -> None:
+    def teardown(self, trainer):
+        """A run that failed right after Ultralytics saved last.pt: that epoch's set still goes."""
+        if self.is_main_process:
+            self._take_run_files()
+
+    def _plan_final(self, snap, run: dict, best, last, due) -> None:
         """Staging thread: the jobs of ``on_train_end``."""
-        jobs = self._last_jobs(snap, run, last, final=True) if last is not None else []
+        jobs = [self._stage_set(due, snap, run, last, final=True)] if last is not None else []
         if best is None:
             self.log(f"no {snap.best_path.name} to mirror at the end of training", "warning")
         else:
@@ -199,6 +222,9 @@ class BestMirror(Hook):
         """End of the run (the core calls it after every teardown, also after a crash): wait for the uploads within
         the run's ``deadline`` (and ``flush_timeout``), then say clearly what is missing."""
         if self.is_main_process:
+            timeout = deadline.left(self.flush_timeout)
+            if self._bus is not None:  # the last resume sets' files are taken there, then their uploads queued
+                self._bus.flush_writes(timeout)
             self._finish(Path(trainer.save_dir) / STAGING, deadline.left(self.flush_timeout))
             self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
 
@@ -276,12 +302,35 @@ class BestMirror(Hook):
         return background.jobs(workers, self._stager, slot, kind, source, ident, save_dir, targets, versioned,
                                sidecar, info)
 
-    def _last_jobs(self, snap, run: dict, ident, **extra) -> list:
-        """last.pt (``ident``: its identity) with last.json (and the run's small files, ``run`` its
-        :func:`run_info`) for every store."""
-        info = {"epoch": snap.epoch, "fitness": snap.fitness, "metrics": snap.metrics, "source": str(snap.last_path),
-                **run, **extra}
-        return self._jobs("last", "last", snap.last_path, ident, snap.save_dir, ["last.pt"], None, "last.json", info)
+    def _stage_set(self, due, snap, run: dict, ident, **extra) -> tuple:
+        """Staging thread: stage last.pt (``ident``: its identity) for the resume set ``due`` now, before Ultralytics
+        rewrites it; its uploads are queued once the bus' writer has taken the run's files (:meth:`_take_run_files`).
+        Returns the staging job."""
+        workers = self._ensure_workers()
+        due.info = {"epoch": snap.epoch, "epochs": snap.epochs, "fitness": snap.fitness, "metrics": snap.metrics,
+                    "source": str(snap.last_path), **run, **extra}
+        due.staged, job = background.staging_job(workers, self._stager, "last", "last", snap.last_path, ident,
+                                                 snap.save_dir)
+        return job
+
+    def _take_run_files(self) -> None:
+        """Training thread, between epochs: have the bus' writer take the run files of the pending resume set, in
+        order after every state write queued so far (each hook's state of the set's epoch), then queue its uploads."""
+        due, self._due = self._due, None
+        if due is not None:
+            self.write_later(lambda: self.call_guarded("_set_files_taken", due))
+
+    def _set_files_taken(self, due) -> None:
+        """Bus' writer: read the set's run files now, then queue its uploads on the staging thread (after the plan
+        that staged its last.pt)."""
+        try:
+            due.files = capture(due.save_dir, due.name.epoch)
+        finally:  # even when they could not be read: the set's staged copy must be released
+            self._plan([("last", due.source)], due.name.epoch, "_plan_set", due)
+
+    def _plan_set(self, due) -> None:
+        """Staging thread: one upload of the resume set ``due`` per store."""
+        self._submit(background.set_jobs(self._ensure_workers(), due))
 
     def _plan(self, files: list[tuple[str, Path]], epoch: int | None, method: str, *args: Any,
               final: bool = False) -> None:

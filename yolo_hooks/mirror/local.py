@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,8 +32,19 @@ class LocalStore(Store):
     def _path(self, name: str) -> Path:
         return self.root / name
 
-    def _list(self) -> list[str]:
-        return sorted(os.listdir(self.root)) if self.root.is_dir() else []
+    def names(self, folder: str = "") -> list[str]:
+        try:
+            return sorted(os.listdir(self._path(folder)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def _walk(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*") if p.is_file())
+
+    def delete_folder(self, folder: str) -> None:
+        shutil.rmtree(self._path(folder), ignore_errors=True)
 
     def _open_write(self, name: str) -> BinaryIO:
         path = self._path(name)
@@ -45,7 +57,7 @@ class LocalStore(Store):
 
     def _rename(self, src: str, dst: str) -> None:
         os.replace(self._path(src), self._path(dst))
-        _fsync_dir(self.root)  # make the rename itself durable, not only the bytes
+        _fsync_dir(self._path(dst).parent)  # make the rename itself durable, not only the bytes
 
     def _size(self, name: str) -> int | None:
         try:

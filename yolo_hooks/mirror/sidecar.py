@@ -1,4 +1,4 @@
-"""The ``best.json`` / ``last.json`` written next to a mirrored checkpoint: what it is, and how to check it.
+"""The ``best.json`` written next to a mirrored checkpoint (and a resume set's manifest): what it is, how to check it.
 
 Examples:
     >>> doc = sidecar("best.pt", "best", FileCheck(3, "ab" * 32), {"epoch": 2, "fitness": 0.5}, ["best-epoch002.pt"])

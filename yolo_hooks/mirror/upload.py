@@ -1,4 +1,4 @@
-"""What the background worker does with one job for one store: copy, verify, sidecar, prune, retry.
+"""What the background worker does with one job for one store: copy, verify, sidecar (or resume set), prune, retry.
 
 Runs only on the store's worker thread. Every outcome (done or failed) is handed to ``report`` as a
 :class:`Result` at once, on this thread (the hook publishes it to the bus from here). Back-off waits follow the one
@@ -12,11 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..core.files import read_json_text
 from ..core.retry import RetryPolicy
+from . import resume_set
 from .base import Store
 from .naming import prune
 from .queue import Job
+from .resume_set import SetName
 from .sidecar import encode, sidecar
 from .staging import StagedFile, Superseded
 
@@ -32,8 +33,8 @@ class Upload:
         staged: the private staged copy (released by the worker when done).
         targets: names for the file, in order (a versioned copy first, then ``best.pt``); ignored for folders.
         versioned: which of ``targets`` is a versioned copy counted by ``keep``.
-        sidecar: ``best.json`` / ``last.json``, or None.
-        info: epoch, fitness, metrics and run facts for the sidecar and the published event.
+        sidecar: ``best.json``, or None.
+        info: epoch, fitness, metrics and run facts for the sidecar (or manifest) and the published event.
     """
 
     kind: str
@@ -42,7 +43,8 @@ class Upload:
     versioned: str | None = None
     sidecar: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
-    run_dir: Any = None  # last.pt: the run folder whose small files (mirror.run_files) go with it
+    resume_set: SetName | None = None  # last.pt: published as this resume set, with ``files``
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # the run's small files of the set's epoch
     settled: bool = field(default=False, repr=False)  # its one outcome was reported (see claim)
 
     def claim(self) -> bool:
@@ -167,6 +169,9 @@ class Uploader:
 
     def _attempt(self, upload: Upload):
         staged = upload.staged
+        if upload.resume_set is not None:  # last.pt and the run's files of one epoch, visible as one set
+            return resume_set.publish(self.store, upload.resume_set, staged, upload.files, upload.info,
+                                      self.versions_now())
         if staged.path.is_dir():  # an exported folder (saved_model, openvino...): every file, each verified
             for path, name in staged.files():
                 self.store.put_file(path, name)
@@ -186,23 +191,6 @@ class Uploader:
                     self.store.delete(name)
                 except Exception as e:  # the new copy is safe; an old one left behind is only untidy
                     self.log(f"could not delete old copy {name} at {self.store.display}: {e}", "warning")
-        if upload.run_dir is not None:  # before the sidecar: a last.json names only files already there
-            from .run_files import run_files
-
-            names = []
-            for path, name in run_files(upload.run_dir):
-                if name.endswith(".state.json"):  # rewritten in place each epoch: never read mid-write
-                    data = read_json_text(path)
-                else:  # read once: results.csv and fitness.jsonl may grow meanwhile (a torn last line is skipped)
-                    try:
-                        data = path.read_bytes()
-                    except FileNotFoundError:  # replaced by its writer meanwhile (atomic rename)
-                        data = None
-                if data is None:  # the next copy has it
-                    continue
-                self.store.put_bytes(data, name)
-                names.append(name)
-            upload.info = {**upload.info, "run_files": names}
         if upload.sidecar:
             doc = sidecar(upload.targets[-1], upload.kind, check, upload.info, self.versions_now())
             self.store.put_bytes(encode(doc), upload.sidecar)

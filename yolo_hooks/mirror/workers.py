@@ -11,11 +11,13 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from .base import Store
 from .queue import Job, MirrorWorker
+from .resume_set import CHECKPOINT, SetName
 from .staging import STAGING, StagedFile, Superseded
 from .upload import Result, Upload, Uploader
 
@@ -46,11 +48,44 @@ def jobs(workers: list[MirrorWorker], stager: MirrorWorker, slot: str, kind: str
     the store threads, at the lowest priority, upload it whenever the CPU is free. Each store queue is
     latest-wins; the file is not staged at all when every store dropped it first.
     """
+    staged, stage_job = staging_job(workers, stager, slot, kind, source, ident, save_dir)
+    uploads = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info))) for w in workers]
+    return [*uploads, stage_job]
+
+
+def staging_job(workers: list[MirrorWorker], stager: MirrorWorker, slot: str, kind: str, source: Path, ident,
+                save_dir: Path) -> tuple[StagedFile, tuple[MirrorWorker, Job]]:
+    """A staged copy of ``source`` (``ident``) for one upload per store, and the job that makes it now."""
     staged = StagedFile(source, Path(save_dir) / STAGING, refs=len(workers), expected=ident)
-    run_dir = Path(save_dir) if kind == "last" else None  # last.pt takes the run's small files with it
-    uploads = [(w, Job(slot, kind, Upload(kind, staged, list(targets), versioned, sidecar, info, run_dir)))
-               for w in workers]
-    return [*uploads, (stager, Job(slot, kind, staged))]
+    return staged, (stager, Job(slot, kind, staged))
+
+
+@dataclass
+class DueSet:
+    """A resume set on its way (see :mod:`.resume_set`): its last.pt is staged as soon as Ultralytics wrote it;
+    the run's files are taken by the bus' writer once every hook wrote its state of the epoch; then one upload per
+    store is queued (:func:`set_jobs`)."""
+
+    name: SetName
+    save_dir: Path
+    source: Path
+    staged: StagedFile | None = None  # set on the staging thread
+    info: dict[str, Any] = field(default_factory=dict)
+    files: list[tuple[str, bytes]] | None = None  # set on the bus' writer; None: they could not be taken
+
+
+def set_jobs(workers: list[MirrorWorker], due: DueSet) -> list:
+    """One upload job per store for the resume set ``due`` (its last.pt staged, its files taken); none, and the
+    staged copy released, when the files could not be taken (the next set goes instead)."""
+    if due.staged is None:
+        return []
+    if due.files is None:
+        for _ in workers:
+            due.staged.release()
+        return []
+    targets = [f"{due.name.folder}/{CHECKPOINT}"]
+    return [(w, Job("last", "last", Upload("last", due.staged, targets, info=due.info, resume_set=due.name,
+                                           files=due.files))) for w in workers]
 
 
 class Plan(NamedTuple):

@@ -191,17 +191,16 @@ def published_message(event: Published, run: dict[str, str]) -> Message:
 
 def train_end_message(
     outcome: RunOutcome, final: EpochSnapshot | None, summary: Mapping[str, Any] | None, run: dict[str, str],
-    elapsed: float | None = None,
 ) -> Message:
-    """Training finished or stopped early: best fitness and epoch, final metrics of best.pt, duration."""
-    early = outcome.status == "stopped_early"
+    """Training finished or stopped early: best fitness and epoch, final metrics of best.pt, the run's duration."""
+    early, duration = outcome.status == "stopped_early", outcome.duration
     epochs = f"{outcome.epoch}/{outcome.epochs}" if outcome.epoch is not None else ""
     fields = {"Epochs": epochs}
     text = "Stopped early" if early else "Finished"
     text += f" after {epochs} epochs" if epochs else ""
-    text += f" in {format_duration(elapsed, missing='')}" if elapsed else ""
+    text += f" in {format_duration(duration, missing='')}" if duration else ""
     data: dict[str, Any] = {"status": outcome.status, "epoch": outcome.epoch, "epochs": outcome.epochs,
-                            "elapsed": elapsed}
+                            "duration": duration}
     if final is not None:
         best_epoch = final.best_epoch or None  # 1-based, as Ultralytics' stopper counts
         fields["Best fitness"] = _number(final.best_fitness)
@@ -212,7 +211,7 @@ def train_end_message(
         text += f"; best fitness {_number(final.best_fitness)}" + (f" at epoch {best_epoch}" if best_epoch else "")
         data.update({"best_fitness": final.best_fitness, "best_epoch": best_epoch, "metrics": final.metrics,
                      "best_path": str(final.best_path)})
-    fields["Duration"] = format_duration(elapsed, missing="")
+    fields["Duration"] = format_duration(duration, missing="")
     if summary:
         data["summary"] = dict(summary)
     return Message(
@@ -227,8 +226,7 @@ def train_end_message(
     )
 
 
-def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | None = None,
-                  facts: Mapping[str, Any] | None = None) -> Message:
+def crash_message(outcome: RunOutcome, run: dict[str, str], facts: Mapping[str, Any] | None = None) -> Message:
     """Training crashed (exception type and message) or was interrupted (Ctrl-C, SIGTERM, preemption).
 
     ``facts`` (:func:`yolo_hooks.recovery.forensics.crash_facts`) adds the last traceback lines, versions, device, best
@@ -246,7 +244,7 @@ def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | Non
     if facts.get("resume"):
         text += f"\nResume: {facts['resume']}"
     fields = {"Epoch": f"{outcome.epoch}/{outcome.epochs}" if outcome.epoch is not None else "",
-              "Error": error, "Duration": format_duration(elapsed, missing=""), "Host": run.get("host", "")}
+              "Error": error, "Duration": format_duration(outcome.duration, missing=""), "Host": run.get("host", "")}
     fields.update(fact_lines(facts))
     if facts.get("traceback"):
         fields["Traceback"] = "\n".join(facts["traceback"][-4:])
@@ -259,7 +257,7 @@ def crash_message(outcome: RunOutcome, run: dict[str, str], elapsed: float | Non
         fields={k: v for k, v in fields.items() if v},
         run=run,
         data={"status": outcome.status, "exc_type": outcome.exc_type, "message": outcome.message,
-              "epoch": outcome.epoch, "epochs": outcome.epochs, "elapsed": elapsed, "forensics": facts},
+              "epoch": outcome.epoch, "epochs": outcome.epochs, "duration": outcome.duration, "forensics": facts},
     )
 
 

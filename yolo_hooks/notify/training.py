@@ -47,7 +47,6 @@ class TrainingNews:
     def reset(self) -> None:
         """A new run: forget the previous one (a resumed run's state is loaded after this)."""
         self.ended = False  # the run's end (train_end, crash or interrupt) is announced
-        self.start_time: float | None = None
         self.best_sent: float | None = None  # the best fitness already announced
         self.last_progress_time = time.time()
         self.final: EpochSnapshot | None = None  # the last epoch, then the final evaluation of best.pt
@@ -55,7 +54,6 @@ class TrainingNews:
 
     def started(self, trainer, run: dict[str, str]) -> None:
         """The training starts: model, data, device, epochs."""
-        self.start_time = time.time()
         self.last_progress_time = time.time()
         if self._wants("train_start"):
             self._send_later(lambda: train_start_message(trainer, run))
@@ -102,13 +100,12 @@ class TrainingNews:
         if self.ended:
             return
         self.ended = True
-        elapsed = time.time() - self.start_time if self.start_time else None
-        if outcome.ok:
+        if outcome.ok:  # the outcome carries the run's duration (core.run.run_duration)
             final, summary = self.final, self.summary
-            self._send_later(lambda: train_end_message(outcome, final, summary, run, elapsed))
+            self._send_later(lambda: train_end_message(outcome, final, summary, run))
         else:
             facts = crash_facts()
-            self._send_later(lambda: crash_message(outcome, run, elapsed, facts))
+            self._send_later(lambda: crash_message(outcome, run, facts=facts))
 
     def state_dict(self) -> dict[str, Any]:
         """The best fitness already announced (so that a resumed run does not announce it again)."""

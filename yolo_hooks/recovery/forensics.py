@@ -13,7 +13,6 @@ Examples:
 from __future__ import annotations
 
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,7 +20,7 @@ from typing import Any, Iterable
 from ..core import run_info
 from ..core.recorded import recorded_times
 from ..core.redact import scrub
-from ..core.run import to_float
+from ..core.run import run_duration, to_float
 
 TRACEBACK_LINES = 12  # the last lines of the traceback: where it failed, not the whole Ultralytics call stack
 FACTS_ATTR = "_yolo_hooks_crash_facts"  # where a trainer keeps its facts once read (one read per teardown)
@@ -48,7 +47,8 @@ def resume_command(last: str | Path | None, resumable: bool, mirrored_last: str 
 
 
 def _mirrored(history: Iterable[Any]) -> dict[str, str]:
-    """``{"best": "dest/best.pt", "last": ...}`` from the bus' ``mirror_done`` records (newest wins)."""
+    """``{"best": "store/best.pt", "last": "store/resume/epoch0005/last.pt", "last_store": "store"}`` from the bus'
+    ``mirror_done`` records (newest wins; ``yolo-hooks resume`` takes the store)."""
     out: dict[str, str] = {}
     for event in history:
         if getattr(event, "kind", None) != "mirror_done":
@@ -56,7 +56,10 @@ def _mirrored(history: Iterable[Any]) -> dict[str, str]:
         data = event.data
         kind = "last" if data.get("kind") == "last" else "best" if data.get("kind") in {"best", "final"} else None
         if kind:
-            out[kind] = f"{str(data.get('destination', '')).rstrip('/')}/{data.get('file', '')}"
+            store = str(data.get("store", "")).rstrip("/")
+            out[kind] = f"{store}/{data.get('file', '')}"
+            if kind == "last":
+                out["last_store"] = store
     return out
 
 
@@ -91,7 +94,6 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
     completed = max(recorded_times(save_dir), default=None)  # results.csv has a row per completed epoch
     stopper = getattr(trainer, "stopper", None)
     best_fitness = getattr(trainer, "best_fitness", None)
-    started = getattr(trainer, "train_time_start", None)
     mirrored = _mirrored(history)
     resumable = _resumable(last)
     facts = {
@@ -101,7 +103,7 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
         "host": run_info.HOST,
         **run_info.versions(),
         "device": str(getattr(trainer, "device", "") or getattr(getattr(trainer, "args", None), "device", "") or ""),
-        "duration": time.time() - started if isinstance(started, (int, float)) else None,
+        "duration": run_duration(trainer),
         "last_completed_epoch": completed,
         "epochs": getattr(trainer, "epochs", None),
         "best_fitness": to_float(best_fitness),
@@ -112,7 +114,7 @@ def crash_facts(trainer: Any, history: Iterable[Any] = (), secrets: Iterable[str
         "mirrored_last": mirrored.get("last"),
         "mirrored_best": mirrored.get("best"),
         "resumable": resumable,
-        "resume": resume_command(last, resumable, mirrored.get("last"), save_dir),
+        "resume": resume_command(last, resumable, mirrored.get("last_store"), save_dir),
     }
     trainer.__dict__[FACTS_ATTR] = facts
     return facts

@@ -2,16 +2,22 @@
 
 A run killed by SIGKILL (OOM killer, preempted VM, Colab disconnect) never reaches ``teardown``: no summary, no
 ``train_end`` / ``crash`` message, the final best.pt never mirrored, staged copies left in ``.mirror_staging`` and
-half-written ``.tmp-`` files in the mirror. :func:`recover` does each of these once, from the run folder:
+half-written ``.tmp-`` files in the mirror. One killed during its end-of-run work (its marker says ``ending``: the
+outcome is known, the uploads and deliveries were under way) lacks part of the same. :func:`recover` does each of
+these once, from the run folder:
 
 * ``fitness_summary.json`` with status ``killed`` and the last epoch seen (from ``fitness.jsonl`` / ``results.csv``),
   unless the run wrote its own summary before it died;
 * the ``killed`` message, with an id derived from the run's identity (so it is never sent twice): delivered with
   the given hooks, or written to the run's outbox for ``yolo-hooks outbox replay``;
-* ``weights/best.pt`` mirrored to every ``best_mirror`` store whose ``best.json`` has another sha256;
-* staged copies and abandoned temporaries removed; messages left in flight moved to the outbox.
+* ``weights/best.pt`` mirrored to every ``best_mirror`` store whose ``best.json`` has another sha256, and a
+  ``mirror_done`` announced per store that holds it verified (to the given hooks' destinations that take it, with
+  the id the run would have given it);
+* staged copies and abandoned temporaries (in any folder of a store) removed; messages left in flight moved to the
+  outbox.
 
-What was done is recorded in the run's marker (:mod:`yolo_hooks.core.marker`): running it again does nothing.
+What was done is recorded in the run's marker (:mod:`yolo_hooks.core.marker`) after each step: running it again
+does nothing, and a recovery that is itself killed is taken up where it stopped.
 It runs from ``yolo-hooks recover RUN_DIR [hooks=hooks.yaml]``, from ``yolo-hooks outbox`` and when a later run
 starts in the same folder (with that run's hooks).
 """
@@ -26,14 +32,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core import marker as run_marker
-from ..core.files import atomic_write_json, read_json
-from ..core.recorded import results_rows
 from ..core.redact import scrub
-from ..core.run import RunOutcome, to_float
-from ..core.run_info import versions
 from ..mirror.staging import STAGING
 from ..notify.message import message_id
-from .forensics import resume_command
+from .killed import killed_facts, write_summary
 
 
 @dataclass
@@ -52,96 +54,7 @@ class Report:
         return [f"{self.run_dir}: {line}" for line in self.done] + [f"{self.run_dir}: not done: {s}" for s in self.skipped]
 
 
-# --- reading the run folder (pure reads) --------------------------------------------------------------------------
-def _checkpoint(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        import torch
-
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
-        return None
-    return {"epoch": ckpt.get("epoch"), "best_fitness": to_float(ckpt.get("best_fitness")),
-            "stripped": ckpt.get("optimizer") is None}
-
-
-def killed_facts(run_dir: Path, marker: dict[str, Any]) -> dict[str, Any]:
-    """What the folder tells about a killed run: last epoch, best fitness and epoch, where the weights are."""
-    from ..fitness.files import JSONL_NAME, read_epoch_records
-
-    records = [r for r in read_epoch_records(run_dir / JSONL_NAME) if r.get("phase", "train") == "train"]
-    rows = results_rows(run_dir)
-    last_epoch = max([*rows, *(r["epoch"] for r in records)], default=None)
-    args = _args(run_dir)
-    epochs = marker.get("epochs") or args.get("epochs")
-    last, best = run_dir / "weights" / "last.pt", run_dir / "weights" / "best.pt"
-    last_ckpt = _checkpoint(last)
-    after_training = bool(last_ckpt and last_ckpt["stripped"])  # Ultralytics strips last.pt in its final evaluation
-    best_record = next((r for r in reversed(records) if r.get("epoch") == (records[-1].get("best_epoch"))), None) \
-        if records else None
-    best_ckpt = None if best_record else _checkpoint(best)
-    resumable = bool(last_ckpt and not last_ckpt["stripped"])
-    return {
-        "exc_type": "SIGKILL",
-        "message": "the process was killed (no exception reached Python: SIGKILL, OOM killer, lost machine)",
-        "traceback": [],
-        **{k: v for k, v in versions().items() if k == "yolo_hooks"},
-        "host": marker.get("host"),
-        "pid": marker.get("pid"),
-        "device": str(args.get("device") or ""),
-        "duration": (run_dir / "weights").stat().st_mtime - marker["started"]
-        if marker.get("started") and (run_dir / "weights").exists() else None,
-        "last_completed_epoch": last_epoch,
-        "epochs": epochs,
-        "killed_during": "the end of the run (final validation of best.pt or on_train_end)" if after_training
-        else f"epoch {(last_epoch or 0) + 1}",
-        "best_fitness": best_record.get("best_fitness") if best_record else (best_ckpt or {}).get("best_fitness"),
-        "best_epoch": best_record.get("epoch") if best_record else None,
-        "last_pt": str(last) if last.is_file() else None,
-        "best_pt": str(best) if best.is_file() else None,
-        "training_done": after_training,
-        "resumable": resumable,
-        "resume": None if after_training else resume_command(last, resumable, None, run_dir),
-    }
-
-
-def _args(run_dir: Path) -> dict[str, Any]:
-    try:
-        import yaml
-
-        args = yaml.safe_load((run_dir / "args.yaml").read_text(encoding="utf-8"))
-    except Exception:
-        return {}
-    return args if isinstance(args, dict) else {}
-
-
 # --- the steps ----------------------------------------------------------------------------------------------------
-def write_summary(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]) -> str:
-    """``fitness_summary.json`` with status ``killed``, unless the run wrote its own before it died."""
-    from ..fitness.files import JSONL_NAME, SUMMARY_NAME, read_epoch_records
-    from ..fitness.record import build_summary
-
-    path = run_dir / SUMMARY_NAME
-    existing = read_json(path)
-    if isinstance(existing, dict) and path.stat().st_mtime >= float(marker.get("started") or 0):
-        return f"{SUMMARY_NAME} was written by the run itself (status {existing.get('status')}): kept"
-    every = read_epoch_records(run_dir / JSONL_NAME)
-    records = [r for r in every if r.get("phase", "train") == "train"]
-    final = next((r for r in reversed(every) if r.get("phase") == "final"), None)
-    outcome = RunOutcome("killed", "SIGKILL", facts["message"], facts["last_completed_epoch"], facts["epochs"])
-    summary = build_summary(records, final, outcome, save_dir=str(run_dir), files={"summary": str(path)})
-    if not records:  # no fitness_report in the run: the numbers results.csv and best.pt give
-        summary.update(last_epoch=facts["last_completed_epoch"], best_fitness=facts["best_fitness"],
-                       best_epoch=facts["best_epoch"], epochs_run=facts["last_completed_epoch"] or 0)
-    if facts["last_completed_epoch"]:  # results.csv is written before last.pt; the fitness record after it
-        summary["last_epoch"] = max(summary.get("last_epoch") or 0, facts["last_completed_epoch"])
-    summary["forensics"] = facts
-    summary["recovered"] = time.time()
-    atomic_write_json(path, summary)
-    return f"{SUMMARY_NAME} written: status killed, last epoch {summary['last_epoch']}/{summary['epochs']}"
-
-
 def clean_staging(run_dir: Path) -> str | None:
     """Remove the staged copies a killed process left in ``.mirror_staging``."""
     staging = run_dir / STAGING
@@ -152,15 +65,21 @@ def clean_staging(run_dir: Path) -> str | None:
     return f"removed {count} staged {'copy' if count == 1 else 'copies'} left in {STAGING}"
 
 
-def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
-    """Make every store of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256."""
+def mirror_best(run_dir: Path, mirror, facts: dict[str, Any], run_id: str | None) -> tuple[list[str], list]:
+    """Make every store of ``mirror`` (a BestMirror) hold ``weights/best.pt``, verified by sha256; returns what was
+    done and the ``mirror_done`` events to announce, one per store that holds it (with the id the run would have
+    given them: a second recovery announces the same)."""
+    from ..core.bus import Published, event_id
     from ..core.run_info import run_info
     from ..mirror.checks import file_check
     from ..mirror.sidecar import encode, sidecar
+    from ..mirror.upload import Result
+    from ..mirror.workers import describe
 
     best = run_dir / "weights" / "best.pt"
-    out = []
+    out, events = [], []
     check = file_check(best) if best.is_file() else None
+    epoch = facts.get("best_epoch") or facts.get("last_completed_epoch")
     for dest in mirror.stores:
         removed = dest.clean_abandoned()
         if removed:
@@ -170,14 +89,20 @@ def mirror_best(run_dir: Path, mirror, facts: dict[str, Any]) -> list[str]:
         sidecar_doc = _read_sidecar(dest)
         if sidecar_doc.get("sha256") == check.sha256 and dest.exists("best.pt") and dest.read_check("best.pt") == check:
             out.append(f"best.pt at {dest.display} already verified (sha256 {check.sha256[:12]})")
-            continue
-        dest.put_file(best, "best.pt", check)
-        info = {"epoch": facts.get("best_epoch"), "fitness": facts.get("best_fitness"), "recovered": True,
-                "source": str(best), **run_info(type("Run", (), {"save_dir": run_dir})())}
-        dest.put_bytes(encode(sidecar("best.pt", "final", check, info, sidecar_doc.get("versions") or [])),
-                       "best.json")
-        out.append(f"best.pt mirrored to {dest.display}: {check.size / 1e6:.1f} MB verified sha256 {check.sha256[:12]}")
-    return out
+        else:
+            dest.put_file(best, "best.pt", check)
+            info = {"epoch": facts.get("best_epoch"), "fitness": facts.get("best_fitness"), "recovered": True,
+                    "source": str(best), **run_info(type("Run", (), {"save_dir": run_dir})())}
+            dest.put_bytes(encode(sidecar("best.pt", "final", check, info, sidecar_doc.get("versions") or [])),
+                           "best.json")
+            out.append(f"best.pt mirrored to {dest.display}: {check.size / 1e6:.1f} MB verified sha256 "
+                       f"{check.sha256[:12]}")
+        report = describe(Result(ok=True, kind="final", final=True, store=dest.display, file="best.pt", epoch=epoch,
+                                 fitness=facts.get("best_fitness"), sha256=check.sha256, size=check.size))
+        data = {**report.data, "recovered": True}
+        events.append(Published(report.kind, mirror.name, report.severity, f"{report.text} (by recovery)", data,
+                                id=event_id(run_id, mirror.name, report.kind, data)))
+    return out, events
 
 
 def _read_sidecar(dest) -> dict[str, Any]:
@@ -191,12 +116,20 @@ def _read_sidecar(dest) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
+def _run(run_dir: Path, marker: dict[str, Any]) -> dict[str, str]:
+    """The run a recovery's messages are about (its ``run_id`` makes their ids stable)."""
+    run = {"name": marker.get("name") or run_dir.name, "save_dir": str(run_dir), "host": marker.get("host") or "",
+           "run_id": marker.get("run_id") or ""}
+    return {k: v for k, v in run.items() if v}
+
+
 def killed_message(run_dir: Path, marker: dict[str, Any], facts: dict[str, Any]):
     """The ``killed`` message, with its stable id."""
     from ..notify.compose import killed_message as build
 
-    run = {"name": marker.get("name") or run_dir.name, "save_dir": str(run_dir), "host": marker.get("host") or ""}
-    return build(facts, {k: v for k, v in run.items() if v}, message_id({"run_id": marker["run_id"]}, "killed"))
+    run = _run(run_dir, marker)
+    run.pop("run_id", None)
+    return build(facts, run, message_id({"run_id": marker["run_id"]}, "killed"))
 
 
 # --- the whole recovery -------------------------------------------------------------------------------------------
@@ -229,9 +162,11 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
 
     notifiers = [h for h in hooks if isinstance(h, Notify)]
     mirrors = [h for h in hooks if isinstance(h, BestMirror)]
+    run_marker.write(run_dir, marker)  # `killed` from now on: a recovery that is itself killed is taken up again
     if "summary" not in done:
         report.done.append(write_summary(run_dir, marker, facts))
         done["summary"] = time.time()
+        run_marker.write(run_dir, marker)
     moved = journal.recover(run_dir)
     if moved:
         report.done.append(f"{moved} message(s) left in flight moved to the outbox")
@@ -243,11 +178,21 @@ def recover(run_dir: str | Path, hooks: list | None = None, *, send=None, force:
         if key in done:
             continue
         try:
-            report.done.extend(mirror_best(run_dir, mirror, facts))
-            done[key] = time.time()
+            lines, events = mirror_best(run_dir, mirror, facts, marker.get("run_id"))
         except Exception as e:  # the store is down: the next recovery tries again
             report.skipped.append(scrub(f"mirroring best.pt with {mirror.name} failed: {type(e).__name__}: {e}",
                                         mirror.secrets()))
+            continue
+        report.done.extend(lines)
+        wanted = [e for e in events if any(h.wants(e.kind, e.severity) for h in notifiers)]
+        if wanted:  # what the run would have published: the copies recovery made (or found) and verified
+            from ..notify.compose import published_message
+
+            for event in wanted:
+                report.done.append((send or _deliver)(published_message(event, _run(run_dir, marker)), notifiers,
+                                                      run_dir))
+        done[key] = time.time()
+        run_marker.write(run_dir, marker)
     if not mirrors and marker.get("mirrors") and (run_dir / "weights" / "best.pt").is_file():
         report.skipped.append("best.pt not checked against the mirror: pass hooks=hooks.yaml")
     if "message" not in done:
@@ -280,7 +225,8 @@ def _deliver(message, notifiers: list, run_dir: Path) -> str:
                           hook.secrets())
             results.append(scrub(f"{hook.name}: kept in the outbox ({result.error})", hook.secrets()))
         delivery.close()
-    return f"killed message {message.id[:12]}: " + (", ".join(results) or "no destination takes `killed`")
+    return f"{message.event} message {message.id[:12]}: " + (", ".join(results) or
+                                                               f"no destination takes `{message.event}`")
 
 
 def _to_outbox(message, marker: dict[str, Any], run_dir: Path) -> str:
@@ -308,7 +254,8 @@ def recover_below(root: str | Path, hooks: list | None = None, force: bool = Fal
 def _hand_over(message, notifiers: list, run_dir: Path) -> str:
     """A later run in the folder: its own notify hooks send the message in the background (journaled)."""
     sent = [hook.name for hook in notifiers if hook.send(message)]
-    return f"killed message {message.id[:12]} handed to " + (", ".join(sent) or "no destination (none takes `killed`)")
+    return f"{message.event} message {message.id[:12]} handed to " + (", ".join(sent) or
+                                                                      f"no destination (none takes `{message.event}`)")
 
 
 def recover_previous_run(trainer, hooks: list, log) -> None:

@@ -97,6 +97,7 @@ class Watchdog(Hook):
         self._phase = "first_batch"
         self._since = time.monotonic()
         self._stalled: dict[str, Any] | None = None
+        self._resumed_line: str | None = None  # said between two progress bars, not inside the training bar
         self._batch_times: collections.deque[float] = collections.deque(maxlen=200)
         self._validation_times: list[float] = []
         self._epoch = 0
@@ -104,7 +105,9 @@ class Watchdog(Hook):
         self._train_thread = threading.get_ident()
 
     # --- the training thread: note the time (microseconds) ------------------------------------------------------
-    def _moved(self, phase: str) -> None:
+    def _moved(self, phase: str, between_bars: bool = False) -> None:
+        """The training moved on to ``phase``; ``between_bars``: no progress bar is being drawn now (a batch's
+        callbacks run inside the training bar, so the line that says the training moves again waits for its end)."""
         now = time.monotonic()
         stalled, self._stalled = self._stalled, None
         if phase == "training" and self._phase == "training":
@@ -114,9 +117,17 @@ class Watchdog(Hook):
         self._phase, self._since = phase, now
         if stalled is not None:
             seconds = time.time() - stalled["time"] + stalled["seconds"]
-            self.publish("progress_resumed", f"training moves again after {seconds:.0f}s without progress "
-                         f"({stalled['phase']})", "info", phase=stalled["phase"], seconds=round(seconds, 1),
+            text = f"training moves again after {seconds:.0f}s without progress ({stalled['phase']})"
+            self._resumed_line = text
+            self.publish("progress_resumed", text, "info", phase=stalled["phase"], seconds=round(seconds, 1),
                          epoch=self._epoch, stall=stalled["stall"])
+        if between_bars:
+            self._say_resumed()
+
+    def _say_resumed(self) -> None:
+        if self._resumed_line is not None:
+            line, self._resumed_line = self._resumed_line, None
+            self.log(line)
 
     def on_train_start(self, trainer):
         """Start watching (rank 0: a hang in any rank stalls rank 0 too)."""
@@ -133,7 +144,7 @@ class Watchdog(Hook):
         """The dataloader starts its workers for the epoch."""
         self._epoch = int(getattr(trainer, "epoch", 0)) + 1
         if self._phase != "first_batch":
-            self._moved("dataloading")
+            self._moved("dataloading", between_bars=True)
 
     def on_train_batch_start(self, trainer):
         """A batch arrived from the dataloader."""
@@ -146,15 +157,16 @@ class Watchdog(Hook):
 
     def on_train_epoch_end(self, trainer):
         """Validation and the checkpoint come next."""
-        self._moved("validation")
+        self._moved("validation", between_bars=True)
 
     def on_fit_epoch_end(self, trainer):
         """An epoch (or the final evaluation) is complete; the final evaluation may follow."""
-        self._moved("validation" if getattr(trainer, "stop", False) else "training")
+        self._moved("validation" if getattr(trainer, "stop", False) else "training", between_bars=True)
 
     def teardown(self, trainer):
         """Stop watching: the thread ends (no yolo_hooks thread outlives its run)."""
         self.close()
+        self._say_resumed()  # a crash inside the batches: no bar is drawn any more
 
     def close(self) -> None:
         """Stop the background thread and wait for it (briefly: it only sleeps and reads a clock)."""
