@@ -147,14 +147,15 @@ class Notify(Hook):
 
     def describe(self) -> dict[str, Any]:
         """What ``yolo-hooks check`` prints: the resolved options with secrets redacted."""
-        shown = {"name": self.name, "format": self.format, **formats.shown_options(self.format, self._options),
-                 "events": list(self.events),
+        shown = {"events": list(self.events),
                  "min_severity": self.min_severity, "progress_every": self.progress_every,
                  "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
-                 "rate_limit": formats.rate_limit_of(self.format, self.rate_limit),
+                 "rate_limit": formats.rate_limit_of(self.format, self.rate_limit, self._options),
                  "flush_timeout": self.flush_timeout,
                  "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
-        return redact_mapping({k: v for k, v in shown.items() if v is not None})
+        # the service's options as its declaration shows them (apprise: its own privacy form of each URL)
+        return {"name": self.name, "format": self.format, **formats.shown_options(self.format, self._options),
+                **redact_mapping({k: v for k, v in shown.items() if v is not None})}
 
     def bind(self, bus: Bus) -> None:
         """Join the bus (attach has made the name unique: a second unnamed ``notify_json`` is ``notify_json_2``)."""
