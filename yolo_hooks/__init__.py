@@ -33,6 +33,9 @@ from .core import (
     on,
 )
 from .core.registry import CLASSES, load
+from .env.ray_tune import follow_ray_tunes
+
+follow_ray_tunes()  # model.tune(use_ray=True): attach()'s hooks reach every trial (yolo_hooks.env.ray_tune)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is imported on first use
     from .detection.hook import DetectionAlert

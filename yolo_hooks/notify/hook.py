@@ -95,6 +95,7 @@ class Notify(Hook):
         self.progress_minutes = check_number(hook, "progress_minutes", progress_minutes, minimum=0,
                                              exclusive_minimum=True, allow_none=True)
         self.events = check_events(hook, events, progress=bool(self.progress_every or self.progress_minutes))
+        self.events_chosen = events is not None  # a tune's iterations and trials quiet only the default ones
         self.timeout = check_number(hook, "timeout", timeout, minimum=0, exclusive_minimum=True)
         self.retries = check_number(hook, "retries", retries, minimum=0, integer=True)
         self.backoff = check_number(hook, "backoff", backoff, minimum=0)
