@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is 
     from .plateau.early_stop import EarlyStopping
     from .plateau.lr_on_plateau import ReduceLROnPlateau
     from .recovery.watchdog import Watchdog
+    from .trackers.hook import Trackers
     from .val_loss.hook import ValLossAlert
 
 # Hook class -> module, derived from the catalog. Imported on first use, so ``import yolo_hooks`` stays light.

@@ -38,7 +38,7 @@ print(json.dumps({{"seconds": round(time.time() - started, 1), "errors": grid.nu
 
 
 @pytest.mark.training
-def test_every_trial_gets_the_hooks_and_the_tuning_process_tells_the_story_once(installed, tmp_path, tmp_path_factory):
+def test_every_trial_gets_the_hooks_and_the_tuning_process_tells_the_story_once(installed, tmp_path):
     import shutil
     import tempfile
 
@@ -49,8 +49,11 @@ def test_every_trial_gets_the_hooks_and_the_tuning_process_tells_the_story_once(
                                                  f"  - {{format: json, url: '{receiver.url_for('/env')}'}}\n")
             code = SEARCH.format(attached=receiver.url_for("/attached"), ray_dir=ray_dir, data=str(COCO8),
                                  project=str(tmp_path / "runs"))
+            # Ultralytics' defaults (raytune on: the suite's settings turn it off), no W&B (8.3.253 adds its logger to
+            # every search when wandb is installed), no Ray auth token written into the home folder
             result = installed.python_code(code, cwd=tmp_path, YOLO_HOOKS=str(tmp_path / "hooks.yaml"),
-                                           RAY_AUTH_MODE="disabled", WANDB_MODE="disabled", timeout=900)
+                                           YOLO_CONFIG_DIR=str(tmp_path / "settings"), RAY_AUTH_MODE="disabled",
+                                           WANDB_MODE="disabled", timeout=900)
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
             by_path = {"/env": [], "/attached": []}
             for request in receiver.requests:
