@@ -45,6 +45,7 @@ def test_finished_stopped_by_asha_stopped_by_itself_and_crashed_trials_are_each_
     watch.result(asha, {METRIC: 0.05, "epoch": 1})  # ASHA stops it in tune.report: SystemExit, nothing more
     watch.complete(asha)
     watch.result(itself, {METRIC: 0.4, "epoch": 1})
+    watch.result(itself, {METRIC: 0.4, "epoch": 2})  # Ultralytics' callback reports best.pt's validation too
     watch.result(itself, {METRIC: 0.4, "fitness": 0.38})  # Ultralytics' results_dict: the trainable returned
     watch.complete(itself)
     watch.error(crashed)

@@ -72,5 +72,5 @@ def test_a_ray_summary_keeps_each_trials_status_and_counts_the_stopped_ones():
     assert [i["status"] for i in summary["iterations"]] == ["stopped", "finished", "crashed"]
     assert summary["iterations"][0]["stopped_by"] == "Ray Tune's scheduler" and summary["ray"] is True
     message = tune_end_message(summary, {"name": "tune"}, unit="trial")
-    assert "after 3/3 trials" in message.text and "1 stopped early by the scheduler" in message.text
+    assert "after 3/3 trials" in message.text and "; 1 stopped early;" in message.text
     assert message.fields["Stopped early"] == "1" and message.fields["Best trial"] == "2"

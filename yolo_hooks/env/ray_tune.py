@@ -225,9 +225,13 @@ class TrialWatch:
         value = result.get(self.metric)
         if isinstance(value, (int, float)) and (record["fitness"] is None or value > record["fitness"]):
             record["fitness"] = round(float(value), 6)
-        record["epochs"] = int(result.get("epoch") or record["epochs"])
+        if "epoch" in result:
+            record["epochs"] = int(result["epoch"])
+            record["reports"] = record.get("reports", 0) + 1
         if "fitness" in result:  # Ultralytics' results_dict: the trainable returned, the training ended by itself
             record["returned"] = True
+            # ... after validating best.pt, which Ultralytics' callback reported to Ray as one more epoch
+            record["epochs"] = max(0, record.get("reports", 1) - 1)
 
     def complete(self, trial: Any) -> None:
         """A trial ended without an error: finished (all epochs), or stopped early, by Ray's scheduler (ASHA: its
@@ -288,7 +292,7 @@ class TrialWatch:
             record["error"] = short_error(str(result.error))
             self.send_crash(record)
         ended = [self.trials[t] for t in self.order] + [r for t, r in self.trials.items() if t not in self.order]
-        records = [{k: v for k, v in r.items() if k not in ("path", "returned")} for r in ended]
+        records = [{k: v for k, v in r.items() if k not in ("path", "returned", "reports")} for r in ended]
         return self.story.end(status, records, best_weights(records), fitness_metric=self.metric, ray=True)
 
 

@@ -157,7 +157,7 @@ def tune_end_message(summary: dict[str, Any], run: dict[str, str], unit: str = "
     fields = {f"{unit.capitalize()}s": f"{summary['iterations_run']}/{summary['iterations_planned']}",
               "Failed": str(summary["iterations_failed"])}
     if summary.get("iterations_stopped"):
-        text += f"; {summary['iterations_stopped']} stopped early by the scheduler"
+        text += f"; {summary['iterations_stopped']} stopped early"
         fields["Stopped early"] = str(summary["iterations_stopped"])
     if best:
         text += f"; best {unit} {best['iteration']} with fitness {best['fitness']}"
