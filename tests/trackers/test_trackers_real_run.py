@@ -48,7 +48,8 @@ def train_with_trackers(tmp_path: Path, crash: bool) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env.update(YOLO_CONFIG_DIR=str(tmp_path / "settings"), WANDB_MODE="offline", WANDB_SILENT="true",
                MLFLOW_TRACKING_URI=(tmp_path / "mlruns").as_uri(), MLFLOW_ALLOW_FILE_STORE="true",
-               MLFLOW_EXPERIMENT_NAME="yolo_hooks_test", PYTHONPATH=str(ROOT))
+               MLFLOW_EXPERIMENT_NAME="yolo_hooks_test",
+               PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])))  # a floor first
     code = TRAIN.format(crash=crash, mirror=str(tmp_path / "mirror"), data=str(COCO8), project=str(tmp_path))
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=600)
@@ -70,7 +71,7 @@ def mlflow_run(tmp_path: Path):
 
 
 def wandb_run(tmp_path: Path) -> dict:
-    (path,) = (tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb")
+    (path,) = tmp_path.rglob("offline-run-*/run-*.wandb")  # in the run folder (8.4), in the cwd (8.3.253)
     return read_run(path)
 
 
@@ -111,7 +112,10 @@ def test_a_crash_is_a_wandb_alert_and_the_mlflow_runs_outcome(tmp_path):
     assert result.returncode != 0 and "CUDA out of memory (a test's)" in result.stderr
 
     run, tags, _, _ = mlflow_run(tmp_path)
-    assert run.info.status == "FAILED"  # Ultralytics' teardown ended it so
+    from yolo_hooks.core.compat import VERSION
+
+    # 8.4 ends it in teardown as failed; 8.3.253 has no MLflow teardown: MLflow's own exit handler ends it
+    assert run.info.status == ("FAILED" if VERSION >= (8, 4) else "FINISHED")
     assert tags["yolo_hooks.outcome"] == "crashed"
     assert tags["yolo_hooks.outcome_reason"] == "crashed at epoch 2/4: RuntimeError: CUDA out of memory (a test's)"
     recorded = wandb_run(tmp_path)

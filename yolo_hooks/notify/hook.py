@@ -1,4 +1,5 @@
-"""The ``Notify`` hook: one destination (Slack, Discord, Teams, WeCom, DingTalk, Feishu, Telegram, e-mail, JSON).
+"""The ``Notify`` hook: one destination (Slack, Discord, Teams, WeCom, DingTalk, Feishu, Telegram, e-mail, JSON,
+or any of apprise's services).
 
 Examples:
     >>> import yolo_hooks
@@ -41,7 +42,7 @@ class Notify(Hook):
 
     Args:
         format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram``,
-            ``email``, or one added with ``formats.register``.
+            ``email``, ``apprise`` (any of apprise's services, by URL), or one added with ``formats.register``.
         events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``; ``all``: every
             training event). The val / predict / export reports are sent only when listed by name.
         min_severity: drop messages below ``info`` / ``warning`` / ``critical``.

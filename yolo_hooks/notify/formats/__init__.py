@@ -18,8 +18,9 @@ A service module declares everything about its service (see the README, "Adding 
     destination is known down (refused, timed out: the end of the run does not wait for it), else None;
 * optionally ``NAME`` (when the module's name cannot be the format's: ``json_.py``), ``identity(options)`` (what tells
   two destinations apart and what to show, when it is not the ``url``: see ``telegram``), ``RATE_LIMIT`` (messages a
-  minute, the service's documented limit) or ``rate_limit(options)`` (when it depends on the options: ``apprise``), ``build_image`` / ``IMAGES`` and ``IMAGE_WITHOUT_TEXT`` (see
-  :mod:`..images`).
+  minute, the service's documented limit) or ``rate_limit(options)`` (when it depends on the options: ``apprise``),
+  ``secrets(options)`` (what must never be printed besides its ``secret`` options and URLs' paths: ``apprise``),
+  ``build_image`` / ``IMAGES`` and ``IMAGE_WITHOUT_TEXT`` (see :mod:`..images`).
 
 The modules shipped here are listed once, in :data:`SERVICES`; :func:`register` adds one from elsewhere.
 
