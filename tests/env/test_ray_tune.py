@@ -69,11 +69,12 @@ def test_every_trial_gets_the_hooks_and_the_tuning_process_tells_the_story_once(
     assert [m["event"] for m in env] == ["tune_start", "crash", "tune_new_best", "tune_end"] \
         or [m["event"] for m in env] == ["tune_start", "tune_new_best", "crash", "tune_end"]
     crash = next(m for m in env if m["event"] == "crash")
-    assert crash["title"].startswith("💥 Ray Tune trial 2/2 crashed") and "'lr0=-1.0' is an invalid value" in crash["text"]
+    assert crash["title"].startswith("💥 Ray Tune trial 2/2 crashed")
+    assert "'lr0=-1.0' is an invalid value" in crash["text"]
     summary = env[-1]["data"]["summary"]
     assert summary["iterations_planned"] == 2 and summary["iterations_run"] == 2 and summary["iterations_failed"] == 1
     trials = {t["iteration"]: t for t in summary["iterations"]}
-    assert trials[1]["status"] == "finished" and trials[1]["epochs"] == 2 and trials[1]["hyperparameters"] == {"lr0": 0.005}
+    assert (trials[1]["status"], trials[1]["epochs"], trials[1]["hyperparameters"]) == ("finished", 2, {"lr0": 0.005})
     assert trials[2]["status"] == "crashed" and trials[2]["hyperparameters"] == {"lr0": -1.0}
     assert summary["fitness_metric"] == "metrics/mAP50-95(B)" and summary["best"]["iteration"] == 1
     weights = Path(summary["best"]["weights"])

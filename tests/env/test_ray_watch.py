@@ -67,8 +67,9 @@ def test_ray_s_own_results_complete_what_the_callback_did_not_see(watch):
     """A resumed search (Ray restores its run config, with no callback of ours): the end reads Ray's results."""
     import pandas
 
+    history = pandas.DataFrame([{METRIC: 0.2, "epoch": 1}, {METRIC: 0.1, "epoch": 3}])  # progress.csv's rows
     results = [SimpleNamespace(metrics={"trial_id": "ab12c_00000"}, config={"lr0": 0.01}, path=None, error=None,
-                               metrics_dataframe=pandas.DataFrame([{METRIC: 0.2, "epoch": 1}, {METRIC: 0.1, "epoch": 3}])),
+                               metrics_dataframe=history),
                SimpleNamespace(metrics={"trial_id": "ab12c_00001"}, config={"lr0": -1}, path=None,
                                error=ValueError("'lr0=-1' is an invalid value"), metrics_dataframe=None)]
     summary = watch.end("finished", results)

@@ -63,7 +63,8 @@ def test_a_tunes_iterations_and_trials_quiet_only_what_is_not_news(context, even
 
 
 def test_a_ray_summary_keeps_each_trials_status_and_counts_the_stopped_ones():
-    records = [{**rec(1, 0.2), "trial_id": "a_00000", "status": "stopped", "epochs": 1, "stopped_by": "Ray Tune's scheduler"},
+    records = [{**rec(1, 0.2), "trial_id": "a_00000", "status": "stopped", "epochs": 1,
+                "stopped_by": "Ray Tune's scheduler"},
                {**rec(2, 0.3), "trial_id": "a_00001", "status": "finished", "epochs": 3},
                {**rec(3, 0.0), "trial_id": "a_00002", "status": "crashed", "epochs": 0, "error": "ValueError: lr0"}]
     summary = summarize(records, "runs/tune", 3, "finished", "runs/tune_00001/weights/best.pt", 9.0,

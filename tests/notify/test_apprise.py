@@ -68,7 +68,8 @@ def test_json_form_and_ntfy_get_every_message_with_its_image_attached(receiver, 
     ntfy = [r for r in receiver.requests if "yolo-alerts" in r["path"] or (r["json"] or {}).get("topic")]
     assert ntfy[0]["path"].startswith("/yolo-alerts?filename=alert.jpg&title=Person+in+zone+A")
     assert ntfy[0]["body"] == JPEG  # ntfy takes the image as the body, the text in the query
-    assert ntfy[1]["json"] == {"topic": "yolo-alerts", "title": "Training finished — run7", "message": "mAP50-95 0.51"}
+    assert ntfy[1]["json"] == {"topic": "yolo-alerts", "title": "Training finished — run7",
+                               "message": "mAP50-95 0.51"}
     expected = "Basic " + base64.b64encode(b"trainer:TOKENPASSWORD42").decode()
     assert ntfy[0]["headers"]["Authorization"] == expected
 

@@ -32,7 +32,7 @@ from ultralytics.utils import LOGGER
 from ..core.attach import attached
 from ..core.files import read_json
 from .ray_trial import TRIAL_FILE, TrialPlan, pickled_hooks, trial_trainable
-from .tune import TuneStory, best_record
+from .tune import TuneStory, best_record, told
 
 UNIT = "trial"
 
@@ -54,16 +54,7 @@ def follow(original: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
                      planned=arguments.get("iterations", arguments.get("max_samples")))  # 8.4 / 8.3.253
     watch = TrialWatch(plan, config, model, train_args)
     with _tuner_following(watch):
-        try:
-            results = original(model, *args, **kwargs)
-        except KeyboardInterrupt:
-            watch.end("interrupted")
-            raise
-        except BaseException:
-            watch.end("crashed")
-            raise
-    watch.end("finished", results)
-    return results
+        return told(lambda: original(model, *args, **kwargs), watch.end)
 
 
 def follow_ray_tunes() -> None:

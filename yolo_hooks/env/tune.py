@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 from ..core.files import read_jsonl
 from ..core.tune_context import RESULTS_FILE, TUNE_ENV
@@ -92,7 +92,7 @@ def new_bests(records: list[dict[str, Any]], best: float | None) -> tuple[list[d
     return found, best
 
 
-TRIAL_KEYS = ("trial_id", "status", "epochs", "stopped_by", "error")  # what a Ray trial's record adds (see env/ray_tune.py)
+TRIAL_KEYS = ("trial_id", "status", "epochs", "stopped_by", "error")  # what a Ray trial's record adds (ray_tune.py)
 
 
 def summarize(records: list[dict[str, Any]], tune_dir: str, planned: int | None, status: str,
@@ -226,6 +226,21 @@ class TuneStory:
             notifier.send(message)
 
 
+def told(search: Callable[[], Any], end: Callable[[str, Any], Any]) -> Any:
+    """``search()``, then ``end(status, result)`` once: ``finished``, ``interrupted`` (Ctrl-C) or ``crashed`` (the
+    exception goes on)."""
+    try:
+        result = search()
+    except KeyboardInterrupt:
+        end("interrupted", None)
+        raise
+    except BaseException:
+        end("crashed", None)
+        raise
+    end("finished", result)
+    return result
+
+
 # --- Ultralytics' own tuner: iterations in subprocesses ------------------------------------------------------------
 def follow_tuner(tuner: Any, config: dict[str, Any]) -> None:
     """Called when a Tuner is built under ``YOLO_HOOKS``: its ``__call__`` (the tuning loop) will be followed."""
@@ -250,16 +265,7 @@ def _wrap_tuning_loop(cls: type) -> None:
         bound = signature.bind(self, *args, **kwargs)
         bound.apply_defaults()
         watch.start(bound.arguments.get("iterations"))
-        try:
-            result = original(self, *args, **kwargs)
-        except KeyboardInterrupt:
-            watch.finish("interrupted")
-            raise
-        except BaseException:
-            watch.finish("crashed")
-            raise
-        watch.finish("finished")
-        return result
+        return told(lambda: original(self, *args, **kwargs), lambda status, _: watch.finish(status))
 
     setattr(__call__, WRAPPED_MARK, True)
     cls.__call__ = __call__

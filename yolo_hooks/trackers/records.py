@@ -5,7 +5,8 @@ Examples:
     ...          "message": "val/loss did not improve for 3 epochs", "data": {"epoch": 7}}
     >>> event_tags(event)
     {'yolo_hooks.early_stop': 'epoch 7: val/loss did not improve for 3 epochs'}
-    >>> outcome_fields({"status": "stopped_early", "epoch": 7, "epochs": 30}, [event], (4, 0.52), None)["outcome_reason"]
+    >>> fields = outcome_fields({"status": "stopped_early", "epoch": 7, "epochs": 30}, [event], (4, 0.52), None)
+    >>> fields["outcome_reason"]
     'stopped early at epoch 7/30: val/loss did not improve for 3 epochs'
 """
 
@@ -40,7 +41,8 @@ def event_tags(event: dict[str, Any]) -> dict[str, str]:
         if data.get("kind") not in BEST_KINDS:
             return {}
         return {f"{PREFIX}.mirror": _text(f"{data.get('store')}/{data.get('file')}"),
-                f"{PREFIX}.mirror_sha256": _text(data.get("sha256")), f"{PREFIX}.mirror_epoch": _text(data.get("epoch"))}
+                f"{PREFIX}.mirror_sha256": _text(data.get("sha256")),
+                f"{PREFIX}.mirror_epoch": _text(data.get("epoch"))}
     if kind in NOT_NEWS:
         return {}
     return {f"{PREFIX}.{kind}": _text(_at(event) + str(event.get("message", "")))}
@@ -96,7 +98,8 @@ def outcome_fields(outcome: dict[str, Any], events: list[dict[str, Any]], best: 
         best = (summary.get("best_epoch"), summary.get("best_fitness")) if summary.get("best_epoch") else best
     if best:
         fields.update(best_epoch=best[0], best_fitness=best[1])
-    mirrored = [e["data"] for e in events if e["kind"] == "mirror_done" and (e.get("data") or {}).get("kind") in BEST_KINDS]
+    mirrored = [e["data"] for e in events
+                if e["kind"] == "mirror_done" and (e.get("data") or {}).get("kind") in BEST_KINDS]
     if mirrored:
         fields.update(mirror=f"{mirrored[-1].get('store')}/{mirrored[-1].get('file')}",
                       mirror_sha256=mirrored[-1].get("sha256"))
