@@ -143,6 +143,7 @@ def record_trial(context: dict[str, Any], engine: Any) -> None:
     from ..core.files import atomic_write_json
 
     trial_dir = context.get("trial_dir")
-    if trial_dir and Path(trial_dir).is_dir():
+    if trial_dir:
+        Path(trial_dir).mkdir(parents=True, exist_ok=True)  # Ray makes it with its first result: it may be later
         atomic_write_json(Path(trial_dir) / TRIAL_FILE, {"trial_id": context.get("trial_id"),
                                                          "save_dir": str(engine.save_dir), "pid": os.getpid()})

@@ -247,10 +247,14 @@ class TrialWatch:
         record["status"] = status
         if record["trial_id"] not in self.order:
             self.order.append(record["trial_id"])  # the order trials ended in: the first of equal bests wins
+        self.find_run_folder(record)
+        return record
+
+    def find_run_folder(self, record: dict[str, Any]) -> None:
+        """The trial's Ultralytics run folder, from the record it left in Ray's folder of the trial."""
         facts = read_json(Path(record["path"]) / TRIAL_FILE) if record.get("path") else None
         if isinstance(facts, dict) and facts.get("save_dir"):
             record["save_dirs"] = {Path(str(self.data or "data")).stem: facts["save_dir"]}
-        return record
 
     def send_crash(self, record: dict[str, Any]) -> None:
         if record["trial_id"] in self.crash_sent or self.story is None:
@@ -283,6 +287,9 @@ class TrialWatch:
             record["error"] = short_error(str(result.error))
             self.send_crash(record)
         ended = [self.trials[t] for t in self.order] + [r for t, r in self.trials.items() if t not in self.order]
+        for record in ended:
+            if not record["save_dirs"]:
+                self.find_run_folder(record)  # written by now if its trainer was ever built
         records = [{k: v for k, v in r.items() if k not in ("path", "returned", "reports")} for r in ended]
         return self.story.end(status, records, best_weights(records), fitness_metric=self.metric, ray=True)
 
