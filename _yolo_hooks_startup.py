@@ -1,5 +1,8 @@
 """Run at interpreter start-up by ``yolo_hooks.pth`` when ``YOLO_HOOKS`` is set: hooks in every process YOLO starts.
 
+``model.tune(use_ray=True)`` builds no engine in the tuning process: :func:`wrap_ray_tune` wraps Ultralytics'
+``run_ray_tune`` the same way, when ``ultralytics.utils.tuner`` is imported.
+
 The pattern is coverage.py's ``COVERAGE_PROCESS_START``: the ``.pth`` line reads one environment variable and, when
 it is unset, does nothing else. When it is set, :func:`install` puts a post-import hook on
 ``ultralytics.utils.callbacks`` and returns: nothing is imported until the program imports Ultralytics itself.
@@ -21,18 +24,52 @@ import sys
 ENV_VAR = "YOLO_HOOKS"
 TARGET = "ultralytics.utils.callbacks"  # the module that defines the interception point
 ENTRY = "add_integration_callbacks"  # called by every engine class of Ultralytics when it is built
+RAY_TARGET = "ultralytics.utils.tuner"  # model.tune(use_ray=True) calls its run_ray_tune (imported then)
+RAY_ENTRY = "run_ray_tune"
 WRAPPED_MARK = "__yolo_hooks_original__"
 
 
-def install() -> None:
-    """Arrange for engines to get the ``YOLO_HOOKS`` hooks; a no-op when the variable is unset or empty."""
-    if not os.environ.get(ENV_VAR):
+def install(always: bool = False) -> None:
+    """Arrange for engines to get the ``YOLO_HOOKS`` hooks, and for ``model.tune(use_ray=True)`` to be followed; a
+    no-op when the variable is unset or empty, unless ``always`` (a Ray Tune trial given hooks by ``attach()``)."""
+    if not (always or os.environ.get(ENV_VAR)):
         return
-    module = sys.modules.get(TARGET)
+    when_imported(TARGET, wrap_entry)
+    follow_ray_tunes()
+
+
+def follow_ray_tunes() -> None:
+    """Have every ``model.tune(use_ray=True)`` of this process followed (``import yolo_hooks`` calls it too, so that
+    ``attach()``'s hooks reach the trials without ``YOLO_HOOKS``); imports nothing."""
+    when_imported(RAY_TARGET, wrap_ray_tune)
+
+
+def when_imported(name: str, wrap) -> None:
+    """``wrap(module)`` once the module ``name`` has been executed: now if it has, else by a post-import finder."""
+    module = sys.modules.get(name)
     if module is not None:
-        wrap_entry(module)
-    elif not any(isinstance(f, _PostImportFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _PostImportFinder(TARGET, wrap_entry))
+        wrap(module)
+    elif not any(isinstance(f, _PostImportFinder) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _PostImportFinder(name, wrap))
+
+
+def wrap_ray_tune(module) -> bool:
+    """Wrap ``module.run_ray_tune`` so that :mod:`yolo_hooks.env.ray_tune` follows every Ray Tune search (the hooks
+    in each trial, the tune's story in this process); imported only when a search starts."""
+    original = getattr(module, RAY_ENTRY, None)
+    if not callable(original) or hasattr(original, WRAPPED_MARK):
+        return callable(original)
+
+    def run_ray_tune(model, *args, **kwargs):
+        from yolo_hooks.env.ray_tune import follow  # Ultralytics is fully imported when a search starts
+
+        return follow(original, model, *args, **kwargs)
+
+    run_ray_tune.__doc__ = original.__doc__
+    run_ray_tune.__wrapped__ = original
+    setattr(run_ray_tune, WRAPPED_MARK, original)
+    setattr(module, RAY_ENTRY, run_ray_tune)
+    return True
 
 
 def wrap_entry(module) -> bool:

@@ -13,6 +13,7 @@ The same wrapper records the wall time of every callback call on the calling thr
 
     python benchmarks/cpu_share.py          # one run with every hook, one without the mirror; prints the shares
     python benchmarks/cpu_share.py --hooks nomirror --profile 25   # + what each millisecond is (cProfile)
+    python benchmarks/cpu_share.py --hooks nomirror --trackers      # + the trackers hook, W&B on (offline)
 """
 
 from __future__ import annotations
@@ -340,11 +341,19 @@ def main() -> None:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--copies", type=int, default=1,
                         help="train on coco8's train images this many times over (an epoch this many times longer)")
+    parser.add_argument("--trackers", action="store_true",
+                        help="switch on Ultralytics' W&B integration (offline) and add the trackers hook, which "
+                             "sends our events to that run")
     parser.add_argument("--profile", type=int, metavar="N", default=0,
                         help="also cProfile our code (by thread CPU) and print the top N functions per hook; "
                              "profiling inflates the shares, so read the shares of a run without it")
     args = parser.parse_args()
     compile_package()
+    if args.trackers:  # W&B's own logging is not ours: only the trackers hook's share counts for us
+        from ultralytics import settings
+
+        os.environ.update(WANDB_MODE="offline", WANDB_SILENT="true")
+        settings.update({"wandb": True})  # in the benchmarks' own settings folder (common.py)
     runs = {"all": ["every hook"], "nomirror": ["without best_mirror"]}.get(args.hooks,
                                                                             ["every hook", "without best_mirror"])
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_cpu_") as tmp, WebhookReceiver() as receiver:
@@ -354,6 +363,8 @@ def main() -> None:
             config = all_hooks(receiver.url, tmp / "mirror")
             if label == "without best_mirror":
                 config.pop("best_mirror")
+            if args.trackers:
+                config["trackers"] = True
             profiler = CallbackProfiler() if args.profile else None
             result = measure(tmp, label.replace(" ", "_"), args.epochs, config, args.imgsz, profiler, data)
             print(f"{label}:\n" + report(result), flush=True)

@@ -29,6 +29,12 @@ os.environ.setdefault("YOLO_CONFIG_DIR", str(SESSION / "ultralytics_settings"))
 os.environ.setdefault("NO_COLOR", "1")
 
 import pytest  # noqa: E402
+from ultralytics import settings as ultralytics_settings  # noqa: E402
+
+# Ray, MLflow and W&B come with the dev extra: left on, Ultralytics would import them in every training of the suite
+# (about 3 s each for ray and mlflow) and log to them. The tests of those integrations (tests/env/test_ray_tune.py,
+# tests/trackers/) run them in a process with a settings folder of its own.
+ultralytics_settings.update({"raytune": False, "mlflow": False, "wandb": False})
 
 COCO8 = DATASETS / "coco8.yaml"
 COCO8_VAL_IMAGES = DATASETS / "coco8" / "images" / "val"

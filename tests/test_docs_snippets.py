@@ -126,6 +126,12 @@ class Worker:
         self.process: subprocess.Popen | None = None
         config = folder / "yolo_config"
         config.mkdir()
+        # the suite's Ultralytics settings (conftest.py: its Ray, MLflow and W&B integrations off, which the dev extra
+        # installs): a page's snippets neither pay for them nor log to them
+        settings = Path(os.environ["YOLO_CONFIG_DIR"]) / "Ultralytics" / "settings.json"
+        if settings.is_file():
+            (config / "Ultralytics").mkdir()
+            shutil.copy(settings, config / "Ultralytics" / "settings.json")
         temp = folder / "tmp"  # what a snippet leaves in the temp dir stays in the test's folder
         temp.mkdir()
         (folder / "env").mkdir()  # the parent of the ${..._DIR} folders

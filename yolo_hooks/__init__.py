@@ -21,6 +21,13 @@ from . import catalog
 from ._version import __version__
 from .core.registry import CLASSES, REGISTRY, load
 
+try:  # model.tune(use_ray=True): attach()'s hooks reach every trial (yolo_hooks.env.ray_tune); imports nothing now
+    from _yolo_hooks_startup import follow_ray_tunes
+except ImportError:  # a copy of the package without its start-up module
+    pass
+else:
+    follow_ray_tunes()
+
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is imported on first use
     from .core import (
         ConfigError,
@@ -42,6 +49,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is 
     from .plateau.early_stop import EarlyStopping
     from .plateau.lr_on_plateau import ReduceLROnPlateau
     from .recovery.watchdog import Watchdog
+    from .trackers.hook import Trackers
     from .val_loss.hook import ValLossAlert
 
 # Hook class -> module, derived from the catalog. Imported on first use, so ``import yolo_hooks`` stays light.

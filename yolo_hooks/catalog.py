@@ -19,6 +19,7 @@ HOOKS: tuple[tuple[str | None, str], ...] = (
     ("best_mirror", "yolo_hooks.mirror.hook:BestMirror"),
     ("detection_alert", "yolo_hooks.detection.hook:DetectionAlert"),
     ("watchdog", "yolo_hooks.recovery.watchdog:Watchdog"),
+    ("trackers", "yolo_hooks.trackers.hook:Trackers"),
     (None, "yolo_hooks.fitness.modes:ModeReports"),  # the val / predict / export reports, also on their own
 )
 

@@ -105,9 +105,9 @@ def check_command(args: list[str]) -> int:
         return 2
     say(f"{args[0]}: {len(hooks)} hook(s) OK")
     for hook, (name, options) in zip(hooks, pairs):
-        shown = hook.describe()
-        shown = options if shown is None else shown
-        say(f"  {name}: {json.dumps(redact_mapping(shown), default=str)}")
+        shown = hook.describe()  # the hook's own redaction (apprise's privacy form of its URLs), else ours
+        shown = redact_mapping(options) if shown is None else shown
+        say(f"  {name}: {json.dumps(shown, default=str)}")  # and scrubbed of every secret, as all output is
     return 0
 
 

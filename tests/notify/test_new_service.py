@@ -89,7 +89,8 @@ def test_a_name_is_registered_once_and_a_module_must_look_like_a_service(matterm
 
 
 def test_every_shipped_service_declares_its_options_and_its_rate_limit_where_it_has_one():
-    assert formats.FORMATS == ("json", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email")
+    assert formats.FORMATS == ("json", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email",
+                               "apprise")
     required = {fmt: tuple(o.name for o in options if o.required) for fmt, options in formats.OPTIONS.items()}
     assert required["telegram"] == ("bot_token", "chat_id") and required["email"] == ("smtp_host", "sender", "to")
     assert [o.name for o in formats.OPTIONS["json"]] == ["url", "secret"]

@@ -92,7 +92,7 @@ def test_defaults_are_filled_in_and_none_is_not_given():
 
 
 def test_a_declaration_names_a_known_kind_and_choices_only_for_a_choice():
-    with pytest.raises(ValueError, match="kind must be one of url, text"):
+    with pytest.raises(ValueError, match="kind must be one of url, urls, text"):
         Option("x", "number")
     with pytest.raises(ValueError, match="`choices` go with kind 'choice'"):
         Option("x", "choice")
@@ -111,6 +111,7 @@ DECLARED = {  # format: (required options, secret options)
     "feishu": (["url"], ["url", "secret"]),
     "telegram": (["bot_token", "chat_id"], ["bot_token"]),
     "email": (["smtp_host", "sender", "to"], ["password"]),
+    "apprise": (["urls"], ["urls"]),
 }
 
 

@@ -124,7 +124,8 @@ def secret_forms(secret: str) -> tuple[tuple[str, str], ...]:
     """``(form, replacement)`` pairs for one secret: each piece raw, URL-encoded and base64 (padded or not)."""
     out: dict[str, str] = {}
     for piece in secret_pieces(secret):
-        shown = redact_url(piece) if "://" in piece else MASK
+        # a URL keeps its host, a URL's path its leading slash (``https://host/***``, not ``https://host***``)
+        shown = redact_url(piece) if "://" in piece else "/" + MASK if piece.startswith("/") else MASK
         raw = piece.encode("utf-8", "surrogatepass")
         encoded = [piece, quote(raw, safe=""), quote(raw), quote_plus(raw)]  # bytes: a lone surrogate quotes too
         for b64 in (base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()):

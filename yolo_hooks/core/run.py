@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .tune_context import stopped_by_ray
+
 STATE_ATTR = "_yolo_hooks_run"  # where a trainer carries its RunState (trainers are never pickled)
 
 
@@ -280,6 +282,10 @@ def take_outcome(trainer) -> RunOutcome:
     epochs = getattr(trainer, "epochs", None)
     epoch1 = epoch + 1 if isinstance(epoch, int) else None
     duration = run_duration(trainer)
+    if stopped_by_ray(exc_type):  # Ray Tune ends every trial so, at its last epoch too: no interrupt
+        last = epoch1 is not None and epochs is not None and epoch1 >= epochs
+        return RunOutcome("finished" if last else "stopped_early", None,
+                          None if last else "stopped by Ray Tune's scheduler", epoch1, epochs, duration)
     if exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
         return RunOutcome("interrupted", exc_type.__name__, str(exc), epoch1, epochs, duration)
     if exc_type is not None:

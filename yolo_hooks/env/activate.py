@@ -1,6 +1,6 @@
 """``YOLO_HOOKS=hooks.yaml``: the hooks of one config in every trainer, validator, predictor and exporter built in
 this process, and (because children inherit the environment) in ``yolo`` CLI runs, ``model.tune()`` iterations and
-per-dataset subprocesses.
+per-dataset subprocesses; Ray Tune trials get it from the trainable (:mod:`yolo_hooks.env.ray_trial`).
 
 ``yolo_hooks.pth`` (see ``_yolo_hooks_startup.py``) wraps Ultralytics' ``add_integration_callbacks(engine)``, which
 every engine calls when it is built; the wrapper calls :func:`activate`. Here the config is read and checked (a bad
@@ -27,7 +27,8 @@ from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.redact import redact_value
 from ..core.tune_context import iteration_context
-from .tune import quiet_iteration_config
+from . import ray_trial
+from .tune import quiet_for_tune
 
 ENV_VAR = "YOLO_HOOKS"
 
@@ -85,22 +86,27 @@ def activate(engine: Any) -> list[Hook]:
     """Give a newly built Ultralytics engine the ``YOLO_HOOKS`` hooks; returns the hooks attached now.
 
     A tuner gets the tune summary (:mod:`yolo_hooks.env.tune`); every other engine the config's hooks, unless
-    its callbacks (shared by a model's trainer, validators and predictors) already hold the same entries.
+    its callbacks (shared by a model's trainer, validators and predictors) already hold the same entries. The
+    trainer of a Ray Tune trial also gets the hooks ``attach()`` gave the model in the tuning process
+    (:mod:`yolo_hooks.env.ray_trial`).
 
     Raises:
         ConfigError: the config is bad or clashes with hooks attached by hand (the run folder Ultralytics has just
             made for the engine, still empty, is removed first); anything else is logged, never raised.
     """
-    if not os.environ.get(ENV_VAR):
+    if not (os.environ.get(ENV_VAR) or ray_trial.in_trial()):
         return []
     try:
-        config = read_config()
-        if "Tuner" in type(engine).__name__:
-            from .tune import follow_tuner
+        hooks = []
+        if os.environ.get(ENV_VAR):
+            config = read_config()
+            if "Tuner" in type(engine).__name__:
+                from .tune import follow_tuner
 
-            follow_tuner(engine, config)
-            return []
-        return attach_config(engine, config)
+                follow_tuner(engine, config)
+                return []
+            hooks = attach_config(engine, config)
+        return hooks + ray_trial.joined(engine)
     except ConfigError:
         remove_unused_run_folder(getattr(engine, "save_dir", None))
         raise
@@ -113,13 +119,14 @@ def activate(engine: Any) -> list[Hook]:
 def attach_config(engine: Any, config: dict[str, Any]) -> list[Hook]:
     """Attach the entries of ``config`` that ``engine`` does not have yet (same entry = same name and options).
 
-    In a ``model.tune()`` iteration, destinations that did not choose their ``events`` send only crashes: the
+    In a ``model.tune()`` iteration or a Ray Tune trial, destinations are quieted (:func:`quiet_for_tune`): the
     tune-level news comes from the tuning process.
     """
-    if iteration_context() is not None:
-        config = quiet_iteration_config(config)
+    context = iteration_context()
     present = {h.config_digest for h in attached(engine)}
     hooks = [h for h in build_hooks(config) if h.config_digest not in present]
+    if context is not None:
+        quiet_for_tune(hooks, context)
     if hooks:
         attach(engine, *hooks)
     return hooks

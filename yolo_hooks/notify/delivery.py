@@ -113,7 +113,7 @@ class Delivery:
         self.options = dict(options)
         self.timeout, self.retries, self.backoff, self.max_backoff = timeout, retries, backoff, max_backoff
         self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
-        self.rate_limit = rate_limit_of(destination.format, rate_limit)
+        self.rate_limit = rate_limit_of(destination.format, rate_limit, options)
         self.rate_window = rate_window
         self._rate = RateLimit(self.rate_limit, rate_window)
         self.flush_timeout = flush_timeout

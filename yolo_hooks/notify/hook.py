@@ -1,4 +1,5 @@
-"""The ``Notify`` hook: one destination (Slack, Discord, Teams, WeCom, DingTalk, Feishu, Telegram, e-mail, JSON).
+"""The ``Notify`` hook: one destination (Slack, Discord, Teams, WeCom, DingTalk, Feishu, Telegram, e-mail, JSON,
+or any of apprise's services).
 
 Examples:
     >>> import yolo_hooks
@@ -41,7 +42,7 @@ class Notify(Hook):
 
     Args:
         format: ``json``, ``slack``, ``discord``, ``teams``, ``wecom``, ``dingtalk``, ``feishu``, ``telegram``,
-            ``email``, or one added with ``formats.register``.
+            ``email``, ``apprise`` (any of apprise's services, by URL), or one added with ``formats.register``.
         events: which events this destination gets (default: all but ``epoch`` and ``mirror_done``; ``all``: every
             training event). The val / predict / export reports are sent only when listed by name.
         min_severity: drop messages below ``info`` / ``warning`` / ``critical``.
@@ -96,6 +97,7 @@ class Notify(Hook):
         self.progress_minutes = check_number(hook, "progress_minutes", progress_minutes, minimum=0,
                                              exclusive_minimum=True, allow_none=True)
         self.events = check_events(hook, events, progress=bool(self.progress_every or self.progress_minutes))
+        self.events_chosen = events is not None  # a tune's iterations and trials quiet only the default ones
         self.timeout = check_number(hook, "timeout", timeout, minimum=0, exclusive_minimum=True)
         self.retries = check_number(hook, "retries", retries, minimum=0, integer=True)
         self.backoff = check_number(hook, "backoff", backoff, minimum=0)
@@ -148,14 +150,15 @@ class Notify(Hook):
 
     def describe(self) -> dict[str, Any]:
         """What ``yolo-hooks check`` prints: the resolved options with secrets redacted."""
-        shown = {"name": self.name, "format": self.format, **formats.shown_options(self.format, self._options),
-                 "events": list(self.events),
+        shown = {"events": list(self.events),
                  "min_severity": self.min_severity, "progress_every": self.progress_every,
                  "progress_minutes": self.progress_minutes, "timeout": self.timeout, "retries": self.retries,
-                 "rate_limit": formats.rate_limit_of(self.format, self.rate_limit),
+                 "rate_limit": formats.rate_limit_of(self.format, self.rate_limit, self._options),
                  "flush_timeout": self.flush_timeout,
                  "outbox": self.outbox or f"<run folder>/{OUTBOX_NAME}"}
-        return redact_mapping({k: v for k, v in shown.items() if v is not None})
+        # the service's options as its declaration shows them (apprise: its own privacy form of each URL)
+        return {"name": self.name, "format": self.format, **formats.shown_options(self.format, self._options),
+                **redact_mapping({k: v for k, v in shown.items() if v is not None})}
 
     def bind(self, bus: Bus) -> None:
         """Join the bus (attach has made the name unique: a second unnamed ``notify_json`` is ``notify_json_2``)."""

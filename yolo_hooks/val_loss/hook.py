@@ -231,6 +231,7 @@ class ValLossAlert(Hook):
             record.message,
             record.severity,
             **{k: v for k, v in fields.items() if k not in {"kind", "message", "severity"}},
+            repeat_every=self.rules.repeat_every,  # how often it fires again while it lasts (trackers space theirs)
         )
         line = {"time": published.time, **fields}
 

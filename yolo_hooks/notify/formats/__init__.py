@@ -18,8 +18,9 @@ A service module declares everything about its service (see the README, "Adding 
     destination is known down (refused, timed out: the end of the run does not wait for it), else None;
 * optionally ``NAME`` (when the module's name cannot be the format's: ``json_.py``), ``identity(options)`` (what tells
   two destinations apart and what to show, when it is not the ``url``: see ``telegram``), ``RATE_LIMIT`` (messages a
-  minute, the service's documented limit), ``build_image`` / ``IMAGES`` and ``IMAGE_WITHOUT_TEXT`` (see
-  :mod:`..images`).
+  minute, the service's documented limit) or ``rate_limit(options)`` (when it depends on the options: ``apprise``),
+  ``secrets(options)`` (what must never be printed besides its ``secret`` options and URLs' paths: ``apprise``),
+  ``build_image`` / ``IMAGES`` and ``IMAGE_WITHOUT_TEXT`` (see :mod:`..images`).
 
 The modules shipped here are listed once, in :data:`SERVICES`; :func:`register` adds one from elsewhere.
 
@@ -46,7 +47,7 @@ from .base import DeliveryResult, HttpRequest, Image, http_check, json_request
 from .schema import Option
 
 # The service modules of this package, in the order errors list them: a new service is its module plus its name here.
-SERVICES = ("json_", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email")
+SERVICES = ("json_", "slack", "discord", "teams", "wecom", "dingtalk", "feishu", "telegram", "email", "apprise")
 
 _MODULES: dict[str, ModuleType] = {}  # format name -> its module
 FORMATS: tuple[str, ...] = ()  # every format name
@@ -111,9 +112,16 @@ def register(module: str | ModuleType) -> str:
     return name
 
 
-def rate_limit_of(fmt: str, given: float | None) -> float | None:
-    """Messages per minute for a destination: ``given``, else the service's documented limit (None: no limit)."""
-    return RATE_LIMITS.get(fmt) if given is None else given
+def rate_limit_of(fmt: str, given: float | None, options: Mapping[str, Any] | None = None) -> float | None:
+    """Messages per minute for a destination: ``given``, else the service's documented limit (None: no limit): its
+    module's ``RATE_LIMIT``, or what its ``rate_limit(options)`` says for these options (apprise: the pace its
+    plugins keep)."""
+    if given is not None:
+        return given
+    module = _MODULES.get(fmt)
+    if module is not None and options is not None and hasattr(module, "rate_limit"):
+        return module.rate_limit(options)
+    return RATE_LIMITS.get(fmt)
 
 
 def format_module(fmt: str) -> ModuleType:
@@ -145,8 +153,10 @@ def check_options(hook: str, fmt: str, options: Mapping[str, Any]) -> dict[str, 
 
 
 def secrets(fmt: str, options: Mapping[str, Any]) -> list[str]:
-    """What a ``fmt`` destination must never print: its secret options, and its URLs' paths and queries."""
-    return schema.secrets(OPTIONS.get(fmt, ()), options)
+    """What a ``fmt`` destination must never print: its secret options, and its URLs' paths and queries; plus what
+    its module's ``secrets(options)`` adds (apprise: the tokens its URLs carry outside the path)."""
+    more = getattr(_MODULES.get(fmt), "secrets", None)
+    return schema.secrets(OPTIONS.get(fmt, ()), options) + (list(more(options)) if callable(more) else [])
 
 
 def shown_options(fmt: str, options: Mapping[str, Any]) -> dict[str, Any]:

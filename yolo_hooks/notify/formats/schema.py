@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from ...core.errors import ConfigError
 from ...core.redact import MASK, MIN_PIECE, redact_url
 
-KINDS = ("url", "text", "path", "port", "choice", "emails", "chat_id")
+KINDS = ("url", "urls", "text", "path", "port", "choice", "emails", "chat_id")
 
 
 class Invalid(ValueError):
@@ -42,9 +42,10 @@ class Option:
 
     Attributes:
         name: the key users write (``url``, ``bot_token``); never one of the options every destination has.
-        kind: how the value is checked: ``url`` (http/https), ``text`` (a non-empty string), ``path`` (a file,
-            as text), ``port`` (1-65535), ``choice`` (one of ``choices``), ``emails`` (one address or a list:
-            kept as a list), ``chat_id`` (a number or ``@channelname``).
+        kind: how the value is checked: ``url`` (http/https), ``urls`` (one URL of any scheme or a list of them:
+            kept as a list; apprise's), ``text`` (a non-empty string), ``path`` (a file, as text), ``port``
+            (1-65535), ``choice`` (one of ``choices``), ``emails`` (one address or a list: kept as a list),
+            ``chat_id`` (a number or ``@channelname``).
         required: the service cannot work without it.
         default: the value used when it is not given (``None``: nothing is filled in).
         secret: never printed: redacted in ``yolo-hooks check`` and in errors, scrubbed from logs and the outbox.
@@ -54,6 +55,8 @@ class Option:
             belong in the environment).
         check: a further check after the kind's, ``value -> value``, raising :class:`Invalid` with what is allowed
             (json's ``whsec_`` signing secret must decode).
+        show: how the value may be printed, ``value -> shown`` (apprise's URLs: as apprise itself redacts them),
+            instead of the kind's rule; it must not show a secret.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Option:
     help: str = ""
     example: str = ""
     check: Callable[[Any], Any] | None = field(default=None, compare=False)
+    show: Callable[[Any], Any] | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -79,6 +83,8 @@ class Option:
 
     def shown(self, value: Any) -> Any:
         """``value`` as it may be printed: a secret masked (a URL keeps its host), any URL reduced to its host."""
+        if self.show is not None:
+            return self.show(value)
         if self.secret or self.kind == "url":
             return redact_url(value) if isinstance(value, str) and "://" in value else MASK if self.secret else value
         return value
@@ -94,6 +100,13 @@ def _url(option: Option, value: Any) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise Invalid("an http:// or https:// URL")
     return value
+
+
+def _urls(option: Option, value: Any) -> list[str]:
+    urls = [value] if isinstance(value, str) else value
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and "://" in u for u in urls):
+        raise Invalid("a URL (scheme://...) or a list of them")
+    return urls
 
 
 def _text(option: Option, value: Any) -> str:
@@ -128,10 +141,10 @@ def _chat_id(option: Option, value: Any) -> str | int:
 
 
 VALIDATORS: dict[str, Callable[[Option, Any], Any]] = {
-    "url": _url, "text": _text, "path": _text, "port": _port, "choice": _choice, "emails": _emails,
+    "url": _url, "urls": _urls, "text": _text, "path": _text, "port": _port, "choice": _choice, "emails": _emails,
     "chat_id": _chat_id,
 }  # fmt: skip
-TYPE_NAMES = {"url": "URL", "text": "text", "path": "file path", "port": "port", "choice": "choice",
+TYPE_NAMES = {"url": "URL", "urls": "URL(s)", "text": "text", "path": "file path", "port": "port", "choice": "choice",
               "emails": "e-mail address(es)", "chat_id": "chat id"}  # fmt: skip
 
 
@@ -186,12 +199,17 @@ def secrets(declared: Iterable[Option], options: Mapping[str, Any]) -> list[str]
     """What must never be printed: each ``secret`` option's value, then the path and query of every URL (they carry
     a webhook's token, and a self-hosted API's credentials)."""
     declared = [o for o in declared if options.get(o.name) is not None]
-    out = [str(options[o.name]) for o in declared if o.secret]
+    out = [str(v) for o in declared if o.secret for v in _values(options[o.name])]
     for option in declared:
         if option.kind == "url":
             parts = urlsplit(str(options[option.name]))
             out += [p for p in (parts.path, parts.query) if len(p) >= MIN_PIECE]
     return out
+
+
+def _values(value: Any) -> list[Any]:
+    """An option's value as a list of the values it holds (a ``urls`` or ``emails`` list holds several)."""
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def shown(declared: Iterable[Option], options: Mapping[str, Any]) -> dict[str, Any]:
