@@ -1,0 +1,182 @@
+"""Train a small shape detector for the synthetic scenes, track scene videos with it, and measure the tracks.
+
+- :func:`train_scene_model` draws the training set (``make_scene.make_training_set``) and trains a random-init
+  ``yolo11n.yaml`` on CPU at a small ``imgsz``; returns the path of ``best.pt``;
+- :func:`track_video` runs ``model.track(video, persist=True, stream=True)`` with a tracker YAML (Ultralytics'
+  own, optionally with some settings changed) and returns the tracked boxes of every frame;
+- :func:`evaluate_tracks` compares them with the scene's per-frame ground truth (``scene_score.track_quality``).
+
+Videos must be predicted at the ``imgsz`` the model was trained at (:data:`IMGSZ`).
+
+Usage::
+
+    python datasets/scene_train.py WORK_DIR [SEED ...]    # train (cached in WORK_DIR), then track seeds (0 1 2)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_scene  # noqa: E402
+import scene_score  # noqa: E402
+
+IMGSZ = 192  # half the scene's 384 x 256: shapes of 30-38 px become 15-19 px
+TRAIN_ARGS = dict(imgsz=IMGSZ, epochs=12, batch=16, workers=0, device="cpu", optimizer="SGD", lr0=0.02, momentum=0.9,
+                  warmup_epochs=1, mosaic=0.0, close_mosaic=0, plots=False, seed=0, deterministic=True, amp=False,
+                  verbose=False)  # fmt: skip
+
+
+def train_scene_model(out_dir, train: int = 400, val: int = 80, data_seed: int = 0, **overrides) -> Path:
+    """Train ``yolo11n.yaml`` (random init) on drawn shapes under ``out_dir``; returns ``.../weights/best.pt``.
+
+    The training set is drawn once into ``out_dir/shapes`` (kept for later calls with the same sizes). ``overrides``
+    go to ``model.train`` over :data:`TRAIN_ARGS`. The run's wall time, val mAP50 and mAP50-95 are written to
+    ``out_dir/train/summary.json``."""
+    from ultralytics import YOLO
+
+    out = Path(out_dir)
+    data = out / "shapes.yaml"
+    stamp = out / "shapes.json"
+    wanted = {"train": train, "val": val, "seed": data_seed}
+    if not data.exists() or not stamp.exists() or json.loads(stamp.read_text()) != wanted:
+        start = time.perf_counter()
+        data = make_scene.make_training_set(out / "shapes", train=train, val=val, seed=data_seed)
+        stamp.write_text(json.dumps(wanted))
+        print(f"scene_train: drew {train}+{val} images in {time.perf_counter() - start:.1f} s")
+    args = {**TRAIN_ARGS, **overrides}
+    model = YOLO("yolo11n.yaml")
+    start = time.perf_counter()
+    model.train(data=str(data), project=str(out), name="train", exist_ok=True, **args)
+    wall = time.perf_counter() - start
+    trainer = model.trainer
+    metrics = trainer.metrics or {}
+    summary = {"wall_s": round(wall, 1), "epochs": trainer.epoch + 1, "args": {k: v for k, v in args.items()},
+               "mAP50": metrics.get("metrics/mAP50(B)"), "mAP50-95": metrics.get("metrics/mAP50-95(B)"),
+               "precision": metrics.get("metrics/precision(B)"), "recall": metrics.get("metrics/recall(B)")}  # fmt: skip
+    (Path(trainer.save_dir) / "summary.json").write_text(json.dumps(summary, indent=1))
+    print(f"scene_train: trained in {wall:.1f} s: mAP50 {summary['mAP50']:.3f}, mAP50-95 {summary['mAP50-95']:.3f}")
+    return Path(trainer.save_dir) / "weights" / "best.pt"
+
+
+def tracker_yaml(base: str = "bytetrack.yaml", **settings) -> str:
+    """An Ultralytics tracker YAML: ``base`` itself, or a temporary copy with ``settings`` changed."""
+    if not settings:
+        return base
+    import yaml
+    from ultralytics.utils import ROOT
+
+    cfg = yaml.safe_load((ROOT / "cfg" / "trackers" / base).read_text())
+    cfg.update(settings)
+    path = Path(tempfile.mkdtemp(prefix="scene_tracker_")) / base
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def track_video(weights, video, tracker: str = "bytetrack.yaml", imgsz: int = IMGSZ, conf: float | None = None,
+                **tracker_settings) -> list[list[tuple]]:  # fmt: skip
+    """Track a video; ``[[(track_id, (x1, y1, x2, y2), class_name, conf), ...] per frame]`` (untracked boxes
+    left out). A fresh model per call: ``persist=True`` keeps the tracker across the frames of this video only."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    frames = []
+    kwargs = {"conf": conf} if conf is not None else {}
+    for r in model.track(str(video), persist=True, stream=True, imgsz=imgsz, verbose=False,
+                         tracker=tracker_yaml(tracker, **tracker_settings), **kwargs):  # fmt: skip
+        rows = []
+        b = r.boxes
+        if b is not None and b.id is not None:
+            for tid, box, cls, c in zip(b.id.int().tolist(), b.xyxy.tolist(), b.cls.int().tolist(), b.conf.tolist()):
+                rows.append((tid, tuple(round(v, 2) for v in box), r.names[cls], round(c, 3)))
+        frames.append(rows)
+    return frames
+
+
+def detect_video(weights, video, imgsz: int = IMGSZ, conf: float = 0.1) -> tuple[list, tuple[int, int]]:
+    """Every frame's raw detections, ``[[(x1, y1, x2, y2, conf, cls), ...] per frame]``, and the frame's
+    ``(height, width)``: what ``model.track`` hands its tracker (it predicts at ``conf=0.1`` unless told), so
+    :func:`replay_tracker` can try tracker settings without running the model again."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights))
+    frames, shape = [], (0, 0)
+    for r in model.predict(str(video), stream=True, imgsz=imgsz, conf=conf, verbose=False):
+        frames.append([tuple(round(float(v), 3) for v in row) for row in r.boxes.data.tolist()])
+        shape = r.orig_shape
+    return frames, shape
+
+
+def replay_tracker(detections, shape, tracker: str = "bytetrack.yaml", names=None, **settings) -> list[list[tuple]]:
+    """Run an Ultralytics tracker over saved :func:`detect_video` output, as ``model.track`` would (no image: only
+    for trackers without camera-motion compensation or ReID, e.g. ``gmc_method: none``); same rows as
+    :func:`track_video`."""
+    import numpy as np
+    import yaml
+    from ultralytics.engine.results import Boxes
+    from ultralytics.trackers.track import TRACKER_MAP
+    from ultralytics.utils import IterableSimpleNamespace
+
+    cfg = IterableSimpleNamespace(**yaml.safe_load(Path(tracker_yaml(tracker, **settings)).read_text()
+                                                   if settings or Path(tracker).exists()
+                                                   else _tracker_text(tracker)))  # fmt: skip
+    cfg.device = "cpu"
+    t = TRACKER_MAP[cfg.tracker_type](args=cfg)
+    blank = np.zeros((*shape, 3), np.uint8)
+    out = []
+    for rows in detections:
+        data = np.array(rows, dtype=np.float32).reshape(-1, 6)
+        tracks = t.update(Boxes(data, shape), blank)
+        frame = []
+        for row in tracks if len(tracks) else []:
+            x1, y1, x2, y2, tid, score, cls = (float(v) for v in row[:7])
+            name = names[int(cls)] if names else int(cls)
+            frame.append((int(tid), (round(x1, 2), round(y1, 2), round(x2, 2), round(y2, 2)), name, round(score, 3)))
+        out.append(frame)
+    return out
+
+
+def _tracker_text(name: str) -> str:
+    from ultralytics.utils import ROOT
+
+    return (ROOT / "cfg" / "trackers" / name).read_text()
+
+
+def evaluate_tracks(truth_json, frames, min_iou: float = 0.3) -> dict:
+    """``scene_score.track_quality`` of tracked ``frames`` on a scene, plus ``track_map`` and per-pair notes."""
+    truth, boxes = make_scene.load_scene(truth_json)
+    gt = scene_score.gt_frames(boxes)
+    q = scene_score.track_quality(gt, frames, min_iou)
+    q["track_map"] = scene_score.map_tracks(gt, frames, min_iou)
+    q["crossing_pair"] = {s: q["subjects"][s] for s in truth["crossing_pair"]["subjects"]}
+    return q
+
+
+def main(argv: list[str]) -> None:
+    work = Path(argv[0]) if argv else Path(tempfile.mkdtemp(prefix="scene_"))
+    seeds = [int(s) for s in argv[1:]] or [0, 1, 2]
+    weights = work / "train" / "weights" / "best.pt"
+    if not weights.exists():
+        weights = train_scene_model(work)
+    for seed in seeds:
+        truth = work / "videos" / f"scene_{seed}.json"
+        if not truth.exists():
+            make_scene.make_scene(truth.parent, seed)
+        start = time.perf_counter()
+        frames = track_video(weights, truth.with_suffix(".mp4"))
+        wall = time.perf_counter() - start
+        q = evaluate_tracks(truth, frames)
+        print(f"seed {seed}: tracked {len(frames)} frames in {wall:.1f} s; missed {q['missed']}/{q['expected']}, "
+              f"id switches {q['id_switches']}, false boxes {q['false_boxes']}/{q['boxes']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
