@@ -17,7 +17,8 @@ moves, so both are exact):
 - ``enter``: first frame whose anchor is inside the zone after a frame where the same object was seen outside;
   ``leave``: first frame outside after a frame inside;
 - ``line_in`` / ``line_out``: first frame after the anchor's move from the previous frame crossed the segment
-  (the infinite line crossed at a point of the segment), towards ``in_normal`` (``line_in``) or against it;
+  (the infinite line crossed at a point of the segment: ``at``, 0-1 along it), towards ``in_normal``
+  (``line_in``) or against it;
 - ``dwell``: inside without a break for ``dwell_s`` seconds: the frame ``enter_frame + dwell_s * fps`` (an object
   first seen inside counts from its first frame);
 - the ``stationary`` object sits inside the zone for the whole video: a naive dwell rule fires on it, but with an
@@ -31,8 +32,8 @@ moves, so both are exact):
 Every scene is checked before it is written (a failed check redraws it from the next sub-seed, so a seed always
 gives the same scene): every rule occurs; every event happens in full view (whole box in the frame, not hidden)
 for ``clear_s`` around it; an anchor never lingers within ``margin`` pixels of the zone's edge or the line
-except while crossing it; no stay in the zone lasts within 1 s of ``dwell_s``; the same object's boundary
-crossings are at least 1.5 s apart.
+except while crossing it, and crosses the line at least ``margin`` from its ends; no stay in the zone lasts within
+1 s of ``dwell_s``; the same object's boundary crossings are at least 1.5 s apart.
 
 ``make_training_set(root, seed)`` draws detector training data with the same drawing code: full frames with 2-7
 shapes at random places and sizes (ordinary and big), some cut by the frame's edge, some overlapping, saved as
@@ -141,6 +142,17 @@ def crosses_segment(p0, p1, line) -> bool:
     cx, cy = p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1])
     u = ((cx - ax) * dx + (cy - ay) * dy) / (dx * dx + dy * dy)
     return 0.0 <= u <= 1.0
+
+
+def _crossing_at(p0, p1, line) -> float:
+    """Where along the segment (0 at its first point, 1 at its last) the move ``p0 -> p1`` crosses its line."""
+    (ax, ay), (bx, by) = line
+    dx, dy = bx - ax, by - ay
+    s0 = (p0[0] - ax) * dy - (p0[1] - ay) * dx
+    s1 = (p1[0] - ax) * dy - (p1[1] - ay) * dx
+    t = s0 / (s0 - s1)
+    cx, cy = p0[0] + t * (p1[0] - p0[0]), p0[1] + t * (p1[1] - p0[1])
+    return ((cx - ax) * dx + (cy - ay) * dy) / (dx * dx + dy * dy)
 
 
 def _unit(angle: float) -> np.ndarray:
@@ -432,7 +444,7 @@ def _events(objs, boxes: np.ndarray, zone, line, normal, cfg: SceneConfig) -> li
                     events.append({"rule": "leave", **base})
                 if crosses_segment(prev[1], p, line):
                     rule = "line_in" if line_side(p, line, normal) > 0 else "line_out"
-                    events.append({"rule": rule, **base})
+                    events.append({"rule": rule, **base, "at": round(_crossing_at(prev[1], p, line), 3)})
             if inside:
                 since = f if since is None else since
                 if f - since == dwell_frames:
@@ -470,6 +482,10 @@ def _check(objs, boxes, vis, events, zone, line, cfg: SceneConfig, every_rule: b
         for what, frames in crossings.items():
             if any(b - a < 1.5 * cfg.fps for a, b in zip(frames, frames[1:])):
                 return f"{o.name} crosses the {what} twice within 1.5 s"
+        length = float(np.linalg.norm(np.subtract(line[1], line[0])))
+        for e in evs:
+            if "at" in e and min(e["at"], 1 - e["at"]) * length < cfg.margin:
+                return f"{o.name} crosses the line within {cfg.margin:g} px of its end"
         stays = [e["frame"] for e in evs if e["rule"] == "enter"], [e["frame"] for e in evs if e["rule"] == "leave"]
         for enter, leave in zip(*stays):
             if abs((leave - enter) / cfg.fps - cfg.dwell_s) < 1.0:

@@ -157,7 +157,23 @@ def evaluate_tracks(truth_json, frames, min_iou: float = 0.3) -> dict:
     q = scene_score.track_quality(gt, frames, min_iou)
     q["track_map"] = scene_score.map_tracks(gt, frames, min_iou)
     q["crossing_pair"] = {s: q["subjects"][s] for s in truth["crossing_pair"]["subjects"]}
+    q["crossing_kept"] = crossing_kept(truth, gt, frames, min_iou)
     return q
+
+
+def crossing_kept(truth: dict, gt: list, frames, min_iou: float = 0.3, margin: int = 5) -> bool:
+    """Did both objects of the crossing pair come out of their crossing under the ids they went in with?
+
+    Compares the id matched to each ``margin`` frames before the pair's boxes first overlap with the id matched
+    ``margin`` frames after they last do (the frames in between are ambiguous: one box often covers both)."""
+    overlap = truth["crossing_pair"]["overlap_frames"]
+    before, after = overlap[0] - margin, overlap[-1] + margin
+    ids = []
+    for f in (before, after):
+        if not 0 <= f < len(frames):
+            return False
+        ids.append({s: t for t, s in scene_score.match_frame(gt[f], frames[f], min_iou).items()})
+    return all(ids[0].get(s) is not None and ids[0].get(s) == ids[1].get(s) for s in truth["crossing_pair"]["subjects"])
 
 
 def main(argv: list[str]) -> None:
