@@ -32,8 +32,9 @@ moves, so both are exact):
 Every scene is checked before it is written (a failed check redraws it from the next sub-seed, so a seed always
 gives the same scene): every rule occurs; every event happens in full view (whole box in the frame, not hidden)
 for ``clear_s`` around it; an anchor never lingers within ``margin`` pixels of the zone's edge or the line
-except while crossing it, and crosses the line at least ``margin`` from its ends; no stay in the zone lasts within
-1 s of ``dwell_s``; the same object's boundary crossings are at least 1.5 s apart.
+except while crossing it, crosses the zone's edge and the line at 30 degrees or more, and the line at least
+``margin`` from its ends; no stay in the zone lasts within 1 s of ``dwell_s``; the same object's boundary crossings
+are at least 1.5 s apart.
 
 ``make_training_set(root, seed)`` draws detector training data with the same drawing code: full frames with 2-7
 shapes at random places and sizes (ordinary and big), some cut by the frame's edge, some overlapping, saved as
@@ -61,6 +62,7 @@ SHAPES = ("circle", "square", "triangle")
 RULES = ("enter", "leave", "line_in", "line_out", "dwell")
 ROLES = ("stationary", "dweller", "passer", "line_once", "returner", "line_miss", "cross_a", "cross_b", "big")
 MAX_ATTEMPTS = 200
+MIN_CROSSING_SIN = 0.5  # the anchor crosses the zone's edge and the line at 30 degrees or more
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,10 @@ def point_in_polygon(x: float, y: float, polygon) -> bool:
 
 
 def _segment_distance(p, a, b) -> float:
-    p, a, b = (np.asarray(v, float) for v in (p, a, b))
-    ab = b - a
-    t = float(np.clip(np.dot(p - a, ab) / max(np.dot(ab, ab), 1e-12), 0, 1))
-    return float(np.linalg.norm(p - (a + t * ab)))
+    ax, ay, bx, by = float(a[0]), float(a[1]), float(b[0]), float(b[1])
+    dx, dy = bx - ax, by - ay
+    t = min(1.0, max(0.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / max(dx * dx + dy * dy, 1e-12)))
+    return math.hypot(p[0] - ax - t * dx, p[1] - ay - t * dy)
 
 
 def polygon_distance(p, polygon) -> float:
@@ -155,6 +157,13 @@ def _crossing_at(p0, p1, line) -> float:
     return ((cx - ax) * dx + (cy - ay) * dy) / (dx * dx + dy * dy)
 
 
+def _edge_normal(p, polygon) -> np.ndarray:
+    """Unit normal of the polygon edge nearest to ``p``."""
+    i = min(range(len(polygon)), key=lambda j: _segment_distance(p, polygon[j - 1], polygon[j]))
+    d = np.subtract(polygon[i], polygon[i - 1])
+    return np.array([-d[1], d[0]]) / np.linalg.norm(d)
+
+
 def _unit(angle: float) -> np.ndarray:
     return np.array([math.cos(angle), math.sin(angle)])
 
@@ -172,15 +181,21 @@ def _box(point, side: float, anchor: str) -> tuple[float, float, float, float]:
     return (x - side / 2, y - side / 2, x + side / 2, y + side / 2)
 
 
+def _boxes(points: np.ndarray, side: float, anchor: str) -> np.ndarray:
+    """:func:`_box` of many anchor points at once: ``(n, 4)``."""
+    x, y = points[:, 0], points[:, 1]
+    if anchor == "bottom_center":
+        return np.stack([x - side / 2, y - side, x + side / 2, y], 1)
+    return np.stack([x - side / 2, y - side / 2, x + side / 2, y + side / 2], 1)
+
+
 def _off_frame(point, direction, side: float, cfg: SceneConfig, anchor: str) -> np.ndarray:
     """Walk from ``point`` along ``direction`` until the whole box is out of the frame (2 px beyond it)."""
     p, d = np.asarray(point, float), np.asarray(direction, float) / np.linalg.norm(direction)
-    for step in range(0, 4 * (cfg.width + cfg.height)):
-        q = p + step * d
-        x1, y1, x2, y2 = _box(q, side, anchor)
-        if x2 < -2 or y2 < -2 or x1 > cfg.width + 2 or y1 > cfg.height + 2:
-            return q
-    raise AssertionError("unreachable: a straight walk always leaves the frame")
+    q = p + np.arange(0, 4 * (cfg.width + cfg.height))[:, None] * d
+    b = _boxes(q, side, anchor)
+    out = (b[:, 2] < -2) | (b[:, 3] < -2) | (b[:, 0] > cfg.width + 2) | (b[:, 1] > cfg.height + 2)
+    return q[int(np.argmax(out))]
 
 
 # ---------------------------------------------------------------------------------------------------- objects
@@ -366,11 +381,11 @@ def _path_clear(obj: SceneObject, obstacle: SceneObject, gap: float, anchor: str
     """Does ``obj``'s path keep ``gap`` pixels from the box of a still ``obstacle`` (sampled every pixel)?"""
     b = _box(obstacle.points[0], obstacle.side, anchor)
     for p, q in zip(obj.points, obj.points[1:]):
-        n = int(np.linalg.norm(np.subtract(q, p))) + 1
-        for t in np.linspace(0, 1, n + 1):
-            a = _box(np.add(p, t * np.subtract(q, p)), obj.side, anchor)
-            if max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3]) < gap:
-                return False
+        t = np.linspace(0, 1, int(np.linalg.norm(np.subtract(q, p))) + 2)[:, None]
+        a = _boxes(np.asarray(p, float) + t * np.subtract(q, p), obj.side, anchor)
+        sep = np.maximum.reduce([b[0] - a[:, 2], a[:, 0] - b[2], b[1] - a[:, 3], a[:, 1] - b[3]])
+        if (sep < gap).any():
+            return False
     return True
 
 
@@ -401,25 +416,31 @@ def _conflicts(boxes_a: np.ndarray, boxes_b: np.ndarray, gap: float) -> bool:
 
 
 def _visibility(objs, boxes: np.ndarray, cfg: SceneConfig) -> np.ndarray:
-    """``(frames, objects)`` fraction of each shape's pixels seen (not cut by the frame, not hidden by a later one)."""
+    """``(frames, objects)`` fraction of each shape's pixels seen (not cut by the frame, not hidden by a later one).
+
+    Each shape is drawn on a small canvas around its own box, with the later shapes that overlap it."""
     vis = np.zeros(boxes.shape[:2])
-    pad = int(max(cfg.big_size) + 4)
     for f in range(boxes.shape[0]):
         present = [k for k in range(len(objs)) if not np.isnan(boxes[f, k, 0])]
-        if not present:
-            continue
-        masks = {}
         for k in present:
-            m = np.zeros((cfg.height + 2 * pad, cfg.width + 2 * pad), np.uint8)
-            draw_shape(m, objs[k].cls, boxes[f, k] + pad, (255, 255, 255))
-            masks[k] = m > 127
-        for k in present:
-            full = masks[k].sum()
-            seen = masks[k][pad : pad + cfg.height, pad : pad + cfg.width].copy()
+            x1, y1, x2, y2 = boxes[f, k]
+            ox, oy = int(np.floor(x1)) - 2, int(np.floor(y1)) - 2
+            shape = (int(np.ceil(y2)) + 3 - oy, int(np.ceil(x2)) + 3 - ox)
+            own = np.zeros(shape, np.uint8)
+            draw_shape(own, objs[k].cls, (x1 - ox, y1 - oy, x2 - ox, y2 - oy), (255, 255, 255))
+            own = own > 127
+            seen = own.copy()
+            seen[:, : max(0, -ox)] = False  # off the frame's left / top / right / bottom
+            seen[: max(0, -oy), :] = False
+            seen[:, max(0, cfg.width - ox) :] = False
+            seen[max(0, cfg.height - oy) :, :] = False
             for later in present:
-                if later > k:
-                    seen &= ~masks[later][pad : pad + cfg.height, pad : pad + cfg.width]
-            vis[f, k] = seen.sum() / max(full, 1)
+                b = boxes[f, later]
+                if later > k and b[0] < x2 and x1 < b[2] and b[1] < y2 and y1 < b[3]:
+                    cover = np.zeros(shape, np.uint8)
+                    draw_shape(cover, objs[later].cls, (b[0] - ox, b[1] - oy, b[2] - ox, b[3] - oy), (255, 255, 255))
+                    seen &= cover <= 127
+            vis[f, k] = seen.sum() / max(own.sum(), 1)
     return vis
 
 
@@ -473,12 +494,20 @@ def _check(objs, boxes, vis, events, zone, line, cfg: SceneConfig, every_rule: b
                 return f"{e['rule']} of {e['subject']} at {f} not in full view"
             if vis[g, k] < 0.95:
                 return f"{e['rule']} of {e['subject']} at {f} hidden"
-    min_step = min(cfg.speed[0], cfg.slow_speed[0]) / cfg.fps
-    near = int(math.ceil(cfg.margin / min_step)) + 1
     for k, o in enumerate(objs):
         evs = by_subject.get(o.name, [])
         crossings = {"zone": [e["frame"] for e in evs if e["rule"] in ("enter", "leave")],
                      "line": [e["frame"] for e in evs if e["rule"] in ("line_in", "line_out")]}  # fmt: skip
+        near = {"zone": [], "line": []}  # (frame, frames) around each crossing where the anchor may be near it
+        for what, frames in crossings.items():
+            for f in frames:
+                a0, a1 = (np.array(anchor_of(boxes[g, k], cfg.anchor)) for g in (f - 1, f))
+                step = a1 - a0
+                normal_at = _edge_normal((a0 + a1) / 2, line if what == "line" else zone)
+                across = abs(float(np.dot(step, normal_at)))
+                if across < MIN_CROSSING_SIN * np.linalg.norm(step):
+                    return f"{o.name} crosses the {what} at a shallow angle at frame {f}"
+                near[what].append((f, int(math.ceil(cfg.margin / across)) + 1))
         for what, frames in crossings.items():
             if any(b - a < 1.5 * cfg.fps for a, b in zip(frames, frames[1:])):
                 return f"{o.name} crosses the {what} twice within 1.5 s"
@@ -498,9 +527,9 @@ def _check(objs, boxes, vis, events, zone, line, cfg: SceneConfig, every_rule: b
             if np.isnan(boxes[f, k, 0]):
                 continue
             p = anchor_of(boxes[f, k], cfg.anchor)
-            if polygon_distance(p, zone) < cfg.margin and not any(abs(f - g) <= near for g in crossings["zone"]):
+            if polygon_distance(p, zone) < cfg.margin and not any(abs(f - g) <= n for g, n in near["zone"]):
                 return f"{o.name} lingers near the zone edge at frame {f}"
-            if _segment_distance(p, *line) < cfg.margin and not any(abs(f - g) <= near for g in crossings["line"]):
+            if _segment_distance(p, *line) < cfg.margin and not any(abs(f - g) <= n for g, n in near["line"]):
                 return f"{o.name} lingers near the line at frame {f}"
     return None
 
