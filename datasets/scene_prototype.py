@@ -6,7 +6,9 @@ plain functions over plain data (one ``step`` per track and frame), so the real 
 
 Rules (per track id, on the anchor point of its box; see ``Params``):
 
-- **area**: a box whose area is outside ``[min_area, max_area]`` is ignored (the track's state is left as it was);
+- **area**: a box whose area is outside ``[min_area, max_area]`` is ignored, and the track's state forgotten: a
+  big object half out of the frame has a small box, and a state kept from its entry to its exit would see its
+  anchor jump across the line;
 - **stationary**: a track whose anchor stayed within ``stationary_px`` of its current place for ``stationary_s``
   stops counting (no zone, line or dwell alerts, its dwell clock stops); once it moves again it counts again,
   starting over (its zone side is taken as it is then, without an enter);
@@ -154,6 +156,7 @@ def alerts_from_tracks(frames, p: Params) -> list[dict]:
             tid, box = row[0], row[1]
             area = (box[2] - box[0]) * (box[3] - box[1])
             if not p.min_area <= area <= p.max_area:
+                states.pop(tid, None)  # out of the area range: as if unseen (no crossing across the gap)
                 continue
             s = states.setdefault(tid, TrackState())
             x, y = anchor_point(box, p.anchor)

@@ -30,26 +30,35 @@ import make_scene  # noqa: E402
 import scene_score  # noqa: E402
 
 IMGSZ = 192  # half the scene's 384 x 256: shapes of 30-38 px become 15-19 px
-TRAIN_ARGS = dict(imgsz=IMGSZ, epochs=12, batch=16, workers=0, device="cpu", optimizer="SGD", lr0=0.02, momentum=0.9,
-                  warmup_epochs=1, mosaic=0.0, close_mosaic=0, plots=False, seed=0, deterministic=True, amp=False,
-                  verbose=False)  # fmt: skip
+# What reaches val mAP50 ~0.98 in ~2 minutes on 2 CPU cores: rect batches (every image is 384x256, so a batch is
+# 192x128, a third less work than 192x192), an optimizer step every batch of 8 (nbs=8; Ultralytics' default nbs=64
+# would accumulate 8 batches per step), a short warm-up (Ultralytics warms up for at least 100 steps otherwise),
+# no mosaic (each image already holds 2-7 shapes). rect=True turns shuffling off; the drawn images are i.i.d.
+TRAIN_ARGS = dict(imgsz=IMGSZ, epochs=8, batch=8, nbs=8, rect=True, workers=0, device="cpu", optimizer="SGD", lr0=0.02,
+                  momentum=0.9, warmup_epochs=0.5, mosaic=0.0, close_mosaic=0, plots=False, seed=0,
+                  deterministic=True, amp=False, verbose=False)  # fmt: skip
 
 
-def train_scene_model(out_dir, train: int = 400, val: int = 80, data_seed: int = 0, **overrides) -> Path:
+def train_scene_model(out_dir, train: int = 300, val: int = 40, data_seed: int = 0, data_options: dict | None = None,
+                      **overrides) -> Path:  # fmt: skip
     """Train ``yolo11n.yaml`` (random init) on drawn shapes under ``out_dir``; returns ``.../weights/best.pt``.
 
-    The training set is drawn once into ``out_dir/shapes`` (kept for later calls with the same sizes). ``overrides``
-    go to ``model.train`` over :data:`TRAIN_ARGS`. The run's wall time, val mAP50 and mAP50-95 are written to
-    ``out_dir/train/summary.json``."""
+    The training set is drawn once into ``out_dir/shapes`` (kept for later calls with the same sizes and
+    ``data_options``, the ``big`` / ``overlap`` / ``cut`` fractions of ``make_scene.make_training_set``).
+    ``overrides`` go to ``model.train`` over :data:`TRAIN_ARGS`. The run's wall time, val mAP50 and mAP50-95 are
+    written to ``out_dir/train/summary.json``."""
+    import shutil
+
     from ultralytics import YOLO
 
     out = Path(out_dir)
     data = out / "shapes.yaml"
     stamp = out / "shapes.json"
-    wanted = {"train": train, "val": val, "seed": data_seed}
+    wanted = {"train": train, "val": val, "seed": data_seed, **(data_options or {})}
     if not data.exists() or not stamp.exists() or json.loads(stamp.read_text()) != wanted:
         start = time.perf_counter()
-        data = make_scene.make_training_set(out / "shapes", train=train, val=val, seed=data_seed)
+        shutil.rmtree(out / "shapes", ignore_errors=True)
+        data = make_scene.make_training_set(out / "shapes", train=train, val=val, seed=data_seed, **(data_options or {}))
         stamp.write_text(json.dumps(wanted))
         print(f"scene_train: drew {train}+{val} images in {time.perf_counter() - start:.1f} s")
     args = {**TRAIN_ARGS, **overrides}
