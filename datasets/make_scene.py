@@ -3,12 +3,15 @@
 ``make_scene(out_dir, seed)`` draws a short video of moving coloured shapes (circles, squares, triangles, like
 ``examples/demo.py``) over a lightly textured background and writes, next to it, what happens in it:
 
-- ``scene_<seed>.mp4``: 320x240, 10 fps, 30 s (300 frames) by default, MPEG-4 (about 0.5-1 MB);
+- ``scene_<seed>.mp4``: 384x256, 10 fps, 36 s (360 frames) by default, MPEG-4 (about 0.3 MB); 12 objects
+  (:class:`SceneConfig` ``roles``), a few on screen at a time, 30-38 px, moving 35-50 px/s (the dweller 16-22 px/s
+  inside the zone); drawn in 3-5 s on one CPU core;
 - ``scene_<seed>.json``: the scene geometry (a convex ``zone`` polygon, a ``line`` segment and its ``in_normal``),
   the objects (``obj0``... with class, colour, size and role) and the ground-truth ``events``, each
   ``{rule, subject, class, frame, time, ...}`` with ``rule`` one of :data:`RULES`;
 - ``scene_<seed>.boxes.json``: every object's box in every frame (what a detector should find), for mapping track
-  ids to subjects (``datasets/scene_score.py``).
+  ids to subjects (``datasets/scene_score.py``): clipped to the frame, with the fraction of the shape seen
+  (off-frame or hidden by another); about 40 kB.
 
 Event definitions (all on the **anchor point**, ``bottom_center`` of the box by default, as in
 ``yolo_hooks.DetectionAlert``; ``anchor="center"`` is the other choice; the point's path is what the generator
@@ -19,8 +22,9 @@ moves, so both are exact):
 - ``line_in`` / ``line_out``: first frame after the anchor's move from the previous frame crossed the segment
   (the infinite line crossed at a point of the segment: ``at``, 0-1 along it), towards ``in_normal``
   (``line_in``) or against it;
-- ``dwell``: inside without a break for ``dwell_s`` seconds: the frame ``enter_frame + dwell_s * fps`` (an object
-  first seen inside counts from its first frame);
+- ``dwell``: inside without a break for ``dwell_s`` seconds (4): the frame ``enter_frame + dwell_s * fps`` (an
+  object first seen inside counts from its first frame); two dwellers per scene, and passers staying under
+  ``dwell_s - 1`` s;
 - the ``stationary`` object sits inside the zone for the whole video: a naive dwell rule fires on it, but with an
   "ignore stationary" rule (anchor moving less than a few pixels for ``stationary_s``) nothing is expected: its
   events are listed under ``suppressed_events`` (reason ``stationary``), not ``events``;
