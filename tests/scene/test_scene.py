@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+try:  # the session's copy of datasets/, where tests/conftest.py makes one
+    from tests.conftest import DATASETS
+except ImportError:
+    DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 sys.path.insert(0, str(DATASETS))  # datasets/ is data and scripts, not a package
 
 import make_scene  # noqa: E402
