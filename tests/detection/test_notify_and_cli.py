@@ -46,7 +46,7 @@ def test_yolo_hooks_track_command_runs_detection_alert(coco8_video, tracker_yaml
     assert cli.main(["track", "model=yolo11n.yaml", f"source={coco8_video}", f"hooks={hooks}", *args]) == 0
     lines = [json.loads(x) for x in (tmp_path / "t" / "alerts" / "alerts.jsonl").read_text().splitlines()]
     assert {r["rule"] for r in lines} == {"any_object", "crowd"}
-    assert [r["frame_index"] for r in lines if r["rule"] == "crowd"][0] == 4
+    assert [r["frame_index"] for r in lines if r["rule"] == "crowd" and r["kind"] == "detection"][0] == 4
 
 
 def test_mirrored_image_links_reach_services_that_cannot_upload(model, tmp_path):

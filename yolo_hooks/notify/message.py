@@ -35,6 +35,7 @@ EVENTS = (
     "mirror_done",
     "mirror_failed",
     "detection",
+    "detection_end",
     "train_end",
     "crash",
     "interrupt",
