@@ -1,16 +1,17 @@
 """Train a small shape detector for the synthetic scenes, track scene videos with it, and measure the tracks.
 
 - :func:`train_scene_model` draws the training set (``make_scene.make_training_set``) and trains a random-init
-  ``yolo11n.yaml`` on CPU at a small ``imgsz``; returns the path of ``best.pt``;
+  YOLO11 on CPU at a small ``imgsz`` (a narrower one than ``yolo11n``: :func:`model_yaml`); returns ``best.pt``;
 - :func:`track_video` runs ``model.track(video, persist=True, stream=True)`` with a tracker YAML (Ultralytics'
   own, optionally with some settings changed) and returns the tracked boxes of every frame;
 - :func:`evaluate_tracks` compares them with the scene's per-frame ground truth (``scene_score.track_quality``).
 
 Videos must be predicted at the ``imgsz`` the model was trained at (:data:`IMGSZ`).
 
-Measured on 2 shared CPU cores: drawing the 300 + 40 images 6-11 s, training 140-155 s (8 epochs, val mAP50 0.98,
-mAP50-95 0.80, deterministic), tracking a 360-frame scene 10-18 s. On 13 scenes, per scene: ~2 % of the frames
-where an object is at least half visible missed (mostly at the frame's edges), 1-3 id switches, ~5 false boxes.
+Measured on 2 shared CPU cores: drawing the 300 + 40 images 6-11 s; training 99 CPU s (8 epochs, validated once at
+the end: mAP50 0.98, mAP50-95 0.79, deterministic; yolo11n at imgsz 192 took 140-155 s of wall time for the same
+mAP50); tracking a 360-frame scene 7-8 CPU s. With yolo11n at 192, on 13 scenes, per scene: ~2 % of the frames where
+an object is at least half visible missed (mostly at the frame's edges), 1-3 id switches, ~5 false boxes.
 The crossing pair is the hard case: ByteTrack's defaults keep both ids through it in 6 of 13 scenes (the hidden one
 usually comes back under a new id), ``match_thresh: 0.9`` in 9, ``0.95`` in 11; OC-SORT 5, FastTrack 2.
 
@@ -29,25 +30,42 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
+if "YOLO_CONFIG_DIR" not in os.environ:  # not setdefault: its argument would make a folder even when it is set
+    os.environ["YOLO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="yolo_hooks_cfg_")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_scene  # noqa: E402
 import scene_score  # noqa: E402
 
-IMGSZ = 192  # half the scene's 384 x 256: shapes of 30-38 px become 15-19 px
-# What reaches val mAP50 ~0.98 in ~2 minutes on 2 CPU cores: rect batches (every image is 384x256, so a batch is
-# 192x128, a third less work than 192x192), an optimizer step every batch of 8 (nbs=8; Ultralytics' default nbs=64
-# would accumulate 8 batches per step), a short warm-up (Ultralytics warms up for at least 100 steps otherwise),
-# no mosaic (each image already holds 2-7 shapes). rect=True turns shuffling off; the drawn images are i.i.d.
+IMGSZ = 160  # of the scene's 384 x 256: shapes of 30-38 px become 12-16 px
+WIDTH = 0.1875  # YOLO11's width multiple (yolo11n: 0.25): 0.6 of yolo11n's CPU time per batch here, the same mAP50
+# What reaches val mAP50 ~0.98 in ~100 CPU seconds: rect batches (every image is 384x256, so a batch is 160x128),
+# an optimizer step every batch of 8 (nbs=8; Ultralytics' default nbs=64 would accumulate 8 batches per step), a
+# short warm-up (Ultralytics warms up for at least 100 steps otherwise), no mosaic (each image already holds 2-7
+# shapes), validation only after the last epoch (best.pt is then the last). rect=True turns shuffling off; the
+# drawn images are i.i.d. Fewer epochs (6) or a higher lr0 (0.03) fell to mAP50 0.75.
 TRAIN_ARGS = dict(imgsz=IMGSZ, epochs=8, batch=8, nbs=8, rect=True, workers=0, device="cpu", optimizer="SGD", lr0=0.02,
                   momentum=0.9, warmup_epochs=0.5, mosaic=0.0, close_mosaic=0, plots=False, seed=0,
-                  deterministic=True, amp=False, verbose=False)  # fmt: skip
+                  deterministic=True, amp=False, verbose=False, val=False)  # fmt: skip
 
 
-def train_scene_model(out_dir, train: int = 300, val: int = 40, data_seed: int = 0, data_options: dict | None = None,
-                      **overrides) -> Path:  # fmt: skip
-    """Train ``yolo11n.yaml`` (random init) on drawn shapes under ``out_dir``; returns ``.../weights/best.pt``.
+def model_yaml(folder: Path, width: float = WIDTH) -> Path:
+    """Ultralytics' YOLO11 model YAML with one scale, ``width`` wide, written into ``folder``."""
+    import yaml
+    from ultralytics.utils import ROOT
+
+    cfg = yaml.safe_load((ROOT / "cfg" / "models" / "11" / "yolo11.yaml").read_text())
+    cfg["scales"] = {"n": [0.50, width, 1024]}  # depth and channel cap of yolo11n
+    path = Path(folder) / "yolo11n-scene.yaml"  # "yolo11n": Ultralytics takes the scale from the name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def train_scene_model(out_dir, train: int = 300, val_images: int = 40, data_seed: int = 0,
+                      data_options: dict | None = None, model: str | None = None, **overrides) -> Path:  # fmt: skip
+    """Train a random-init ``model`` (default: :func:`model_yaml`) on drawn shapes under ``out_dir``; returns
+    ``.../weights/best.pt``.
 
     The training set is drawn once into ``out_dir/shapes`` (kept for later calls with the same sizes and
     ``data_options``, the ``big`` / ``overlap`` / ``cut`` fractions of ``make_scene.make_training_set``).
@@ -60,15 +78,16 @@ def train_scene_model(out_dir, train: int = 300, val: int = 40, data_seed: int =
     out = Path(out_dir)
     data = out / "shapes.yaml"
     stamp = out / "shapes.json"
-    wanted = {"train": train, "val": val, "seed": data_seed, **(data_options or {})}
+    wanted = {"train": train, "val": val_images, "seed": data_seed, **(data_options or {})}
     if not data.exists() or not stamp.exists() or json.loads(stamp.read_text()) != wanted:
         start = time.perf_counter()
         shutil.rmtree(out / "shapes", ignore_errors=True)
-        data = make_scene.make_training_set(out / "shapes", train=train, val=val, seed=data_seed, **(data_options or {}))
+        data = make_scene.make_training_set(out / "shapes", train=train, val=val_images, seed=data_seed,
+                                            **(data_options or {}))
         stamp.write_text(json.dumps(wanted))
-        print(f"scene_train: drew {train}+{val} images in {time.perf_counter() - start:.1f} s")
+        print(f"scene_train: drew {train}+{val_images} images in {time.perf_counter() - start:.1f} s")
     args = {**TRAIN_ARGS, **overrides}
-    model = YOLO("yolo11n.yaml")
+    model = YOLO(str(model or model_yaml(out)))
     start = time.perf_counter()
     model.train(data=str(data), project=str(out), name="train", exist_ok=True, **args)
     wall = time.perf_counter() - start

@@ -254,3 +254,17 @@ def test_an_alert_image_has_one_label_per_object_ultralytics_own():
     near_edge = (np.minimum(abs(changed[:, 1] - 200), abs(changed[:, 1] - 300)) <= band) | \
         (np.minimum(abs(changed[:, 0] - 150), abs(changed[:, 0] - 400)) <= band)
     assert near_edge.all(), "something besides the outline was drawn (a second label?)"
+
+
+def test_a_second_predict_call_on_the_same_video_starts_afresh(model, coco8_video, tmp_path):
+    """The video's time starts at 0 again, so its durations and cooldowns must too (before: the second call on the
+    same file raised no alert at all, a copy of the file raised them all)."""
+    hook = DetectionAlert(min_conf=0.0, min_duration="3 frames", cooldown=3600, count="total", strict=True)
+    yolo_hooks.attach(model, hook)
+    got = []
+    for name in ("first", "second"):
+        for _ in model.predict(str(coco8_video), stream=True, project=str(tmp_path), name=name, **PREDICT):
+            pass
+        assert hook.close(30)
+        got.append([(r["frame_index"], r["subject"]) for r in records(tmp_path / name / "alerts")])
+    assert got[0] == got[1] == [(2, "total")]

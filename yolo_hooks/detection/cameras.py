@@ -1,22 +1,26 @@
 """Cameras: the name of each source of a predict/track run, and the rule each camera gets.
 
 A camera's name is what ``camera_names`` says for its source (or its stream index), else the source's own name: a
-video's file name without extension (``gate.mp4`` -> ``gate``), the last part of a stream URL's path (never its
-credentials), ``webcam0`` for device 0, the folder of an image (``images`` for arrays). Names are made safe for
-file names, and two streams of one ``.streams`` file that would share a name get their index appended.
+video's file name without extension (``gate.mp4`` -> ``gate``), the last part of a URL's path (never its
+credentials), ``webcam0`` for device 0, the folder of an image (``images`` for arrays). The streams of a
+``.streams`` file (or one stream URL) are ``stream0``, ``stream1``, ... in their order, unless ``camera_names``
+names them: Ultralytics keeps only a mangled form of a stream's source (its ``/`` and ``:`` turned into ``_``), so a
+``camera_names`` key is matched in that form too. Names are made safe for file names.
 
 Examples:
     >>> camera_name("rtsp://admin:secret@10.0.0.5:554/streams/gate?tcp")
     'gate'
     >>> shown_source("rtsp://admin:secret@10.0.0.5:554/streams/gate?token=abc")
     'rtsp://10.0.0.5:554/streams/gate'
-    >>> camera_names(["/videos/gate.mp4", "/backup/gate.mp4", "0"], {"2": "desk"})  # by stream index
-    ['gate', 'gate_1', 'desk']
+    >>> stream_cameras(["rtsp___10.0.0.5_554_gate", "rtsp___10.0.0.6_554_yard", "0"],
+    ...                {"rtsp://10.0.0.5:554/gate": "gate", "2": "desk"})
+    ['gate', 'stream1', 'desk']
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from pathlib import PurePath
 from typing import Any
@@ -25,6 +29,7 @@ from urllib.parse import urlsplit
 from .rules import Rule
 
 UNSAFE = re.compile(r"[^\w.-]+")
+ULTRALYTICS_MANGLED = re.compile("[|@#!¡·$€%&()=?¿^*;:,¨`><+]")  # ultralytics.utils.ops.clean_str's characters
 
 
 def safe_name(name: str) -> str:
@@ -32,14 +37,12 @@ def safe_name(name: str) -> str:
     return UNSAFE.sub("_", name).strip("._") or "camera"
 
 
-def camera_name(source: Any, names: dict[str, str] | None = None, index: int | None = None) -> str:
-    """The name of one source (see the module docstring)."""
+def camera_name(source: Any, names: dict[str, str] | None = None) -> str:
+    """The name of one video or URL source (see the module docstring)."""
     names = names or {}
     text = str(source)
     if text in names:
         return safe_name(names[text])
-    if index is not None and str(index) in names:
-        return safe_name(names[str(index)])
     if text.isdigit():
         return f"webcam{text}"
     if "://" in text:
@@ -58,13 +61,11 @@ def image_camera(path: Any, names: dict[str, str] | None = None) -> str:
     return safe_name(folder.name) if folder.name else "images"
 
 
-def camera_names(sources: list[Any], names: dict[str, str] | None = None) -> list[str]:
-    """The names of the streams of one run, in order; a name already taken gets the stream's index appended."""
-    out: list[str] = []
-    for i, source in enumerate(sources):
-        name = camera_name(source, names, i)
-        out.append(f"{name}_{i}" if name in out else name)
-    return out
+def stream_cameras(sources: list[Any], names: dict[str, str] | None = None) -> list[str]:
+    """The names of the streams of one run (Ultralytics' ``LoadStreams.sources``, mangled), in order."""
+    names = names or {}
+    mangled = {ULTRALYTICS_MANGLED.sub("_", key).replace(os.sep, "_"): name for key, name in names.items()}
+    return [safe_name(names.get(str(i)) or mangled.get(str(source)) or f"stream{i}") for i, source in enumerate(sources)]
 
 
 @dataclasses.dataclass

@@ -36,10 +36,10 @@ from ..core.deadline import at_exit
 from ..core.errors import ConfigError
 from ..core.hook import Hook
 from ..core.validate import check_bool, check_number, check_str
-from .cameras import CameraRules, camera_name, camera_names, image_camera, safe_name, shown_source
+from .cameras import CameraRules, camera_name, image_camera, safe_name, shown_source, stream_cameras
 from .frames import class_ids, detections_of
 from .handover import Capture, Handover
-from .options import build_rule, check_class_names, parse_camera_names, parse_cameras, parse_keep
+from .options import build_rule, check_class_names, parse_camera_names, parse_keep, parse_names
 from .rules import NOTHING, Alert, EventEnd, Frame, Rule, RuleState, evaluate, finish, is_idle
 
 HOOK = "detection_alert"
@@ -127,7 +127,7 @@ class DetectionAlert(Hook):
             ignore_stationary=ignore_stationary, stationary_radius=stationary_radius, min_area=min_area,
             max_area=max_area, hysteresis=hysteresis, min_duration=min_duration, cooldown=cooldown,
             max_per_minute=max_per_minute, severity=severity, end_after=end_after)  # fmt: skip
-        limit = parse_cameras(label, cameras)
+        limit = parse_names(label, "cameras", cameras, "camera")
         for key, mapping in (("zone", zones), ("line", lines)):
             unknown = sorted(set(mapping or ()) - set(limit or mapping or ()))
             if unknown:
@@ -207,7 +207,7 @@ class DetectionAlert(Hook):
         self._main = self.is_main_process  # read once per run, not per frame
         self._last = None  # (key, source) of the latest frame: the same source frame after frame, looked up once
         dataset = getattr(predictor, "dataset", None)
-        self._stream_cameras = camera_names(list(getattr(dataset, "sources", None) or []), self.camera_names) \
+        self._stream_cameras = stream_cameras(list(getattr(dataset, "sources", None) or []), self.camera_names) \
             if getattr(dataset, "mode", None) == "stream" else []  # fmt: skip
         arrays = getattr(predictor, "source_type", None)
         loop = arrays is not None and (getattr(arrays, "from_img", False) or getattr(arrays, "tensor", False))
@@ -243,8 +243,8 @@ class DetectionAlert(Hook):
             self._sources.move_to_end(key)  # the least recently seen source is the one forgotten
         else:
             if key[0] == "stream":
-                camera = self._stream_cameras[key[1]] if key[1] < len(self._stream_cameras) else \
-                    camera_name(key[2], self.camera_names, key[1])  # fmt: skip
+                cameras = self._stream_cameras
+                camera = cameras[key[1]] if key[1] < len(cameras) else stream_cameras([key[2]], self.camera_names)[0]
             elif key[0] == "video":
                 camera = camera_name(key[1], self.camera_names)
             else:

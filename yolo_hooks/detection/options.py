@@ -82,13 +82,13 @@ def per_camera(hook: str, key: str, value: Any, parse) -> tuple[Any, dict[str, A
     return parse(hook, None, key), {name: parse(hook, geometry, f"{key}.{name}") for name, geometry in value.items()}
 
 
-def parse_cameras(hook: str, value: Any) -> tuple[str, ...] | None:
-    """The camera names a rule is limited to (None: every camera)."""
+def parse_names(hook: str, key: str, value: Any, what: str) -> tuple[str, ...] | None:
+    """A ``what`` name or a list of them (None stays None): ``classes``, ``cameras``."""
     if value is None:
         return None
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise ConfigError.bad_value(hook, "cameras", value, "a camera name or a list of camera names")
+        raise ConfigError.bad_value(hook, key, value, f"a {what} name or a list of {what} names")
     return tuple(n.strip() for n in names)
 
 
@@ -136,12 +136,7 @@ def _is_point(p: Any) -> bool:
 
 def parse_classes(hook: str, value: Any) -> tuple[str, ...] | None:
     """A class name or a list of names (checked against the model's names at the first batch)."""
-    if value is None:
-        return None
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n.strip() for n in names):
-        raise ConfigError.bad_value(hook, "classes", value, "a class name or a list of class names")
-    return tuple(n.strip() for n in names)
+    return parse_names(hook, "classes", value, "class")
 
 
 def check_class_names(hook: str, classes: tuple[str, ...] | None, names: Mapping[int, str]) -> None:
