@@ -13,7 +13,7 @@ Figures (``run()`` returns them; ``python benchmarks/bench_detection_alert.py [f
   ``firing`` (a rule on the `person` boxes with no cooldown: an alert on every frame, the frame copy handed to the
   worker) and ``firing_dead_endpoint`` (``firing`` with a Telegram notifier whose endpoint refuses connections);
   and, on ``model.track`` (a ByteTrack that keeps every box), the rules on tracked objects: ``quiet_line`` /
-  ``busy_line`` (a line, ``direction: in``), ``quiet_dwell`` / ``busy_dwell`` (a zone, ``dwell: 1h``) and
+  ``busy_line`` (a line, ``direction: in``), ``quiet_dwell`` / ``busy_dwell`` (a zone, ``dwell: 60m``) and
   ``quiet_parked`` / ``busy_parked`` (the same with ``ignore_stationary``), quiet at min_conf 0.5, busy with every
   box passing (8 tracked boxes per frame);
 - ``hook_cpu_us``: the same callbacks replayed over the recorded ``Results`` of the video (no inference running
@@ -114,8 +114,8 @@ def scenarios(dead_url: str, outbox: Path) -> dict:
                                                                                **options)])
            for kind, conf in (("quiet", 0.5), ("busy", 0.0))
            for name, options in (("line", {"line": [[0.5, 0], [0.5, 1]], "direction": "in"}),
-                                 ("dwell", {"zone": LOWER_HALF, "dwell": "1h"}),
-                                 ("parked", {"zone": LOWER_HALF, "dwell": "1h", "ignore_stationary": "30s"}))},
+                                 ("dwell", {"zone": LOWER_HALF, "dwell": "60m"}),
+                                 ("parked", {"zone": LOWER_HALF, "dwell": "60m", "ignore_stationary": "30s"}))},
     }  # fmt: skip
 
 

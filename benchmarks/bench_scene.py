@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yolo_hooks_bench_scene_") as tmp:
         text = report(run(args.work or Path(tmp), args.seeds))
-    replace_section(ROOT / "benchmarks" / "RESULTS.md", SECTION, text, after="## Predict and track frames")
+    replace_section(ROOT / "benchmarks" / "RESULTS.md", SECTION, text)  # at the end, where run.py keeps it
     print(text)
 
 

@@ -155,19 +155,16 @@ def section(name: str, text: str) -> str:
     return f"<!-- section: {name} -->\n{text.strip()}\n<!-- /section: {name} -->"
 
 
-def replace_section(path: Path, name: str, text: str, after: str | None = None) -> None:
+def replace_section(path: Path, name: str, text: str) -> None:
     """Put ``text`` as section ``name`` of the Markdown file ``path``, in place of the section already there (the
-    rest of the file untouched), else before the heading ``after`` names, else at the end. One benchmark rewrites
-    its own part of RESULTS.md without running the others; ``run.py`` carries such sections over."""
+    rest of the file untouched), else at the end. One benchmark rewrites its own part of RESULTS.md without running
+    the others; ``run.py`` carries such sections over."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     begin, end = f"<!-- section: {name} -->", f"<!-- /section: {name} -->"
     new = section(name, text)
     if begin in old and end in old:
         head, rest = old.split(begin, 1)
         updated = head + new + rest.split(end, 1)[1]
-    elif after and after in old:
-        head, rest = old.split(after, 1)
-        updated = head + new + "\n\n" + after + rest
     else:
         updated = old.rstrip("\n") + ("\n\n" if old else "") + new + "\n"
     path.write_text(updated, encoding="utf-8")

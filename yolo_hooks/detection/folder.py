@@ -78,20 +78,27 @@ class AlertsFolder:
         self.path = path
         self.lock = threading.RLock()
         self._summaries: list[dict[str, Any]] | None = None
+        self._first: dict[str, dict[str, Any]] = {}  # event id -> its first detection record's summary
 
     def summaries(self) -> list[dict[str, Any]]:
         """Every record's summary, oldest first (read from ``alerts.jsonl`` the first time)."""
         with self.lock:
             if self._summaries is None:
-                self._summaries = [summary(r, i) for i, r in enumerate(read_jsonl(self.path / ALERTS_LOG))]
+                self._summaries = []
+                for i, record in enumerate(read_jsonl(self.path / ALERTS_LOG)):
+                    self._remember(summary(record, i))
             return self._summaries
+
+    def _remember(self, s: dict[str, Any]) -> None:
+        self._summaries.append(s)
+        if s["kind"] == "detection":
+            self._first.setdefault(s["event_id"], s)
 
     def first_record(self, event_id: str) -> dict[str, Any] | None:
         """The first ``detection`` record of an event (where its first image is)."""
-        for record in self.summaries():
-            if record["event_id"] == event_id and record["kind"] == "detection":
-                return record
-        return None
+        with self.lock:
+            self.summaries()
+            return self._first.get(event_id)
 
     def add(self, record: dict[str, Any], keep: dict[str, float] | None, review: bool) -> list[str]:
         """Append ``record``, apply ``keep`` (never to its own event), rewrite the review page; returns notes on
@@ -103,7 +110,7 @@ class AlertsFolder:
                 append_line(self.path / ALERTS_LOG, json.dumps(record, ensure_ascii=False, default=str))
             except OSError as e:
                 notes.append(f"could not append to {self.path / ALERTS_LOG}: {e}")
-            summaries.append(summary(record, len(summaries)))
+            self._remember(summary(record, len(summaries)))
             if keep:
                 notes += self.retain(keep, record.get("event_id"))
             if review:
@@ -136,6 +143,8 @@ class AlertsFolder:
                     except OSError as e:
                         return [f"keep: could not remove {path}: {e}"]
         self._summaries = [s for s in self._summaries if s["event_id"] not in gone]
+        for event_id in gone:
+            self._first.pop(event_id, None)
         log = self.path / ALERTS_LOG
         lines = []
         for i, line in enumerate(log.read_text(encoding="utf-8").splitlines() if log.exists() else []):

@@ -24,11 +24,18 @@ Point = tuple[float, float]
 
 def anchor_point(box: tuple[float, float, float, float], anchor: str) -> Point:
     """The point of ``box`` (x1, y1, x2, y2) that must lie in a zone or cross a line."""
-    x1, y1, x2, y2 = box
-    vertical, _, horizontal = anchor.partition("_")
-    x = {"left": x1, "right": x2, "center": (x1 + x2) / 2}[horizontal or "center"]
-    y = {"top": y1, "bottom": y2, "center": (y1 + y2) / 2}[vertical]
-    return x, y
+    return ANCHOR_OF[anchor](box)
+
+
+ANCHOR_OF = {  # one function per anchor: this runs for every box of every busy frame
+    "bottom_center": lambda b: ((b[0] + b[2]) / 2, b[3]),
+    "center": lambda b: ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2),
+    "top_center": lambda b: ((b[0] + b[2]) / 2, b[1]),
+    "bottom_left": lambda b: (b[0], b[3]),
+    "bottom_right": lambda b: (b[2], b[3]),
+    "top_left": lambda b: (b[0], b[1]),
+    "top_right": lambda b: (b[2], b[1]),
+}
 
 
 def length_in_pixels(value: float, width: int, height: int) -> float:

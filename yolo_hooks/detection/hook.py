@@ -162,6 +162,7 @@ class DetectionAlert(Hook):
         self._save_dir: Path | None = None
         self._stream_cameras: list[str] = []
         self._run_frames = 0
+        self._loop = False  # this run's source is arrays (``model(frame)`` in a loop): its state goes on
         self._main = True
         self._handover: Handover | None = None  # made on the first alert
         self._sources: collections.OrderedDict[Any, _Source] | None = None
@@ -210,8 +211,8 @@ class DetectionAlert(Hook):
         self._stream_cameras = stream_cameras(list(getattr(dataset, "sources", None) or []), self.camera_names) \
             if getattr(dataset, "mode", None) == "stream" else []  # fmt: skip
         arrays = getattr(predictor, "source_type", None)
-        loop = arrays is not None and (getattr(arrays, "from_img", False) or getattr(arrays, "tensor", False))
-        for key in [k for k in self._sources or () if k[0] == "video" or (k[0] == "images" and not loop)]:
+        self._loop = arrays is not None and (getattr(arrays, "from_img", False) or getattr(arrays, "tensor", False))
+        for key in [k for k in self._sources or () if k[0] == "video" or (k[0] == "images" and not self._loop)]:
             self._drop(key)
 
     def on_predict_end(self, predictor):
@@ -219,7 +220,7 @@ class DetectionAlert(Hook):
         call); what is collected goes to the worker, never waited for here (the user's thread goes on;
         :meth:`close` waits when a script wants the files now, and the interpreter's exit waits within its one
         deadline). A one-frame run keeps its images open: their after-frames come with the next calls."""
-        for key in [k for k in self._sources or () if k[0] in ("video", "stream")]:
+        for key in [k for k in self._sources or () if k[0] in ("video", "stream") or not self._loop]:
             self._end_all(self._sources[key])
         if self._run_frames > 1:
             self.close(timeout=0.0)

@@ -60,13 +60,13 @@ def moved(track: Track | None, rule: Any, frame: Any, x: float, y: float) -> tup
     """``(track, still)``: has the anchor stayed within ``stationary_radius`` of where it settled for
     ``ignore_stationary``? An anchor that moves farther settles anew there; one that was still starts over
     (its phases forgotten: where it is now is taken as it is, no crossing)."""
+    new = tuple.__new__  # Track(...) without its Python-level __new__: one per object per frame
     if track is None:
-        track = Track((None,) * len(rule.keys), frame.index)
+        track = new(Track, ((None,) * len(rule.keys), frame.index, None, 0, 0.0, False))
     radius = length_in_pixels(rule.stationary_radius, frame.width, frame.height)
-    home = track.home
+    phases, _, home, home_index, home_time, was_still = track
     if home is None or math.hypot(x - home[0], y - home[1]) > radius:
-        phases = (None,) * len(rule.keys) if track.still else track.phases
-        return track._replace(phases=phases, seen=frame.index, home=(x, y), home_index=frame.index,
-                              home_time=frame.time, still=False), False  # fmt: skip
-    still = rule.stationary.held(track.home_index, track.home_time, frame.index, frame.time)
-    return track._replace(seen=frame.index, still=still), still
+        phases = (None,) * len(rule.keys) if was_still else phases
+        return new(Track, (phases, frame.index, (x, y), frame.index, frame.time, False)), False
+    still = rule.stationary.held(home_index, home_time, frame.index, frame.time)
+    return new(Track, (phases, frame.index, home, home_index, home_time, still)), still

@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 
 from .data import Alert, Detection, Duration, Frame  # noqa: F401 (the rules' plain data, one import away)
 from .events import Event, EventEnd, Key, end_events, ended, extend_events, opened
-from .geometry import ANCHORS, Line, Zone, anchor_point, area_in_pixels, length_in_pixels  # noqa: F401 (the rule's words)
+from .geometry import ANCHOR_OF, ANCHORS, Line, Zone, anchor_point, area_in_pixels, length_in_pixels  # noqa: F401
 from .motion import Track, moved, phases_of
 from .wording import describe
 
@@ -108,6 +108,19 @@ class Rule:
     def once_per_stay(self) -> bool:
         """Fires once per stay (a moment: entering, leaving, crossing, having dwelt), not again while it lasts."""
         return self.trigger != "inside" or self.line is not None or self.dwell is not None
+
+    @functools.cached_property
+    def holds_when(self):
+        """Does a tracked object's phase (inside a zone: True/False; side of the line: 1/-1; None: not known) satisfy
+        the condition? A function, picked once per rule: it runs for every tracked box of every busy frame."""
+        if self.line is not None:
+            if self.direction == "any":
+                return lambda phase: phase is not None
+            side = 1 if self.direction == "in" else -1
+            return lambda phase: phase == side
+        if not self.zones:
+            return lambda phase: True
+        return (lambda phase: phase is False) if self.trigger == "leave" else (lambda phase: phase is True)
 
     @functools.cached_property
     def keys(self) -> tuple[Any, ...]:
@@ -173,8 +186,6 @@ def evaluate(rule: Rule, state: RuleState, frame: Frame) -> tuple[RuleState, Ste
     else:
         holding, counts = _untracked(rule, state, frame, wanted)
         stays = state.stays
-    if counts is None:
-        counts = dict(collections.Counter(d.cls for dets in holding.values() for d in dets))
     best = extend_events(state.events, frame, holding)
     alerts = _raise(rule, state, frame, holding, stays, counts)
     ends = end_events(rule, state.events, frame, holding)
@@ -230,27 +241,19 @@ def _drop_track(state: RuleState, track_id: int) -> None:
     state.track_stays = {k: s for k, s in state.track_stays.items() if k[0] != subject}
 
 
-def _holds(rule: Rule, phase: Any) -> bool:
-    """Does a tracked object's phase (inside a zone: True/False; side of the line: 1/-1; None: not known) satisfy
-    the rule's condition?"""
-    if rule.line is not None:
-        return phase is not None if rule.direction == "any" else phase == (1 if rule.direction == "in" else -1)
-    if not rule.zones:
-        return True
-    return phase is False if rule.trigger == "leave" else phase is True
-
-
 def _tracked(rule: Rule, state: RuleState, frame: Frame, wanted: list[Detection]) -> dict[Key, list[Detection]]:
     """Tracked objects: each one's phase per zone (or its side of the line), with hysteresis; stays begin when the
     condition starts to hold and end when it stops or the phase changes (a new crossing)."""
     holding: dict[Key, list[Detection]] = {}
-    stays = state.track_stays
+    stays, tracks, keys, holds_when = state.track_stays, state.tracks, rule.keys, rule.holds_when
     band = length_in_pixels(rule.hysteresis, frame.width, frame.height)
+    anchor = ANCHOR_OF[rule.anchor]
+    new = tuple.__new__  # Track(...) without its Python-level __new__: one per object per frame
     for d in wanted:
         tid = d.track_id
-        subject = f"track:{tid}"
-        track = state.tracks.get(tid)
-        x, y = anchor_point(d.box, rule.anchor)
+        subject = _subject(tid)
+        track = tracks.get(tid)
+        x, y = anchor(d.box)
         if rule.stationary is not None:
             track, now_still = moved(track, rule, frame, x, y)
             if now_still:  # parked: no stay, no alert; its dwell clock stops
@@ -258,20 +261,25 @@ def _tracked(rule: Rule, state: RuleState, frame: Frame, wanted: list[Detection]
                 for key in [k for k in stays if k[0] == subject]:
                     del stays[key]
                 continue
-        before = track.phases if track is not None else (None,) * len(rule.keys)
+        before = track[0] if track is not None else (None,) * len(keys)
         after = phases_of(rule, before, x, y, frame, band)
-        state.tracks[tid] = Track(after, frame.index, *(track[2:] if track is not None else Track.still_part()))
-        for zone, old, new in zip(rule.keys, before, after):
+        tracks[tid] = new(Track, (after, frame.index, *(track[2:] if track is not None else Track.still_part())))
+        for zone, old, phase in zip(keys, before, after):
             key = (subject, zone)
-            holds = _holds(rule, new)
-            crossed = old is not None and new is not None and new != old
-            if key in stays and (not holds or crossed):
+            holds = holds_when(phase)
+            crossed = old is not None and phase is not None and phase != old
+            if (not holds or crossed) and key in stays:
                 del stays[key]
             if holds:
                 holding[key] = [d]
                 if key not in stays:
                     stays[key] = Stay(frame.index, frame.time, crossed)
     return holding
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject(track_id: int) -> str:
+    return f"track:{track_id}"
 
 
 def _untracked(rule: Rule, state: RuleState, frame: Frame, wanted: list[Detection]):
@@ -308,13 +316,13 @@ def _in_zones(rule: Rule, det: Detection, frame: Frame) -> bool:
 
 
 def _raise(rule: Rule, state: RuleState, frame: Frame, holding: dict[Key, list[Detection]], stays: dict[Key, Stay],
-           counts: dict[str, int]) -> tuple[Alert, ...]:  # fmt: skip
+           counts: dict[str, int] | None) -> tuple[Alert, ...]:  # fmt: skip
     """The keys due an alert on this frame, as many as ``max_per_minute`` leaves room for."""
     while state.recent and state.recent[0] <= frame.time - 60.0:
         state.recent.popleft()
     must_cross = rule.trigger != "inside" or rule.line is not None
     due = []
-    for key in sorted(holding, key=_order):
+    for key in holding:
         stay = stays[key]
         if (stay.fired and rule.once_per_stay) or (must_cross and not stay.entered):
             continue
@@ -326,10 +334,16 @@ def _raise(rule: Rule, state: RuleState, frame: Frame, holding: dict[Key, list[D
         if last is not None and not rule.cooldown.passed(*last, frame.index, frame.time):
             continue
         due.append(key)
+    if len(due) > 1:
+        due.sort(key=_order)
     if rule.max_per_minute is not None and len(due) > rule.max_per_minute - len(state.recent):
         room = max(0, rule.max_per_minute - len(state.recent))
         state.held_back += len(due) - room
         due = due[:room]
+    if not due:
+        return ()
+    if counts is None:  # tracked: the objects whose condition holds, per class (only made for an alert)
+        counts = dict(collections.Counter(d.cls for dets in holding.values() for d in dets))
     alerts = []
     for key in due:
         dets = tuple(holding[key])

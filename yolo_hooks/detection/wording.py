@@ -21,8 +21,7 @@ def describe(rule: Any, key: tuple, dets: tuple, counts: dict[str, int], held: f
     if subject.startswith("track:") and dets:
         who = who_of(subject, dets[0].cls)
         if rule.line is not None:
-            way = {"in": "in", "out": "out"}.get(rule.direction, "")
-            return f"{who} crossed the line{' ' + way if way else ''}"
+            return f"{who} crossed the line" + (f" ({rule.direction})" if rule.direction != "any" else "")
         if rule.dwell is not None:
             return f"{who} in {where if rule.zones else 'view'} for {held:.1f} s"
         if rule.trigger in ("enter", "leave"):
