@@ -148,3 +148,32 @@ def machine() -> str:
         pass
     return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, torch {torch.__version__}, ultralytics {ultralytics.__version__}, CPU training")
+
+
+def section(name: str, text: str) -> str:
+    """``text`` between the markers of section ``name`` of RESULTS.md (see :func:`replace_section`)."""
+    return f"<!-- section: {name} -->\n{text.strip()}\n<!-- /section: {name} -->"
+
+
+def replace_section(path: Path, name: str, text: str) -> None:
+    """Put ``text`` as section ``name`` of the Markdown file ``path``, in place of the section already there (the
+    rest of the file untouched), else at the end. One benchmark rewrites its own part of RESULTS.md without running
+    the others; ``run.py`` carries such sections over."""
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    begin, end = f"<!-- section: {name} -->", f"<!-- /section: {name} -->"
+    new = section(name, text)
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        updated = head + new + rest.split(end, 1)[1]
+    else:
+        updated = old.rstrip("\n") + ("\n\n" if old else "") + new + "\n"
+    path.write_text(updated, encoding="utf-8")
+
+
+def kept_section(path: Path, name: str) -> str | None:
+    """The section ``name`` of ``path`` with its markers, or None (``run.py`` keeps what another script wrote)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    begin, end = f"<!-- section: {name} -->", f"<!-- /section: {name} -->"
+    if begin not in text or end not in text:
+        return None
+    return begin + text.split(begin, 1)[1].split(end, 1)[0] + end

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from common import ROOT, alternating_pairs, machine, percentile, spread, train_once
+from common import ROOT, alternating_pairs, kept_section, machine, percentile, section, spread, train_once
 
 EPOCHS, IMGSZ = 8, 320
 COPIES, LONGER_EPOCHS = 32, 3  # the longer-epoch workload: coco8's train images 32 times over (~14 CPU s per epoch)
@@ -250,6 +250,8 @@ def cold_start_section(calls: dict[str, list[float]]) -> list[str]:
 
 
 def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
+    import bench_detection_alert
+
     shares, pairs = fig["shares"], fig["pairs"]
     n_runs = len(shares["every hook"])
     lines = [
@@ -446,30 +448,12 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         "is the resolvable one (a few thousandths of `python -c pass`), the subprocess ratios carry the machine's "
         "noise (compare them with their IQR). Does not show: interpreters started without site (`-S`).",
         "",
-        "## Predict and track frames",
-        "",
-        fig["frames"],
-        "",
-        "Shows: DetectionAlert's callback time per frame in the live loop (goal <= 50 µs with no alert firing), "
-        "next to `empty_callback`, a hook that does nothing: the floor any callback pays at this point, being the "
-        "first code to run after inference has evicted the caches; and whole-frame time ratios with vs without the "
-        "hook, with a dead endpoint too. The wall columns include time the thread was preempted by other processes "
-        "on the shared cores (their p99 moves from run to run); the CPU columns are the same calls in the thread's "
-        "own CPU time, cold caches included, which preemption cannot inflate: the live figure to judge the goal by. "
-        "A quiet frame (nothing at `min_conf`, the rule idle) reads the confidence column and is counted; the rest "
-        "of the frame path runs only for frames that can matter. Does not show: GPU inference, where the frame is "
-        "shorter and the same microseconds weigh more.",
-        "",
-        fig.get("frames_cpu", ""),
-        "",
-        "Shows: the same callbacks replayed over the recorded frames, in the thread's own CPU time (what preemption "
-        "cannot inflate) and wall time. The firing rows are the hand-over (the frame copied into a reused buffer, "
-        "the alert queued; goal <= 1 ms at p99); their wall p99 adds waiting for the GIL while the snapshot worker "
-        "draws the previous alert with Ultralytics' plotting (Python, up to the interpreter's 5 ms switch "
-        "interval), which only a rule firing on every frame, as here, keeps busy. Drawing, encoding and sending "
-        "run on the worker; the cost of a busy frame grows with the boxes that pass the rule's filter.",
+        section("predict-frames", bench_detection_alert.results_section(fig["frames"], fig.get("frames_cpu", ""))),
         "",
     ]
+    kept = kept_section(path, "ground-truth")  # written by bench_scene.py, which run.py does not run
+    if kept:
+        lines += [kept, ""]
     text = "\n".join(lines)
     path.write_text(text)
     return text

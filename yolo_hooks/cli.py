@@ -11,6 +11,7 @@ Usage:
     yolo-hooks notify-test hooks.yaml    # one test message to each configured destination
     yolo-hooks recover RUN_DIR [hooks=hooks.yaml]  # finish what a killed run left undone (summary, message, mirror)
     yolo-hooks resume DEST hooks=hooks.yaml [dir=...] # go on from the mirrored last.pt on a fresh machine
+    yolo-hooks review DIR [port=8000]    # the review page of detection alerts (DIR/alerts), served on loopback
     yolo-hooks receive [port=8080]       # a local webhook receiver that prints what it gets (for trying configs)
     yolo-hooks env hooks.yaml            # check a config, print `export YOLO_HOOKS=...`: hooks in every YOLO process
 """
@@ -32,6 +33,7 @@ EXTRA_COMMANDS: dict[str, str] = {
     "env": "yolo_hooks.env.command:env_command",
     "recover": "yolo_hooks.recovery.cli:recover_command",
     "resume": "yolo_hooks.recovery.resume:resume_command",
+    "review": "yolo_hooks.detection.cli:review_command",
 }
 
 

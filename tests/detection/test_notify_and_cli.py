@@ -47,7 +47,7 @@ def test_yolo_hooks_track_command_runs_detection_alert(coco8_video, tracker_yaml
     assert cli.main(["track", "model=yolo11n.yaml", f"source={coco8_video}", f"hooks={hooks}", *args]) == 0
     lines = [json.loads(x) for x in (tmp_path / "t" / "alerts" / "alerts.jsonl").read_text().splitlines()]
     assert {r["rule"] for r in lines} == {"any_object", "crowd"}
-    assert [r["frame_index"] for r in lines if r["rule"] == "crowd"][0] == 4
+    assert [r["frame_index"] for r in lines if r["rule"] == "crowd" and r["kind"] == "detection"][0] == 4
 
 
 def test_mirrored_image_links_reach_services_that_cannot_upload(model, tmp_path):
@@ -97,3 +97,25 @@ def test_a_detection_message_names_the_predict_call_it_came_from_though_sent_dur
         assert all(clip == run for clip, run in named), named
     finally:
         endpoint.stop()
+
+
+def test_an_events_end_is_a_message_under_the_same_event_id_for_a_destination_that_asks_for_it():
+    from yolo_hooks.core.bus import Published
+    from yolo_hooks.notify.compose import DEFAULT_EVENTS, detection_message
+
+    start = Published("detection", "gate", "warning", "person (track 7) entered the zone",
+                      {"rule": "gate", "camera": "yard", "event_id": "20261201-202628-a3f9c1", "update": 1,
+                       "frame_index": 34, "video_time": 3.4, "image": "/a/x.jpg"})  # fmt: skip
+    end = Published("detection_end", "gate", "warning", "person (track 7) (zone 1): event over after 12.5 s, ...",
+                    {"rule": "gate", "camera": "yard", "event_id": "20261201-202628-a3f9c1", "duration": 12.5,
+                     "frames": 120, "start_frame": 34, "end_frame": 159, "best_conf": 0.93, "best_frame": 80,
+                     "image": "/a/x_best.jpg"})  # fmt: skip
+    first, last = detection_message(start, {}), detection_message(end, {})
+    assert first.fields["Event"] == last.fields["Event"] == "20261201-202628-a3f9c1"
+    assert first.fields["Camera"] == last.fields["Camera"] == "yard" and "yard" in first.title
+    assert first.fields["Video time"] == "3.4 s (frame 34)"  # the record's frame number, the file's
+    assert last.event == "detection_end" and "(over)" in last.title
+    assert last.fields["Frames"] == "34-159 (120 seen)" and last.fields["Best confidence"] == "0.93 (frame 80)"
+    assert last.data["image"] == "/a/x_best.jpg"  # the best frame goes with the message
+    assert "detection" in DEFAULT_EVENTS and "detection_end" not in DEFAULT_EVENTS
+    assert Notify(format="json", url="http://127.0.0.1:9/x", events=["detection", "detection_end"])

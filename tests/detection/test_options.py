@@ -31,7 +31,27 @@ def test_durations_in_seconds_or_frames(value, expected):
         ({"zone": [[0, 0], [1, 1]]}, r"`zone` must be a polygon"),
         ({"zone": "left half"}, r"`zone` must be a polygon"),
         ({"anchor": "feet"}, r"`anchor` must be one of bottom_center, center"),
-        ({"trigger": "enters"}, r"`trigger` must be one of inside, enter, got 'enters'"),
+        ({"trigger": "enters"}, r"`trigger` must be one of inside, enter, leave, got 'enters'"),
+        ({"line": [[0, 0]]}, r"`line` must be a segment \[\[x1, y1\], \[x2, y2\]\] .*got \[\[0, 0\]\]"),
+        ({"line": [[5, 5], [5, 5]]}, r"`line` must be a segment .*two different points"),
+        ({"line": {"gate": [[0, 0], [1]]}}, r"`line.gate` must be a segment"),
+        ({"zone": {"gate": [[0, 0], [1, 1]]}}, r"`zone.gate` must be a polygon"),
+        ({"dwell": -5}, r"`dwell` must be a number of seconds, .*\(>= 0\), got -5"),
+        ({"dwell": "5s", "trigger": "enter", "zone": [[0, 0], [1, 0], [1, 1]]}, r"`dwell` is its own trigger"),
+        ({"direction": "in"}, r"`direction` must be set only with a `line`"),
+        ({"direction": "inwards", "line": [[0, 0], [1, 1]]}, r"`direction` must be one of in, out, any"),
+        ({"line": [[0, 0], [1, 1]], "zone": [[0, 0], [1, 0], [1, 1]]}, r"a rule watches a `zone` or a `line`"),
+        ({"line": [[0, 0], [1, 1]], "min_count": 2}, r"`line` watch\(es\)? each tracked object|`line` watch"),
+        ({"ignore_stationary": 0}, r"`ignore_stationary` must be .*\(> 0\), got 0"),
+        ({"stationary_radius": 0}, r"`stationary_radius` must be a number > 0"),
+        ({"max_area": -1}, r"`max_area` must be a number >= 0: square pixels"),
+        ({"hysteresis": "wide"}, r"`hysteresis` must be a number >= 0: pixels"),
+        ({"end_after": "soon"}, r"`end_after` must be a number of seconds"),
+        ({"cameras": []}, r"`cameras` must be a camera name or a list of camera names"),
+        ({"cameras": ["gate"], "zone": {"yard": [[0, 0], [1, 0], [1, 1]]}}, r"`zone` names camera\(s\) yard that"),
+        ({"keep": {"fils": 3}}, r"`keep`: unknown option `fils` \(did you mean `files`\?\)"),
+        ({"keep": {"files": 0}}, r"`keep.files` must be an integer >= 1, got 0"),
+        ({"keep": {"days": -1}}, r"`keep.days` must be a number > 0, got -1"),
         ({"count": "sum"}, r"`count` must be one of per_class, total"),
         ({"classes": []}, r"`classes` must be a class name or a list of class names"),
         ({"max_per_minute": 0}, r"`max_per_minute` must be an integer >= 1"),
@@ -42,6 +62,22 @@ def test_durations_in_seconds_or_frames(value, expected):
 def test_bad_options_name_hook_key_value_and_what_is_allowed(options, match):
     with pytest.raises(ConfigError, match=r"^detection_alert: " + match):
         DetectionAlert(**options)
+
+
+def test_an_error_names_the_rule_when_it_has_a_name():
+    with pytest.raises(ConfigError, match=r"^gate_line: `line` must be a segment .*got \[\[0, 0\]\]"):
+        DetectionAlert(name="gate_line", line=[[0, 0]])
+
+
+def test_zones_and_lines_per_camera_and_rules_limited_to_cameras():
+    hook = DetectionAlert(zone={"gate": [[0, 0], [1, 0], [1, 1]], "yard": [[0, 0], [9, 0], [9, 9]]},
+                          cameras=["gate", "yard"])
+    assert hook.rule.zones == () and hook.cameras.for_camera("gate").zones[0].normalized
+    assert hook.cameras.for_camera("yard").zones[0].points[1] == (9.0, 0.0)
+    assert hook.cameras.for_camera("street") is None  # not in `cameras` (and no zone of its own)
+    lines = DetectionAlert(line={"gate": [[0.5, 0], [0.5, 1]]})
+    assert lines.cameras.for_camera("gate").line is not None and lines.cameras.for_camera("yard") is None
+    assert DetectionAlert(cameras="gate").cameras.for_camera("gate") is not None
 
 
 def test_zones_in_fractions_or_pixels_one_or_several():

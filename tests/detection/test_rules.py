@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from yolo_hooks.detection.rules import (
+    NOTHING,
     Detection,
     Duration,
     Frame,
@@ -27,12 +28,13 @@ def person(x: float = 100, conf: float = 0.9, track: int | None = None, cls: str
 
 
 def run(rule: Rule, frames: list[tuple], fps: float = 10.0) -> list[tuple[int, tuple[str, ...]]]:
-    """Feed ``frames`` (each a tuple of detections) at ``fps``; returns (frame index, subjects) of each alert."""
+    """Feed ``frames`` (each a tuple of detections) at ``fps``; returns (frame index, subjects) of each frame with
+    alerts (one alert per subject)."""
     state, fired = RuleState(), []
     for i, dets in enumerate(frames):
-        state, alert = evaluate(rule, state, Frame(i, i / fps, W, H, tuple(dets)))
-        if alert is not None:
-            fired.append((i, alert.subjects))
+        state, step = evaluate(rule, state, Frame(i, i / fps, W, H, tuple(dets)))
+        if step.alerts:
+            fired.append((i, tuple(a.subject for a in step.alerts)))
     return fired
 
 
@@ -160,8 +162,8 @@ def test_max_per_minute_holds_firings_back_until_there_is_room():
     rule = Rule("r", cooldown=Duration(0), max_per_minute=2)
     state, fired = RuleState(), []
     for i, t in enumerate([0, 1, 2, 3, 60.5, 61]):
-        state, alert = evaluate(rule, state, Frame(i, t, W, H, (person(),)))
-        fired += [t] if alert else []
+        state, step = evaluate(rule, state, Frame(i, t, W, H, (person(),)))
+        fired += [t] if step.alerts else []
     assert fired == [0, 1, 60.5, 61]
     assert state.held_back == 2
 
@@ -170,8 +172,9 @@ def test_alert_names_tracks_boxes_counts_and_how_long():
     rule = Rule("intruder", classes=("person",), zones=(LEFT_HALF,), min_duration=Duration(0.2))
     state = RuleState()
     for i in range(3):
-        state, alert = evaluate(rule, state, Frame(i, i * 0.1, W, H, (person(100, track=7), person(500, track=8))))
-    assert alert.subjects == ("track:7",) and alert.track_ids == [7]
+        state, step = evaluate(rule, state, Frame(i, i * 0.1, W, H, (person(100, track=7), person(500, track=8))))
+    [alert] = step.alerts
+    assert alert.subject == "track:7" and alert.zone == 0 and alert.track_ids == [7]
     assert alert.counts == {"person": 1}
     assert alert.as_dict()["detections"] == [{"class": "person", "conf": 0.9, "track_id": 7, "box": [80, 200, 120, 300]}]
     assert alert.held_for == pytest.approx(0.2)
@@ -189,16 +192,17 @@ def test_memory_stays_bounded_on_an_endless_stream_of_new_tracks():
     state = RuleState()
     for i in range(2000):
         state, _ = evaluate(rule, state, Frame(i, i / 10, W, H, (person(500 if i % 2 else 100, track=i),)))
-    assert len(state.seen_outside) <= 300 + 64 and len(state.fired_at) <= 20 + 64 and len(state.stays) <= 1
+    assert len(state.tracks) <= 300 + 64 and len(state.track_stays) <= 300 + 64
+    assert len(state.fired_at) <= 20 + 64 and len(state.events) <= 30
 
 
 def test_an_empty_frame_leaves_an_idle_presence_rule_unchanged_so_the_frame_loop_may_skip_it():
     presence, count = Rule("r", classes=("person",)), Rule("few", classes=("helmet",), max_count=1)
     state = RuleState()
-    assert is_idle(presence, state) and evaluate(presence, state, Frame(0, 0.0, W, H)) == (state, None)
+    assert is_idle(presence, state) and evaluate(presence, state, Frame(0, 0.0, W, H)) == (state, NOTHING)
     assert not is_idle(count, state)  # "at most 1 helmet" holds on an empty frame: it must be evaluated
-    _, alert = evaluate(count, state, Frame(0, 0.0, W, H))
-    assert alert is not None and alert.subjects == ("class:helmet",)
+    _, step = evaluate(count, state, Frame(0, 0.0, W, H))
+    assert [a.subject for a in step.alerts] == ["class:helmet"]
     state, _ = evaluate(presence, state, Frame(1, 0.1, W, H, (person(),)))
     assert not is_idle(presence, state)  # a stay is under way: an empty frame ends it
 
@@ -206,7 +210,7 @@ def test_an_empty_frame_leaves_an_idle_presence_rule_unchanged_so_the_frame_loop
 def test_the_first_frame_of_a_source_is_index_0_even_after_skipped_quiet_frames():
     rule = Rule("r", classes=("person",), trigger="enter")
     # frames 0-2 had nothing (skipped by the caller); the person appearing at frame 3 was outside before: entered
-    _, alert = evaluate(rule, RuleState(), Frame(3, 0.3, W, H, (person(),)))
-    assert alert is not None
-    _, alert = evaluate(rule, RuleState(), Frame(0, 0.0, W, H, (person(),)))
-    assert alert is None  # there from the first frame: never seen outside
+    _, step = evaluate(rule, RuleState(), Frame(3, 0.3, W, H, (person(),)))
+    assert step.alerts
+    _, step = evaluate(rule, RuleState(), Frame(0, 0.0, W, H, (person(),)))
+    assert not step.alerts  # there from the first frame: never seen outside

@@ -1,9 +1,10 @@
 """The frame loop's side of the image worker: what :class:`~yolo_hooks.detection.hook.DetectionAlert` hands over
-when an alert fires, and nothing more.
+when an alert is raised or an event ends, and nothing more.
 
 The frame loop copies the frame (into the buffer of a finished image when one fits: a fresh array of a few MB is
-fresh pages from the kernel, whose page faults made the slowest hand-overs), keeps the alert open until its
-``after`` frames have come, and queues it; the worker draws, encodes and writes. The queue is bounded: beyond
+fresh pages from the kernel, whose page faults made the slowest hand-overs), keeps an alert until its ``after``
+frames have come, and queues it; the worker draws, encodes and writes. Captures reach the worker in the order they
+were given (an event's end never overtakes its start still collecting after-frames). The queue is bounded: beyond
 ``MAX_QUEUED`` waiting images an alert is recorded without its image, with a note saying so.
 """
 
@@ -13,16 +14,17 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .rules import Alert
+from .rules import Alert, EventEnd
 
 MAX_QUEUED = 8  # images waiting for the worker; beyond this an alert is recorded without its image
 
 
 @dataclass
 class Capture:
-    """What the worker needs to make the files of one alert (frames are references or copies, never encoded)."""
+    """What the worker needs to make the files of one alert or event end (frames are references or copies, never
+    encoded)."""
 
-    alert: Alert
+    alert: Alert | EventEnd
     record: dict[str, Any]  # where and when (the rest of the alerts.jsonl line is made on the worker)
     result: Any = None  # the frame's Results (made private on the worker); None: recorded without an image
     image: Any = None  # a private copy of the frame itself (the user may draw on theirs afterwards)
@@ -30,6 +32,8 @@ class Capture:
     after: list = field(default_factory=list)
     fps: float = 10.0
     note: str | None = None
+    highlight: tuple = ()  # an event end's detections to outline (an alert outlines its own)
+    needs: int = 0  # after-frames still to come before it is queued
 
 
 class Handover:
@@ -49,18 +53,22 @@ class Handover:
             capture.note = f"image skipped: {queued} images still being written"
         elif result is not None:  # the Results is made private (.cpu()) on the worker; the frame is copied here
             capture.result, capture.image, capture.before = result, self._copy(result.orig_img), before
-        if capture.result is not None and self.after:
-            self.waiting.append(capture)
-        else:
-            self._submit(capture)
+        if capture.result is not None and isinstance(capture.alert, Alert):
+            capture.needs = self.after
+        self.waiting.append(capture)
+        self._submit_ready()
 
     def feed(self, image: Any) -> None:
         """A new frame: an after-frame of every alert still waiting; those that have all theirs are queued."""
-        still = []
         for capture in self.waiting:
-            capture.after.append(image)
-            (self._submit if len(capture.after) >= self.after else still.append)(capture)
-        self.waiting = still
+            if len(capture.after) < capture.needs:
+                capture.after.append(image)
+        self._submit_ready()
+
+    def _submit_ready(self) -> None:
+        waiting = self.waiting
+        while waiting and len(waiting[0].after) >= waiting[0].needs:
+            self._submit(waiting.pop(0))
 
     def done(self, capture: Capture) -> None:
         """The worker wrote ``capture``'s files: its frame buffer can take the next copy."""

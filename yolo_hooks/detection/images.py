@@ -1,19 +1,20 @@
 """Capture files of a detection alert, made on the background worker (never on the frame loop).
 
-- the annotated frame: Ultralytics' own ``Results.plot()``, every zone outlined, the objects that fired the alert
-  boxed again in red with their track id, encoded as JPEG with OpenCV;
+- the annotated frame: Ultralytics' own ``Results.plot()`` (one label per object: its class, its track id when
+  tracking, its confidence), every zone and line outlined, the objects the alert is about outlined again in red
+  (no second label), encoded as JPEG with OpenCV;
 - a contact sheet (``before`` frames, the alert frame, ``after`` frames, downscaled and tiled) and/or a short MP4
   clip of the same frames (OpenCV ``VideoWriter``, ``mp4v``);
-- one JSON line per alert in ``alerts.jsonl``.
+- an event's best frame (its most confident), annotated the same way, when its event ends;
+- the ``alerts.jsonl`` line of each (:func:`alert_record`, :func:`end_record`).
 
 Examples:
-    >>> img = annotate(result, alert, zones)  # doctest: +SKIP
+    >>> img = annotate(result, alert.detections, zones)  # doctest: +SKIP
     >>> write_jpeg(Path("alerts/a.jpg"), img, quality=90)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from datetime import datetime, timezone
@@ -22,16 +23,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .rules import Alert, Zone
+from .rules import Alert, Detection, EventEnd, Line, Zone
 
 ZONE_COLOUR = (0, 215, 255)  # BGR yellow
 FIRED_COLOUR = (0, 0, 255)  # BGR red
 THUMB_WIDTH = 320  # contact sheet / clip frames are downscaled to this width
-ALERTS_LOG = "alerts.jsonl"
 
 
-def annotate(result, alert: Alert, zones: Sequence[Zone], conf_shown: bool = True) -> np.ndarray:
-    """The alert frame: Ultralytics' plot, zones outlined, the alert's objects highlighted (BGR uint8)."""
+def annotate(result, highlight: Sequence[Detection], zones: Sequence[Zone], line: Line | None = None,
+             conf_shown: bool = True) -> np.ndarray:  # fmt: skip
+    """The frame: Ultralytics' plot, zones and line outlined, ``highlight`` s boxes outlined in red (BGR uint8).
+
+    Ultralytics' own label (``id:3 ball 0.78`` when tracking) stays the only label of each object: the red outline
+    says which objects the alert is about without a second label over the first."""
     import cv2
 
     image = result.plot(conf=conf_shown)
@@ -40,13 +44,13 @@ def annotate(result, alert: Alert, zones: Sequence[Zone], conf_shown: bool = Tru
     for zone in zones:
         pts = np.array(zone.pixels(width, height), dtype=np.int32).reshape(-1, 1, 2)
         cv2.polylines(image, [pts], isClosed=True, color=ZONE_COLOUR, thickness=thickness)
-    for det in alert.detections:
-        if det.box is None:
-            continue
-        x1, y1, x2, y2 = (int(round(v)) for v in det.box)
-        cv2.rectangle(image, (x1, y1), (x2, y2), FIRED_COLOUR, thickness * 2)
-        label = det.cls if det.track_id is None else f"{det.cls} #{det.track_id}"
-        cv2.putText(image, label, (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, FIRED_COLOUR, 2, cv2.LINE_AA)
+    if line is not None:
+        (ax, ay), (bx, by) = line.pixels(width, height)
+        cv2.line(image, (round(ax), round(ay)), (round(bx), round(by)), ZONE_COLOUR, thickness, cv2.LINE_AA)
+    for det in highlight:
+        if det.box is not None:
+            x1, y1, x2, y2 = (int(round(v)) for v in det.box)
+            cv2.rectangle(image, (x1, y1), (x2, y2), FIRED_COLOUR, thickness)
     return image
 
 
@@ -114,35 +118,47 @@ def write_clip(path: Path, frames: list[np.ndarray], fps: float, width: int = 64
     return path
 
 
-def append_record(folder: Path, record: dict[str, Any]) -> Path:
-    """Append one JSON line to ``<folder>/alerts.jsonl``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ALERTS_LOG
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-    return path
+def _when(wall_time: float) -> str:
+    return datetime.fromtimestamp(wall_time, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def alert_record(alert: Alert, meta: dict[str, Any], task: str) -> dict[str, Any]:
-    """The ``alerts.jsonl`` line of ``alert`` (``meta``: wall_time, source, mode, video_frame from the frame loop),
-    with its file fields still empty."""
-    when = datetime.fromtimestamp(meta["wall_time"], timezone.utc).isoformat(timespec="milliseconds")
+    """The ``alerts.jsonl`` line of ``alert`` (``meta``: wall_time, source, mode, camera, event_id from the frame
+    loop), with its file fields still empty. ``frame_index`` is the frame's number in its source from 0 (a video's
+    own frame number), the same number as in its file names and messages."""
     details = alert.as_dict()
-    del details["time"]  # the rule's clock (video time or wall clock): given below as video_time or time
+    del details["time"]  # the rule's clock (video time or wall clock): given below as video_time
     return {
-        "time": when.replace("+00:00", "Z"), "source": meta["source"], "mode": meta["mode"],
-        "frame_index": alert.frame_index, "video_frame": meta["video_frame"],
-        "video_time": None if meta["video_frame"] is None else round(alert.time, 3), "task": task,
+        "kind": "detection", "event_id": meta["event_id"], "update": alert.update, "time": _when(meta["wall_time"]),
+        "camera": meta["camera"], "source": meta["source"], "mode": meta["mode"], "frame_index": alert.frame_index,
+        "video_time": round(alert.time, 3) if meta["mode"] == "video" else None, "task": task,
+        "class": alert.detections[0].cls if alert.detections else None,
         **details, "image": None, "sheet": None, "clip": None,
     }  # fmt: skip
 
 
-def write_files(record: dict[str, Any], result, alert: Alert, zones: Sequence[Zone], folder: Path, stem: str,
-                before: list, after: list, fps: float, quality: int, sheet: bool, clip: bool) -> list[str]:  # fmt: skip
+def end_record(end: EventEnd, meta: dict[str, Any], first: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``alerts.jsonl`` line of an event's end: how long it lasted, over how many frames, its best confidence
+    and frame; ``image`` is its best frame (its first image when that was the best), ``first_image`` its first."""
+    first = first or {}
+    return {
+        "kind": "detection_end", "event_id": meta["event_id"], "time": _when(meta["wall_time"]),
+        "camera": meta["camera"], "source": first.get("source"), "mode": first.get("mode"), "rule": end.rule,
+        "severity": end.severity, "subject": end.subject, "zone": end.zone, "class": end.cls,
+        "start_frame": end.start_index, "end_frame": end.end_index, "frames": end.frames,
+        "duration": round(end.duration, 3), "best_conf": float(f"{end.best_conf:.4g}"), "best_frame": end.best_index,
+        "alerts": end.alerts, "message": end.message, "started": first.get("time"), "image": None,
+        "first_image": first.get("image"),
+    }  # fmt: skip
+
+
+def write_files(record: dict[str, Any], result, highlight: Sequence[Detection], zones: Sequence[Zone],
+                line: Line | None, folder: Path, stem: str, before: list, after: list, fps: float, quality: int,
+                sheet: bool, clip: bool) -> list[str]:  # fmt: skip
     """Write ``<stem>.jpg``, the annotated frame (and the sheet / clip of ``before`` + it + ``after``); fill
     ``record``'s paths. Returns notes on what could not be made: a failed image never loses the alert itself."""
     try:
-        annotated = annotate(result, alert, zones)
+        annotated = annotate(result, highlight, zones, line)
         record["image"] = str(write_jpeg(folder / f"{stem}.jpg", annotated, quality))
         time.sleep(0)  # let the frame loop take the GIL between the stages of this work
         frames = [*before, annotated, *after]

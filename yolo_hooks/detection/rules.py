@@ -1,120 +1,65 @@
-"""The rules behind :class:`~yolo_hooks.detection.hook.DetectionAlert`, as plain functions over plain data.
-
-``evaluate(rule, state, frame) -> (new_state, alert or None)``: one frame's detections in, the alert it causes
-out. Nothing here touches a predictor, an image, a file or a logger, so the tests are tables of scripted frames.
+"""Detection rules as pure functions: a rule, its state and one frame's detections in; the alerts it raises and the
+events that end out. Nothing here touches a predictor, an image, a file or a logger, so the tests are tables of
+scripted frames.
 
 Vocabulary (the same words as every other hook):
 
-- a **subject** is what a duration and a cooldown are kept for: one tracked object (``track:7``) when the frame
-  carries track ids and the rule asks about presence, otherwise one class (``class:person``), or the whole frame
-  (``total``) when ``count: total``;
-- ``min_duration``: how long (seconds, or frames) a subject's condition must hold, without a break, before firing;
-- ``cooldown``: the time after firing during which the same (rule, subject) does not fire again — even if it leaves
-  and comes back; once it has passed, a subject whose condition still holds fires again;
-- ``max_per_minute``: at most this many alerts of the rule in any 60 s (of frame time); a firing held back by it is
-  not lost, it fires on the next frame where there is room;
-- ``trigger: inside`` fires while the anchor point is inside a zone; ``trigger: enter`` only for a subject that was
-  seen outside (a track's anchor outside every zone, or, without tracks, a frame where the condition was false)
-  before its current stay inside.
+- a **subject** is what durations, cooldowns and events are kept for: one tracked object (``track:7``) when the
+  frame carries track ids and the rule asks about presence, otherwise one class (``class:person``), or the whole
+  frame (``total``) when ``count: total``. A tracked object is watched per zone when the rule has several;
+- a subject's **stay** is the run of frames where its condition holds (inside the zone, on the side of the line
+  it crossed to, outside after leaving). A tracked object's stay survives frames where the tracker does not
+  report it; an untracked subject's ends at the first frame where its condition does not hold;
+- ``trigger``: ``inside`` fires while the condition holds (again after each ``cooldown``); ``enter`` and
+  ``leave`` fire once per stay that began by crossing the zone's edge (inwards / outwards); a ``line`` fires once
+  per crossing in its ``direction``; ``dwell`` fires once per stay that lasts this long (loitering);
+- zone edges and lines have a band of ``hysteresis`` around them: a side changes only once the anchor is that
+  far past, so jitter on an edge is no crossing;
+- ``ignore_stationary``: a tracked object whose anchor stays within ``stationary_radius`` of where it settled
+  for this long stops counting (no stay, no alert), and counts again, from scratch, once it moves;
+- ``min_area`` / ``max_area``: boxes outside the range are not seen at all (a track's memory is dropped);
+- ``min_duration``: how long a stay must last before its alert;
+- ``cooldown``: after an alert is raised for a (rule, subject, zone), that key raises none for this long, even for
+  a new stay; it counts from the alert actually raised (one held back by ``max_per_minute`` starts nothing);
+- ``max_per_minute``: at most this many alerts of the rule in any 60 s of frame time; an alert held back is not
+  lost, it is raised at the next frame with room;
+- an **event** begins with an alert and lasts while its subject's condition holds; it ends once the condition has
+  not held for ``end_after`` (:class:`EventEnd`: duration, frames, best confidence and its frame). A later alert
+  of the same key while it lasts (``inside`` after a cooldown) is an update of that event.
 
 Examples:
     >>> rule = Rule(name="person", classes=("person",), cooldown=Duration(60))
     >>> frame = Frame(index=0, time=0.0, width=640, height=480,
     ...               detections=(Detection("person", 0.9, (10, 10, 50, 200)),))
-    >>> state, alert = evaluate(rule, RuleState(), frame)
-    >>> alert.subjects, alert.counts
-    (('class:person',), {'person': 1})
+    >>> state, step = evaluate(rule, RuleState(), frame)
+    >>> [(a.subject, a.counts, a.event) for a in step.alerts]
+    [('class:person', {'person': 1}, 1)]
 """
 
 from __future__ import annotations
 
 import collections
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-ANCHORS = ("bottom_center", "center", "top_center", "bottom_left", "bottom_right", "top_left", "top_right")
-TRIGGERS = ("inside", "enter")
+from .data import Alert, Detection, Duration, Frame  # noqa: F401 (the rules' plain data, one import away)
+from .events import Event, EventEnd, Key, end_events, ended, extend_events, opened
+from .geometry import ANCHOR_OF, ANCHORS, Line, Zone, anchor_point, area_in_pixels, length_in_pixels  # noqa: F401
+from .motion import Track, moved, phases_of
+from .wording import describe
+
+TRIGGERS = ("inside", "enter", "leave")
+DIRECTIONS = ("in", "out", "any")
 COUNTS = ("per_class", "total")
 FORGET_AFTER_FRAMES = 300  # a track id not seen for this many frames is forgotten (bounded memory on endless streams)
 
 
 @dataclass(frozen=True)
-class Duration:
-    """An amount of ``seconds`` or ``frames``."""
-
-    amount: float
-    unit: str = "seconds"
-
-    def held(self, first_index: int, first_time: float, index: int, now: float) -> bool:
-        """Has a condition true from frame ``first_index`` to ``index`` (both counted) lasted this long?"""
-        if self.unit == "frames":
-            return index - first_index + 1 >= self.amount
-        return now - first_time >= self.amount
-
-    def passed(self, since_index: int, since_time: float, index: int, now: float) -> bool:
-        """Has this much passed since frame ``since_index`` (a cooldown of 2 frames after frame 5 ends at 7)?"""
-        if self.unit == "frames":
-            return index - since_index >= self.amount
-        return now - since_time >= self.amount
-
-    def __str__(self) -> str:
-        return f"{self.amount:g} frame{'s' * (self.amount != 1)}" if self.unit == "frames" else f"{self.amount:g} s"
-
-
-@dataclass(frozen=True)
-class Zone:
-    """A polygon in pixels, or in 0-1 fractions of the frame's width and height (``normalized``)."""
-
-    points: tuple[tuple[float, float], ...]
-    normalized: bool = False
-
-    def pixels(self, width: int, height: int) -> tuple[tuple[float, float], ...]:
-        """The polygon in pixels of a ``width`` x ``height`` frame."""
-        if not self.normalized:
-            return self.points
-        return tuple((x * width, y * height) for x, y in self.points)
-
-    def contains(self, x: float, y: float, width: int, height: int) -> bool:
-        """Is the point inside (even-odd rule; a point on the left/bottom edge counts as inside)?"""
-        pts = self.pixels(width, height)
-        inside = False
-        j = len(pts) - 1
-        for i in range(len(pts)):
-            (xi, yi), (xj, yj) = pts[i], pts[j]
-            if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
-                inside = not inside
-            j = i
-        return inside
-
-
-class Detection(NamedTuple):
-    """One detected object (``box`` is x1, y1, x2, y2 in pixels; None for a classification's top-1).
-
-    A named tuple, not a dataclass: the frame loop builds one per object that passes the filter, and a tuple is
-    built several times faster."""
-
-    cls: str
-    conf: float
-    box: tuple[float, float, float, float] | None = None
-    track_id: int | None = None
-
-
-class Frame(NamedTuple):
-    """One frame as plain data: ``index`` counts the frames of its source from 0; ``time`` in seconds (the video
-    timestamp when known, else the wall clock). A named tuple: one is built on every frame of the loop."""
-
-    index: int
-    time: float
-    width: int
-    height: int
-    detections: tuple[Detection, ...] = ()
-
-
-@dataclass(frozen=True)
 class Rule:
     """One validated rule (see the module docstring for the words). ``classes`` None means every class;
-    ``min_count`` None means 1, or 0 when ``max_count`` is given ("at most 1 helmet" includes none)."""
+    ``min_count`` None means 1, or 0 when ``max_count`` is given ("at most 1 helmet" includes none). Lengths and
+    areas below 1 are fractions of the frame (:mod:`~yolo_hooks.detection.geometry`)."""
 
     name: str
     classes: tuple[str, ...] | None = None
@@ -125,10 +70,19 @@ class Rule:
     zones: tuple[Zone, ...] = ()
     anchor: str = "bottom_center"
     trigger: str = "inside"
+    line: Line | None = None
+    direction: str = "any"
+    dwell: Duration | None = None
+    stationary: Duration | None = None
+    stationary_radius: float = 0.025
+    min_area: float | None = None
+    max_area: float | None = None
+    hysteresis: float = 0.015
     min_duration: Duration = Duration(0)
     cooldown: Duration = Duration(60)
     max_per_minute: int | None = None
     severity: str = "warning"
+    end_after: Duration = Duration(2)
 
     @functools.cached_property  # read on every frame; a frozen rule never changes
     def lowest(self) -> int:
@@ -139,192 +93,291 @@ class Rule:
         """"Any object of these classes" (per object when tracking), as opposed to a count condition."""
         return self.lowest <= 1 and self.max_count is None
 
+    @functools.cached_property
+    def per_track(self) -> bool:
+        """Subjects are track ids when the frame carries them."""
+        return self.is_presence and self.count == "per_class"
+
+    @functools.cached_property
+    def needs_tracks(self) -> tuple[str, ...]:
+        """The options of this rule that only work on tracked objects (``model.track``)."""
+        return tuple(k for k, on in (("line", self.line is not None), ("trigger: leave", self.trigger == "leave"),
+                                     ("ignore_stationary", self.stationary is not None)) if on)  # fmt: skip
+
+    @functools.cached_property
+    def once_per_stay(self) -> bool:
+        """Fires once per stay (a moment: entering, leaving, crossing, having dwelt), not again while it lasts."""
+        return self.trigger != "inside" or self.line is not None or self.dwell is not None
+
+    @functools.cached_property
+    def holds_when(self):
+        """Does a tracked object's phase (inside a zone: True/False; side of the line: 1/-1; None: not known) satisfy
+        the condition? A function, picked once per rule: it runs for every tracked box of every busy frame."""
+        if self.line is not None:
+            if self.direction == "any":
+                return lambda phase: phase is not None
+            side = 1 if self.direction == "in" else -1
+            return lambda phase: phase == side
+        if not self.zones:
+            return lambda phase: True
+        return (lambda phase: phase is False) if self.trigger == "leave" else (lambda phase: phase is True)
+
+    @functools.cached_property
+    def keys(self) -> tuple[Any, ...]:
+        """A tracked object's zone indices (one per polygon; None for a line or the whole frame)."""
+        return tuple(range(len(self.zones))) if self.zones and self.line is None else (None,)
+
 
 @dataclass(frozen=True)
 class Stay:
-    """A subject whose condition holds: since when, and whether it entered (was seen outside before)."""
+    """A key whose condition holds: since when, whether it began by a crossing, whether it has fired."""
 
     first_index: int
     first_time: float
     entered: bool
+    fired: bool = False
 
 
 @dataclass
 class RuleState:
-    """What one rule remembers between frames (bounded: current subjects, recent firings, recent tracks)."""
+    """What one rule remembers between frames (bounded: current stays, recent alerts, recent tracks, open events)."""
 
-    stays: dict[str, Stay] = field(default_factory=dict)
-    fired_at: dict[str, tuple[int, float]] = field(default_factory=dict)  # subject -> (index, time) of last firing
-    seen_outside: dict[str, int] = field(default_factory=dict)  # subject -> last frame index seen outside
-    recent: collections.deque = field(default_factory=collections.deque)  # times of firings in the last minute
-    pruned: int = 0  # frame index of the last pruning of old firings and tracks
+    stays: dict[Key, Stay] = field(default_factory=dict)  # untracked subjects
+    track_stays: dict[Key, Stay] = field(default_factory=dict)
+    fired_at: dict[Key, tuple[int, float]] = field(default_factory=dict)  # key -> (index, time) of its last alert
+    seen_outside: dict[Key, int] = field(default_factory=dict)  # untracked key -> last frame its condition was false
+    tracks: dict[int, Track] = field(default_factory=dict)
+    events: dict[Key, Event] = field(default_factory=dict)
+    recent: collections.deque = field(default_factory=collections.deque)  # times of alerts in the last minute
+    pruned: int = 0  # frame index of the last pruning of old alerts and tracks
     fired: int = 0
-    held_back: int = 0  # firings delayed by max_per_minute
+    held_back: int = 0  # alerts delayed by max_per_minute
+    events_started: int = 0
 
 
-@dataclass(frozen=True)
-class Alert:
-    """What fired on one frame: the subjects, the detections that made it, the counts per class."""
+class Step(NamedTuple):
+    """What one frame did: alerts raised, events ended, events whose best frame this frame now is."""
 
-    rule: str
-    severity: str
-    frame_index: int
-    time: float
-    subjects: tuple[str, ...]
-    detections: tuple[Detection, ...]
-    counts: dict[str, int]
-    held_for: float  # seconds since the longest-held subject's condition began
-    message: str
-
-    @property
-    def track_ids(self) -> list[int]:
-        return sorted({d.track_id for d in self.detections if d.track_id is not None})
-
-    def as_dict(self, max_detections: int = 100) -> dict[str, Any]:
-        """JSON-ready (boxes rounded to 0.1 px; at most ``max_detections``, the most confident)."""
-        shown = sorted(self.detections, key=lambda d: -d.conf)[:max_detections]
-        return {
-            "rule": self.rule, "severity": self.severity, "frame_index": self.frame_index, "time": self.time,
-            "subjects": list(self.subjects), "counts": dict(self.counts), "track_ids": self.track_ids,
-            "held_for": round(self.held_for, 3), "message": self.message,
-            "detections": [
-                {"class": d.cls, "conf": float(f"{d.conf:.4g}"), "track_id": d.track_id,
-                 "box": None if d.box is None else [round(v, 1) for v in d.box]}
-                for d in shown
-            ],
-            "detections_total": len(self.detections),
-        }  # fmt: skip
+    alerts: tuple[Alert, ...] = ()
+    ends: tuple[EventEnd, ...] = ()
+    best: tuple[int, ...] = ()
 
 
-def anchor_point(box: tuple[float, float, float, float], anchor: str) -> tuple[float, float]:
-    """The point of ``box`` that must lie in a zone."""
-    x1, y1, x2, y2 = box
-    vertical, _, horizontal = anchor.partition("_")
-    x = {"left": x1, "right": x2, "center": (x1 + x2) / 2}[horizontal or "center"]
-    y = {"top": y1, "bottom": y2, "center": (y1 + y2) / 2}[vertical]
-    return x, y
+NOTHING = Step()
 
 
-def in_zones(rule: Rule, det: Detection, frame: Frame) -> bool:
-    """No zones: everywhere counts. Otherwise the anchor must lie in at least one zone."""
-    if not rule.zones:
-        return True
+def is_idle(rule: Rule, state: RuleState) -> bool:
+    """True when a frame without detections changes nothing: no untracked stay or event is under way and the rule
+    asks about presence (a count rule such as ``max_count`` may hold on an empty frame). A caller may then skip
+    such a frame. A tracked object's memory (its side of a zone or line, a stay) survives frames without it."""
+    return not state.stays and not state.events and rule.is_presence
+
+
+def evaluate(rule: Rule, state: RuleState, frame: Frame) -> tuple[RuleState, Step]:
+    """Apply ``rule`` to one frame; returns the new state and what happened (:class:`Step`)."""
+    if not frame.detections and is_idle(rule, state):  # the common quiet frame: nothing changes
+        return state, NOTHING
+    state = _copy(state)
+    wanted = _wanted(rule, state, frame)
+    if rule.per_track and wanted and all(d.track_id is not None for d in wanted):
+        holding, stays, counts = _tracked(rule, state, frame, wanted), state.track_stays, None
+    elif rule.needs_tracks:  # a line, a leave, a parked object: nothing to say about boxes without track ids
+        holding, stays, counts = {}, state.track_stays, {}
+    else:
+        holding, counts = _untracked(rule, state, frame, wanted)
+        stays = state.stays
+    best = extend_events(state.events, frame, holding)
+    alerts = _raise(rule, state, frame, holding, stays, counts)
+    ends = end_events(rule, state.events, frame, holding)
+    if frame.index - state.pruned >= 64:  # pruning walks every remembered track: not on every frame
+        _forget(rule, state, frame)
+        state.pruned = frame.index
+    if not alerts and not ends and not best:
+        return state, NOTHING
+    return state, Step(alerts, ends, best + tuple(a.event for a in alerts if a.update == 1))
+
+
+def finish(rule: Rule, state: RuleState) -> tuple[RuleState, tuple[EventEnd, ...]]:
+    """End every open event (the source ended): each ends at the last frame where its condition held."""
+    if not state.events:
+        return state, ()
+    ends = tuple(ended(rule.name, rule.severity, key, event) for key, event in sorted(state.events.items(), key=lambda kv: kv[1].number))
+    state = _copy(state)
+    state.events = {}
+    return state, ends
+
+
+def _copy(state: RuleState) -> RuleState:
+    """A copy that shares nothing mutable with ``state`` (cheaper than deepcopy: this runs on every frame; stays,
+    tracks and events are immutable and replaced, never changed)."""
+    return RuleState(dict(state.stays), dict(state.track_stays), dict(state.fired_at), dict(state.seen_outside),
+                     dict(state.tracks), dict(state.events), collections.deque(state.recent), state.pruned,
+                     state.fired, state.held_back, state.events_started)  # fmt: skip
+
+
+def _wanted(rule: Rule, state: RuleState, frame: Frame) -> list[Detection]:
+    """The detections the rule looks at: its classes, ``min_conf``, and boxes within the area bounds (a tracked box
+    outside them is not seen at all, and its track's memory is dropped: no crossing across the gap)."""
+    classes, min_conf = rule.classes, rule.min_conf
+    if classes is None:
+        wanted = [d for d in frame.detections if d.conf >= min_conf]
+    else:
+        wanted = [d for d in frame.detections if d.cls in classes and d.conf >= min_conf]
+    if (rule.min_area is None and rule.max_area is None) or not wanted:
+        return wanted
+    low = 0.0 if rule.min_area is None else area_in_pixels(rule.min_area, frame.width, frame.height)
+    high = float("inf") if rule.max_area is None else area_in_pixels(rule.max_area, frame.width, frame.height)
+    kept = []
+    for d in wanted:
+        if d.box is None or low <= (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) <= high:
+            kept.append(d)
+        elif d.track_id is not None and state.tracks.pop(d.track_id, None) is not None:
+            _drop_track(state, d.track_id)
+    return kept
+
+
+def _drop_track(state: RuleState, track_id: int) -> None:
+    subject = f"track:{track_id}"
+    state.track_stays = {k: s for k, s in state.track_stays.items() if k[0] != subject}
+
+
+def _tracked(rule: Rule, state: RuleState, frame: Frame, wanted: list[Detection]) -> dict[Key, list[Detection]]:
+    """Tracked objects: each one's phase per zone (or its side of the line), with hysteresis; stays begin when the
+    condition starts to hold and end when it stops or the phase changes (a new crossing)."""
+    holding: dict[Key, list[Detection]] = {}
+    stays, tracks, keys, holds_when = state.track_stays, state.tracks, rule.keys, rule.holds_when
+    band = length_in_pixels(rule.hysteresis, frame.width, frame.height)
+    anchor = ANCHOR_OF[rule.anchor]
+    new = tuple.__new__  # Track(...) without its Python-level __new__: one per object per frame
+    for d in wanted:
+        tid = d.track_id
+        subject = _subject(tid)
+        track = tracks.get(tid)
+        x, y = anchor(d.box)
+        if rule.stationary is not None:
+            track, now_still = moved(track, rule, frame, x, y)
+            if now_still:  # parked: no stay, no alert; its dwell clock stops
+                state.tracks[tid] = track
+                for key in [k for k in stays if k[0] == subject]:
+                    del stays[key]
+                continue
+        before = track[0] if track is not None else (None,) * len(keys)
+        after = phases_of(rule, before, x, y, frame, band)
+        tracks[tid] = new(Track, (after, frame.index, *(track[2:] if track is not None else Track.still_part())))
+        for zone, old, phase in zip(keys, before, after):
+            key = (subject, zone)
+            holds = holds_when(phase)
+            crossed = old is not None and phase is not None and phase != old
+            if (not holds or crossed) and key in stays:
+                del stays[key]
+            if holds:
+                holding[key] = [d]
+                if key not in stays:
+                    stays[key] = Stay(frame.index, frame.time, crossed)
+    return holding
+
+
+@functools.lru_cache(maxsize=4096)
+def _subject(track_id: int) -> str:
+    return f"track:{track_id}"
+
+
+def _untracked(rule: Rule, state: RuleState, frame: Frame, wanted: list[Detection]):
+    """Classes (or the whole frame): the count of objects inside the zones (all of them together) within the
+    bounds. A stay ends at the first frame where it does not hold; it "entered" when it was seen not holding
+    before (or this is not the source's first frame)."""
+    inside = [d for d in wanted if _in_zones(rule, d, frame)] if rule.zones else wanted
+    counts = dict(collections.Counter(d.cls for d in inside))
+    if rule.count == "total":
+        groups = {"total": inside}
+    else:
+        names = rule.classes if rule.classes is not None else sorted(set(counts) | {d.cls for d in wanted})
+        groups = {f"class:{name}": [d for d in inside if d.cls == name] for name in names}
+    holding = {}
+    for subject, dets in groups.items():
+        n = len(dets)
+        if n >= rule.lowest and (rule.max_count is None or n <= rule.max_count):
+            holding[(subject, None)] = dets
+        else:
+            state.seen_outside[(subject, None)] = frame.index
+    state.stays = {k: stay for k, stay in state.stays.items() if k in holding}
+    first_frame = frame.index == 0  # frames are counted from 0 per source: nothing was seen before this one
+    for key in holding:
+        if key not in state.stays:
+            state.stays[key] = Stay(frame.index, frame.time, key in state.seen_outside or not first_frame)
+    return holding, counts
+
+
+def _in_zones(rule: Rule, det: Detection, frame: Frame) -> bool:
     if det.box is None:
         return False
     x, y = anchor_point(det.box, rule.anchor)
     return any(z.contains(x, y, frame.width, frame.height) for z in rule.zones)
 
 
-def _conditions(rule: Rule, frame: Frame) -> tuple[dict[str, list[Detection]], set[str], dict[str, int]]:
-    """Subjects whose condition holds (with their detections), subjects seen outside, and counts per class."""
-    classes = rule.classes
-    min_conf = rule.min_conf
-    if classes is None:
-        wanted = [d for d in frame.detections if d.conf >= min_conf]
-    else:
-        wanted = [d for d in frame.detections if d.cls in classes and d.conf >= min_conf]
-    inside = [d for d in wanted if in_zones(rule, d, frame)] if rule.zones else wanted
-    counts = dict(collections.Counter(d.cls for d in inside))
-    tracked = rule.is_presence and rule.count == "per_class" and wanted and all(d.track_id is not None for d in wanted)
-    if tracked:
-        holding = {f"track:{d.track_id}": [d] for d in inside}
-        outside = {f"track:{d.track_id}" for d in wanted if d not in inside}
-        return holding, outside, counts
-    if rule.count == "total":
-        groups = {"total": inside}
-    else:
-        names = rule.classes if rule.classes is not None else sorted(set(counts) | {d.cls for d in wanted})
-        groups = {f"class:{name}": [d for d in inside if d.cls == name] for name in names}
-    holding, outside = {}, set()
-    for subject, dets in groups.items():
-        n = len(dets)
-        if n >= rule.lowest and (rule.max_count is None or n <= rule.max_count):
-            holding[subject] = dets
-        else:
-            outside.add(subject)
-    return holding, outside, counts
-
-
-def is_idle(rule: Rule, state: RuleState) -> bool:
-    """True when a frame without detections changes nothing: no stay is under way and the rule asks about presence
-    (a count rule such as ``max_count`` may hold on an empty frame). A caller may then skip such a frame."""
-    return not state.stays and rule.is_presence
-
-
-def evaluate(rule: Rule, state: RuleState, frame: Frame) -> tuple[RuleState, Alert | None]:
-    """Apply ``rule`` to one frame; returns the new state and the alert (None when nothing fired)."""
-    if not frame.detections and is_idle(rule, state):  # the common quiet frame: nothing changes
-        return state, None
-    state = _copy(state)
-    holding, outside, counts = _conditions(rule, frame)
-    for subject in outside:
-        state.seen_outside[subject] = frame.index
-    # A subject's stay ends at the first frame where its condition does not hold (or it is not seen at all).
-    state.stays = {s: stay for s, stay in state.stays.items() if s in holding}
-    first_frame = frame.index == 0  # frames are counted from 0 per source: nothing was seen before this one
-    for subject in holding:
-        if subject not in state.stays:
-            entered = subject in state.seen_outside or (not first_frame and not subject.startswith("track:"))
-            state.stays[subject] = Stay(frame.index, frame.time, entered)
-
+def _raise(rule: Rule, state: RuleState, frame: Frame, holding: dict[Key, list[Detection]], stays: dict[Key, Stay],
+           counts: dict[str, int] | None) -> tuple[Alert, ...]:  # fmt: skip
+    """The keys due an alert on this frame, as many as ``max_per_minute`` leaves room for."""
     while state.recent and state.recent[0] <= frame.time - 60.0:
         state.recent.popleft()
+    must_cross = rule.trigger != "inside" or rule.line is not None
     due = []
-    for subject in sorted(holding):
-        stay = state.stays[subject]
-        if rule.trigger == "enter" and not stay.entered:
+    for key in holding:
+        stay = stays[key]
+        if (stay.fired and rule.once_per_stay) or (must_cross and not stay.entered):
             continue
         if not rule.min_duration.held(stay.first_index, stay.first_time, frame.index, frame.time):
             continue
-        last = state.fired_at.get(subject)
+        if rule.dwell is not None and not rule.dwell.held(stay.first_index, stay.first_time, frame.index, frame.time):
+            continue
+        last = state.fired_at.get(key)
         if last is not None and not rule.cooldown.passed(*last, frame.index, frame.time):
             continue
-        due.append(subject)
-
-    alert = None
-    if due and rule.max_per_minute is not None and len(state.recent) >= rule.max_per_minute:
-        state.held_back += 1
-    elif due:
-        for subject in due:
-            state.fired_at[subject] = (frame.index, frame.time)
+        due.append(key)
+    if len(due) > 1:
+        due.sort(key=_order)
+    if rule.max_per_minute is not None and len(due) > rule.max_per_minute - len(state.recent):
+        room = max(0, rule.max_per_minute - len(state.recent))
+        state.held_back += len(due) - room
+        due = due[:room]
+    if not due:
+        return ()
+    if counts is None:  # tracked: the objects whose condition holds, per class (only made for an alert)
+        counts = dict(collections.Counter(d.cls for dets in holding.values() for d in dets))
+    alerts = []
+    for key in due:
+        dets = tuple(holding[key])
+        stays[key] = replace(stays[key], fired=True)
+        state.fired_at[key] = (frame.index, frame.time)
         state.recent.append(frame.time)
         state.fired += 1
-        dets = tuple(d for s in due for d in holding[s])
-        held = max(frame.time - state.stays[s].first_time for s in due)
-        alert = Alert(rule.name, rule.severity, frame.index, frame.time, tuple(due), dets, counts, held,
-                      describe(rule, due, dets, counts, held))
-    if frame.index - state.pruned >= 64:  # pruning walks every remembered track: not on every frame
-        _forget(rule, state, frame)
-        state.pruned = frame.index
-    return state, alert
+        event = state.events.get(key)
+        if event is None:
+            state.events_started += 1
+            event = opened(state.events_started, key, frame, dets)
+        event = state.events[key] = event._replace(alerts=event.alerts + 1)
+        held = frame.time - stays[key].first_time
+        alerts.append(Alert(rule.name, rule.severity, frame.index, frame.time, key[0], key[1], dets, counts, held,
+                            describe(rule, key, dets, counts, held), event.number, event.alerts))
+    return tuple(alerts)
 
 
-def _copy(state: RuleState) -> RuleState:
-    """A copy that shares nothing mutable with ``state`` (cheaper than deepcopy: this runs on every frame)."""
-    return RuleState(dict(state.stays), dict(state.fired_at), dict(state.seen_outside),
-                     collections.deque(state.recent), state.pruned, state.fired, state.held_back)
+def _order(key: Key) -> tuple:
+    subject, zone = key
+    kind, _, rest = subject.partition(":")
+    return (kind, int(rest) if kind == "track" else 0, rest, -1 if zone is None else zone)
 
 
 def _forget(rule: Rule, state: RuleState, frame: Frame) -> None:
-    """Drop what can no longer matter: firings older than the cooldown, tracks long gone."""
+    """Drop what can no longer matter: alerts older than the cooldown, tracks long gone."""
     old = frame.index - FORGET_AFTER_FRAMES
-    state.seen_outside = {s: i for s, i in state.seen_outside.items() if i >= old or not s.startswith("track:")}
+    state.seen_outside = {k: i for k, i in state.seen_outside.items() if i >= old}
+    gone = [tid for tid, track in state.tracks.items() if track.seen < old]
+    for tid in gone:
+        del state.tracks[tid]
+        _drop_track(state, tid)
     keep = {}
-    for subject, (index, time) in state.fired_at.items():
+    for key, (index, time) in state.fired_at.items():
         if not rule.cooldown.passed(index, time, frame.index, frame.time):
-            keep[subject] = (index, time)
+            keep[key] = (index, time)
     state.fired_at = keep
-
-
-def describe(rule: Rule, subjects: list[str], dets: tuple[Detection, ...], counts: dict[str, int], held: float) -> str:
-    """One line for humans, e.g. ``1 person seen in zone (track 7) for 2.0 s``."""
-    tracks = sorted({d.track_id for d in dets if d.track_id is not None})
-    found = ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing"
-    where = " in zone" if rule.zones else ""
-    verb = "entered" if rule.trigger == "enter" else "seen"
-    who = f" (track{'s' * (len(tracks) > 1)} {', '.join(map(str, tracks))})" if tracks else ""
-    since = f" for {held:.1f} s" if held > 0 else ""
-    if not rule.is_presence:
-        bounds = f"{rule.lowest}..{rule.max_count if rule.max_count is not None else '∞'}"
-        return f"{found}{where} (count within {bounds}){since}"
-    return f"{found} {verb}{where}{who}{since}"

@@ -30,12 +30,14 @@ REPORT_EVENTS = ("val_report", "predict_report", "export_report")
 # `events: all`: every training event.
 ALL_EVENTS = tuple(e for e in EVENTS if e not in REPORT_EVENTS)
 # Without `events:` a destination gets everything but the chatty ones: per-epoch progress is switched on by
-# `progress_every` / `progress_minutes`, and a mirrored best.pt is news only when it fails.
-DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done"})
+# `progress_every` / `progress_minutes`, a mirrored best.pt is news only when it fails, and the end of a detection
+# event is for a receiver that asks for it (to update the alert it showed).
+DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done", "detection_end"})
 # Bus kinds published by the other hooks that become a message of their own.
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
-    "val_report", "predict_report", "export_report", "detection", "nan_recovered", "stalled", "progress_resumed",
+    "val_report", "predict_report", "export_report", "detection", "detection_end", "nan_recovered", "stalled",
+    "progress_resumed",
 }  # fmt: skip
 BUS_ICONS = {
     "alert": "⚠️",
@@ -48,6 +50,7 @@ BUS_ICONS = {
     "predict_report": "🔎",
     "export_report": "📦",
     "detection": "📸",
+    "detection_end": "🏁",
     "nan_recovered": "🩹",
     "stalled": "🐌",
     "progress_resumed": "▶️",
@@ -63,6 +66,7 @@ BUS_TITLES = {
     "predict_report": "Prediction results",
     "export_report": "Export finished",
     "detection": "Detection alert",
+    "detection_end": "Detection event over",
     "nan_recovered": "NaN loss: reloaded last.pt",
     "stalled": "Training stalled",
     "progress_resumed": "Training progressing again",
@@ -169,7 +173,7 @@ def new_best_message(snap: EpochSnapshot, previous: float | None, run: dict[str,
 
 def published_message(event: Published, run: dict[str, str]) -> Message:
     """A record from another hook (alert, early stop, LR reduction, mirror, val/predict/export report)."""
-    if event.kind == "detection":
+    if event.kind in ("detection", "detection_end"):
         return detection_message(event, run)
     icon = "🚨" if event.kind == "alert" and event.severity == "critical" else BUS_ICONS.get(event.kind, "🔔")
     title = _bus_title(event)
@@ -301,14 +305,22 @@ def probe_message(destination: str) -> Message:
 
 
 def detection_message(event: Published, run: dict[str, str]) -> Message:
-    """A detection alert: what was seen, where and when; ``data["image"]`` is the image's path (the formats
-    that can upload files attach it when sending; the others name it, with its mirrored URL when there is one)."""
+    """A detection alert (``detection``) or the end of its event (``detection_end``): what was seen, by which
+    camera, where and when, under the event's id (a receiver updates the alert it showed instead of adding one);
+    ``data["image"]`` is the image's path (the alert's frame; an end's best frame): the formats that can upload
+    files attach it when sending, the others name it, with its mirrored URL when there is one."""
     data = event.data
     rule = str(data.get("rule") or event.source)
-    icon = "🚨" if event.severity == "critical" else BUS_ICONS["detection"]
-    fields = {"Rule": rule, "Source": Path(str(data.get("source") or "")).name}
-    if data.get("video_time") is not None:
-        fields["Video time"] = f"{float(data['video_time']):.1f} s (frame {data.get('video_frame')})"
+    ended = event.kind == "detection_end"
+    icon = BUS_ICONS["detection_end"] if ended else "🚨" if event.severity == "critical" else BUS_ICONS["detection"]
+    camera = str(data.get("camera") or "")
+    fields = {"Rule": rule, "Camera": camera, "Source": Path(str(data.get("source") or "")).name}
+    if ended:
+        fields["Duration"] = format_duration(float(data.get("duration") or 0.0))
+        fields["Frames"] = f"{data.get('start_frame')}-{data.get('end_frame')} ({data.get('frames')} seen)"
+        fields["Best confidence"] = f"{data.get('best_conf')} (frame {data.get('best_frame')})"
+    elif data.get("video_time") is not None:
+        fields["Video time"] = f"{float(data['video_time']):.1f} s (frame {data.get('frame_index')})"
     else:
         fields["Frame"] = str(data.get("frame_index", ""))
     counts = data.get("counts") or {}
@@ -321,12 +333,15 @@ def detection_message(event: Published, run: dict[str, str]) -> Message:
             fields[label] = str(data[key])
     if "Image" not in fields and data.get("image"):
         fields["Image"] = Path(str(data["image"])).name
+    if data.get("event_id"):
+        fields["Event"] = str(data["event_id"]) + (f" (update {data['update']})" if (data.get("update") or 1) > 1 else "")
     if data.get("note"):
         fields["Note"] = str(data["note"])
+    where = f" — {camera}" if camera else ""
     return Message(
-        event="detection",
+        event=event.kind,
         severity=event.severity,
-        title=f"{icon} {rule}{_name(run)}",
+        title=f"{icon} {rule}{where}{' (over)' if ended else ''}{_name(run)}",
         text=event.message,
         fields={k: v for k, v in fields.items() if v},
         run=run,

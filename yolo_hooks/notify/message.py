@@ -36,6 +36,7 @@ EVENTS = (
     "mirror_done",
     "mirror_failed",
     "detection",
+    "detection_end",
     "train_end",
     "crash",
     "interrupt",
