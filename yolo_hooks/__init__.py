@@ -35,6 +35,7 @@ from .core import (
 from .core.registry import CLASSES, load
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is imported on first use
+    from .control.hook import RunControl
     from .detection.hook import DetectionAlert
     from .fitness.modes import ModeReports
     from .fitness.report import FitnessReport
