@@ -31,11 +31,13 @@ REPORT_EVENTS = ("val_report", "predict_report", "export_report")
 ALL_EVENTS = tuple(e for e in EVENTS if e not in REPORT_EVENTS)
 # Without `events:` a destination gets everything but the chatty ones: per-epoch progress is switched on by
 # `progress_every` / `progress_minutes`, and a mirrored best.pt is news only when it fails.
-DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done"})
+# A run-control command is news to whoever chose to follow `control` (the chat that sent it gets the answer anyway).
+DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done", "control"})
 # Bus kinds published by the other hooks that become a message of their own.
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
     "val_report", "predict_report", "export_report", "detection", "nan_recovered", "stalled", "progress_resumed",
+    "control",
 }  # fmt: skip
 BUS_ICONS = {
     "alert": "⚠️",
@@ -51,6 +53,7 @@ BUS_ICONS = {
     "nan_recovered": "🩹",
     "stalled": "🐌",
     "progress_resumed": "▶️",
+    "control": "🎛️",
 }
 BUS_TITLES = {
     "alert": "Validation-loss alert",
@@ -66,6 +69,7 @@ BUS_TITLES = {
     "nan_recovered": "NaN loss: reloaded last.pt",
     "stalled": "Training stalled",
     "progress_resumed": "Training progressing again",
+    "control": "Run control",
 }
 
 
@@ -193,9 +197,13 @@ def train_end_message(
     fields = {"Epochs": epochs}
     text = "Stopped early" if early else "Finished"
     text += f" after {epochs} epochs" if epochs else ""
+    text += f" ({outcome.stopped_by})" if outcome.stopped_by else ""
     text += f" in {format_duration(elapsed, missing='')}" if elapsed else ""
     data: dict[str, Any] = {"status": outcome.status, "epoch": outcome.epoch, "epochs": outcome.epochs,
                             "elapsed": elapsed}
+    if outcome.stopped_by:
+        fields["Stopped by"] = outcome.stopped_by
+        data["stopped_by"] = outcome.stopped_by
     if final is not None:
         best_epoch = final.best_epoch or None  # 1-based, as Ultralytics' stopper counts
         fields["Best fitness"] = _number(final.best_fitness)
