@@ -68,13 +68,18 @@ class InboxReader:
 
     def __init__(self, path: Path, offset: int = 0):
         self.path, self.offset = Path(path), int(offset)
+        self._inode: int | None = None  # the file read so far (another one: replaced by hand, read from its start)
 
     def size(self) -> int:
         """The file's size now (0 when it does not exist): one ``stat``."""
         try:
-            return os.stat(self.path).st_size
+            st = os.stat(self.path)
         except OSError:
             return 0
+        if self._inode is not None and st.st_ino != self._inode:
+            self.offset = 0
+        self._inode = st.st_ino
+        return st.st_size
 
     def skip_to_end(self) -> None:
         """Start after everything already in the file (a new run in a folder that has an old inbox)."""
