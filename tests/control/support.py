@@ -27,6 +27,17 @@ def in_background(outcome: dict, name: str, *argv: str) -> None:
     threading.Thread(target=run, daemon=True).start()
 
 
+def wait_until(condition, timeout: float = 20.0, what: str = "the condition"):
+    """``condition()``'s first true value, asked every 50 ms for ``timeout`` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def answers(run_dir: Path) -> list[tuple[str, str, str]]:
     """(command, result, text) of every audit line of the run."""
     return [(r["command"], r["result"], r["text"]) for r in read_audit(run_dir)]

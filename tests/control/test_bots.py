@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.control.support import wait_until
 from tests.servers import TelegramApi
 from yolo_hooks.control.bots import Bot, route
 from yolo_hooks.control.inbox import AUDIT, INBOX
@@ -54,6 +55,12 @@ def test_chats_nobody_configured_are_foreign_and_a_channel_may_be_named():
     assert route(incoming(message("/status", chat=-100, username="Team")), RUNS, "k").runs == [RUNS[1]]
 
 
+def test_a_command_naming_a_run_that_ended_is_not_taken_by_the_one_left():
+    decision = route(incoming(message("/stop train7 diverging")), RUNS[1:], "k", gone=frozenset({"train7"}))
+    assert decision.kind == "answer" and decision.text == ("refused: train7 is not running any more (listening "
+                                                           "here: train8)")
+
+
 def test_two_runs_of_the_same_name_are_told_apart_by_their_folder():
     runs = [{"run": "train", "save_dir": "/r/detect/train", "chats": ["42"]},
             {"run": "train", "save_dir": "/r/segment/train", "chats": ["42"]}]
@@ -61,16 +68,6 @@ def test_two_runs_of_the_same_name_are_told_apart_by_their_folder():
 
 
 # --- real bots on a loopback Bot API ------------------------------------------------------------------------------
-def wait_until(condition, timeout: float = 20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def inbox(folder: Path) -> list[dict]:
     path = folder / INBOX
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []

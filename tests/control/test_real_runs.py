@@ -166,3 +166,33 @@ def test_save_without_a_mirror_and_commands_to_a_finished_run_are_refused(tmp_pa
     assert "refused: run takes no commands: ended: finished at" in capsys.readouterr().err
     assert control_command("status", [str(tmp_path / "run")]) == 0
     assert capsys.readouterr().out.startswith("run: ended: finished at")
+
+
+@pytest.mark.floor
+def test_extend_and_stop_now_on_every_supported_release(tmp_path, monkeypatch):
+    """8.3.253 (the floor) checks trainer.stop only between epochs: there a `stop --now` lands at the epoch's end
+    and says so; every release takes the extension."""
+    from yolo_hooks.control.commands import from_request, new_id
+    from yolo_hooks.control.inbox import post
+    from yolo_hooks.core import compat
+
+    monkeypatch.setattr(control_hook, "POLL_SECONDS", 0.0)
+    model = model_with()
+    batches: list[int] = []
+    asked = {(0, 1): {"command": "extend", "epochs": 1}, (1, 1): {"command": "stop", "now": True}}
+
+    def count(trainer):
+        batches.append(trainer.epoch + 1)
+        body = asked.get((trainer.epoch, batches.count(trainer.epoch + 1)))
+        if body:
+            post(trainer.save_dir, from_request(body, id=new_id(), sender="test"))
+
+    model.add_callback("on_train_batch_start", count)
+    train(tmp_path, model=model, epochs=2, imgsz=64, batch=1)  # 4 batches an epoch
+    assert len(rows(tmp_path / "run")) == 2 and model.trainer.epochs == 3  # extended to 3, stopped in epoch 2
+    assert answers(tmp_path / "run")[0][2].startswith("epochs 2 -> 3")
+    stop = answers(tmp_path / "run")[1][2]
+    if compat.STOP_BETWEEN_BATCHES:
+        assert batches.count(2) == 1 and stop.startswith("stopping after the current batch of epoch 2/3")
+    else:
+        assert batches.count(2) == 4 and "(this Ultralytics checks a stop only between epochs)" in stop

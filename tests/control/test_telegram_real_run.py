@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import COCO8, ROOT
+from tests.control.support import wait_until
 from tests.servers import TelegramApi
 from yolo_hooks.control.bots import bot_key, bots_root
 from yolo_hooks.control.cli import control_command
@@ -19,16 +20,6 @@ from yolo_hooks.control.inbox import read_audit
 
 pytestmark = pytest.mark.training
 ME, STRANGER = 42, 999
-
-
-def wait_until(condition, timeout: float = 120.0, what: str = ""):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def start(spec: dict, folder: Path, name: str) -> subprocess.Popen:
@@ -59,8 +50,8 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
         train = dict(data=str(COCO8), epochs=2, imgsz=64, batch=4, workers=0, plots=False, amp=False, seed=0,
                      deterministic=True, verbose=False, device="cpu", project=str(tmp_path), name="run", exist_ok=True)
         first = start({"hooks": str(hooks), "train": train}, tmp_path, "first")
-        wait_until(lambda: replies_to(server, extend), what="the answer to /extend")
-        wait_until(lambda: (run_dir / "weights" / "last.pt").exists(), what="epoch 1 in last.pt")
+        wait_until(lambda: replies_to(server, extend), 120, "the answer to /extend")
+        wait_until(lambda: (run_dir / "weights" / "last.pt").exists(), 120, "epoch 1 in last.pt")
         time.sleep(0.5)  # its write done
         first.kill()  # SIGKILL: no teardown, no finish, no answer queued after this
         first.wait(30)
@@ -74,9 +65,9 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
         patience = server.write(ME, "/patience 1")  # sent while no run is alive
 
         resumed = start({"hooks": str(hooks), "resume": str(run_dir / "weights" / "last.pt")}, tmp_path, "resumed")
-        wait_until(lambda: replies_to(server, patience), what="the answer to /patience")
+        wait_until(lambda: replies_to(server, patience), 120, "the answer to /patience")
         status = server.write(ME, "/status")
-        wait_until(lambda: len(replies_to(server, status)) == 2, what="the status and its plot")
+        wait_until(lambda: len(replies_to(server, status)) == 2, 120, "the status and its plot")
         assert resumed.wait(300) == 0, (tmp_path / "resumed.log").read_text()[-3000:]
     finally:
         server.stop()

@@ -78,8 +78,9 @@ class Route(NamedTuple):
     text: str = ""
 
 
-def route(message: Incoming | None, runs: list[dict[str, Any]], key: str) -> Route:
-    """Decide what ``message`` is for, given the listening ``runs`` (their records); plain data in and out."""
+def route(message: Incoming | None, runs: list[dict[str, Any]], key: str, gone: frozenset[str] = frozenset()) -> Route:
+    """Decide what ``message`` is for, given the listening ``runs`` (their records) and the names of runs that
+    listened before and no longer do (``gone``: a command naming one is not taken by another); plain data."""
     if message is None:
         return Route("ignore")
     mine = [r for r in runs if allowed(message, {chat_key(c) for c in r.get("chats", [])})]
@@ -95,6 +96,9 @@ def route(message: Incoming | None, runs: list[dict[str, Any]], key: str) -> Rou
     target = mine
     if words and words[0] in names:
         target, words = [mine[names.index(words[0])]], words[1:]
+    elif words and words[0] in gone:
+        return Route("answer", mine, text=f"refused: {words[0]} is not running any more (listening here: "
+                                           f"{', '.join(names)})")
     if name == "status" and not words:
         return Route("status", target)
     meta = dict(id=f"telegram:{key}:{message.update_id}", source="telegram", sender=message.sender,
@@ -138,6 +142,7 @@ class Bot:
         self._lock = None
         self._offset: int | None = None
         self._foreign_logged: set[str] = set()
+        self._heard: set[str] = set()  # names of the runs seen listening
         self._conflict_logged = False
         self._beat = 0.0
 
@@ -247,11 +252,13 @@ class Bot:
                 alive = time.time() - float(record.get("time") or 0) < STALE
             if alive:
                 runs.append(record)
+        self._heard |= set(labels(runs))
         return runs
 
     def _handle(self, update: dict[str, Any]) -> None:
         message = incoming(update)
-        decision = route(message, self.listeners(), self.key)
+        runs = self.listeners()
+        decision = route(message, runs, self.key, frozenset(self._heard - set(labels(runs))))
         if decision.kind == "foreign":
             self._foreign(message)
         elif decision.kind == "answer":

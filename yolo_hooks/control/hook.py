@@ -93,6 +93,7 @@ class RunControl(Hook):
     def on_pretrain_routine_start(self, trainer):
         """A new run; rank 0 takes the endpoint's port now, so that the run's marker can name it."""
         self._reset()
+        self._sources = None
         if is_main_process() and self.endpoint is not None:
             self._sources = self._new_sources()
             self._sources.bind(self.endpoint)
@@ -330,9 +331,9 @@ class RunControl(Hook):
     # --- the run's end ------------------------------------------------------------------------------------------
     def finish(self, trainer, deadline) -> None:
         """Refuse what came too late, stop the sources, send the last answers (within the run's one deadline)."""
-        if not is_main_process() or self._reader is None:
+        if not is_main_process():
             return
-        for line in self._reader.read():
+        for line in self._reader.read() if self._reader is not None else []:
             try:
                 command = from_dict(line) if isinstance(line, dict) else None
             except CommandError:
@@ -340,7 +341,8 @@ class RunControl(Hook):
             if command is not None and command.id not in self.taken:
                 self.taken.append(command.id)
                 self._answer(command, "refused", "refused: the run has ended", None)
-        self.save_state(trainer, int(trainer.epoch) + 1)
+        if self._reader is not None:
+            self.save_state(trainer, int(trainer.epoch) + 1)
         if self._bus is not None:
             self._bus.flush_writes(deadline.left(5.0))  # the answers reach the bots' queues first
         if self._sources is not None:

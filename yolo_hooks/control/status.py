@@ -103,6 +103,9 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
     elif rows:
         row = rows[max(rows)]
         status["metrics"] = {k: v for k, v in row.items() if k.startswith("metrics/")}
+        eta = _eta_from_results(run_dir, rows, status["epochs"])
+        if eta is not None and takes_commands:
+            status["eta"] = eta
     alerts = _hook_state(run_dir, "val_loss_alert").get("active") or {}
     status["alerts"] = [{"rule": key.split("|", 1)[0], "loss": key.split("|", 1)[-1], "since": value.get("since")}
                         for key, value in alerts.items() if isinstance(value, dict)]
@@ -117,6 +120,20 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
     status["stop"] = control.get("stop")
     status["commands"] = read_audit(run_dir)[-3:]
     return status
+
+
+def _eta_from_results(run_dir: Path, rows: dict[int, dict[str, str]], epochs: int | None) -> float | None:
+    """Seconds left, from results.csv's ``time`` column (seconds since the process' training start) when there is
+    no fitness report: the last epoch's duration times the epochs left, less the time since it was written."""
+    last = max(rows)
+    try:
+        now, before = float(rows[last]["time"]), float(rows[last - 1]["time"]) if last - 1 in rows else 0.0
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not epochs or now <= before:
+        return None
+    since = time.time() - (run_dir / "results.csv").stat().st_mtime
+    return max(0.0, (now - before) * (epochs - last) - since)
 
 
 def _outbox_count(run_dir: Path) -> int:
@@ -148,8 +165,9 @@ def status_text(status: dict[str, Any]) -> str:
             line += f"; about {format_duration(status['eta'])} left"
         lines.append(line)
     elif status.get("metrics"):
-        lines.append(", ".join(f"{k.split('/', 1)[-1]} {_number(float(v) if v else None)}"
-                               for k, v in status["metrics"].items()))
+        line = ", ".join(f"{k.split('/', 1)[-1]} {_number(float(v) if v else None)}"
+                         for k, v in status["metrics"].items())
+        lines.append(line + (f"; about {format_duration(status['eta'])} left" if status.get("eta") is not None else ""))
     alerts = status.get("alerts") or []
     lines.append("val-loss alerts: " + (", ".join(f"{a['loss']} {a['rule']} since epoch {a['since']}" for a in alerts)
                                         if alerts else "none active"))
