@@ -13,7 +13,8 @@
 3. The mirror's verified copy against ``cp`` + ``fsync`` + ``sha256sum`` (``bench_mirror_copy.py``); the notify
    worker against a bare ``requests.post`` loop (``bench_notify.py``).
 4. ``import yolo_hooks`` on top of ``import ultralytics`` (subprocesses); the start-up ``.pth`` file
-   (``bench_startup.py``); predict/track frames with DetectionAlert (``bench_detection_alert.py``).
+   (``bench_startup.py``); predict/track frames with DetectionAlert (``bench_detection_alert.py``); run control's
+   inbox per batch (``bench_control.py``).
 """
 
 from __future__ import annotations
@@ -450,6 +451,8 @@ def write_results(path: Path, fig: dict, quick: bool, seconds: float) -> str:
         "",
         section("predict-frames", bench_detection_alert.results_section(fig["frames"], fig.get("frames_cpu", ""))),
         "",
+        fig.get("control", ""),
+        "",
     ]
     kept = kept_section(path, "ground-truth")  # written by bench_scene.py, which run.py does not run
     if kept:
@@ -466,6 +469,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="cpu_share runs per configuration")
     args = parser.parse_args()
     runs, pairs = (1, 2) if args.quick else (args.runs, args.pairs)
+    import bench_control
     import bench_detection_alert
     import bench_mirror_copy
     import bench_notify
@@ -490,6 +494,7 @@ def main() -> None:
     fig["frames"] = bench_detection_alert.report(bench_detection_alert.run(60 if args.quick else 150,
                                                                            1 if args.quick else 5))
     fig["frames_cpu"] = bench_detection_alert.report_replay(bench_detection_alert.run_replay(60 if args.quick else 150))
+    fig["control"] = bench_control.section(bench_control.run(2 if args.quick else 6))
     raw = Path(tempfile.gettempdir()) / "yolo_hooks_benchmark_figures.json"  # to re-render RESULTS.md by hand
     raw.write_text(json.dumps(fig, default=str))
     text = write_results(ROOT / "benchmarks" / "RESULTS.md", fig, args.quick, time.time() - start)

@@ -99,5 +99,5 @@ def test_the_top_of_the_package_holds_only_its_face():
 
 def test_every_hook_family_is_a_package():
     families = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    assert families == {"core", "detection", "env", "fitness", "mirror", "notify", "plateau", "recovery", "trackers",
-                        "val_loss"}
+    assert families == {"control", "core", "detection", "env", "fitness", "mirror", "notify", "plateau", "recovery",
+                        "trackers", "val_loss"}

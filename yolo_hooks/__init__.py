@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is 
         load_config,
         on,
     )
+    from .control.hook import RunControl
     from .detection.hook import DetectionAlert
     from .fitness.modes import ModeReports
     from .fitness.report import FitnessReport

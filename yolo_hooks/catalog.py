@@ -20,6 +20,7 @@ HOOKS: tuple[tuple[str | None, str], ...] = (
     ("detection_alert", "yolo_hooks.detection.hook:DetectionAlert"),
     ("watchdog", "yolo_hooks.recovery.watchdog:Watchdog"),
     ("trackers", "yolo_hooks.trackers.hook:Trackers"),
+    ("control", "yolo_hooks.control.hook:RunControl"),
     (None, "yolo_hooks.fitness.modes:ModeReports"),  # the val / predict / export reports, also on their own
 )
 
@@ -28,7 +29,14 @@ RUN_START_STEPS: tuple[str, ...] = (
     "yolo_hooks.recovery.recover:recover_previous_run",  # a killed run that used the same folder gets its end
 )
 
+# every training gets one, with default options unless the config has its section (see registry.RUN_HOOKS)
+RUN_HOOKS: tuple[str, ...] = (
+    "yolo_hooks.control.hook:RunControl",  # `yolo-hooks stop RUN_DIR` and its siblings reach every run
+)
+
 for _config_name, _target in HOOKS:
     registry.register_hook(_config_name, _target)
 for _step in RUN_START_STEPS:
     registry.register_run_start(_step)
+for _target in RUN_HOOKS:
+    registry.register_run_hook(_target)

@@ -12,6 +12,10 @@ Usage:
     yolo-hooks recover RUN_DIR [hooks=hooks.yaml]  # finish what a killed run left undone (summary, message, mirror)
     yolo-hooks resume DEST hooks=hooks.yaml [dir=...] # go on from the mirrored last.pt on a fresh machine
     yolo-hooks review DIR [port=8000]    # the review page of detection alerts (DIR/alerts), served on loopback
+    yolo-hooks status RUN_DIR            # where a run stands: alive, epoch, fitness, ETA, alerts, mirror, outbox
+    yolo-hooks stop RUN_DIR [--reason TEXT] [--now]   # end a running training cleanly (at the epoch's end)
+    yolo-hooks extend RUN_DIR --epochs N | --patience N   # N more epochs, or early_stop's patience, live
+    yolo-hooks save RUN_DIR              # mirror last.pt and best.pt now (best_mirror), verified
     yolo-hooks receive [port=8080]       # a local webhook receiver that prints what it gets (for trying configs)
     yolo-hooks env hooks.yaml            # check a config, print `export YOLO_HOOKS=...`: hooks in every YOLO process
 """
@@ -34,6 +38,10 @@ EXTRA_COMMANDS: dict[str, str] = {
     "recover": "yolo_hooks.recovery.cli:recover_command",
     "resume": "yolo_hooks.recovery.resume:resume_command",
     "review": "yolo_hooks.detection.cli:review_command",
+    "status": "yolo_hooks.control.cli:status_command",
+    "stop": "yolo_hooks.control.cli:stop_command",
+    "extend": "yolo_hooks.control.cli:extend_command",
+    "save": "yolo_hooks.control.cli:save_command",
 }
 
 
@@ -72,9 +80,8 @@ def run_mode(mode: str, args: list[str]) -> int:
         raise SystemExit(f"yolo-hooks {mode}: model=... is required")
     hooks = overrides.pop("hooks", None)
     model = YOLO(str(model_path))
-    try:
-        if hooks:
-            attach(model, str(hooks))
+    try:  # without hooks= too: every run it starts takes yolo-hooks stop|extend|save|status
+        attach(model, *([str(hooks)] if hooks else []))
     except ConfigError as e:
         say(f"yolo-hooks: {e}", err=True)
         return 2

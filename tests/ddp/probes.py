@@ -36,6 +36,10 @@ class RankProbe(Hook):
         self.record.setdefault("stop_at_epoch_start", []).append(bool(trainer.stop))
         self._write(trainer)
 
+    def on_train_batch_end(self, trainer):  # written with the next epoch event
+        batches = self.record.setdefault("batches", {})
+        batches[str(trainer.epoch + 1)] = batches.get(str(trainer.epoch + 1), 0) + 1
+
     def on_fit_epoch_end(self, trainer):
         groups = trainer.optimizer.param_groups
         self.record.setdefault("epochs", []).append({
@@ -45,6 +49,7 @@ class RankProbe(Hook):
             "initial_lrs": [g["initial_lr"] for g in groups],
             "lrs": [g["lr"] for g in groups],
             "base_lrs": list(trainer.scheduler.base_lrs),
+            "total": int(trainer.epochs),
         })
         self._write(trainer)
 
@@ -127,6 +132,35 @@ class RaisesEverywhere(Hook):
         self._maybe_raise("teardown")
 
 
+class CommandPoster(Hook):
+    """Rank 0 writes run-control commands to its run's inbox at given batches, as ``yolo-hooks`` in another shell
+    would; every rank reads the inbox after every batch (``POLL_SECONDS`` 0) so that where a command lands is known."""
+
+    def __init__(self, posts: list):
+        super().__init__(name="command_poster")
+        self.posts = [tuple(p) for p in posts]  # (0-based epoch, 1-based batch, request body)
+        self._batch = 0
+
+    def on_train_start(self, trainer):
+        from yolo_hooks.control import hook
+
+        hook.POLL_SECONDS = 0.0
+
+    def on_train_epoch_start(self, trainer):
+        self._batch = 0
+
+    def on_train_batch_start(self, trainer):
+        self._batch += 1
+        if rank() not in (-1, 0):
+            return
+        from yolo_hooks.control.commands import from_request, new_id
+        from yolo_hooks.control.inbox import post
+
+        for epoch, batch, body in self.posts:
+            if (epoch, batch) == (trainer.epoch, self._batch):
+                post(trainer.save_dir, from_request(body, id=new_id(), sender="ddp test"))
+
+
 def _failing_on(rank_: int, hook: Hook) -> Hook:
     hook.fail_rank = rank_
     return hook
@@ -145,8 +179,10 @@ def faulty_hooks() -> list[Hook]:
 
 
 def build(spec: dict) -> list[Hook]:
-    """The test hooks a spec names: ``{"faults": true, "probe": true}`` (the probe comes last)."""
+    """The test hooks a spec names: ``{"faults": true, "commands": [...], "probe": true}`` (the probe comes last)."""
     hooks: list[Hook] = faulty_hooks() if spec.get("faults") else []
+    if spec.get("commands"):
+        hooks.append(CommandPoster(spec["commands"]))
     if spec.get("probe"):
         hooks.append(RankProbe())
     return hooks

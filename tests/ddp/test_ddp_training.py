@@ -171,3 +171,19 @@ def test_resume_whose_catch_up_stops_ends_both_ranks_after_the_same_batch(tmp_pa
         assert probe["epochs_started"] == [3] and probe["stop_at_epoch_start"] == [True]  # before the 1st batch
         assert probe["ended_epoch"] == 3 and probe["outcome"] == "stopped_early"
     assert "val_loss_alert caught up on epoch 2" in output and "stopping training after epoch 2" in output
+
+
+def test_run_control_decisions_reach_both_ranks_together(tmp_path):
+    """Rank 0 reads the commands: an extension taken in epoch 1 gives both ranks the new total and the same
+    stretched rates; a ``stop --now`` taken after batch 1 of epoch 3 ends both ranks after that same batch."""
+    commands = [(0, 1, {"command": "extend", "epochs": 2}), (2, 1, {"command": "stop", "now": True})]
+    launch({"probes": {"probe": True, "commands": commands}, "train": dict(TRAIN, epochs=2, project=str(tmp_path))},
+           tmp_path, timeout=TIMEOUT)
+    rank0, rank1 = ranks_seen(tmp_path / "run")
+    for probe in (rank0, rank1):
+        assert probe["epochs_started"] == [1, 2, 3] and probe["batches"] == {"1": 2, "2": 2, "3": 1}
+        assert [e["total"] for e in training_epochs(probe)] == [4, 4, 4]
+        assert probe["outcome"] == "stopped_early" and probe["ended_epoch"] == 3
+    assert [e["lrs"] for e in training_epochs(rank0)] == [e["lrs"] for e in training_epochs(rank1)]
+    audit = [json.loads(line) for line in (tmp_path / "run" / "control.jsonl").read_text().splitlines()]
+    assert [(r["command"], r["result"], r["epoch"]) for r in audit] == [("extend", "done", 1), ("stop", "done", 3)]

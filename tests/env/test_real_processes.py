@@ -97,3 +97,33 @@ def test_tune_gives_hooks_to_every_iteration_and_sends_one_summary(installed, tm
     # the best iteration's run folder (the tuner deletes the other one) has its own fitness report
     best_dirs = summary["iterations"][summary["best"]["iteration"] - 1]["save_dirs"].values()
     assert all((Path(d) / "fitness.csv").is_file() for d in best_dirs)
+
+
+@pytest.mark.training
+def test_a_yolo_cli_run_takes_run_control_commands(installed, tmp_path):
+    """Ultralytics' own `yolo train` under YOLO_HOOKS has the same control as attach(): stopped from the shell."""
+    import subprocess
+    import time
+
+    from yolo_hooks.control.cli import control_command
+    from yolo_hooks.control.inbox import read_audit
+
+    (tmp_path / "hooks.yaml").write_text("fitness_report: {plot: false}\n")
+    args = ["yolo", "train", "model=yolo11n.yaml", f"data={COCO8}", *[a for a in TINY if a != "epochs=1"],
+            "epochs=20", f"project={tmp_path}", "name=cli"]
+    run = tmp_path / "cli"
+    proc = subprocess.Popen(args, cwd=installed.root, env=installed.env(YOLO_HOOKS=str(tmp_path / "hooks.yaml")),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 300
+        while not (run / "results.csv").exists() and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.2)
+        assert control_command("stop", [str(run), "--reason", "from the shell"]) == 0
+        assert proc.wait(300) == 0, proc.stderr.read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rows = (run / "results.csv").read_text().splitlines()[1:]
+    assert 1 <= len(rows) < 20
+    assert [(r["command"], r["result"]) for r in read_audit(run)] == [("stop", "done")]
+    assert json.loads((run / "fitness_summary.json").read_text())["status"] == "stopped_early"

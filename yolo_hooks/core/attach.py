@@ -12,7 +12,7 @@ from .errors import ConfigError
 from .hook import GuardedCallback, Hook
 from .lifecycle import RunTracker
 from .redact import remember
-from .registry import run_start_steps
+from .registry import run_hook_classes, run_start_steps
 from .validate import check_number
 
 
@@ -58,7 +58,7 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
         remember(hook.secrets())  # so that every later log, error and CLI line is scrubbed of them
     plan = [(hook, hook.handlers()) for hook in hooks]  # validates every event name before registering any
     tracker = _find_tracker(model)
-    give_unique_names(hooks, [] if tracker is None else [h for h in tracker.bus.hooks if h is not tracker])
+    give_unique_names(hooks, attached(model))  # a run hook's default is replaced, not renamed around
     if end_timeout is not None:
         end_timeout = check_number("attach", "end_timeout", end_timeout, minimum=0)
     tracker = _tracker_of(model)
@@ -71,8 +71,36 @@ def attach(model: Any, *items: Hook | str | Path | dict, strict: bool | None = N
     if end_timeout is not None:
         tracker.bus.end_timeout = float(end_timeout)
         set_exit_timeout(end_timeout)
+    _run_hooks(model, tracker)
     _finish_last(model, tracker)
     return hooks
+
+
+def _run_hooks(model: Any, tracker: RunTracker) -> None:
+    """Every registered run hook once per model (see ``registry.RUN_HOOKS``): one built with its defaults unless one
+    is attached, a default dropped when a configured one arrives. They finish after the model's other hooks (and
+    before the notifiers, which finish last), so what they say at the end is still sent."""
+    bus = tracker.bus
+    for cls in run_hook_classes():
+        present = [h for h in bus.hooks if isinstance(h, cls)]
+        for hook in [h for h in present if getattr(h, "_run_default", False)] if len(present) > 1 else []:
+            _detach(model, bus, hook)
+        if not present:
+            hook = cls()
+            hook._run_default = True
+            hook.bind(bus)
+            for event in hook.handlers():
+                model.add_callback(event, GuardedCallback(hook, event))
+        for hook in [h for h in bus.hooks if isinstance(h, cls)]:
+            bus.hooks.remove(hook)
+            bus.hooks.append(hook)
+
+
+def _detach(model: Any, bus, hook: Hook) -> None:
+    """Remove ``hook``'s callbacks from ``model`` and the hook from the bus."""
+    for callbacks in model.callbacks.values():
+        callbacks[:] = [cb for cb in callbacks if not (isinstance(cb, GuardedCallback) and cb.hook is hook)]
+    bus.hooks.remove(hook)
 
 
 def _finish_last(model: Any, tracker: RunTracker) -> None:
@@ -104,9 +132,12 @@ def give_unique_names(hooks: list[Hook], present: list[Hook] | tuple = ()) -> No
 
 
 def attached(model: Any) -> list[Hook]:
-    """The hooks attached to ``model`` through :func:`attach`, in order."""
+    """The hooks attached to ``model`` through :func:`attach`, in order (not the core's own: the run tracker and the
+    run hooks it added with their defaults)."""
     tracker = _find_tracker(model)
-    return [] if tracker is None else [h for h in tracker.bus.hooks if h is not tracker]
+    if tracker is None:
+        return []
+    return [h for h in tracker.bus.hooks if h is not tracker and not getattr(h, "_run_default", False)]
 
 
 def _find_tracker(model: Any) -> RunTracker | None:
@@ -121,6 +152,7 @@ def _tracker_of(model: Any) -> RunTracker:
     tracker = _find_tracker(model)
     if tracker is None:
         run_start_steps()  # imported now: the first on_train_start would pay for the imports on the training thread
+        run_hook_classes()
         tracker = RunTracker()
         tracker.bind(tracker.bus)
         for event in tracker.handlers():

@@ -16,6 +16,8 @@ EarlyStopping state kept in last.pt        8.4.172      :data:`STOPPER_RESUMED`:
 callbacks sent to DDP workers              8.4.140      :data:`DDP_WORKERS_GET_CALLBACKS`: before, hooks run in the
 (cloudpickle)                                           launching process only, which sees no epochs
 ``trainer.tloss`` a dict of named losses   8.4.104      none needed: read through ``trainer.label_loss_items``
+``trainer.stop`` checked between batches   8.4.14       :data:`STOP_BETWEEN_BATCHES`: before, only between epochs
+                                                        (a run-control ``stop --now`` waits for the epoch's end)
 ``trainer._get_warmup_iterations``         8.4.103      :func:`warmup_iterations`
 ``predictor.speed``                        8.4.108      :func:`predict_speed` (mean of the results' own ``speed``)
 ``args.lr0`` holds what optimizer=auto     8.4.172      :func:`base_lr` (the same choice, made again)
@@ -49,6 +51,7 @@ TEARDOWN_ON_FAILURE = VERSION >= (8, 4, 177)  # teardown in train()'s finally: i
 FINAL_EVAL_RAISES_EPOCH = VERSION >= (8, 4, 52)  # trainer.epoch is last + 1 during the final evaluation
 STOPPER_RESUMED = VERSION >= (8, 4, 172)  # last.pt carries EarlyStopping's best_fitness / best_epoch
 DDP_WORKERS_GET_CALLBACKS = VERSION >= (8, 4, 140)  # DDP workers receive the model's callbacks (cloudpickle)
+STOP_BETWEEN_BATCHES = VERSION >= (8, 4, 14)  # `if self.stop: break` after on_train_batch_end
 
 
 def guard_teardown(trainer, fire: Callable[[], None]) -> None:

@@ -29,6 +29,10 @@ from .run import EpochSnapshot, RunOutcome, is_main_process, rank, run_state, ta
 LOG_REPEATS_AT = (10, 100, 1000, 10000)  # a repeated identical failure is reported again only at these counts
 
 
+class CommandRefused(Exception):
+    """Raised by :meth:`Hook.control` to refuse a run-control command; the text says why."""
+
+
 class HookType(type):
     """How a hook is constructed: its keyword options checked first, so a typo in Python gets the same
     :class:`ConfigError` as in hooks.yaml (``BestMirror(to=[...], kep=3)``: unknown option `kep`, did you mean
@@ -204,6 +208,17 @@ class Hook(metaclass=HookType):
     def finish(self, trainer, deadline) -> None:
         """This hook's end-of-run waiting (flushes, uploads) within ``deadline.left()``: the core calls it once,
         after every ``teardown``, with one deadline for all hooks (``finish_last`` ones last)."""
+
+    def control(self, trainer, command, report: Callable[[str, bool], None]) -> str | None:
+        """A run-control command (:mod:`yolo_hooks.control`: ``patience``, ``save``...) reached this hook, on rank 0's
+        training thread between two batches: apply what concerns this hook and say in one line what it did; None:
+        not this hook's business. Work that finishes later (a copy) calls ``report(text, ok)`` once when it is done,
+        from any thread. Raise :class:`CommandRefused` to refuse it, saying why.
+
+        ``command`` has ``name`` (``patience``, ``save``, ``extend``, ``stop``), its value (``patience``,
+        ``epochs``, ``reason``, ``now``), ``id`` and ``sender``.
+        """
+        return None
 
     def describe(self) -> dict[str, Any] | None:
         """What ``yolo-hooks check`` prints for this hook (secrets redacted); None: the options as configured."""

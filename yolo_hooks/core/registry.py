@@ -24,6 +24,9 @@ CLASSES: dict[str, str] = {}
 # "module:function" run on rank 0 at the start of every training, before the run is marked running:
 # step(trainer, hooks, log) (recovery: finish a killed run that used the same folder)
 RUN_START_STEPS: list[str] = []
+# "module:Class" of hooks every model gets once (``attach`` adds one with default options unless one is attached):
+# a feature the core must run in every training, such as run control's command inbox
+RUN_HOOKS: list[str] = []
 
 
 def register_hook(config_name: str | None, target: str) -> None:
@@ -41,6 +44,13 @@ def register_run_start(target: str) -> None:
     """Run ``target`` (``"module:function"``, called as ``step(trainer, hooks, log)``) at every training's start."""
     if target not in RUN_START_STEPS:
         RUN_START_STEPS.append(target)
+
+
+def register_run_hook(target: str) -> None:
+    """Give every model a ``target`` (``"module:Class"``) hook: ``attach`` adds one built with no options unless one
+    is attached (a configured one replaces the default)."""
+    if target not in RUN_HOOKS:
+        RUN_HOOKS.append(target)
 
 
 def config_name_of(cls: type) -> str | None:
@@ -71,6 +81,11 @@ def load(target: str) -> Any:
     """The object ``"module:name"`` names (imported now)."""
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def run_hook_classes() -> list[type]:
+    """The registered run hooks' classes, imported."""
+    return [load(target) for target in RUN_HOOKS]
 
 
 def run_start_steps() -> list[Callable[..., Any]]:

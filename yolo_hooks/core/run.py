@@ -116,6 +116,7 @@ class RunOutcome:
     epoch: int | None = None
     epochs: int | None = None
     duration: float | None = None  # seconds, see run_duration
+    stopped_by: str | None = None  # who asked the run to stop, and why (a run-control stop), when someone did
 
     @property
     def ok(self) -> bool:
@@ -137,6 +138,7 @@ class RunState:
     snapshot_key: tuple | None = None
     snapshot: EpochSnapshot | None = None
     outcome: RunOutcome | None = None
+    stopped_by: str | None = None  # set by a hook that stops the run on someone's request: who, and why
 
 
 def run_state(trainer) -> RunState:
@@ -290,5 +292,7 @@ def take_outcome(trainer) -> RunOutcome:
         return RunOutcome("interrupted", exc_type.__name__, str(exc), epoch1, epochs, duration)
     if exc_type is not None:
         return RunOutcome("crashed", exc_type.__name__, str(exc), epoch1, epochs, duration)
-    early = bool(getattr(trainer, "stop", False)) and epoch1 is not None and epochs is not None and epoch1 < epochs
-    return RunOutcome("stopped_early" if early else "finished", None, None, epoch1, epochs, duration)
+    stopped = bool(getattr(trainer, "stop", False))
+    early = stopped and epoch1 is not None and epochs is not None and epoch1 < epochs
+    by = run_state(trainer).stopped_by if stopped else None
+    return RunOutcome("stopped_early" if early else "finished", None, None, epoch1, epochs, duration, by)

@@ -23,11 +23,13 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..core import Hook
+from ..core.hook import CommandRefused
 from ..core.run import read_trainer, to_float
 from ..core.run_info import run_info
 from ..core.validate import check_number
@@ -39,6 +41,7 @@ from .options import check_exports, check_stores
 from .queue import Job, MirrorWorker
 from .resume_set import SetName
 from .run_files import capture
+from .save_now import SaveRequest, last_saved_epoch
 from .staging import STAGING, file_identity
 from .upload import Result
 
@@ -71,7 +74,7 @@ class BestMirror(Hook):
 
     renamed_options = {"retry_delay": "`backoff`"}
 
-    _transient = ("_workers", "_stager", "_due")
+    _transient = ("_workers", "_stager", "_due", "_requests")
 
     def __init__(
         self,
@@ -108,6 +111,7 @@ class BestMirror(Hook):
                                      self.flush_timeout)
         self._run: tuple[Any, dict[str, str]] | None = None  # (save_dir, run_info) of the current run
         self._due: background.DueSet | None = None  # a resume set whose run files are not taken yet
+        self._requests: list[SaveRequest] | None = []  # `save` commands waiting for their copies
 
     # --- Ultralytics events -------------------------------------------------------------------------------------
     def on_train_start(self, trainer):
@@ -164,6 +168,44 @@ class BestMirror(Hook):
         """Every hook has saved its state of the epoch before: the files of that epoch's resume set can be taken."""
         if self.is_main_process:
             self._take_run_files()
+
+    def control(self, trainer, command, report: Callable[[str, bool], None]) -> str | None:
+        """``save`` (run control): queue the current last.pt and best.pt for every store now, whatever
+        ``last_every`` says (on the staging thread, as every epoch's copies); ``report`` says when each copy is
+        verified or failed."""
+        if command.name != "save" or not self.is_main_process:
+            return None
+        reading = read_trainer(trainer)
+        best, last = file_identity(reading.best_path), file_identity(reading.last_path)
+        files = [(kind, path) for kind, path, ident in (("best", reading.best_path, best),
+                                                          ("last", reading.last_path, last)) if ident is not None]
+        if not files:
+            raise CommandRefused(f"{self.name}: nothing to mirror yet (Ultralytics writes last.pt at the end of "
+                                 f"epoch {max(1, int(trainer.epoch))})")
+        stores = [store.display for store in self.stores]
+        self._requests = [*(self._requests or []), SaveRequest([kind for kind, _ in files], stores, report)]
+        epoch = last_saved_epoch(trainer)
+        due = None
+        if last is not None:  # last.pt goes as the resume set of its epoch, after any set still pending
+            self._take_run_files()
+            due = self._due = background.DueSet(SetName(epoch), reading.plain["save_dir"], reading.last_path)
+        self._plan(files, epoch, "_plan_save", reading, best, last, self._run_info(trainer), epoch, due)
+        self._take_run_files()
+        return f"{self.name}: copying {' and '.join(p.name for _, p in files)} to {', '.join(stores)}"
+
+    def _plan_save(self, reading, best, last, run: dict, epoch: int, due) -> None:
+        """Staging thread: the jobs of a ``save`` (best.pt without a new versioned copy, last.pt as the resume set
+        ``due``)."""
+        snap = reading.snapshot()
+        jobs = []
+        if best is not None:
+            base = self._best_info or {"epoch": snap.best_epoch, "fitness": snap.best_fitness, "metrics": {}}
+            info = {**base, "source": str(snap.best_path), **run}
+            jobs += self._jobs("best", "best", snap.best_path, best, snap.save_dir, ["best.pt"], None, "best.json",
+                               info)
+        if last is not None:
+            jobs.append(self._stage_set(due, dataclasses.replace(snap, epoch=epoch), run, last))
+        self._submit(jobs)
 
     def on_fit_epoch_end(self, trainer):
         """Keep the list of versioned copies for ``resume=True`` when it changed."""
@@ -227,6 +269,9 @@ class BestMirror(Hook):
                 self._bus.flush_writes(timeout)
             self._finish(Path(trainer.save_dir) / STAGING, deadline.left(self.flush_timeout))
             self._save_versions(trainer, int(trainer.epoch))  # the uploads that finished during the flush
+            for request in self._requests or []:
+                request.give_up("not verified by the end of the run")
+            self._requests = []
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for every queued copy (an export's copies finish in the background);
@@ -368,6 +413,9 @@ class BestMirror(Hook):
     def _report(self, result: Result) -> None:
         """Log and publish one result, on the thread that produced it (the bus is thread-safe)."""
         self.results.append(result)
+        for request in list(self._requests or []):
+            if request.take(result):
+                self._requests = [r for r in self._requests or [] if r is not request]
         report = background.describe(result)
         self.log(report.line, report.level)
         self.publish(report.kind, report.text, report.severity, **report.data)

@@ -31,13 +31,14 @@ REPORT_EVENTS = ("val_report", "predict_report", "export_report")
 ALL_EVENTS = tuple(e for e in EVENTS if e not in REPORT_EVENTS)
 # Without `events:` a destination gets everything but the chatty ones: per-epoch progress is switched on by
 # `progress_every` / `progress_minutes`, a mirrored best.pt is news only when it fails, and the end of a detection
-# event is for a receiver that asks for it (to update the alert it showed).
-DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done", "detection_end"})
+# event is for a receiver that asks for it (to update the alert it showed). A run-control command is news to whoever
+# chose to follow `control` (the chat that sent it gets the answer anyway).
+DEFAULT_EVENTS = tuple(e for e in ALL_EVENTS if e not in {"epoch", "mirror_done", "detection_end", "control"})
 # Bus kinds published by the other hooks that become a message of their own.
 BUS_EVENTS = frozenset(EVENTS) & {
     "alert", "alert_recovered", "early_stop", "lr_reduced", "mirror_done", "mirror_failed",
     "val_report", "predict_report", "export_report", "detection", "detection_end", "nan_recovered", "stalled",
-    "progress_resumed",
+    "progress_resumed", "control",
 }  # fmt: skip
 BUS_ICONS = {
     "alert": "⚠️",
@@ -54,6 +55,7 @@ BUS_ICONS = {
     "nan_recovered": "🩹",
     "stalled": "🐌",
     "progress_resumed": "▶️",
+    "control": "🎛️",
 }
 BUS_TITLES = {
     "alert": "Validation-loss alert",
@@ -70,6 +72,7 @@ BUS_TITLES = {
     "nan_recovered": "NaN loss: reloaded last.pt",
     "stalled": "Training stalled",
     "progress_resumed": "Training progressing again",
+    "control": "Run control",
 }
 
 
@@ -202,9 +205,13 @@ def train_end_message(
     fields = {"Epochs": epochs}
     text = "Stopped early" if early else "Finished"
     text += f" after {epochs} epochs" if epochs else ""
+    text += f" ({outcome.stopped_by})" if outcome.stopped_by else ""
     text += f" in {format_duration(duration, missing='')}" if duration else ""
     data: dict[str, Any] = {"status": outcome.status, "epoch": outcome.epoch, "epochs": outcome.epochs,
                             "duration": duration}
+    if outcome.stopped_by:
+        fields["Stopped by"] = outcome.stopped_by
+        data["stopped_by"] = outcome.stopped_by
     if final is not None:
         best_epoch = final.best_epoch or None  # 1-based, as Ultralytics' stopper counts
         fields["Best fitness"] = _number(final.best_fitness)

@@ -143,6 +143,13 @@ class Notify(Hook):
         the hooks config still knows where its messages were going."""
         return {"notify": self.destination.as_dict()}
 
+    def command_bot(self) -> dict[str, Any] | None:
+        """The bot this destination takes run-control commands through (``format: telegram`` with ``commands:
+        true``): its token, chat and API server; None otherwise. :mod:`yolo_hooks.control` does the rest."""
+        if self.format != "telegram" or not self._options.get("commands"):
+            return None
+        return {key: self._options.get(key) for key in ("bot_token", "chat_id", "api_url")}
+
     def secrets(self) -> list[str]:
         """What the format declares secret (webhook URL, signing secret, bot token, SMTP password...), and every URL's
         path and query, which carry the token."""

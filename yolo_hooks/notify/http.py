@@ -156,6 +156,16 @@ class Session:
             self._context = context
         return self._context
 
+    def abort(self) -> None:
+        """From another thread: end the request in flight at once (a long poll), as a dropped connection would."""
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close(self) -> None:
         """Close the connection (the next request opens a new one)."""
         conn, self._conn, self._origin = self._conn, None, None

@@ -47,6 +47,7 @@ EVENTS = (
     "nan_recovered",
     "stalled",
     "progress_resumed",
+    "control",  # a run-control command (stop, extend, patience, save) and what became of it (yolo_hooks.control)
     "val_report",
     "predict_report",
     "export_report",

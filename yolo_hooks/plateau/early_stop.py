@@ -208,6 +208,17 @@ class EarlyStopping(MonitorHook):
             self._report(trainer, epoch, epochs, value, decision)
         self.save_state(trainer, epoch)
 
+    def control(self, trainer, command, report) -> str | None:
+        """``patience`` (run control): the new patience counts from the next epoch on; the wait counter stays."""
+        if command.name != "patience":
+            return None
+        old, self.patience = self.patience, int(command.patience)
+        wait = self.tracker.wait_count
+        text = f"{self.name} patience {'off' if old is None else old} -> {self.patience} (wait {wait}/{self.patience})"
+        if wait >= self.patience and self.stopped_epoch is None:
+            text += ": it stops at its next epoch unless the value improves"
+        return text
+
     def on_train_end(self, trainer):
         """Leave early_stop.json for runs that were not stopped by this hook too, so tools can always read it."""
         if self.stopped_epoch is None and self.is_main_process:
@@ -267,7 +278,9 @@ class EarlyStopping(MonitorHook):
 
     # --- resume --------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"tracker": self.tracker.state_dict(), "last_epoch": self.last_epoch, "monitor": self.monitor}
+        # patience is written for readers (yolo-hooks status), not read back: the config's (or a command's) counts
+        return {"tracker": self.tracker.state_dict(), "last_epoch": self.last_epoch, "monitor": self.monitor,
+                "patience": self.patience}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("monitor", self.monitor) != self.monitor:

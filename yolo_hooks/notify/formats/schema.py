@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from ...core.errors import ConfigError
 from ...core.redact import MASK, MIN_PIECE, redact_url
 
-KINDS = ("url", "urls", "text", "path", "port", "choice", "emails", "chat_id")
+KINDS = ("url", "urls", "text", "path", "port", "choice", "emails", "chat_id", "bool")
 
 
 class Invalid(ValueError):
@@ -45,7 +45,7 @@ class Option:
         kind: how the value is checked: ``url`` (http/https), ``urls`` (one URL of any scheme or a list of them:
             kept as a list; apprise's), ``text`` (a non-empty string), ``path`` (a file, as text), ``port``
             (1-65535), ``choice`` (one of ``choices``), ``emails`` (one address or a list: kept as a list),
-            ``chat_id`` (a number or ``@channelname``).
+            ``chat_id`` (a number or ``@channelname``), ``bool`` (true or false).
         required: the service cannot work without it.
         default: the value used when it is not given (``None``: nothing is filled in).
         secret: never printed: redacted in ``yolo-hooks check`` and in errors, scrubbed from logs and the outbox.
@@ -140,12 +140,18 @@ def _chat_id(option: Option, value: Any) -> str | int:
     return value
 
 
+def _bool(option: Option, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("true or false")
+    return value
+
+
 VALIDATORS: dict[str, Callable[[Option, Any], Any]] = {
     "url": _url, "urls": _urls, "text": _text, "path": _text, "port": _port, "choice": _choice, "emails": _emails,
-    "chat_id": _chat_id,
+    "chat_id": _chat_id, "bool": _bool,
 }  # fmt: skip
 TYPE_NAMES = {"url": "URL", "urls": "URL(s)", "text": "text", "path": "file path", "port": "port", "choice": "choice",
-              "emails": "e-mail address(es)", "chat_id": "chat id"}  # fmt: skip
+              "emails": "e-mail address(es)", "chat_id": "chat id", "bool": "true / false"}  # fmt: skip
 
 
 # --- the shared code: validate, redact, document ------------------------------------------------------------------
@@ -230,7 +236,8 @@ def markdown_table(declared: Iterable[Option]) -> str:
     rows = ["| option | type | required | default | secret | description |", "|---|---|---|---|---|---|"]
     for o in declared:
         kind = TYPE_NAMES[o.kind] + (": " + ", ".join(f"`{c}`" for c in o.choices) if o.choices else "")
-        default = "—" if o.default is None else f"`{o.default}`"
+        shown = str(o.default).lower() if isinstance(o.default, bool) else o.default  # as YAML writes it
+        default = "—" if o.default is None else f"`{shown}`"
         cells = [f"`{o.name}`", kind, "yes" if o.required else "no", default, "yes" if o.secret else "no",
                  o.help.replace("|", "\\|")]  # fmt: skip
         rows.append("| " + " | ".join(cells) + " |")

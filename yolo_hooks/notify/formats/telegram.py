@@ -27,6 +27,8 @@ OPTIONS = (
     Option("chat_id", "chat_id", required=True, example="-1001234567890",
            help="the chat, group or channel: its number, or @channelname"),
     Option("api_url", "url", default=DEFAULT_API_URL, help="the Bot API server (a self-hosted one)"),
+    Option("commands", "bool", default=False,
+           help="take /status, /stop, /extend, /patience and /save from this chat (see Run control)"),
 )
 RATE_LIMIT = 20
 TEXT_LIMIT = 4096
