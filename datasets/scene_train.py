@@ -25,13 +25,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+PROJECT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("YOLO_OFFLINE", "1")
-if "YOLO_CONFIG_DIR" not in os.environ:  # not setdefault: its argument would make a folder even when it is set
-    os.environ["YOLO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="yolo_hooks_cfg_")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(PROJECT / "runs" / ".ultralytics"))  # as the examples: not ~/.config, not /tmp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_scene  # noqa: E402
@@ -110,14 +109,18 @@ def tracker_config(tracker: str = "bytetrack.yaml", **settings) -> dict:
     return {**yaml.safe_load(path.read_text()), **settings}
 
 
-def tracker_yaml(tracker: str = "bytetrack.yaml", **settings) -> str:
-    """What ``model.track(tracker=...)`` takes: ``tracker`` itself, or a temporary copy with ``settings`` changed."""
+def tracker_yaml(tracker: str = "bytetrack.yaml", folder: str | Path = ".", **settings) -> str:
+    """What ``model.track(tracker=...)`` takes: ``tracker`` itself, or a copy with ``settings`` changed, written in
+    ``folder`` (named after its content: the same settings give the same file)."""
     if not settings:
         return tracker
+    import hashlib
+
     import yaml
 
-    path = Path(tempfile.mkdtemp(prefix="scene_tracker_")) / Path(tracker).name
-    path.write_text(yaml.safe_dump(tracker_config(tracker, **settings)))
+    text = yaml.safe_dump(tracker_config(tracker, **settings))
+    path = Path(folder) / f"{Path(tracker).stem}_{hashlib.sha256(text.encode()).hexdigest()[:8]}.yaml"
+    path.write_text(text)
     return str(path)
 
 
@@ -131,7 +134,7 @@ def track_video(weights, video, tracker: str = "bytetrack.yaml", imgsz: int = IM
     frames = []
     kwargs = {"conf": conf} if conf is not None else {}
     for r in model.track(str(video), persist=True, stream=True, imgsz=imgsz, verbose=False,
-                         tracker=tracker_yaml(tracker, **tracker_settings), **kwargs):  # fmt: skip
+                         tracker=tracker_yaml(tracker, Path(video).parent, **tracker_settings), **kwargs):  # fmt: skip
         rows = []
         b = r.boxes
         if b is not None and b.id is not None:
@@ -209,7 +212,7 @@ def crossing_kept(truth: dict, gt: list, frames, min_iou: float = 0.3, margin: i
 
 
 def main(argv: list[str]) -> None:
-    work = Path(argv[0]) if argv else Path(tempfile.mkdtemp(prefix="scene_"))
+    work = Path(argv[0]) if argv else PROJECT / "runs" / "scene"
     seeds = [int(s) for s in argv[1:]] or [0, 1, 2]
     weights = work / "train" / "weights" / "best.pt"
     if not weights.exists():

@@ -29,6 +29,7 @@ else:
     follow_ray_tunes()
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is imported on first use
+    from .control.hook import RunControl
     from .core import (
         ConfigError,
         EpochSnapshot,
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time each class is 
         load_config,
         on,
     )
-    from .control.hook import RunControl
     from .detection.hook import DetectionAlert
     from .fitness.modes import ModeReports
     from .fitness.report import FitnessReport
