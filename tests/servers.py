@@ -110,6 +110,7 @@ class TelegramApi(WebhookReceiver):
         self.sent: list[dict] = []
         self.polls: list[int | None] = []  # the offset of every getUpdates
         self.conflicts = 0  # polls ended by a newer one
+        self.waiting = 0  # polls waiting now (one a SIGKILL left behind waits out its timeout)
         self.poll_replies: collections.deque[str] = collections.deque()
         self._next_update = 100
         self._next_message = 1
@@ -181,18 +182,22 @@ class TelegramApi(WebhookReceiver):
             mine = self._generation
             self._cond.notify_all()  # a poll still waiting is ended by this one
             deadline = time.monotonic() + float(body.get("timeout") or 0)
-            while True:
-                if self._generation != mine:
-                    self.conflicts += 1
-                    return 409, json.dumps({"ok": False, "error_code": 409, "description": "Conflict: terminated by "
-                                            "other getUpdates request; make sure that only one bot instance is "
-                                            "running"})
-                if self.updates:
-                    return 200, json.dumps({"ok": True, "result": list(self.updates)})
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return 200, json.dumps({"ok": True, "result": []})
-                self._cond.wait(min(left, 0.1))
+            self.waiting += 1
+            try:
+                while True:
+                    if self._generation != mine:
+                        self.conflicts += 1
+                        return 409, json.dumps({"ok": False, "error_code": 409, "description": "Conflict: terminated "
+                                                "by other getUpdates request; make sure that only one bot instance "
+                                                "is running"})
+                    if self.updates:
+                        return 200, json.dumps({"ok": True, "result": list(self.updates)})
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return 200, json.dumps({"ok": True, "result": []})
+                    self._cond.wait(min(left, 0.1))
+            finally:
+                self.waiting -= 1
 
 
 def _form(record: dict) -> dict:

@@ -139,8 +139,9 @@ def test_save_mirrors_last_and_best_now_verified(tmp_path):
 
     def look(trainer):  # epoch 3 starts: the copies were made during epoch 2
         assert cli["done"].wait(60)
-        seen["last"] = json.loads((tmp_path / "mirror" / "last.json").read_text())
-        seen["copy"] = hashlib.sha256((tmp_path / "mirror" / "last.pt").read_bytes()).hexdigest()
+        # last.pt goes as the resume set of its epoch: the manifest, made visible last, names its sha256
+        seen["last"] = json.loads((tmp_path / "mirror" / "resume" / "epoch0001.json").read_text())
+        seen["copy"] = hashlib.sha256((tmp_path / "mirror" / "resume" / "epoch0001" / "last.pt").read_bytes()).hexdigest()
 
     on_epoch(model, 1, save)
     on_epoch(model, 2, look)

@@ -55,6 +55,8 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
         time.sleep(0.5)  # its write done
         first.kill()  # SIGKILL: no teardown, no finish, no answer queued after this
         first.wait(30)
+        with server._cond:
+            dead_polls = server.waiting  # a poll of the killed run, waiting on: the resumed run's first poll ends it
 
         assert control_command("status", [str(run_dir)]) == 0
         assert "killed (pid" in capsys.readouterr().out
@@ -80,7 +82,7 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
     assert text["method"] == "sendMessage" and text["text"].startswith("run: running (pid")
     assert photo["method"] == "sendPhoto" and photo["photo"] > 1000
     assert server.answers(STRANGER) == []
-    assert server.conflicts == 0
+    assert server.conflicts <= dead_polls  # no two live pollers ever met (the dead one may time out first)
 
     audit = read_audit(run_dir)
     key = bot_key(server.token)

@@ -170,6 +170,8 @@ def test_a_format_documents_its_options_as_a_markdown_table():
         "| `bot_token` | text | yes | — | yes | the bot's token from @BotFather (part of every request's URL) |",
         "| `chat_id` | chat id | yes | — | no | the chat, group or channel: its number, or @channelname |",
         "| `api_url` | URL | no | `https://api.telegram.org` | no | the Bot API server (a self-hosted one) |",
+        "| `commands` | true / false | no | `false` | no | take /status, /stop, /extend, /patience and /save from this "
+        "chat (see Run control) |",
     ])  # fmt: skip
     assert "| `security` | choice: `starttls`, `ssl`, `none` | no | `starttls` | no |" in formats.options_table("email")
     assert markdown_table([Option("a", "text", help="x | y")]).endswith("| x \\| y |")

@@ -91,7 +91,7 @@ def test_an_early_stopped_run_tells_mlflow_and_wandb_why_where_its_best_is_and_w
     assert best == tmp_path / "mirror" / "best.pt"
     assert tags["yolo_hooks.mirror_sha256"] == hashlib.sha256(best.read_bytes()).hexdigest()
     assert params == {"yolo_hooks.version": __import__("yolo_hooks").__version__,
-                      "yolo_hooks.hooks": "early_stop,best_mirror,val_loss_alert,trackers"}
+                      "yolo_hooks.hooks": "early_stop,best_mirror,val_loss_alert,trackers,control"}
     events = [json.loads(line) for line in artifacts["events.jsonl"].splitlines()]
     assert [e["kind"] for e in events].count("alert") == 4 and "early_stop" in [e["kind"] for e in events]
     assert "WARNING  early_stop" in artifacts["alerts.txt"] and "CRITICAL alert" in artifacts["alerts.txt"]

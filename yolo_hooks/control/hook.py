@@ -65,6 +65,7 @@ class RunControl(Hook):
         self.patience: dict[str, int] = {}  # hook name (or "ultralytics") -> patience a command set
         self.stop: dict[str, Any] | None = None  # the stop taken: id, from, reason, now, epoch
         self.mirrored: dict[str, dict[str, Any]] = {}  # "store|kind" -> the last verified copy (for status)
+        self._saved: dict[str, Any] | None = self.state_dict()  # the state as last saved (none yet: the default)
         self._stop_now = False
         self._next_poll = 0.0
         self._validating = False
@@ -216,7 +217,15 @@ class RunControl(Hook):
         self.call_guarded("_poll", trainer)
         if self.stop and not trainer.stop:
             effects.request_stop(trainer, self._stop_command())
-        self.save_state(trainer, int(trainer.epoch) + 1)
+        self._save_changed(trainer, int(trainer.epoch) + 1)
+
+    def _save_changed(self, trainer, epoch: int) -> None:
+        """Save the state when it differs from the one saved last: a training nobody steers writes no file (its
+        catch-up after a resume takes any epoch the state did not see)."""
+        state = self.state_dict()
+        if state != self._saved:
+            self._saved = state
+            self.save_state(trainer, epoch)
 
     def _poll(self, trainer) -> None:
         """Take the commands added to the inbox since the last look (rank 0, training thread)."""
@@ -342,7 +351,7 @@ class RunControl(Hook):
                 self.taken.append(command.id)
                 self._answer(command, "refused", "refused: the run has ended", None)
         if self._reader is not None:
-            self.save_state(trainer, int(trainer.epoch) + 1)
+            self._save_changed(trainer, int(trainer.epoch) + 1)
         if self._bus is not None:
             self._bus.flush_writes(deadline.left(5.0))  # the answers reach the bots' queues first
         if self._sources is not None:
