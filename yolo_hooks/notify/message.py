@@ -69,14 +69,15 @@ def clean_text(value: Any) -> str:
         >>> clean_text("run\\udce9"), clean_text("caf\\udcc3\\udca9"), clean_text("  \\n ")
         ('run\ufffd', 'café', '')
     """
-    text = str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    text = value if type(value) is str else str(value)
+    if not text.isascii():  # ASCII (most texts) always encodes: no trial encoding, no copy
         try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # a surrogate that is not an escaped byte
-            text = text.encode("utf-8", "replace").decode("utf-8")
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+                text = text.encode("utf-8", "replace").decode("utf-8")
     return text if text.strip() else ""
 
 
@@ -150,16 +151,22 @@ def _scrubbed(value: Any) -> Any:
 
 
 def _collect_strings(value: Any, out: list[str]) -> None:
-    """Append every string of JSON-ready ``value`` (keys too) to ``out``."""
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, dict):
+    """Append every string of JSON-ready ``value`` (keys too) to ``out``: the strings :func:`_scrubbed` scrubs."""
+    if isinstance(value, dict):
         for k, v in value.items():
             out.append(k)
-            _collect_strings(v, out)
+            if isinstance(v, str):
+                out.append(v)
+            elif isinstance(v, (dict, list)):
+                _collect_strings(v, out)
     elif isinstance(value, list):
         for v in value:
-            _collect_strings(v, out)
+            if isinstance(v, str):
+                out.append(v)
+            elif isinstance(v, (dict, list)):
+                _collect_strings(v, out)
+    elif isinstance(value, str):
+        out.append(value)
 
 
 def _strings(mapping: Mapping[str, Any] | None) -> dict[str, str]:
@@ -203,9 +210,9 @@ class Message:
                  "fields": _strings(self.fields), "run": _strings(self.run), "data": json_ready(dict(self.data or {}))}
         # One look for any secret over all of its strings joined (a string holds a secret only if the join does);
         # only then is each string scrubbed on its own: two thirds of an epoch message's build was that scrub.
-        strings: list[str] = []
-        for value in parts.values():
-            _collect_strings(value, strings)
+        strings = [parts["title"], parts["text"], *parts["fields"], *parts["fields"].values(), *parts["run"],
+                   *parts["run"].values()]  # _strings made both str to str
+        _collect_strings(parts["data"], strings)
         if has_secret("\0".join(strings)):
             parts = {name: _scrubbed(value) for name, value in parts.items()}
         for name, value in parts.items():
