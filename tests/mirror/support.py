@@ -24,6 +24,8 @@ class SlowStore(LocalStore):
     The throttle sleeps (no busy wait, the GIL is released), like a slow network share would block in ``write``.
     """
 
+    kernel_copies = False  # a staged copy's bytes go through _write_chunks too
+
     def __init__(self, root, seconds_per_mib: float = 0.05):
         super().__init__(root)
         self.seconds_per_mib = seconds_per_mib
@@ -54,6 +56,7 @@ class Lagging:
     progress_file: Path
     lag: int
     holding = False  # a last.pt write waits for the training to go on
+    kernel_copies = False  # a staged copy's bytes go through _write_chunks too
 
     def _write_chunks(self, chunks, name):
         chunks = iter(chunks)
@@ -85,6 +88,8 @@ class LaggingFsspecStore(Lagging, FsspecStore):
 class FlakyStore(LocalStore):
     """Fails the first ``failures`` writes with ``error`` (like a full disk that gets cleaned up)."""
 
+    kernel_copies = False  # a staged copy's bytes go through _write_chunks too
+
     def __init__(self, root, failures: int, error: OSError):
         super().__init__(root)
         self.failures, self.error, self.calls = failures, error, 0
@@ -100,6 +105,8 @@ class FlakyStore(LocalStore):
 
 class CorruptingStore(LocalStore):
     """Flips one byte of everything it stores: verification must catch it."""
+
+    kernel_copies = False  # a staged copy's bytes go through _write_chunks too
 
     def _write_chunks(self, chunks, name):
         data = bytearray(b"".join(chunks))

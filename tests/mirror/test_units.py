@@ -21,6 +21,7 @@ from tests.mirror.support import (
 from yolo_hooks import ConfigError
 from yolo_hooks.core.worker import LatestWinsQueue
 from yolo_hooks.mirror import FsspecStore, Job, LocalStore, MirrorError, MirrorWorker
+from yolo_hooks.mirror.checks import FileCheck
 from yolo_hooks.mirror.hook import BestMirror
 from yolo_hooks.mirror.naming import check_template, field_name, prune, render
 from yolo_hooks.mirror.queue import absorb
@@ -360,6 +361,29 @@ def test_staging_hashes_while_copying_and_is_shared(tmp_path, source):
     assert path.exists()
     staged.release()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("linked", [True, False], ids=["hard link", "kernel copy"])
+def test_a_staged_copy_reaches_a_local_store_verified_against_the_source(tmp_path, source, monkeypatch, linked):
+    from yolo_hooks.mirror import local
+
+    if not linked:  # as when the store is on another filesystem than the run folder
+        monkeypatch.setattr(local, "_link", lambda src, dst: False)
+    original = source.read_bytes()
+    staged = StagedFile(source, tmp_path / "staging", refs=1, expected=identity(source))
+    staged.materialize()  # hashed from the source's bytes as they were read
+    assert staged.check == FileCheck(len(original), hashlib.sha256(original).hexdigest())
+    dest = LocalStore(tmp_path / "fast")
+    assert dest.put_staged(staged.path, "best.pt", staged.check) == staged.check
+    copy = tmp_path / "fast" / "best.pt"
+    assert (copy.stat().st_ino == staged.path.stat().st_ino) is linked and leftovers(tmp_path / "fast") == []
+    time.sleep(0.02)
+    source.write_bytes(b"the next epoch, in place")  # as Ultralytics does: the mirror's copy is not that file
+    staged.release()
+    assert copy.read_bytes() == original
+    with pytest.raises(MirrorError, match="verification failed"):  # bytes that are not the source's never count
+        dest.put_staged(copy, "best-epoch002.pt", FileCheck(len(original), "0" * 64))
+    assert sorted(p.name for p in (tmp_path / "fast").iterdir()) == ["best.pt"]
 
 
 class _CountingStore(LocalStore):

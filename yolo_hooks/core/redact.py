@@ -143,11 +143,18 @@ def scrub(text: str, secrets: Iterable[Any] = ()) -> str:
     apart; every other form becomes ``***``. Longest forms go first, so a URL is replaced before its path.
     """
     text = str(text)
-    given = frozenset(str(s) for s in secrets if s is not None and len(str(s)) >= MIN_SECRET)
-    for form, shown in _all_forms(given | _remembered):
+    # no secret given (most calls): the remembered set itself, whose hash is cached, not a new union per call
+    given = frozenset(str(s) for s in secrets if s is not None and len(str(s)) >= MIN_SECRET) if secrets else None
+    for form, shown in _all_forms(given | _remembered if given else _remembered):
         if form in text:
             text = text.replace(form, shown)
     return text
+
+
+def has_secret(text: str) -> bool:
+    """Whether :func:`scrub` (without given secrets) would find any form of a remembered secret in ``text``: one
+    look over a text made of many strings joined tells that none of them needs scrubbing."""
+    return any(form in text for form, _ in _all_forms(_remembered))
 
 
 @lru_cache(maxsize=64)

@@ -8,7 +8,7 @@ stores.py  a store from a config value (path, URL or {url, storage_options})
 options.py       the hook's own option checks (`to`, `exports`)
 workers.py       the staging and upload threads, their jobs, the end-of-run flush, what a result says
 exports.py       copies of model.export() files, waited for at the interpreter's exit
-staging.py       the private staged copy of a checkpoint (reflink or sendfile), shared by every store
+staging.py       the private staged copy of a checkpoint (reflink, or hashed as copied), shared by every store
 queue.py         a store's jobs on the one background worker (core/worker.py), latest wins
 upload.py        one job at one store: copies, sidecar, ``keep`` pruning, retries with back-off
 resume_set.py    last.pt and the run's files of one epoch, published together under a manifest

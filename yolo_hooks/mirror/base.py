@@ -129,6 +129,14 @@ class Store:
 
         return self._put(chunks(), name, expected, lambda: FileCheck(sent[0], digest.hexdigest()))
 
+    def put_staged(self, staged: Path, name: str, expected: FileCheck) -> FileCheck:
+        """Copy ``staged``, a private local file that nothing rewrites (a staged copy), to ``name`` through a
+        verified temporary; ``expected`` is its check, hashed from the source's bytes as it was staged, and the copy
+        read back from the store must match it. Here the bytes are sent as by :meth:`put_file`; a local folder takes
+        them without passing them through Python (:meth:`LocalStore.put_staged`).
+        """
+        return self.put_file(staged, name, expected)
+
     def put_copy(self, existing: str, name: str, expected: FileCheck) -> bool:
         """Make ``name`` a copy of ``existing``, a file already verified in this store, without sending its
         bytes again (hard link in a folder, server-side copy in an object store); temporary, check, rename as in
@@ -182,10 +190,7 @@ class Store:
         ``sent()`` is the check of the bytes ``chunks`` produced (hashed on the way); the read-back copy must match
         it, and it must match ``expected`` when that is given.
         """
-        self.prepare()
-        if getattr(self, "_cleaned_in", None) != os.getpid():  # once per process: a killed earlier run's leftovers
-            self._cleaned_in = os.getpid()
-            self.clean_abandoned()
+        self._begin()
         tmp = temp_name(name)
 
         def fill() -> FileCheck:
@@ -205,6 +210,14 @@ class Store:
             return source
 
         return self._commit(tmp, name, fill)
+
+    def _begin(self) -> None:
+        """Before a new file is written: the store can be written, and a killed earlier run's temporaries are gone
+        (looked for once per process)."""
+        self.prepare()
+        if getattr(self, "_cleaned_in", None) != os.getpid():
+            self._cleaned_in = os.getpid()
+            self.clean_abandoned()
 
     def read_bytes(self, name: str) -> bytes:
         """The whole of ``name`` (a small file: a sidecar, a manifest).

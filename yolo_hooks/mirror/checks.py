@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-# 8 MiB: few Python iterations per checkpoint (each C call - read, sha256, write - releases the GIL, and every
-# re-acquisition may contend with the training thread), still small enough to keep memory flat for multi-GB files.
-CHUNK = 8 << 20
+# 1 MiB: few Python iterations per checkpoint (each C call - read, sha256, write - releases the GIL, and every
+# re-acquisition may contend with the training thread), and a buffer that stays in the CPU's caches between the read,
+# the hash and the write: with 8 MiB chunks, writing a 26.7 MB checkpoint cost 38 ms of CPU instead of 8 (measured,
+# AMD EPYC: the cost jumps between 5 and 6 MiB, where the buffer falls out of the cache).
+CHUNK = 1 << 20
 
 
 class MirrorError(Exception):
@@ -44,6 +46,20 @@ def file_check(path: Path) -> FileCheck:
                 return FileCheck(len(mapped), hashlib.sha256(mapped).hexdigest())
         except (OSError, ValueError):  # a filesystem without mmap: read it in chunks
             return stream_check(path.open("rb", buffering=0))
+
+
+def copy_hashed(source: Path, target: Path) -> FileCheck:
+    """Copy ``source`` to a new file ``target`` and return the size and sha256 of the bytes copied, hashed as they
+    pass (one read of the source, through one reused buffer). Never a memory map of ``source``: Ultralytics may
+    truncate it meanwhile, and touching a mapped page past the new end kills the process (SIGBUS); a short read is
+    caught by the caller, which compares the file's identity before and after."""
+    digest, size = hashlib.sha256(), 0
+    with source.open("rb", buffering=0) as src, target.open("wb") as out:
+        for chunk in read_chunks(src):
+            digest.update(chunk)  # releases the GIL (large buffer), like the read and the write
+            out.write(chunk)
+            size += len(chunk)
+    return FileCheck(size, digest.hexdigest())
 
 
 def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[memoryview]:

@@ -134,8 +134,7 @@ def publish(store: Store, name: SetName, staged: StagedFile, files: list[tuple[s
     (``run/...`` names and their bytes, taken when the epoch's state was complete). Returns last.pt's check.
     """
     store.delete(name.manifest)  # a set being (re)written is incomplete until its new manifest is there
-    checkpoint = store.put_file(staged.path, f"{name.folder}/{CHECKPOINT}", staged.known_check())
-    staged.remember(checkpoint)
+    checkpoint = store.put_staged(staged.path, f"{name.folder}/{CHECKPOINT}", staged.check)
     members = {CHECKPOINT: checkpoint}
     for member, data in files:
         members[member] = store.put_bytes(data, f"{name.folder}/{member}")

@@ -4,11 +4,13 @@ A hard link is not a staged copy here: Ultralytics rewrites ``best.pt`` in place
 writes the same inode), so a link would change under the upload. The training thread only records the file's
 identity (inode, size, mtime in ns: one ``stat``) right after Ultralytics wrote it; the staging thread copies it
 at once (:meth:`StagedFile.materialize`; at once, because the next epoch or the optimizer strip rewrites it), unless
-every store already dropped that version for a newer one. The copy is a reflink where the filesystem can,
-else ``sendfile`` (no GIL held meanwhile); the identity is checked before and after. If the file changed in between
-(the next best, or the final optimizer strip, was already written), the staged copy is dropped as *superseded*, never
-uploaded torn; the newer version has its own job. It is hashed by the first upload while that upload copies it
-(one read; a version replaced before any upload started is never hashed), and later uploads check against that.
+every store already dropped that version for a newer one. The copy is a reflink where the filesystem can (then the
+private clone is hashed), else one read of the source hashed as it is written (:func:`~.checks.copy_hashed`); the
+identity is checked before and after. If the file changed in between (the next best, or the final optimizer strip,
+was already written), the staged copy is dropped as *superseded*, never uploaded torn; the newer version has its own
+job. Hashing here, from the source's own bytes, is the first of the two sha256 passes a verified copy needs: every
+store checks its copy, read back, against it, and a local store then takes the staged file without passing its
+bytes through Python again (:meth:`~.base.Store.put_staged`: a hard link or a kernel copy).
 
 One staged file may feed several stores; it is deleted when the last of them is done with it.
 """
@@ -22,7 +24,7 @@ import threading
 import uuid
 from pathlib import Path
 
-from .checks import FileCheck, file_check
+from .checks import FileCheck, copy_hashed, file_check
 
 STAGING = ".mirror_staging"  # in the run folder: the staged copies being uploaded (recover cleans up a killed run's)
 
@@ -63,18 +65,15 @@ def reflink(src: Path, dst: Path) -> bool:
         return False
 
 
-def stage_copy(src: Path, dst: Path) -> str:
-    """Copy ``src`` to ``dst`` as cheaply as the filesystem allows; returns how: ``reflink``, ``copy`` or ``tree``.
-
-    The copy is not hashed here: the first upload that needs it does (see :attr:`StagedFile.check`).
-    """
+def stage_copy(src: Path, dst: Path) -> tuple[str, FileCheck | None]:
+    """Copy ``src`` to ``dst`` as cheaply as the filesystem allows; returns how (``reflink``, ``copy`` or ``tree``)
+    and the size and sha256 of the bytes copied (None for a folder: each of its files is hashed by its upload)."""
     if src.is_dir():
         shutil.copytree(src, dst)
-        return "tree"
+        return "tree", None
     if reflink(src, dst):
-        return "reflink"
-    shutil.copyfile(src, dst)  # sendfile on Linux: the GIL is released for the whole copy
-    return "copy"
+        return "reflink", file_check(dst)  # the clone is private: mapping it is safe
+    return "copy", copy_hashed(src, dst)
 
 
 class StagedFile:
@@ -115,53 +114,46 @@ class StagedFile:
                 if self._refs <= 0:
                     raise Superseded(f"{self.source.name}: no store needs this version any more")
             try:
-                path, method = self._copy()  # hashed later by the first upload: a replaced version never is
+                path, method, check = self._copy()
             except (Superseded, OSError) as e:
                 with self._lock:
                     self._failure = e
                 raise
             with self._lock:
                 if self._refs > 0:
-                    self.path, self.method = path, method
+                    self.path, self.method, self._check = path, method, check
                     return path
             _remove(path)  # every consumer let go while it was being copied
             raise Superseded(f"{self.source.name}: no store needs this version any more")
 
-    def _copy(self) -> tuple[Path, str]:
+    def _copy(self) -> tuple[Path, str, FileCheck | None]:
         source, expected = self.source, self.expected
         if expected is not None and file_identity(source) != expected:
             raise Superseded(f"{source.name} was rewritten before it could be copied")
         self.staging_dir.mkdir(parents=True, exist_ok=True)
         path = self.staging_dir / f"{uuid.uuid4().hex[:8]}-{source.name}"
         try:
-            method = stage_copy(source, path)
+            method, check = stage_copy(source, path)
         except BaseException:
             _remove(path)
             raise
         if expected is not None and file_identity(source) != expected:
             _remove(path)
             raise Superseded(f"{source.name} was rewritten while it was being copied")
-        return path, method
-
-    def known_check(self) -> FileCheck | None:
-        """The check an upload already computed (or :attr:`check` made), else None."""
-        with self._lock:
-            return self._check
-
-    def remember(self, check: FileCheck) -> None:
-        """Keep the check an upload computed while it copied the staged file (the first one wins)."""
-        with self._lock:
-            if self._check is None:
-                self._check = check
+        return path, method, check
 
     @property
     def check(self) -> FileCheck:
-        """Size and sha256 of the staged copy, computed once by the first store thread that needs it."""
+        """Size and sha256 of the staged copy: hashed while it was staged (a file), else computed once here."""
         path = self.materialize()
         with self._copy_lock:
-            if self.known_check() is None:
-                self.remember(file_check(path))
-            return self._check
+            with self._lock:
+                if self._check is not None:
+                    return self._check
+            check = file_check(path)  # a private copy: mapping it is safe
+            with self._lock:
+                self._check = check
+            return check
 
     def files(self) -> list[tuple[Path, str]]:
         """``(local path, relative name)`` of every file: one for a file, all files of an exported folder."""

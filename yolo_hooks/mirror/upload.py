@@ -177,11 +177,10 @@ class Uploader:
                 self.store.put_file(path, name)
             return _folder_check(staged)
         first, *others = upload.targets
-        check = self.store.put_file(staged.path, first, staged.known_check())  # hashed while it copies
-        staged.remember(check)
+        check = self.store.put_staged(staged.path, first, staged.check)  # the check: hashed while it was staged
         for name in others:  # the same bytes under another name: no second upload where the backend can copy
             if not self.store.put_copy(first, name, check):
-                self.store.put_file(staged.path, name, check)
+                self.store.put_staged(staged.path, name, check)
         if upload.versioned:
             with self._lock:
                 self.versions.append(upload.versioned)

@@ -152,12 +152,21 @@ class Delivery:
         _LIVE.add(self)
         with self._lock:
             self._unsettled[message.id] = message
-        journal = journal_path(self.outbox, self.destination)
+        journal = self._journal_path()
         try:  # write-ahead: a SIGKILL before delivery leaves it there, and the next start moves it to the outbox
             self.journal.note(journal, message, self.destination, self.outbox, self.secrets)
         except OSError as e:
             self._log_once("journal", f"cannot write the notification journal {journal}: {e}", "warning")
         worker.submit(_Job(self, message))
+
+    def _journal_path(self) -> Path:
+        """The journal of this destination's outbox: made once while neither is replaced (one Path per message
+        otherwise, then hashed again by the journal's bookkeeping)."""
+        outbox, destination = self.outbox, self.destination
+        cached = self.__dict__.get("_journal")
+        if cached is None or cached[0] is not outbox or cached[1] is not destination:
+            cached = self._journal = (outbox, destination, journal_path(outbox, destination))
+        return cached[2]
 
     def pending(self) -> int:
         """Messages queued or being sent."""

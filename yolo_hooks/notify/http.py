@@ -32,6 +32,7 @@ from ..core.timed_socket import TimedSocket
 from .formats import DeliveryResult, check_response
 
 MAX_REPLY_BYTES = 64 * 1024  # of any reply: a verdict needs the status and a short error text
+MAX_ROUTES = 16  # URLs a session keeps parsed
 USER_AGENT = f"yolo_hooks/{__version__} (Ultralytics YOLO callbacks)"  # some services refuse requests without one
 
 
@@ -63,35 +64,25 @@ class Session:
         self._context: ssl.SSLContext | None = None
         self._conn: http.client.HTTPConnection | None = None
         self._origin: tuple | None = None  # (scheme, host, port, proxy) the open connection goes to
+        self._routes: dict[str, tuple] = {}  # url -> what _route makes of it (the proxies are fixed per session)
 
     def request(self, method: str, url: str, body: bytes, headers: dict[str, str], timeout: float,
                 limit: int) -> tuple[int, http.client.HTTPMessage, bytes]:
         """Send one request; returns (status, headers, at most ``limit`` bytes of the body). Raises
         :class:`TransportError` when no HTTP reply came."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:  # a port that is not a number: the message names no part of the URL (it has the token)
-            raise TransportError("not a valid URL", down=False) from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TransportError(f"not an http(s) URL (scheme {parts.scheme!r})", down=False)
-        proxy = self._select_proxy(url, self._proxies)
-        if proxy and proxy.lower().startswith("https://"):
-            raise TransportError("the environment names an https:// proxy (TLS to the proxy itself), which is not "
-                                 "supported: give the proxy's http:// address", down=False)
+        route = self._routes.get(url)
+        if route is None:  # parsed once per URL: a destination posts to the same one every time
+            if len(self._routes) >= MAX_ROUTES:  # a poller whose URLs change (a query per offset) stays bounded
+                self._routes.clear()
+            route = self._routes[url] = self._route(url)
+        scheme, host, port, target, proxy, proxy_auth = route
         headers = {"User-Agent": USER_AGENT, "Accept": "*/*", **headers}
         if self._auth and not any(k.lower() == "authorization" for k in headers):
             headers["Authorization"] = _basic(*self._auth)
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
-        if proxy and parts.scheme == "http":  # absolute-form to the proxy, which makes the request
-            target = url
-            credentials = _proxy_credentials(_proxy(proxy))
-            if credentials:
-                headers["Proxy-Authorization"] = credentials
+        if proxy_auth:
+            headers["Proxy-Authorization"] = proxy_auth
         deadline = Deadline(timeout)  # one for the whole request: connect, send, status, headers and body
-        conn = self._connection(parts.scheme, parts.hostname, port, proxy, timeout)
+        conn = self._connection(scheme, host, port, proxy, timeout)
         try:
             try:
                 if conn.sock is None:
@@ -111,6 +102,29 @@ class Session:
         except Exception as e:
             self.close()
             raise TransportError(*_describe(e, timeout)) from e
+
+    def _route(self, url: str) -> tuple[str, str, int, str, str | None, str | None]:
+        """(scheme, host, port, request target, proxy, Proxy-Authorization) of ``url``; raises
+        :class:`TransportError` for a URL that cannot be sent to."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port that is not a number: the message names no part of the URL (it has the token)
+            raise TransportError("not a valid URL", down=False) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TransportError(f"not an http(s) URL (scheme {parts.scheme!r})", down=False)
+        proxy = self._select_proxy(url, self._proxies)
+        if proxy and proxy.lower().startswith("https://"):
+            raise TransportError("the environment names an https:// proxy (TLS to the proxy itself), which is not "
+                                 "supported: give the proxy's http:// address", down=False)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        credentials = None
+        if proxy and parts.scheme == "http":  # absolute-form to the proxy, which makes the request
+            target = url
+            credentials = _proxy_credentials(_proxy(proxy))
+        return parts.scheme, parts.hostname, port, target, proxy, credentials
 
     def _connection(self, scheme: str, host: str, port: int, proxy: str | None,
                     timeout: float) -> http.client.HTTPConnection:
