@@ -10,15 +10,27 @@ import platform
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo_hooks_cfg_"))
-
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("YOLO_OFFLINE", "1")
+# Ultralytics' settings of the benchmarks' own (not ~/.config, not /tmp), with its integrations off: an installed
+# MLflow or W&B would switch itself on in fresh settings and add its own CPU to every training measured (the trackers
+# hook is measured by `cpu_share.py --trackers`, with them on).
+os.environ.setdefault("YOLO_CONFIG_DIR", str(ROOT / "runs" / ".ultralytics-benchmarks"))
+INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "neptune", "raytune", "tensorboard", "wandb")
+
+
+def integrations_off() -> None:
+    """Ultralytics' logger integrations off in the benchmarks' settings (a key this release lacks is left out)."""
+    from ultralytics import settings
+
+    settings.update({key: False for key in INTEGRATIONS if key in settings})
+
+
+integrations_off()
 COCO8 = ROOT / "datasets" / "coco8.yaml"
 sys.path.insert(0, str(ROOT))
 
