@@ -109,7 +109,8 @@ def anchor_of(box, anchor: str = "bottom_center") -> tuple[float, float]:
 
 
 def point_in_polygon(x: float, y: float, polygon) -> bool:
-    """Even-odd rule (the same test as ``yolo_hooks.detection_rules.Zone.contains``)."""
+    """Even-odd rule, the same test as ``yolo_hooks.detection.geometry.Zone.contains``, written again on purpose:
+    the ground truth must not come from the code it scores."""
     inside = False
     j = len(polygon) - 1
     for i in range(len(polygon)):

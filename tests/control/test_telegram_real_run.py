@@ -45,7 +45,7 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
             f"notify: [{{format: telegram, bot_token: '{server.token}', chat_id: '{ME}', api_url: '{server.api_url}', "
             "commands: true, events: [train_end]}]\n")
         run_dir = tmp_path / "run"
-        extend = server.write(ME, "/extend 1")
+        extend = server.write(ME, "/extend 3")  # room for /patience to land before the last epoch, also under load
         foreign = server.write(STRANGER, "/stop now", username="mallory")
         train = dict(data=str(COCO8), epochs=2, imgsz=64, batch=4, workers=0, plots=False, amp=False, seed=0,
                      deterministic=True, verbose=False, device="cpu", project=str(tmp_path), name="run", exist_ok=True)
@@ -75,7 +75,7 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
         server.stop()
 
     assert [s["text"] for s in replies_to(server, extend)] == [
-        "run: epochs 2 -> 3: training goes on after epoch 2 (the learning rate stretched to end at epoch 3)"]
+        "run: epochs 2 -> 5: training goes on after epoch 2 (the learning rate stretched to end at epoch 5)"]
     answer, = replies_to(server, patience)
     assert answer["text"].startswith("run: early_stop patience 10 -> 1 (wait ")
     text, photo = replies_to(server, status)
@@ -92,7 +92,7 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
     assert by_id[f"telegram:{key}:{extend}"] == ["done"] and by_id[f"telegram:{key}:{patience}"] == ["done"]
     assert set(by_id[f"telegram:{key}:{foreign}"]) == {"ignored"}  # once per process that saw it, never applied
     report = json.loads((run_dir / "early_stop.json").read_text())
-    assert report["stopped"] and report["patience"] == 1 and report["epochs"] == 3  # extended once, not twice
+    assert report["stopped"] and report["patience"] == 1 and report["epochs"] == 5  # extended once, not twice
     assert json.loads((run_dir / "yolo_hooks_run.json").read_text())["status"] == "stopped_early"
     end = [s for s in server.answers(ME) if "Training stopped early" in s["text"]]
     assert len(end) == 1
