@@ -31,14 +31,16 @@ def review_command(argv: list[str]) -> int:
     """``yolo-hooks review DIR [port=8000]``."""
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    from ..cli import parse_pairs, say
+    from ..cli import say
     from ..core.files import atomic_write_text
     from .folder import PAGE, AlertsFolder
     from .review import events_of, render
 
+    # parsed here, not by Ultralytics' value parser: serving a folder needs neither Ultralytics nor torch (nor its
+    # settings notice on stdout, whose first line names the page's address)
     folders = [a for a in argv if "=" not in a]
-    options = parse_pairs([a for a in argv if "=" in a])
-    if len(folders) != 1 or set(options) - {"port"}:
+    options = dict(a.split("=", 1) for a in argv if "=" in a)
+    if len(folders) != 1 or set(options) - {"port"} or not options.get("port", "8000").isdigit():
         say(f"usage: yolo-hooks review DIR [port=8000]\n{__doc__}", err=True)
         return 2
     folder = find_alerts(Path(folders[0]))
