@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -51,8 +51,10 @@ def test_commands_survive_a_sigkill_and_resume_applied_once(tmp_path, capsys):
                      deterministic=True, verbose=False, device="cpu", project=str(tmp_path), name="run", exist_ok=True)
         first = start({"hooks": str(hooks), "train": train}, tmp_path, "first")
         wait_until(lambda: replies_to(server, extend), 120, "the answer to /extend")
-        wait_until(lambda: (run_dir / "weights" / "last.pt").exists(), 120, "epoch 1 in last.pt")
-        time.sleep(0.5)  # its write done
+        # Ultralytics writes last.pt in place: a kill during the write leaves a torn file no resume can read. The
+        # zip's central directory, written last, says the write is done.
+        last = run_dir / "weights" / "last.pt"
+        wait_until(lambda: last.exists() and zipfile.is_zipfile(last), 120, "epoch 1 in last.pt, whole")
         first.kill()  # SIGKILL: no teardown, no finish, no answer queued after this
         first.wait(30)
         with server._cond:
