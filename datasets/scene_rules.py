@@ -53,14 +53,10 @@ def rules_for(truth: dict) -> dict[str, dict]:
 
 def tracker_yaml(folder: Path) -> Path:
     """ByteTrack with :data:`TRACKER` as a YAML file in ``folder``."""
-    import yaml
-    from ultralytics.utils import ROOT
+    import scene_train
 
-    settings = {**yaml.safe_load((ROOT / "cfg" / "trackers" / "bytetrack.yaml").read_text()), **TRACKER}
-    path = Path(folder) / "bytetrack_scene.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(settings))
-    return path
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(scene_train.tracker_yaml("bytetrack.yaml", folder, **TRACKER))
 
 
 def run_scene(weights, truth_json, folder, imgsz: int | None = None, **options) -> dict:

@@ -91,6 +91,7 @@ def test_a_folder_filled_past_its_limit_keeps_the_newest_events(model, tmp_path,
     assert kept == set(order[-len(kept):])  # the newest stayed, the oldest went
     page = (tmp_path / "index.html").read_text()
     assert all(e in page for e in kept) and newest["event_id"] in page
+    assert not any(e in page for e in set(order) - kept)  # nor a link to a file retention removed
 
 
 def test_events_older_than_days_go_with_their_files_and_lines(model, tmp_path):

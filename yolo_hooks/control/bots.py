@@ -133,7 +133,6 @@ class Bot:
         self.run = {**run, "pid": os.getpid(), "host": HOST}
         self.log = log
         self.leader = False
-        self._token, self._api_url = token, api_url
         self._poll_api = BotApi(token, api_url)
         self._reply_api = BotApi(token, api_url)
         self._stop = threading.Event()

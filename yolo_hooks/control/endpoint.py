@@ -130,7 +130,7 @@ class ControlServer:
         rejection = verify(headers, body, self.endpoint.secret, now, self._Seen(self))
         if rejection is not None:
             return self.reject(rejection, client)
-        from .signed import header
+        from ..notify.formats.base import header
 
         msg_id = header(headers, "webhook-id") or ""
         with self._lock:

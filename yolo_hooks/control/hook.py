@@ -237,7 +237,7 @@ class RunControl(Hook):
             return
         for line in lines:
             self._take(trainer, line)
-        self.save_state(trainer, int(trainer.epoch))  # the ids taken, before their audit lines and answers
+        self._save_changed(trainer, int(trainer.epoch))  # the ids taken, before their audit lines and answers
 
     def _take(self, trainer, line: dict | str) -> None:
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hmac
 from typing import Container, Mapping, NamedTuple
 
+from ..notify.formats.base import header
 from ..notify.formats.json_ import sign
 
 TOLERANCE = 300  # seconds a request's timestamp may be off the receiver's clock, either way (Standard Webhooks)
@@ -34,12 +35,6 @@ class Rejection(NamedTuple):
 
     status: int
     reason: str
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Case-insensitive header lookup."""
-    lowered = name.lower()
-    return next((str(v) for k, v in headers.items() if str(k).lower() == lowered), None)
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float,

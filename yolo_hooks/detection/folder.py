@@ -117,7 +117,7 @@ class AlertsFolder:
                 from .review import render
 
                 try:
-                    atomic_write_text(self.path / PAGE, render(summaries, self.path.name), fsync=False)
+                    atomic_write_text(self.path / PAGE, render(self._summaries, self.path.name), fsync=False)
                 except OSError as e:
                     notes.append(f"could not write {self.path / PAGE}: {e}")
         return notes

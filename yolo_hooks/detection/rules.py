@@ -237,7 +237,7 @@ def _wanted(rule: Rule, state: RuleState, frame: Frame) -> list[Detection]:
 
 
 def _drop_track(state: RuleState, track_id: int) -> None:
-    subject = f"track:{track_id}"
+    subject = _subject(track_id)
     state.track_stays = {k: s for k, s in state.track_stays.items() if k[0] != subject}
 
 

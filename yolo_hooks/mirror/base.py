@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 from ..core.run_info import process_alive
-from .checks import CHUNK, FileCheck, MirrorError, read_chunks, stream_check
+from .checks import CHUNK, FileCheck, MirrorError, copy_stream_hashed, stream_check
 
 TMP_MARK = ".tmp-"
 
@@ -231,13 +231,8 @@ class Store:
     def get_file(self, name: str, target: Path) -> FileCheck:
         """Copy ``name`` to the local file ``target``; returns the size and sha256 of what was read (hashed as it is
         written, in one pass)."""
-        digest, size = hashlib.sha256(), 0
         with self._open_read(name) as src, open(target, "wb") as out:
-            for chunk in read_chunks(src):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        return FileCheck(size, digest.hexdigest())
+            return copy_stream_hashed(src, out)
 
     def read_check(self, name: str) -> FileCheck:
         """Size and sha256 of ``name`` as stored in the store (recovery verifies a copy it did not make)."""

@@ -53,12 +53,17 @@ def copy_hashed(source: Path, target: Path) -> FileCheck:
     pass (one read of the source, through one reused buffer). Never a memory map of ``source``: Ultralytics may
     truncate it meanwhile, and touching a mapped page past the new end kills the process (SIGBUS); a short read is
     caught by the caller, which compares the file's identity before and after."""
-    digest, size = hashlib.sha256(), 0
     with source.open("rb", buffering=0) as src, target.open("wb") as out:
-        for chunk in read_chunks(src):
-            digest.update(chunk)  # releases the GIL (large buffer), like the read and the write
-            out.write(chunk)
-            size += len(chunk)
+        return copy_stream_hashed(src, out)
+
+
+def copy_stream_hashed(src: BinaryIO, out: BinaryIO) -> FileCheck:
+    """Write everything left in ``src`` to ``out``; the size and sha256 of the bytes copied, hashed as they pass."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in read_chunks(src):
+        digest.update(chunk)  # releases the GIL (large buffer), like the read and the write
+        out.write(chunk)
+        size += len(chunk)
     return FileCheck(size, digest.hexdigest())
 
 

@@ -48,15 +48,16 @@ def local_name(member: str) -> str:
     return "weights/last.pt" if member == CHECKPOINT else member.removeprefix("run/")
 
 
-def fetch_set(store: Store, name: SetName, folder: Path) -> dict[str, Any]:
-    """Fetch every member of set ``name`` into ``folder`` and verify each against the manifest; returns it.
+def fetch_set(store: Store, name: SetName, folder: Path, doc: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fetch every member of set ``name`` into ``folder`` and verify each against the manifest (``doc``, when it
+    was read already); returns it.
 
     Raises:
         MirrorError: a member is missing or differs from the manifest (size or sha256), or the set is not one
             epoch (last.pt of another epoch, a hook state of a later one).
         OSError, ValueError: the store failed, or the manifest cannot be read.
     """
-    doc = resume_set.read_manifest(store, name)
+    doc = doc if doc is not None else resume_set.read_manifest(store, name)
     for member, expected in resume_set.members_of(doc).items():
         target = folder / local_name(member)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +118,7 @@ def fetch_newest(store: Store, parent: Path, say: Callable[[str], None]) -> tupl
             if isinstance(epochs, int) and name.epoch >= epochs:
                 refused.append(f"{name.folder}: every epoch ({name.epoch}/{epochs}) is done, nothing to resume")
                 continue
-            doc = fetch_set(store, name, folder)
+            doc = fetch_set(store, name, folder, doc)
         except (OSError, MirrorError, ValueError, KeyError, TypeError) as e:
             shutil.rmtree(folder, ignore_errors=True)
             refused.append(f"{name.folder}: {e}")

@@ -15,17 +15,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..notify.formats.render import truncate
+from ..notify.message import SEVERITY_RANK
+
 PREFIX = "yolo_hooks"
 TAG_LIMIT = 5000  # characters of an MLflow tag value (its server refuses longer ones)
 W_LEVELS = {"info": "INFO", "warning": "WARN", "critical": "ERROR"}  # our severities -> wandb.AlertLevel
-SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 NOT_NEWS = ("fitness_summary", "val_report", "predict_report", "export_report", "mirror_done")  # no alert, no tag
 BEST_KINDS = ("best", "final")  # mirror copies of best.pt (not last.pt, not exports)
 
 
 def _text(value: Any, limit: int = TAG_LIMIT) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return truncate("" if value is None else str(value), limit)
 
 
 def _at(event: dict[str, Any]) -> str:
